@@ -1,0 +1,163 @@
+//! The scenario file as written: serde types that mirror the TOML one table at a time.
+//!
+//! Every table denies unknown keys. Values that later checks may reject carry their
+//! byte span (`Spanned`) so the error can name the line and column.
+
+use crate::duration::Dur;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::fmt;
+use toml::Spanned;
+
+/// The whole file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawScenario {
+    pub scenario: ScenarioTable,
+    pub broker: Option<BrokerTable>,
+    pub mqtt: Option<MqttTable>,
+    #[serde(default)]
+    pub environment: Vec<EnvironmentTable>,
+    #[serde(default)]
+    pub devices: Vec<DeviceGroupTable>,
+    #[serde(default)]
+    pub events: Vec<EventTable>,
+}
+
+/// `[scenario]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioTable {
+    pub name: Spanned<String>,
+    pub fleet: Option<Spanned<String>>,
+    pub seed: Option<u64>,
+    pub duration: Spanned<Dur>,
+    pub tick: Option<Spanned<Dur>>,
+    pub speed: Option<Spanned<Speed>>,
+    /// Simulated wall-clock date at sim time 0, RFC 3339 (`"2026-01-15T06:00:00Z"`).
+    pub start: Option<Spanned<String>>,
+}
+
+/// `[broker]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BrokerTable {
+    pub url: Spanned<String>,
+}
+
+/// `[mqtt]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MqttTable {
+    pub qos: Option<Spanned<i64>>,
+    pub telemetry_topic: Option<Spanned<String>>,
+    pub command_topic: Option<Spanned<String>>,
+    pub status_topic: Option<Spanned<String>>,
+    pub encoding: Option<Spanned<String>>,
+    pub keep_alive: Option<Spanned<Dur>>,
+    pub client_id: Option<Spanned<String>>,
+    pub sent_us: Option<bool>,
+}
+
+/// `[[environment]]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvironmentTable {
+    pub name: Spanned<String>,
+    pub count: Option<Spanned<i64>>,
+    pub outdoor_mean: Option<f64>,
+    pub outdoor_amplitude: Option<f64>,
+    pub outdoor_peak_hour: Option<Spanned<f64>>,
+    pub initial_temperature: Option<f64>,
+    pub time_constant: Option<Spanned<Dur>>,
+    pub heater_gain: Option<Spanned<f64>>,
+    pub humidity: Option<Spanned<f64>>,
+    pub humidity_amplitude: Option<f64>,
+    pub pressure: Option<Spanned<f64>>,
+    pub occupancy: Option<Spanned<f64>>,
+}
+
+/// `[[devices]]`: a group of identical devices. Model parameters sit beside the common
+/// keys; each is checked against the model it is given to.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceGroupTable {
+    pub id: Spanned<String>,
+    pub count: Option<Spanned<i64>>,
+    pub model: Spanned<String>,
+    pub environment: Option<Spanned<String>>,
+    pub publish_every: Option<Spanned<Dur>>,
+    pub jitter: Option<Spanned<Dur>>,
+    pub battery_mah: Option<Spanned<f64>>,
+    pub drain_mah: Option<Spanned<f64>>,
+    // Actuators.
+    pub initial: Option<Spanned<bool>>,
+    pub power_w: Option<Spanned<f64>>,
+    // Thermostat.
+    pub setpoint: Option<Spanned<f64>>,
+    pub hysteresis: Option<Spanned<f64>>,
+    pub sensor: Option<Spanned<String>>,
+    pub heater: Option<Spanned<String>>,
+    // PIR.
+    pub events_per_hour: Option<Spanned<f64>>,
+    pub hold: Option<Spanned<Dur>>,
+    // Power meter.
+    pub base_load_w: Option<Spanned<f64>>,
+    // Soil moisture.
+    pub irrigated_by: Option<Spanned<String>>,
+    pub dry_per_day: Option<Spanned<f64>>,
+}
+
+/// `[[events]]`: one action on the timeline.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventTable {
+    pub at: Spanned<Dur>,
+    pub target: Spanned<String>,
+    pub action: Spanned<String>,
+    pub set: Option<Spanned<BTreeMap<String, toml::Value>>>,
+    pub publish_every: Option<Spanned<Dur>>,
+}
+
+/// Sim seconds per wall second, or as fast as possible.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Speed {
+    /// Simulated seconds per wall-clock second.
+    Factor(f64),
+    /// No pacing: step as fast as the machine allows.
+    Max,
+}
+
+impl<'de> Deserialize<'de> for Speed {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct SpeedVisitor;
+        impl serde::de::Visitor<'_> for SpeedVisitor {
+            type Value = Speed;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a positive number (sim seconds per wall second) or \"max\"")
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Speed, E> {
+                self.visit_f64(v as f64)
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Speed, E> {
+                if v > 0.0 && v.is_finite() {
+                    Ok(Speed::Factor(v))
+                } else {
+                    Err(E::custom(format!(
+                        "speed {v} must be a positive number (sim seconds per wall second) or \"max\""
+                    )))
+                }
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Speed, E> {
+                if v == "max" {
+                    Ok(Speed::Max)
+                } else {
+                    Err(E::custom(format!(
+                        "speed \"{v}\" is not understood; expected a positive number or \"max\""
+                    )))
+                }
+            }
+        }
+        d.deserialize_any(SpeedVisitor)
+    }
+}

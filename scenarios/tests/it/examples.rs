@@ -1,0 +1,187 @@
+//! The scenarios shipped in `examples/` load and build the fleets their headers promise.
+
+use crate::{crate_path, toml_files};
+use scenarios::{EventAction, ModelKind, ModelSpec, Scenario, SetValue, Speed};
+
+fn example(name: &str) -> Scenario {
+    let path = crate_path("examples").join(format!("{name}.toml"));
+    scenarios::load(&path).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Wall-clock seconds the run takes when paced at its speed.
+fn wall_seconds(s: &Scenario) -> f64 {
+    match s.speed {
+        Speed::Factor(f) => s.duration / f,
+        Speed::Max => panic!("{} is not paced", s.name),
+    }
+}
+
+fn count_of(s: &Scenario, kind: ModelKind) -> usize {
+    s.devices.iter().filter(|d| d.model.kind() == kind).count()
+}
+
+#[test]
+fn every_example_loads_and_is_named_after_its_file() {
+    let files = toml_files("examples");
+    assert!(files.len() >= 4, "{files:?}");
+    for path in files {
+        let s = scenarios::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            Some(s.name.as_str()),
+            path.file_stem().and_then(|n| n.to_str())
+        );
+        assert_eq!(s.seed, 42, "{}", s.name);
+        assert_eq!(s.mqtt.qos, 1, "{}", s.name);
+        assert!(
+            s.broker_url.is_none(),
+            "{}: examples use the embedded broker",
+            s.name
+        );
+        let src = std::fs::read_to_string(&path).unwrap();
+        let run = format!(
+            "cargo run --release -p twin-tui -- run scenarios/examples/{}.toml",
+            s.name
+        );
+        assert!(
+            src.contains(&run),
+            "{}: header does not say how to run it",
+            s.name
+        );
+    }
+}
+
+#[test]
+fn quickstart_is_small_and_every_device_sends_twenty_messages() {
+    let s = example("quickstart");
+    assert!(
+        (5..=15).contains(&s.devices.len()),
+        "{} devices",
+        s.devices.len()
+    );
+    assert!(
+        (25.0..=35.0).contains(&wall_seconds(&s)),
+        "{} s",
+        wall_seconds(&s)
+    );
+    for d in &s.devices {
+        let msgs = s.duration / d.publish_every;
+        assert!(msgs >= 20.0, "{} sends only {msgs} messages", d.id);
+    }
+    for kind in [
+        ModelKind::Dht22,
+        ModelKind::Heater,
+        ModelKind::Thermostat,
+        ModelKind::Relay,
+        ModelKind::PowerMeter,
+    ] {
+        assert!(count_of(&s, kind) >= 1, "no {}", kind.name());
+    }
+    assert!(count_of(&s, ModelKind::Dht22) >= 2);
+}
+
+#[test]
+fn load_10k_is_ten_thousand_messages_a_second_at_qos_1() {
+    let s = example("load-10k");
+    assert_eq!(s.devices.len(), 10_000);
+    assert_eq!(s.mqtt.qos, 1);
+    assert!((s.expected_msgs_per_sim_second() - 10_000.0).abs() < 1e-6);
+    assert_eq!(s.duration, 60.0);
+    assert_eq!(s.speed, Speed::Factor(1.0));
+    assert!(
+        s.devices
+            .iter()
+            .all(|d| d.publish_every == 1.0 && d.jitter == 1.0)
+    );
+    assert!(
+        s.tick < 1.0,
+        "a 1 s tick would put every publish on the same step"
+    );
+}
+
+#[test]
+fn smart_home_thermostats_read_and_heat_their_own_room() {
+    let s = example("smart-home");
+    assert!(
+        (25.0..=35.0).contains(&wall_seconds(&s)),
+        "{} s",
+        wall_seconds(&s)
+    );
+    let mut in_own_room = 0;
+    for d in &s.devices {
+        let ModelSpec::Thermostat {
+            setpoint,
+            hysteresis,
+            sensor,
+            heaters,
+        } = &d.model
+        else {
+            continue;
+        };
+        let room = d.environment.unwrap();
+        let sensor = sensor.expect("each thermostat reads a room sensor");
+        assert_eq!(s.devices[sensor].model.kind(), ModelKind::Dht22);
+        assert!(!heaters.is_empty());
+        if s.devices[sensor].environment == Some(room)
+            && heaters
+                .iter()
+                .all(|&h| s.devices[h].environment == Some(room))
+        {
+            in_own_room += 1;
+        }
+        // The room starts below the band, so the heater has to run.
+        let start = s.environments[room].initial_temperature;
+        assert!(
+            start < setpoint - hysteresis / 2.0,
+            "{}: room starts at {start}",
+            d.id
+        );
+    }
+    assert!(in_own_room >= 1, "no thermostat reads and heats one room");
+    assert_eq!(in_own_room, count_of(&s, ModelKind::Thermostat));
+    assert!(count_of(&s, ModelKind::Pir) >= s.environments.len());
+
+    let sets = |key: &str| {
+        s.events.iter().any(|e| match &e.action {
+            EventAction::Set(v) => v.iter().any(|(k, _)| k == key),
+            _ => false,
+        })
+    };
+    assert!(sets("on"), "no light switched");
+    assert!(sets("setpoint"), "no setpoint changed");
+}
+
+#[test]
+fn greenhouse_probes_are_watered_by_valves_that_events_open_and_close() {
+    let s = example("greenhouse");
+    assert!(
+        (25.0..=35.0).contains(&wall_seconds(&s)),
+        "{} s",
+        wall_seconds(&s)
+    );
+    let mut valves = Vec::new();
+    for d in &s.devices {
+        if let ModelSpec::SoilMoisture { irrigated_by, .. } = d.model {
+            let valve = irrigated_by.unwrap_or_else(|| panic!("{} is not irrigated", d.id));
+            assert_eq!(s.devices[valve].model.kind(), ModelKind::Relay);
+            valves.push(valve);
+        }
+    }
+    assert!(!valves.is_empty(), "no soil_moisture devices");
+    assert!(
+        count_of(&s, ModelKind::Bme280) + count_of(&s, ModelKind::Dht22) >= 1,
+        "no humidity sensor"
+    );
+    let switched = |valve: usize, on: bool| {
+        s.events.iter().any(|e| {
+            e.devices.contains(&valve)
+                && e.action == EventAction::Set(vec![("on".into(), SetValue::Bool(on))])
+        })
+    };
+    for v in valves {
+        assert!(
+            switched(v, true) && switched(v, false),
+            "{} is never opened and closed",
+            s.devices[v].id
+        );
+    }
+}

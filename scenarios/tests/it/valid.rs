@@ -1,0 +1,386 @@
+//! What small valid files expand to: defaults, `{n}` templating, event order.
+
+use scenarios::{Encoding, EventAction, ModelSpec, Scenario, SetValue, Speed, fill_template};
+
+fn parse(src: &str) -> Scenario {
+    scenarios::parse(src, "test.toml").unwrap_or_else(|e| panic!("{e}"))
+}
+
+const MINIMAL: &str = r#"
+[scenario]
+name = "home"
+duration = "1h"
+
+[[environment]]
+name = "room"
+
+[[devices]]
+id = "dht-1"
+model = "dht22"
+environment = "room"
+"#;
+
+#[test]
+fn a_minimal_file_gets_the_documented_defaults() {
+    let s = parse(MINIMAL);
+    assert_eq!(s.fleet, "home");
+    assert_eq!(s.seed, 0);
+    assert_eq!(s.duration, 3600.0);
+    assert_eq!(s.speed, Speed::Factor(1.0));
+    assert_eq!(s.start_epoch, 1_768_435_200.0, "2026-01-15T00:00:00Z");
+    assert_eq!(s.broker_url, None);
+
+    let m = &s.mqtt;
+    assert_eq!(m.qos, 1);
+    assert_eq!(m.encoding, Encoding::Json);
+    assert_eq!(m.keep_alive, 30.0);
+    assert!(!m.sent_us);
+    assert_eq!(
+        fill_template(&m.telemetry_topic, &s.fleet, "dht-1"),
+        "twin/home/dht-1/telemetry"
+    );
+    assert_eq!(
+        fill_template(&m.command_topic, &s.fleet, "dht-1"),
+        "twin/home/dht-1/cmd"
+    );
+    assert_eq!(
+        fill_template(&m.status_topic, &s.fleet, "dht-1"),
+        "twin/home/dht-1/status"
+    );
+    assert_eq!(fill_template(&m.client_id, &s.fleet, "dht-1"), "dht-1");
+
+    let e = &s.environments[0];
+    assert_eq!(
+        (
+            e.outdoor_mean,
+            e.outdoor_amplitude,
+            e.outdoor_peak_hour,
+            e.initial_temperature
+        ),
+        (5.0, 4.0, 15.0, 17.0)
+    );
+    assert_eq!((e.time_constant, e.heater_gain), (10_800.0, 6.0));
+    assert_eq!(
+        (e.humidity, e.humidity_amplitude, e.pressure, e.occupancy),
+        (45.0, 5.0, 1013.25, 1.0)
+    );
+
+    let d = &s.devices[0];
+    assert_eq!(d.model, ModelSpec::Dht22);
+    assert_eq!(d.environment, Some(0));
+    assert_eq!(d.publish_every, 10.0);
+    assert_eq!(d.jitter, 10.0, "jitter defaults to the publish period");
+    assert_eq!(d.battery, None);
+    assert!(s.events.is_empty());
+}
+
+#[test]
+fn fleet_and_topics_can_be_set() {
+    let s = parse(&MINIMAL.replace(
+        "duration = \"1h\"",
+        "duration = \"1h\"\nfleet = \"site-a\"\n\n[mqtt]\ntelemetry_topic = \"plant/{fleet}/{device}\"\nqos = 0\nencoding = \"msgpack\"",
+    ));
+    assert_eq!(s.fleet, "site-a");
+    assert_eq!(s.mqtt.qos, 0);
+    assert_eq!(s.mqtt.encoding, Encoding::MsgPack);
+    assert_eq!(
+        fill_template(&s.mqtt.telemetry_topic, &s.fleet, "dht-1"),
+        "plant/site-a/dht-1"
+    );
+    assert_eq!(
+        fill_template(&s.mqtt.command_topic, &s.fleet, "dht-1"),
+        "twin/site-a/dht-1/cmd"
+    );
+}
+
+#[test]
+fn the_default_tick_is_the_shortest_publish_period_up_to_one_second() {
+    // dht22 publishes every 10 s by default: the tick is capped at 1 s.
+    assert_eq!(parse(MINIMAL).tick, 1.0);
+
+    let fast = MINIMAL.replace(
+        "model = \"dht22\"",
+        "model = \"bme280\"\npublish_every = \"250ms\"",
+    );
+    assert_eq!(parse(&fast).tick, 0.25);
+
+    let explicit = MINIMAL.replace("duration = \"1h\"", "duration = \"1h\"\ntick = \"100ms\"");
+    assert_eq!(parse(&explicit).tick, 0.1);
+
+    let too_long = MINIMAL.replace("duration = \"1h\"", "duration = \"1h\"\ntick = \"20s\"");
+    let err = scenarios::parse(&too_long, "test.toml").unwrap_err();
+    assert_eq!(err.location(), Some((5, 8)));
+    assert!(
+        err.to_string()
+            .contains("longer than the shortest publish_every"),
+        "{err}"
+    );
+}
+
+#[test]
+fn default_publish_periods_follow_the_model() {
+    let s = parse(
+        r#"
+[scenario]
+name = "periods"
+duration = "1h"
+
+[[environment]]
+name = "room"
+
+[[devices]]
+id = "tmp-1"
+model = "tmp36"
+environment = "room"
+
+[[devices]]
+id = "soil-1"
+model = "soil_moisture"
+environment = "room"
+
+[[devices]]
+id = "relay-1"
+model = "relay"
+
+[[devices]]
+id = "meter-1"
+model = "power_meter"
+battery_mah = 2000.0
+"#,
+    );
+    let periods: Vec<f64> = s.devices.iter().map(|d| d.publish_every).collect();
+    assert_eq!(periods, [5.0, 60.0, 30.0, 10.0]);
+    assert_eq!(
+        s.devices[1].model,
+        ModelSpec::SoilMoisture {
+            irrigated_by: None,
+            dry_per_day: 8.0
+        }
+    );
+    assert_eq!(s.devices[2].model, ModelSpec::Relay { initial: false });
+    assert_eq!(
+        s.devices[3].model,
+        ModelSpec::PowerMeter { base_load_w: 150.0 }
+    );
+    let battery = s.devices[3].battery.unwrap();
+    assert_eq!((battery.capacity_mah, battery.drain_mah), (2000.0, 0.05));
+    assert!(
+        (s.expected_msgs_per_sim_second() - (1.0 / 5.0 + 1.0 / 60.0 + 1.0 / 30.0 + 1.0 / 10.0))
+            .abs()
+            < 1e-12
+    );
+}
+
+#[test]
+fn n_expands_ids_environments_and_references() {
+    let s = parse(
+        r#"
+[scenario]
+name = "rooms"
+duration = "1h"
+
+[[environment]]
+name = "room-{n}"
+count = 3
+
+[[devices]]
+id = "dht-{n}"
+count = 3
+model = "dht22"
+environment = "room-{n}"
+
+[[devices]]
+id = "heater-{n}"
+count = 3
+model = "heater"
+environment = "room-{n}"
+
+[[devices]]
+id = "thermostat-{n}"
+count = 3
+model = "thermostat"
+environment = "room-{n}"
+sensor = "dht-{n}"
+heater = "heater-{n}"
+"#,
+    );
+    let envs: Vec<&str> = s.environments.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(envs, ["room-1", "room-2", "room-3"]);
+    let ids: Vec<&str> = s.devices.iter().map(|d| d.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "dht-1",
+            "dht-2",
+            "dht-3",
+            "heater-1",
+            "heater-2",
+            "heater-3",
+            "thermostat-1",
+            "thermostat-2",
+            "thermostat-3"
+        ]
+    );
+    assert_eq!(s.groups.len(), 3);
+    assert_eq!(s.groups[2].id_template, "thermostat-{n}");
+    assert_eq!(s.groups[2].count, 3);
+    for n in 1..=3 {
+        let t = &s.devices[s.device_index(&format!("thermostat-{n}")).unwrap()];
+        assert_eq!(t.environment, Some(n - 1));
+        let want = ModelSpec::Thermostat {
+            setpoint: 21.0,
+            hysteresis: 1.0,
+            sensor: s.device_index(&format!("dht-{n}")),
+            heaters: vec![s.device_index(&format!("heater-{n}")).unwrap()],
+        };
+        assert_eq!(t.model, want);
+    }
+}
+
+#[test]
+fn a_thermostat_without_heater_drives_the_heaters_in_its_room() {
+    let s = parse(
+        r#"
+[scenario]
+name = "auto"
+duration = "1h"
+
+[[environment]]
+name = "room-{n}"
+count = 2
+
+[[devices]]
+id = "heater-{n}"
+count = 2
+model = "heater"
+environment = "room-{n}"
+
+[[devices]]
+id = "spare-heater"
+model = "heater"
+environment = "room-2"
+power_w = 500.0
+
+[[devices]]
+id = "thermostat-2"
+model = "thermostat"
+environment = "room-2"
+"#,
+    );
+    let t = &s.devices[s.device_index("thermostat-2").unwrap()];
+    let ModelSpec::Thermostat {
+        sensor, heaters, ..
+    } = &t.model
+    else {
+        panic!("{:?}", t.model)
+    };
+    assert_eq!(*sensor, None, "no sensor key: it uses its own");
+    let names: Vec<&str> = heaters.iter().map(|&h| s.devices[h].id.as_str()).collect();
+    assert_eq!(names, ["heater-2", "spare-heater"]);
+}
+
+#[test]
+fn events_are_sorted_by_time_and_keep_file_order_on_ties() {
+    let s = parse(
+        r#"
+[scenario]
+name = "timeline"
+duration = "1h"
+
+[[devices]]
+id = "relay-{n}"
+count = 3
+model = "relay"
+
+[[events]]
+at = "30m"
+target = "relay-1"
+action = "set"
+set = { on = false }
+
+[[events]]
+at = "10m"
+target = "relay-*"
+action = "set"
+set = { on = true }
+
+[[events]]
+at = "30m"
+target = "relay-2"
+action = "disconnect"
+
+[[events]]
+at = "20m"
+target = "relay-3"
+action = "rate"
+publish_every = "5s"
+"#,
+    );
+    let times: Vec<f64> = s.events.iter().map(|e| e.at).collect();
+    assert_eq!(times, [600.0, 1200.0, 1800.0, 1800.0]);
+    assert_eq!(
+        s.events[0].devices,
+        [0, 1, 2],
+        "relay-* matches every relay"
+    );
+    assert_eq!(
+        s.events[0].action,
+        EventAction::Set(vec![("on".into(), SetValue::Bool(true))])
+    );
+    assert_eq!(s.events[1].action, EventAction::Rate(5.0));
+    assert_eq!(
+        s.events[2].action,
+        EventAction::Set(vec![("on".into(), SetValue::Bool(false))])
+    );
+    assert_eq!(s.events[3].action, EventAction::Disconnect);
+    assert_eq!(s.events[3].devices, [1]);
+}
+
+#[test]
+fn the_readme_examples_parse_and_every_model_and_key_is_documented() {
+    let readme = std::fs::read_to_string(crate::crate_path("README.md")).unwrap();
+    let blocks: Vec<&str> = readme
+        .split("```toml\n")
+        .skip(1)
+        .filter_map(|b| b.split("```").next())
+        .filter(|b| b.contains("[scenario]"))
+        .collect();
+    assert!(!blocks.is_empty(), "README has no complete scenario");
+    for b in &blocks {
+        let s = parse(b);
+        assert!(!s.devices.is_empty());
+    }
+    let office = parse(blocks[0]);
+    let ids: Vec<&str> = office.devices.iter().map(|d| d.id.as_str()).collect();
+    assert!(
+        readme.contains(&format!(
+            "({})",
+            ids.iter()
+                .map(|i| format!("`{i}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+        "README lists other devices than {ids:?}"
+    );
+
+    for kind in scenarios::ModelKind::ALL {
+        assert!(
+            readme.contains(&format!("| `{}` |", kind.name())),
+            "model {} undocumented",
+            kind.name()
+        );
+        for key in kind.param_keys().iter().chain(kind.readings()) {
+            assert!(
+                readme.contains(&format!("`{key}`")),
+                "{key} of {} undocumented",
+                kind.name()
+            );
+        }
+    }
+    for key in scenarios::COMMON_KEYS {
+        assert!(
+            readme.contains(&format!("| `{key}` |")),
+            "{key} undocumented"
+        );
+    }
+}

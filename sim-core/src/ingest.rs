@@ -1,0 +1,327 @@
+//! Ingest: a subscriber on the fleet's telemetry and status topics that counts, per device,
+//! what came back over MQTT (received, duplicates, reordering by `seq`), measures
+//! end-to-end latency, and keeps per-sensor min/mean/max.
+
+use crate::transport::dispatch::SendLog;
+use crate::wire::{Decoded, Encoding, unix_us};
+use hdrhistogram::Histogram;
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{Notify, oneshot};
+
+/// Running min/mean/max of one reading.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Stat {
+    /// Samples.
+    pub count: u64,
+    /// Sum of samples.
+    pub sum: f64,
+    /// Smallest.
+    pub min: f64,
+    /// Largest.
+    pub max: f64,
+}
+
+impl Stat {
+    fn new(v: f64) -> Stat {
+        Stat {
+            count: 1,
+            sum: v,
+            min: v,
+            max: v,
+        }
+    }
+
+    fn add(&mut self, v: f64) {
+        self.count += 1;
+        self.sum += v;
+        self.min = self.min.min(v);
+        self.max = self.max.max(v);
+    }
+
+    /// Mean of the samples.
+    pub fn mean(&self) -> f64 {
+        self.sum / self.count as f64
+    }
+}
+
+/// What ingest saw of one device.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DeviceTally {
+    /// Distinct `seq` values received.
+    pub received: u64,
+    /// Messages whose `seq` had been received before.
+    pub duplicates: u64,
+    /// Messages whose `seq` was below the highest already seen.
+    pub out_of_order: u64,
+    /// Highest `seq` seen.
+    pub highest_seq: Option<u64>,
+    /// One bit per `seq` received.
+    seen: Vec<u64>,
+    /// Per-reading statistics, in first-seen order.
+    pub readings: Vec<(String, Stat)>,
+    /// Last status message: `Some(true)` online, `Some(false)` offline.
+    pub online: Option<bool>,
+}
+
+impl DeviceTally {
+    fn record(&mut self, seq: u64, readings: Vec<(String, f64)>) -> bool {
+        let (word, bit) = ((seq / 64) as usize, seq % 64);
+        if self.seen.len() <= word {
+            self.seen.resize(word + 1, 0);
+        }
+        if self.seen[word] & (1 << bit) != 0 {
+            self.duplicates += 1;
+            return false;
+        }
+        self.seen[word] |= 1 << bit;
+        self.received += 1;
+        match self.highest_seq {
+            Some(h) if seq < h => self.out_of_order += 1,
+            _ => self.highest_seq = Some(seq),
+        }
+        for (name, v) in readings {
+            match self.readings.iter_mut().find(|(n, _)| *n == name) {
+                Some((_, s)) => s.add(v),
+                None => self.readings.push((name, Stat::new(v))),
+            }
+        }
+        true
+    }
+
+    /// Sequence numbers below the highest seen that never arrived.
+    pub fn gaps(&self) -> u64 {
+        self.highest_seq.map_or(0, |h| h + 1 - self.received)
+    }
+}
+
+/// Everything ingest has counted.
+#[derive(Debug)]
+pub struct IngestState {
+    /// Per device, by fleet index.
+    pub devices: Vec<DeviceTally>,
+    /// End-to-end latency, microseconds.
+    pub latency_us: Histogram<u64>,
+    /// Payloads that could not be decoded.
+    pub malformed: u64,
+    /// Telemetry from device ids not in the fleet.
+    pub unknown_device: u64,
+    index: HashMap<String, u32>,
+}
+
+impl IngestState {
+    /// Empty state for a fleet of these ids.
+    pub fn new(ids: &[String]) -> IngestState {
+        IngestState {
+            devices: vec![DeviceTally::default(); ids.len()],
+            // 1 µs to 1 h at 3 significant digits; values above are clamped.
+            latency_us: Histogram::new_with_bounds(1, 3_600_000_000, 3)
+                .expect("constant histogram bounds are valid"),
+            malformed: 0,
+            unknown_device: 0,
+            index: ids
+                .iter()
+                .enumerate()
+                .map(|(i, id)| (id.clone(), i as u32))
+                .collect(),
+        }
+    }
+
+    /// Fleet index of a device id.
+    pub fn index_of(&self, id: &str) -> Option<u32> {
+        self.index.get(id).copied()
+    }
+}
+
+/// Counters the run watches while draining.
+#[derive(Debug, Default)]
+pub struct IngestCounters {
+    /// Distinct telemetry messages received.
+    pub unique: AtomicU64,
+    /// All telemetry messages received, duplicates included.
+    pub total: AtomicU64,
+    /// Woken after each message.
+    pub notify: Notify,
+    /// Ask the ingest task to stop.
+    pub stop: AtomicBool,
+    /// Wakes the task for `stop`.
+    pub stop_notify: Notify,
+}
+
+/// Topic layout ingest subscribes to.
+#[derive(Debug, Clone)]
+pub struct Topics {
+    /// Telemetry template, with `{fleet}` filled and `{device}` left.
+    pub telemetry: String,
+    /// Status template, the same way.
+    pub status: String,
+}
+
+/// MQTT filter for a template: `{device}` becomes `+`.
+pub fn filter_of(template: &str) -> String {
+    template.replace("{device}", "+")
+}
+
+/// Does a topic match a template (with `{device}` one level)? Returns the device id.
+pub fn match_template<'t>(template: &str, topic: &'t str) -> Option<&'t str> {
+    let mut id = None;
+    let mut tl = template.split('/');
+    let mut pl = topic.split('/');
+    loop {
+        match (tl.next(), pl.next()) {
+            (None, None) => return id.or(Some("")),
+            (Some(t), Some(p)) => {
+                if t == "{device}" {
+                    id = Some(p);
+                } else if t != p {
+                    return None;
+                }
+            }
+            _ => return None,
+        }
+    }
+}
+
+/// Everything the ingest task needs.
+pub struct Ingest {
+    /// Shared state (locked briefly per message).
+    pub state: Arc<Mutex<IngestState>>,
+    /// Atomics for progress and drain.
+    pub counters: Arc<IngestCounters>,
+    /// Send times recorded by the dispatcher.
+    pub send_log: Arc<SendLog>,
+    /// Payload encoding.
+    pub encoding: Encoding,
+    /// Topics.
+    pub topics: Topics,
+}
+
+/// Connect, subscribe, then handle messages until `counters.stop`. `ready` fires once
+/// the subscriptions are acknowledged.
+pub async fn run(ingest: Ingest, host: String, port: u16, qos: QoS, ready: oneshot::Sender<()>) {
+    let client_id = format!(
+        "twin-ingest-{}-{}",
+        std::process::id(),
+        unix_us() % 1_000_000
+    );
+    let mut o = MqttOptions::new(client_id, host, port);
+    o.set_keep_alive(Duration::from_secs(30));
+    o.set_clean_session(true);
+    o.set_max_packet_size(1024 * 1024, 1024 * 1024);
+    let (client, mut eventloop) = AsyncClient::new(o, 64);
+    let mut ready = Some(ready);
+    let mut backoff = Duration::from_millis(50);
+    let mut pending_subacks = 0;
+    loop {
+        if ingest.counters.stop.load(Ordering::Acquire) {
+            let _ = client.try_disconnect();
+            return;
+        }
+        let ev = tokio::select! {
+            _ = ingest.counters.stop_notify.notified() => continue,
+            ev = eventloop.poll() => ev,
+        };
+        match ev {
+            Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                backoff = Duration::from_millis(50);
+                let _ = client.try_subscribe(filter_of(&ingest.topics.telemetry), qos);
+                let _ = client.try_subscribe(filter_of(&ingest.topics.status), QoS::AtLeastOnce);
+                pending_subacks = 2;
+            }
+            Ok(Event::Incoming(Packet::SubAck(_))) => {
+                pending_subacks -= 1;
+                if pending_subacks == 0
+                    && let Some(r) = ready.take()
+                {
+                    let _ = r.send(());
+                }
+            }
+            Ok(Event::Incoming(Packet::Publish(p))) => handle(&ingest, &p.topic, &p.payload),
+            Ok(_) => {}
+            Err(e) => {
+                tracing::debug!(error = %e, "ingest connection error; retrying");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(2));
+            }
+        }
+    }
+}
+
+/// Count one incoming message.
+pub fn handle(ingest: &Ingest, topic: &str, payload: &[u8]) {
+    let now = unix_us();
+    if match_template(&ingest.topics.telemetry, topic).is_some() {
+        let Ok(mut st) = ingest.state.lock() else {
+            return;
+        };
+        let decoded = match Decoded::decode(ingest.encoding, payload) {
+            Ok(d) => d,
+            Err(e) => {
+                st.malformed += 1;
+                tracing::warn!(%topic, bytes = payload.len(), error = %e, "malformed telemetry payload");
+                return;
+            }
+        };
+        let Some(idx) = st.index_of(&decoded.device_id) else {
+            st.unknown_device += 1;
+            tracing::warn!(%topic, device_id = %decoded.device_id, "telemetry from a device not in the fleet");
+            return;
+        };
+        let sent = decoded
+            .sent_us
+            .or_else(|| ingest.send_log.take(idx, decoded.seq));
+        if let Some(sent) = sent {
+            let _ = st.latency_us.record(now.saturating_sub(sent).max(1));
+        }
+        let fresh = st.devices[idx as usize].record(decoded.seq, decoded.readings);
+        drop(st);
+        ingest.counters.total.fetch_add(1, Ordering::Relaxed);
+        if fresh {
+            ingest.counters.unique.fetch_add(1, Ordering::Release);
+        }
+        ingest.counters.notify.notify_waiters();
+    } else if let Some(id) = match_template(&ingest.topics.status, topic) {
+        let Ok(mut st) = ingest.state.lock() else {
+            return;
+        };
+        if let Some(idx) = st.index_of(id) {
+            let online = match payload {
+                b"online" => Some(true),
+                b"offline" => Some(false),
+                _ => None,
+            };
+            st.devices[idx as usize].online = online;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tally_counts_duplicates_reordering_and_gaps() {
+        let mut t = DeviceTally::default();
+        assert!(t.record(0, vec![("t".into(), 1.0)]));
+        assert!(t.record(2, vec![("t".into(), 3.0)]));
+        assert!(t.record(1, vec![("t".into(), 2.0)]));
+        assert!(!t.record(2, vec![("t".into(), 9.0)]));
+        assert!(t.record(5, vec![]));
+        assert_eq!((t.received, t.duplicates, t.out_of_order), (4, 1, 1));
+        assert_eq!(t.gaps(), 2); // 3 and 4
+        let s = t.readings[0].1;
+        assert_eq!((s.count, s.min, s.max, s.mean()), (3, 1.0, 3.0, 2.0));
+    }
+
+    #[test]
+    fn templates_match_topics_and_yield_the_device() {
+        let t = "twin/home/{device}/telemetry";
+        assert_eq!(match_template(t, "twin/home/th-1/telemetry"), Some("th-1"));
+        assert_eq!(match_template(t, "twin/home/th-1/status"), None);
+        assert_eq!(match_template(t, "twin/home/a/b/telemetry"), None);
+        assert_eq!(filter_of(t), "twin/home/+/telemetry");
+    }
+}

@@ -1,0 +1,10 @@
+//! twinfleet engine: device models, the ECS simulation, MQTT transport with an embedded
+//! broker, ingest, and run reports.
+
+pub mod ingest;
+pub mod model;
+pub mod report;
+pub mod run;
+pub mod sim;
+pub mod transport;
+pub mod wire;

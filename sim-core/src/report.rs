@@ -1,0 +1,232 @@
+//! The run report: the JSON contract scripts read (see DESIGN.md) and a human summary.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+/// One run's results. Field names and nesting are the public contract.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// Always `"twin"`.
+    pub tool: String,
+    /// Crate version.
+    pub version: String,
+    /// `"run"`.
+    pub command: String,
+    /// Scenario name.
+    pub scenario: String,
+    /// Seed used.
+    pub seed: u64,
+    /// Simulated seconds covered.
+    pub sim_seconds: f64,
+    /// Wall-clock seconds from the first step to the end of draining.
+    pub wall_seconds: f64,
+    /// Broker used.
+    pub broker: BrokerInfo,
+    /// Device counts.
+    pub devices: DeviceCounts,
+    /// Message accounting.
+    pub messages: MessageCounts,
+    /// End-to-end latency, milliseconds; `null` when no message came back.
+    pub latency_ms: Option<Latency>,
+    /// Alert episodes (filled by the analytics core).
+    pub alerts: Vec<serde_json::Value>,
+    /// Per device.
+    pub per_device: Vec<DeviceReport>,
+    /// The run was stopped before its duration (Ctrl-C).
+    pub interrupted: bool,
+    /// Session health.
+    pub sessions: SessionCounts,
+}
+
+/// `broker`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BrokerInfo {
+    /// `mqtt://host:port`.
+    pub url: String,
+    /// Started inside this process.
+    pub embedded: bool,
+}
+
+/// `devices`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct DeviceCounts {
+    /// In the scenario.
+    pub total: u64,
+    /// At least one message came back.
+    pub seen: u64,
+    /// Last status was `online` at the end of the run.
+    pub online: u64,
+}
+
+/// `messages`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct MessageCounts {
+    /// Accepted by the MQTT clients.
+    pub sent: u64,
+    /// Distinct messages that came back.
+    pub received: u64,
+    /// Sent but never received (sent − received, per device).
+    pub lost: u64,
+    /// Received more than once.
+    pub duplicates: u64,
+    /// Arrived after a higher `seq` of the same device.
+    pub out_of_order: u64,
+    /// Produced but never sent: the outbox or the client queue was full.
+    pub dropped_at_source: u64,
+    /// Payloads that could not be decoded.
+    pub malformed: u64,
+}
+
+/// `latency_ms`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Latency {
+    /// Median.
+    pub p50: f64,
+    /// 90th percentile.
+    pub p90: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// 99.9th percentile.
+    pub p999: f64,
+    /// Largest.
+    pub max: f64,
+    /// Samples.
+    pub count: u64,
+}
+
+/// `sessions`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+pub struct SessionCounts {
+    /// Failed connection attempts (each retried with backoff).
+    pub connect_errors: u64,
+    /// Connections made again after a drop.
+    pub reconnects: u64,
+    /// Commands received over MQTT and applied.
+    pub commands_applied: u64,
+    /// Commands refused (malformed, or not for this device).
+    pub commands_rejected: u64,
+}
+
+/// One entry of `per_device`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeviceReport {
+    /// Device id.
+    pub id: String,
+    /// Model name.
+    pub model: String,
+    /// Messages sent.
+    pub sent: u64,
+    /// Distinct messages received.
+    pub received: u64,
+    /// Sent but not received.
+    pub lost: u64,
+    /// Dropped before sending.
+    pub dropped_at_source: u64,
+    /// Last status.
+    pub online: bool,
+    /// Per reading.
+    pub readings: BTreeMap<String, ReadingSummary>,
+}
+
+/// min/mean/max of one reading.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ReadingSummary {
+    /// Smallest.
+    pub min: f64,
+    /// Mean.
+    pub mean: f64,
+    /// Largest.
+    pub max: f64,
+}
+
+/// Round for display in reports (keeps JSON short and stable).
+pub fn round4(x: f64) -> f64 {
+    (x * 10_000.0).round() / 10_000.0
+}
+
+impl Report {
+    /// The summary printed at the end of `twin run`.
+    pub fn summary_text(&self) -> String {
+        let mut s = String::new();
+        let m = &self.messages;
+        let _ = writeln!(
+            s,
+            "scenario {} (seed {}){}: {:.0} sim s in {:.1} wall s on {}{}",
+            self.scenario,
+            self.seed,
+            if self.interrupted { " INTERRUPTED" } else { "" },
+            self.sim_seconds,
+            self.wall_seconds,
+            self.broker.url,
+            if self.broker.embedded {
+                " (embedded)"
+            } else {
+                ""
+            }
+        );
+        let _ = writeln!(
+            s,
+            "devices   {} total, {} seen, {} online",
+            self.devices.total, self.devices.seen, self.devices.online
+        );
+        let _ = writeln!(
+            s,
+            "messages  {} sent, {} received, {} lost, {} duplicates, {} out of order, {} dropped at source, {} malformed",
+            m.sent,
+            m.received,
+            m.lost,
+            m.duplicates,
+            m.out_of_order,
+            m.dropped_at_source,
+            m.malformed
+        );
+        match &self.latency_ms {
+            Some(l) => {
+                let _ = writeln!(
+                    s,
+                    "latency   p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms, max {:.2} ms ({} samples)",
+                    l.p50, l.p90, l.p99, l.p999, l.max, l.count
+                );
+            }
+            None => {
+                let _ = writeln!(s, "latency   no samples");
+            }
+        }
+        let _ = writeln!(
+            s,
+            "sessions  {} connect errors, {} reconnects; commands {} applied, {} refused",
+            self.sessions.connect_errors,
+            self.sessions.reconnects,
+            self.sessions.commands_applied,
+            self.sessions.commands_rejected
+        );
+        // A short per-model table: what the fleet measured.
+        let mut by_model: BTreeMap<(&str, &str), (f64, f64, f64, u64)> = BTreeMap::new();
+        for d in &self.per_device {
+            for (name, r) in &d.readings {
+                let e = by_model
+                    .entry((d.model.as_str(), name.as_str()))
+                    .or_insert((f64::INFINITY, 0.0, f64::NEG_INFINITY, 0));
+                e.0 = e.0.min(r.min);
+                e.1 += r.mean;
+                e.2 = e.2.max(r.max);
+                e.3 += 1;
+            }
+        }
+        if !by_model.is_empty() {
+            let _ = writeln!(
+                s,
+                "readings  (model / reading: min, mean of device means, max)"
+            );
+            for ((model, name), (min, sum, max, n)) in by_model {
+                let _ = writeln!(
+                    s,
+                    "  {model:<14} {name:<14} {min:>10.2} {:>10.2} {max:>10.2}",
+                    sum / n as f64
+                );
+            }
+        }
+        s
+    }
+}

@@ -1,0 +1,455 @@
+//! One whole `twin run`: broker, ingest, sessions, dispatcher, sim thread, drain, report.
+
+use crate::ingest::{self, Ingest, IngestCounters, IngestState, Topics};
+use crate::report::*;
+use crate::sim::clock::{self, SimProgress};
+use crate::sim::{SessionCommand, Sim, SimIo};
+use crate::transport::broker::{BrokerError, EmbeddedBroker};
+use crate::transport::dispatch::{self, DispatchCounters, Route, SendLog};
+use crate::transport::session::{self, SessionCtx, SessionSignal, SessionStats};
+use rumqttc::{AsyncClient, QoS};
+use scenarios::{Scenario, fill_template, parse_broker_url};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::{Semaphore, mpsc, oneshot, watch};
+
+/// How a run is set up beyond the scenario file.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Broker URL; overrides the scenario's; `None` and no URL in the file = embedded.
+    pub broker_url: Option<String>,
+    /// How long to wait for messages still in flight after the last step.
+    pub drain_timeout: Duration,
+    /// How long to wait for the broker and for every session to connect.
+    pub connect_timeout: Duration,
+    /// Connection attempts in flight at once.
+    pub connect_concurrency: usize,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            broker_url: None,
+            drain_timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(30),
+            connect_concurrency: 256,
+        }
+    }
+}
+
+/// Why a run could not be done.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The broker URL is not usable.
+    #[error("{0}")]
+    BadUrl(String),
+    /// The embedded broker did not start.
+    #[error(transparent)]
+    Broker(#[from] BrokerError),
+    /// Nothing answered at the broker address in time.
+    #[error("broker {url} unreachable: {what} within {secs:.0} s")]
+    Unreachable {
+        /// Broker URL.
+        url: String,
+        /// What did not happen.
+        what: String,
+        /// Seconds waited.
+        secs: f64,
+    },
+    /// Thread or runtime failure.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Where a run stands.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Phase {
+    /// Starting the broker and connecting sessions.
+    #[default]
+    Connecting,
+    /// Stepping the sim.
+    Running,
+    /// Waiting for the last messages.
+    Draining,
+    /// Report built.
+    Done,
+}
+
+/// Live progress, published through a watch channel.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Progress {
+    /// Phase.
+    pub phase: Phase,
+    /// Sessions connected.
+    pub connected: u64,
+    /// Devices in the fleet.
+    pub devices: u64,
+    /// Sim seconds done.
+    pub sim_now: f64,
+    /// Sim seconds in the run.
+    pub sim_duration: f64,
+    /// Messages accepted by clients.
+    pub sent: u64,
+    /// Distinct messages received.
+    pub received: u64,
+    /// Dropped at source so far.
+    pub dropped_at_source: u64,
+}
+
+/// Run a scenario to its end (or until `stop` is set) and build the report.
+pub async fn run(
+    scenario: &Scenario,
+    opts: RunOptions,
+    progress: watch::Sender<Progress>,
+    stop: Arc<AtomicBool>,
+) -> Result<Report, RunError> {
+    let n = scenario.devices.len();
+    let url = opts.broker_url.clone().or(scenario.broker_url.clone());
+    let (embedded, url) = match url {
+        Some(u) => (None, u),
+        None => {
+            let b = EmbeddedBroker::start(n + 16)?;
+            let u = b.url();
+            (Some(b), u)
+        }
+    };
+    let (host, port) = parse_broker_url(&url).map_err(RunError::BadUrl)?;
+    let qos = qos_of(scenario.mqtt.qos);
+    let fleet = &scenario.fleet;
+    let ids: Vec<String> = scenario.devices.iter().map(|d| d.id.clone()).collect();
+    let mut prog = Progress {
+        devices: n as u64,
+        sim_duration: scenario.duration,
+        ..Progress::default()
+    };
+    progress.send_replace(prog);
+
+    // Ingest first, so nothing a device sends is missed.
+    let send_log = Arc::new(SendLog::default());
+    let state = Arc::new(Mutex::new(IngestState::new(&ids)));
+    let icounters = Arc::new(IngestCounters::default());
+    let topics = Topics {
+        telemetry: scenario.mqtt.telemetry_topic.replace("{fleet}", fleet),
+        status: scenario.mqtt.status_topic.replace("{fleet}", fleet),
+    };
+    let (ready_tx, ready_rx) = oneshot::channel();
+    let ingest_task = tokio::spawn(ingest::run(
+        Ingest {
+            state: state.clone(),
+            counters: icounters.clone(),
+            send_log: send_log.clone(),
+            encoding: scenario.mqtt.encoding,
+            topics,
+        },
+        host.clone(),
+        port,
+        qos,
+        ready_tx,
+    ));
+    if tokio::time::timeout(opts.connect_timeout, ready_rx)
+        .await
+        .is_err()
+    {
+        icounters.stop.store(true, Ordering::Release);
+        icounters.stop_notify.notify_one();
+        return Err(RunError::Unreachable {
+            url,
+            what: "no MQTT connection and subscription".into(),
+            secs: opts.connect_timeout.as_secs_f64(),
+        });
+    }
+
+    // One session per device.
+    let (cmd_tx, cmd_rx) = mpsc::channel(4096);
+    let sstats = Arc::new(SessionStats::default());
+    let permits = Arc::new(Semaphore::new(opts.connect_concurrency.max(1)));
+    let mut clients = Vec::with_capacity(n);
+    let mut signals = Vec::with_capacity(n);
+    let mut session_tasks = Vec::with_capacity(n);
+    for (i, id) in ids.iter().enumerate() {
+        let status_topic = fill_template(&scenario.mqtt.status_topic, fleet, id);
+        let client_id = fill_template(&scenario.mqtt.client_id, fleet, id);
+        let o = session::options(
+            &client_id,
+            &host,
+            port,
+            scenario.mqtt.keep_alive,
+            &status_topic,
+        );
+        // A small request queue: a device with a backlog this deep is dropping at source.
+        let (client, eventloop) = AsyncClient::new(o, 32);
+        let signal = Arc::new(SessionSignal::default());
+        signal.want_online.store(true, Ordering::Release);
+        let ctx = SessionCtx {
+            index: i as u32,
+            client: client.clone(),
+            cmd_topic: fill_template(&scenario.mqtt.command_topic, fleet, id),
+            status_topic,
+            qos,
+            cmd_tx: cmd_tx.clone(),
+            stats: sstats.clone(),
+            connect_permits: permits.clone(),
+            signal: signal.clone(),
+        };
+        session_tasks.push(tokio::spawn(session::run(ctx, eventloop)));
+        clients.push(client);
+        signals.push(signal);
+    }
+    drop(cmd_tx);
+
+    // Wait for every session's CONNACK.
+    let deadline = Instant::now() + opts.connect_timeout + Duration::from_millis(n as u64);
+    loop {
+        let c = sstats.connected.load(Ordering::Acquire);
+        prog.connected = c;
+        progress.send_replace(prog);
+        if c as usize >= n {
+            break;
+        }
+        if Instant::now() > deadline || stop.load(Ordering::Relaxed) {
+            shutdown_sessions(&signals, session_tasks).await;
+            icounters.stop.store(true, Ordering::Release);
+            icounters.stop_notify.notify_one();
+            return Err(RunError::Unreachable {
+                url,
+                what: format!("only {c} of {n} device sessions connected"),
+                secs: (opts.connect_timeout + Duration::from_millis(n as u64)).as_secs_f64(),
+            });
+        }
+        let _ = tokio::time::timeout(
+            Duration::from_millis(100),
+            sstats.connected_notify.notified(),
+        )
+        .await;
+    }
+
+    // Sim, dispatcher and the router for session changes.
+    let outbox_capacity = (n * 4).clamp(1024, 1 << 20);
+    let (out_tx, out_rx) = mpsc::channel(outbox_capacity);
+    let (ses_tx, mut ses_rx) = mpsc::unbounded_channel();
+    let sim = Sim::new(
+        scenario,
+        SimIo {
+            outbox: out_tx,
+            commands: cmd_rx,
+            sessions: ses_tx,
+        },
+    );
+    let dcounters = Arc::new(DispatchCounters::default());
+    let dispatch_task = tokio::spawn(dispatch::run(
+        Route {
+            clients,
+            topics: ids
+                .iter()
+                .map(|id| fill_template(&scenario.mqtt.telemetry_topic, fleet, id))
+                .collect(),
+            ids: ids.clone(),
+            qos,
+            encoding: scenario.mqtt.encoding,
+            sent_us: scenario.mqtt.sent_us,
+            start_epoch: scenario.start_epoch,
+        },
+        out_rx,
+        send_log,
+        dcounters.clone(),
+    ));
+    let router_signals = signals.clone();
+    let router = tokio::spawn(async move {
+        while let Some(cmd) = ses_rx.recv().await {
+            let (i, online) = match cmd {
+                SessionCommand::Disconnect(i) => (i, false),
+                SessionCommand::Reconnect(i) => (i, true),
+            };
+            if let Some(s) = router_signals.get(i as usize) {
+                s.want_online.store(online, Ordering::Release);
+                s.notify.notify_one();
+            }
+        }
+    });
+
+    let started = Instant::now();
+    let (sim_prog_tx, sim_prog_rx) = watch::channel(SimProgress::default());
+    let sim_thread = clock::spawn(sim, scenario.speed, stop.clone(), sim_prog_tx)?;
+    prog.phase = Phase::Running;
+    while !sim_thread.is_finished() {
+        let sp = *sim_prog_rx.borrow();
+        prog.sim_now = sp.now;
+        prog.sent = dcounters.sent.load(Ordering::Relaxed);
+        prog.received = icounters.unique.load(Ordering::Relaxed);
+        prog.dropped_at_source = sp.dropped_at_source;
+        progress.send_replace(prog);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let sim_stats = tokio::task::spawn_blocking(move || sim_thread.join())
+        .await
+        .map_err(std::io::Error::other)?
+        .map_err(|_| std::io::Error::other("the sim thread panicked"))?;
+    let interrupted = stop.load(Ordering::Relaxed);
+    let dstats = dispatch_task.await.map_err(std::io::Error::other)?;
+    router.abort();
+
+    // Drain: wait until everything sent has come back, or the drain timeout.
+    prog.phase = Phase::Draining;
+    let sent_total: u64 = dstats.sent.iter().sum();
+    let drain_deadline = Instant::now()
+        + if interrupted {
+            opts.drain_timeout.min(Duration::from_secs(2))
+        } else {
+            opts.drain_timeout
+        };
+    loop {
+        let got = icounters.unique.load(Ordering::Acquire);
+        prog.sent = sent_total;
+        prog.received = got;
+        progress.send_replace(prog);
+        if got >= sent_total || Instant::now() > drain_deadline {
+            break;
+        }
+        let _ = tokio::time::timeout(Duration::from_millis(50), icounters.notify.notified()).await;
+    }
+    let wall_seconds = started.elapsed().as_secs_f64();
+
+    // Snapshot before sessions publish their final `offline`.
+    let (devices, latency, malformed) = {
+        let st = state
+            .lock()
+            .map_err(|_| std::io::Error::other("ingest state poisoned"))?;
+        (
+            st.devices.clone(),
+            latency_of(&st.latency_us),
+            st.malformed + st.unknown_device,
+        )
+    };
+
+    shutdown_sessions(&signals, session_tasks).await;
+    icounters.stop.store(true, Ordering::Release);
+    icounters.stop_notify.notify_one();
+    let _ = tokio::time::timeout(Duration::from_secs(2), ingest_task).await;
+
+    let mut per_device = Vec::with_capacity(n);
+    let mut counts = MessageCounts {
+        sent: 0,
+        received: 0,
+        lost: 0,
+        duplicates: 0,
+        out_of_order: 0,
+        dropped_at_source: 0,
+        malformed,
+    };
+    let (mut seen, mut online) = (0, 0);
+    for (i, d) in scenario.devices.iter().enumerate() {
+        let t = &devices[i];
+        let sent = dstats.sent[i];
+        let dropped = sim_stats.dropped_at_source[i] + dstats.dropped[i];
+        let lost = sent.saturating_sub(t.received);
+        counts.sent += sent;
+        counts.received += t.received;
+        counts.lost += lost;
+        counts.duplicates += t.duplicates;
+        counts.out_of_order += t.out_of_order;
+        counts.dropped_at_source += dropped;
+        seen += u64::from(t.received > 0);
+        let is_online = t.online == Some(true);
+        online += u64::from(is_online);
+        per_device.push(DeviceReport {
+            id: d.id.clone(),
+            model: d.model.kind().name().to_string(),
+            sent,
+            received: t.received,
+            lost,
+            dropped_at_source: dropped,
+            online: is_online,
+            readings: t
+                .readings
+                .iter()
+                .map(|(name, s)| {
+                    (
+                        name.clone(),
+                        ReadingSummary {
+                            min: round4(s.min),
+                            mean: round4(s.mean()),
+                            max: round4(s.max),
+                        },
+                    )
+                })
+                .collect::<BTreeMap<_, _>>(),
+        });
+    }
+    let report = Report {
+        tool: "twin".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        command: "run".into(),
+        scenario: scenario.name.clone(),
+        seed: scenario.seed,
+        sim_seconds: round4(sim_stats.steps as f64 * scenario.tick),
+        wall_seconds: round4(wall_seconds),
+        broker: BrokerInfo {
+            url,
+            embedded: embedded.is_some(),
+        },
+        devices: DeviceCounts {
+            total: n as u64,
+            seen,
+            online,
+        },
+        messages: counts,
+        latency_ms: latency,
+        alerts: Vec::new(),
+        per_device,
+        interrupted,
+        sessions: SessionCounts {
+            connect_errors: sstats.connect_errors.load(Ordering::Relaxed),
+            reconnects: sstats.reconnects.load(Ordering::Relaxed),
+            commands_applied: sim_stats.commands_applied,
+            commands_rejected: sim_stats.commands_rejected
+                + sstats.malformed_commands.load(Ordering::Relaxed)
+                + sstats.commands_dropped.load(Ordering::Relaxed),
+        },
+    };
+    prog.phase = Phase::Done;
+    progress.send_replace(prog);
+    Ok(report)
+}
+
+fn qos_of(q: u8) -> QoS {
+    match q {
+        0 => QoS::AtMostOnce,
+        2 => QoS::ExactlyOnce,
+        _ => QoS::AtLeastOnce,
+    }
+}
+
+fn latency_of(h: &hdrhistogram::Histogram<u64>) -> Option<Latency> {
+    if h.is_empty() {
+        return None;
+    }
+    let ms = |us: u64| round4(us as f64 / 1000.0);
+    Some(Latency {
+        p50: ms(h.value_at_quantile(0.5)),
+        p90: ms(h.value_at_quantile(0.9)),
+        p99: ms(h.value_at_quantile(0.99)),
+        p999: ms(h.value_at_quantile(0.999)),
+        max: ms(h.max()),
+        count: h.len(),
+    })
+}
+
+async fn shutdown_sessions(
+    signals: &[Arc<SessionSignal>],
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+) {
+    for s in signals {
+        s.shutdown.store(true, Ordering::Release);
+        s.notify.notify_one();
+    }
+    let all = futures_join(tasks);
+    let _ = tokio::time::timeout(Duration::from_secs(5), all).await;
+}
+
+async fn futures_join(tasks: Vec<tokio::task::JoinHandle<()>>) {
+    for t in tasks {
+        let _ = t.await;
+    }
+}

@@ -1,0 +1,5 @@
+//! MQTT transport: device sessions, the dispatcher, the embedded broker.
+
+pub mod broker;
+pub mod dispatch;
+pub mod session;

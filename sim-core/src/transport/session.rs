@@ -1,0 +1,216 @@
+//! One MQTT session per device: a task that only polls its rumqttc `EventLoop`.
+//!
+//! Publishing happens elsewhere (the dispatcher) through the session's `AsyncClient`;
+//! awaiting `publish()` inside the polling task would deadlock once rumqttc's request
+//! channel fills.
+
+use crate::sim::InboundCommand;
+use crate::wire::CommandPayload;
+use rand::RngExt;
+use rumqttc::{AsyncClient, Event, EventLoop, LastWill, MqttOptions, Packet, QoS};
+use scenarios::SetValue;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+use tokio::sync::{Notify, Semaphore, mpsc};
+
+/// Counters shared by all sessions.
+#[derive(Debug, Default)]
+pub struct SessionStats {
+    /// Sessions that have had a CONNACK at least once.
+    pub connected: AtomicU64,
+    /// Connection attempts that failed.
+    pub connect_errors: AtomicU64,
+    /// Successful connections after the first one.
+    pub reconnects: AtomicU64,
+    /// Command payloads that were not `{"set":{...}}` JSON.
+    pub malformed_commands: AtomicU64,
+    /// Commands dropped because the sim's inbox was full.
+    pub commands_dropped: AtomicU64,
+    /// Woken whenever `connected` grows.
+    pub connected_notify: Notify,
+}
+
+/// Asks one session to change state. The session reads it after each notify.
+#[derive(Debug, Default)]
+pub struct SessionSignal {
+    /// The session should be connected.
+    pub want_online: AtomicBool,
+    /// The run is over: send `offline`, DISCONNECT and end.
+    pub shutdown: AtomicBool,
+    /// Wakes the session task.
+    pub notify: Notify,
+}
+
+/// What a session task needs.
+pub struct SessionCtx {
+    /// Fleet index.
+    pub index: u32,
+    /// For publishing status and subscribing.
+    pub client: AsyncClient,
+    /// Its command topic.
+    pub cmd_topic: String,
+    /// Its retained status topic.
+    pub status_topic: String,
+    /// Telemetry QoS (used for the command subscription too).
+    pub qos: QoS,
+    /// To the sim.
+    pub cmd_tx: mpsc::Sender<InboundCommand>,
+    /// Shared counters.
+    pub stats: Arc<SessionStats>,
+    /// Limits connection attempts in flight so thousands of sessions ramp up.
+    pub connect_permits: Arc<Semaphore>,
+    /// State requests from the run.
+    pub signal: Arc<SessionSignal>,
+}
+
+/// Options for one device session: client id, keep-alive, last will `offline` retained.
+pub fn options(
+    client_id: &str,
+    host: &str,
+    port: u16,
+    keep_alive: f64,
+    status_topic: &str,
+) -> MqttOptions {
+    let mut o = MqttOptions::new(client_id, host, port);
+    o.set_keep_alive(Duration::from_secs_f64(keep_alive.max(5.0)));
+    o.set_clean_session(true);
+    o.set_max_packet_size(256 * 1024, 256 * 1024);
+    o.set_last_will(LastWill::new(
+        status_topic,
+        "offline",
+        QoS::AtLeastOnce,
+        true,
+    ));
+    o
+}
+
+/// Convert a command payload into sim keys; `None` if it is not a `{"set":{...}}` object
+/// of booleans, numbers and strings.
+pub fn parse_command(payload: &[u8]) -> Option<Vec<(String, SetValue)>> {
+    let cmd: CommandPayload = serde_json::from_slice(payload).ok()?;
+    cmd.set
+        .into_iter()
+        .map(|(k, v)| {
+            let v = match v {
+                serde_json::Value::Bool(b) => SetValue::Bool(b),
+                serde_json::Value::Number(n) => SetValue::Number(n.as_f64()?),
+                serde_json::Value::String(s) => SetValue::Text(s),
+                _ => return None,
+            };
+            Some((k, v))
+        })
+        .collect()
+}
+
+/// Poll the session until shutdown.
+pub async fn run(ctx: SessionCtx, mut eventloop: EventLoop) {
+    let mut ever_connected = false;
+    let mut permit = None;
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        if ctx.signal.shutdown.load(Ordering::Acquire) {
+            shutdown(&ctx, &mut eventloop).await;
+            return;
+        }
+        if !ctx.signal.want_online.load(Ordering::Acquire) {
+            // Drop the socket without DISCONNECT: the broker fires the last will.
+            eventloop.network = None;
+            eventloop.clean();
+            ctx.signal.notify.notified().await;
+            continue;
+        }
+        if !ever_connected && permit.is_none() {
+            permit = ctx.connect_permits.clone().acquire_owned().await.ok();
+        }
+        let event = tokio::select! {
+            _ = ctx.signal.notify.notified() => continue,
+            ev = eventloop.poll() => ev,
+        };
+        match event {
+            Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                permit = None;
+                backoff = Duration::from_millis(100);
+                if ever_connected {
+                    ctx.stats.reconnects.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    ever_connected = true;
+                    ctx.stats.connected.fetch_add(1, Ordering::Release);
+                    ctx.stats.connected_notify.notify_waiters();
+                }
+                // Clean session: subscribe again on every connect.
+                let _ = ctx
+                    .client
+                    .try_publish(&ctx.status_topic, QoS::AtLeastOnce, true, "online");
+                let _ = ctx.client.try_subscribe(&ctx.cmd_topic, ctx.qos);
+            }
+            Ok(Event::Incoming(Packet::Publish(p))) => match parse_command(&p.payload) {
+                Some(set) => {
+                    let cmd = InboundCommand {
+                        device: ctx.index,
+                        set,
+                    };
+                    if ctx.cmd_tx.try_send(cmd).is_err() {
+                        ctx.stats.commands_dropped.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                None => {
+                    ctx.stats.malformed_commands.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(topic = %p.topic, bytes = p.payload.len(), "malformed command payload; expected {{\"set\":{{...}}}}");
+                }
+            },
+            Ok(_) => {}
+            Err(e) => {
+                permit = None;
+                ctx.stats.connect_errors.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(device = ctx.index, error = %e, "session error; reconnecting");
+                // Exponential backoff with full jitter, capped at 5 s.
+                let wait = rand::rng().random_range(0.0..backoff.as_secs_f64());
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+                tokio::select! {
+                    _ = ctx.signal.notify.notified() => {}
+                    _ = tokio::time::sleep(Duration::from_secs_f64(wait)) => {}
+                }
+            }
+        }
+    }
+}
+
+/// Mark the device offline (retained), DISCONNECT, and poll until the packets are out.
+async fn shutdown(ctx: &SessionCtx, eventloop: &mut EventLoop) {
+    if eventloop.network.is_none() {
+        return;
+    }
+    let _ = ctx
+        .client
+        .try_publish(&ctx.status_topic, QoS::AtLeastOnce, true, "offline");
+    let _ = ctx.client.try_disconnect();
+    let drain = async {
+        loop {
+            match eventloop.poll().await {
+                Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect)) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(3), drain).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_parse_or_are_refused() {
+        assert_eq!(
+            parse_command(br#"{"set":{"on":true,"setpoint":21.5}}"#),
+            Some(vec![
+                ("on".into(), SetValue::Bool(true)),
+                ("setpoint".into(), SetValue::Number(21.5))
+            ])
+        );
+        assert_eq!(parse_command(b"on"), None);
+        assert_eq!(parse_command(br#"{"set":{"on":[1]}}"#), None);
+        assert_eq!(parse_command(br#"{"get":{}}"#), None);
+    }
+}

@@ -1,0 +1,150 @@
+//! `twin check`: validate a scenario and print the fleet it would build.
+
+use scenarios::{Scenario, Speed};
+use std::fmt::Write as _;
+use std::path::Path;
+
+/// Load and print; errors carry the file position.
+pub fn check(path: &Path, json: bool) -> anyhow::Result<()> {
+    let s = scenarios::load(path)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&summary_json(&s))?);
+    } else {
+        print!("{}", summary_text(&s));
+    }
+    Ok(())
+}
+
+/// The fleet as text.
+pub fn summary_text(s: &Scenario) -> String {
+    let mut o = String::new();
+    let speed = match s.speed {
+        Speed::Max => "max".to_string(),
+        Speed::Factor(f) => format!("{f}x"),
+    };
+    let _ = writeln!(
+        o,
+        "scenario {} (fleet {}, seed {}): {} simulated, tick {}, speed {}",
+        s.name,
+        s.fleet,
+        s.seed,
+        scenarios::Dur(s.duration),
+        scenarios::Dur(s.tick),
+        speed
+    );
+    let _ = writeln!(
+        o,
+        "broker   {}",
+        s.broker_url
+            .as_deref()
+            .unwrap_or("embedded (started in-process on a free port)")
+    );
+    let _ = writeln!(
+        o,
+        "mqtt     qos {}, {} payloads, telemetry {}, commands {}, status {}",
+        s.mqtt.qos,
+        s.mqtt.encoding.name(),
+        s.mqtt.telemetry_topic,
+        s.mqtt.command_topic,
+        s.mqtt.status_topic
+    );
+    let _ = writeln!(o, "environments {}", s.environments.len());
+    for e in &s.environments {
+        let _ = writeln!(
+            o,
+            "  {:<16} start {:.1} °C, outdoor {:.1}±{:.1} °C, time constant {}",
+            e.name,
+            e.initial_temperature,
+            e.outdoor_mean,
+            e.outdoor_amplitude,
+            scenarios::Dur(e.time_constant)
+        );
+    }
+    let _ = writeln!(
+        o,
+        "devices {} in {} groups",
+        s.devices.len(),
+        s.groups.len()
+    );
+    let _ = writeln!(
+        o,
+        "  {:<20} {:<14} {:>7} {:>10} {:>9}  readings",
+        "id", "model", "count", "every", "msg/s"
+    );
+    for g in &s.groups {
+        let _ = writeln!(
+            o,
+            "  {:<20} {:<14} {:>7} {:>10} {:>9.2}  {}",
+            g.id_template,
+            g.model.name(),
+            g.count,
+            scenarios::Dur(g.publish_every).to_string(),
+            g.count as f64 / g.publish_every,
+            g.model.readings().join(", ")
+        );
+    }
+    let per_sim = s.expected_msgs_per_sim_second();
+    let _ = write!(o, "expected {per_sim:.1} msg per sim second");
+    match s.speed {
+        Speed::Factor(f) => {
+            let _ = writeln!(
+                o,
+                ", {:.1} msg/s at {f}x, about {:.0} messages, {:.0} s of wall time",
+                per_sim * f,
+                per_sim * s.duration,
+                s.duration / f
+            );
+        }
+        Speed::Max => {
+            let _ = writeln!(
+                o,
+                ", about {:.0} messages (as fast as possible)",
+                per_sim * s.duration
+            );
+        }
+    }
+    let _ = writeln!(o, "events {}", s.events.len());
+    for e in &s.events {
+        let _ = writeln!(
+            o,
+            "  at {:<10} {:?} on {} device(s), first {}",
+            scenarios::Dur(e.at).to_string(),
+            e.action,
+            e.devices.len(),
+            e.devices.first().map_or("-", |&d| s.devices[d].id.as_str())
+        );
+    }
+    o
+}
+
+/// The fleet as JSON.
+pub fn summary_json(s: &Scenario) -> serde_json::Value {
+    serde_json::json!({
+        "scenario": s.name,
+        "fleet": s.fleet,
+        "seed": s.seed,
+        "duration_s": s.duration,
+        "tick_s": s.tick,
+        "speed": match s.speed { Speed::Max => serde_json::json!("max"), Speed::Factor(f) => serde_json::json!(f) },
+        "broker": s.broker_url,
+        "qos": s.mqtt.qos,
+        "encoding": s.mqtt.encoding.name(),
+        "topics": {
+            "telemetry": s.mqtt.telemetry_topic,
+            "command": s.mqtt.command_topic,
+            "status": s.mqtt.status_topic,
+        },
+        "environments": s.environments.iter().map(|e| &e.name).collect::<Vec<_>>(),
+        "groups": s.groups.iter().map(|g| serde_json::json!({
+            "id": g.id_template,
+            "model": g.model.name(),
+            "count": g.count,
+            "publish_every_s": g.publish_every,
+            "msgs_per_sim_second": g.count as f64 / g.publish_every,
+            "readings": g.model.readings(),
+        })).collect::<Vec<_>>(),
+        "devices": s.devices.len(),
+        "expected_msgs_per_sim_second": s.expected_msgs_per_sim_second(),
+        "events": s.events.len(),
+    })
+}

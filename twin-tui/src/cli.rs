@@ -1,0 +1,221 @@
+//! Argument parsing and dispatch to the commands.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use scenarios::{Dur, Scenario, ScenarioError, Speed};
+use sim_core::report::Report;
+use sim_core::run::{RunError, RunOptions};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Exit code: the run failed (broker unreachable, I/O error).
+pub const EXIT_FAILED: u8 = 1;
+/// Exit code: bad input (scenario, flags).
+pub const EXIT_BAD_INPUT: u8 = 2;
+/// Exit code: a `--fail-on-*` condition held.
+pub const EXIT_CONDITION: u8 = 3;
+/// Exit code: interrupted (the report is still written).
+pub const EXIT_INTERRUPTED: u8 = 130;
+
+/// twinfleet: a digital-twin fleet simulator and MQTT load-testing harness.
+///
+/// Without --broker, an MQTT broker is started inside the process on a free loopback
+/// port, so nothing else needs to be installed.
+#[derive(Debug, Parser)]
+#[command(name = "twin", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a scenario: simulate its fleet over MQTT, measure what comes back, report.
+    ///
+    /// Exit codes: 0 done, 1 run failed, 2 bad input, 3 a --fail-on condition held,
+    /// 130 interrupted (the report is still written).
+    Run(RunArgs),
+    /// Check a scenario file and print the fleet it would build, without running it.
+    Check(CheckArgs),
+}
+
+/// `twin run`.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Scenario file (TOML), e.g. scenarios/examples/quickstart.toml.
+    pub scenario: PathBuf,
+    /// Broker URL (mqtt://host:port). Overrides the scenario's [broker]; default: embedded.
+    #[arg(long, env = "TWIN_BROKER")]
+    pub broker: Option<String>,
+    /// Seed for every random draw; overrides the scenario's seed.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Simulated duration, e.g. "30s", "2h"; overrides the scenario's.
+    #[arg(long, value_parser = parse_dur)]
+    pub duration: Option<Dur>,
+    /// Sim seconds per wall second, or "max"; overrides the scenario's.
+    #[arg(long, value_parser = parse_speed)]
+    pub speed: Option<Speed>,
+    /// Write the JSON report (the contract in DESIGN.md) to this file ("-" for stdout).
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// After the last step, wait this long for messages still in flight.
+    #[arg(long, value_parser = parse_dur, default_value = "10s")]
+    pub drain: Dur,
+    /// Wait this long for the broker and every session to connect.
+    #[arg(long, value_parser = parse_dur, default_value = "30s")]
+    pub connect_timeout: Dur,
+    /// Exit with code 3 if any message was lost or dropped at source.
+    #[arg(long)]
+    pub fail_on_loss: bool,
+    /// No progress bar and no summary on stdout.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// `twin check`.
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// Scenario file (TOML).
+    pub scenario: PathBuf,
+    /// Print the expanded fleet as JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_dur(s: &str) -> Result<Dur, String> {
+    let d = Dur::parse(s)?;
+    if d.secs() <= 0.0 {
+        return Err("expected a duration longer than zero".into());
+    }
+    Ok(d)
+}
+
+fn parse_speed(s: &str) -> Result<Speed, String> {
+    if s == "max" {
+        return Ok(Speed::Max);
+    }
+    match s.parse::<f64>() {
+        Ok(f) if f > 0.0 && f.is_finite() => Ok(Speed::Factor(f)),
+        _ => Err(format!(
+            "\"{s}\" is not a speed; expected a positive number (sim seconds per wall second) or \"max\""
+        )),
+    }
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    match cli.command {
+        Command::Check(args) => match crate::check::check(&args.scenario, args.json) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => report_error(&e),
+        },
+        Command::Run(args) => match run(args) {
+            Ok(code) => ExitCode::from(code),
+            Err(e) => report_error(&e),
+        },
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,rumqttd=off"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Print an error and pick its exit code: 2 for bad input, 1 for everything else.
+fn report_error(e: &anyhow::Error) -> ExitCode {
+    if let Some(se) = e.downcast_ref::<ScenarioError>() {
+        eprintln!("error: {se}");
+        return ExitCode::from(EXIT_BAD_INPUT);
+    }
+    if let Some(RunError::BadUrl(_)) = e.downcast_ref::<RunError>() {
+        eprintln!("error: {e:#}");
+        return ExitCode::from(EXIT_BAD_INPUT);
+    }
+    eprintln!("error: {e:#}");
+    ExitCode::from(EXIT_FAILED)
+}
+
+/// Load a scenario and apply the command-line overrides.
+pub fn load_with_overrides(args: &RunArgs) -> anyhow::Result<Scenario> {
+    let mut s = scenarios::load(&args.scenario)?;
+    if let Some(seed) = args.seed {
+        s.seed = seed;
+    }
+    if let Some(d) = args.duration {
+        s.duration = d.secs();
+        s.events.retain(|e| e.at <= s.duration);
+    }
+    if let Some(sp) = args.speed {
+        s.speed = sp;
+    }
+    if let Some(b) = &args.broker {
+        scenarios::parse_broker_url(b).map_err(RunError::BadUrl)?;
+    }
+    Ok(s)
+}
+
+fn run(args: RunArgs) -> anyhow::Result<u8> {
+    let scenario = load_with_overrides(&args)?;
+    let opts = RunOptions {
+        broker_url: args.broker.clone(),
+        drain_timeout: std::time::Duration::from_secs_f64(args.drain.secs()),
+        connect_timeout: std::time::Duration::from_secs_f64(args.connect_timeout.secs()),
+        ..RunOptions::default()
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("twin-io")
+        .build()
+        .context("starting the async runtime")?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let (prog_tx, prog_rx) = tokio::sync::watch::channel(sim_core::run::Progress::default());
+    let bar = (!args.quiet).then(|| crate::progress::spawn(prog_rx, &scenario));
+    let report: Report = runtime.block_on(async {
+        let stop_on_signal = stop.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                stop_on_signal.store(true, Ordering::Relaxed);
+            }
+        });
+        sim_core::run::run(&scenario, opts, prog_tx, stop.clone()).await
+    })?;
+    if let Some(b) = bar {
+        b.finish();
+    }
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+
+    if let Some(path) = &args.json {
+        let text = serde_json::to_string_pretty(&report).context("encoding the report")?;
+        if path.as_os_str() == "-" {
+            println!("{text}");
+        } else {
+            std::fs::write(path, text + "\n")
+                .with_context(|| format!("writing the report to {}", path.display()))?;
+        }
+    }
+    if !args.quiet && args.json.as_deref() != Some(std::path::Path::new("-")) {
+        print!("{}", report.summary_text());
+    }
+    if report.interrupted {
+        return Ok(EXIT_INTERRUPTED);
+    }
+    if args.fail_on_loss && (report.messages.lost > 0 || report.messages.dropped_at_source > 0) {
+        eprintln!(
+            "--fail-on-loss: {} lost, {} dropped at source",
+            report.messages.lost, report.messages.dropped_at_source
+        );
+        return Ok(EXIT_CONDITION);
+    }
+    Ok(0)
+}

@@ -1,0 +1,5 @@
+//! twinfleet's command line (`twin`) and, later, its terminal UI.
+
+pub mod check;
+pub mod cli;
+pub mod progress;
