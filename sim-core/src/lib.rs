@@ -6,5 +6,7 @@ pub mod model;
 pub mod report;
 pub mod run;
 pub mod sim;
+#[cfg(feature = "test-support")]
+pub mod test_support;
 pub mod transport;
 pub mod wire;

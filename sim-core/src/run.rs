@@ -58,6 +58,22 @@ pub enum RunError {
         /// Seconds waited.
         secs: f64,
     },
+    /// The process may not open enough sockets for the fleet.
+    #[error(
+        "{devices} device sessions need about {needed} open files{why}, but this process may open {limit}; raise `ulimit -n`{hint}"
+    )]
+    TooManyFiles {
+        /// Devices in the fleet.
+        devices: usize,
+        /// Descriptors needed.
+        needed: u64,
+        /// The limit after raising the soft limit to the hard one.
+        limit: u64,
+        /// Why so many.
+        why: &'static str,
+        /// What else helps.
+        hint: &'static str,
+    },
     /// Thread or runtime failure.
     #[error("{0}")]
     Io(#[from] std::io::Error),
@@ -107,6 +123,7 @@ pub async fn run(
 ) -> Result<Report, RunError> {
     let n = scenario.devices.len();
     let url = opts.broker_url.clone().or(scenario.broker_url.clone());
+    check_file_limit(n, url.is_none())?;
     let (embedded, url) = match url {
         Some(u) => (None, u),
         None => {
@@ -452,4 +469,30 @@ async fn futures_join(tasks: Vec<tokio::task::JoinHandle<()>>) {
     for t in tasks {
         let _ = t.await;
     }
+}
+
+/// Raise the open-file soft limit to the hard limit and check the fleet fits under it:
+/// one socket per session, two with the embedded broker (its end is in this process too).
+fn check_file_limit(devices: usize, embedded: bool) -> Result<(), RunError> {
+    let limit = rlimit::increase_nofile_limit(u64::MAX).unwrap_or(u64::MAX);
+    let per = if embedded { 2 } else { 1 };
+    let needed = devices as u64 * per + 128;
+    if needed > limit {
+        return Err(RunError::TooManyFiles {
+            devices,
+            needed,
+            limit,
+            why: if embedded {
+                " (two per session: the embedded broker's end is in this process too)"
+            } else {
+                ""
+            },
+            hint: if embedded {
+                ", or run against an external broker with --broker"
+            } else {
+                ""
+            },
+        });
+    }
+    Ok(())
 }

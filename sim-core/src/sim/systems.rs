@@ -507,7 +507,9 @@ fn drain_batteries(
         if node.is_some() {
             staged.0.push(f("voltage", lipo_voltage(soc)));
         }
-        if b.charge_mah <= 0.0 {
+        // Tolerate float residue: 1 mAh drained in 0.1 mAh steps is empty after ten.
+        if b.charge_mah <= 1e-9 {
+            b.charge_mah = 0.0;
             // This was the last message; a flat battery takes the node off the air.
             link.dead = true;
         }

@@ -1,0 +1,121 @@
+//! Runs against a real Mosquitto process started by the test on a free port.
+
+use crate::{assert_clean, run_blocking, scenario};
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use sim_core::run::{Progress, RunOptions};
+use sim_core::test_support::Mosquitto;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+fn example(name: &str) -> scenarios::Scenario {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../scenarios/examples")
+        .join(name);
+    scenarios::load(&path).unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn smart_home_against_mosquitto_shows_the_thermostat_loop() {
+    if !Mosquitto::wanted() {
+        return;
+    }
+    let m = Mosquitto::start("").unwrap();
+    let mut s = example("smart-home.toml");
+    s.speed = scenarios::Speed::Max;
+    let r = run_blocking(&s, Some(m.url()));
+    assert!(!r.broker.embedded);
+    assert_clean(&r);
+    let dev = |id: &str| r.per_device.iter().find(|d| d.id == id).unwrap();
+    for n in 1..=4 {
+        let thermo = dev(&format!("thermostat-{n}"));
+        let heating = thermo.readings["heating"];
+        // The loop ran: heating on at some reports and off at others.
+        assert_eq!(
+            (heating.min, heating.max),
+            (0.0, 1.0),
+            "thermostat-{n}: {heating:?}"
+        );
+        let room = dev(&format!("dht-{n}")).readings["temperature"];
+        assert!(room.min < 18.0 && room.max > 20.5, "dht-{n} went {room:?}");
+    }
+}
+
+const LWT: &str = r#"
+[scenario]
+name = "lwt"
+duration = "8s"
+tick = "100ms"
+speed = 1
+
+[[devices]]
+id = "plug-1"
+model = "relay"
+publish_every = "1s"
+
+[[events]]
+at = "2s"
+target = "plug-1"
+action = "disconnect"
+
+[[events]]
+at = "4s"
+target = "plug-1"
+action = "reconnect"
+"#;
+
+#[test]
+fn disconnect_fires_the_last_will_and_reconnect_comes_back_online() {
+    if !Mosquitto::wanted() {
+        return;
+    }
+    let m = Mosquitto::start("").unwrap();
+    let s = scenario(LWT);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let mut o = MqttOptions::new("watcher", "127.0.0.1", m.addr.port());
+        o.set_keep_alive(Duration::from_secs(10));
+        let (client, mut el) = AsyncClient::new(o, 16);
+        client
+            .subscribe("twin/lwt/plug-1/status", QoS::AtLeastOnce)
+            .await
+            .unwrap();
+        // Wait for the SUBACK so no status is missed.
+        loop {
+            if let Event::Incoming(Packet::SubAck(_)) = el.poll().await.unwrap() {
+                break;
+            }
+        }
+        let (tx, _rx) = tokio::sync::watch::channel(Progress::default());
+        let opts = RunOptions {
+            broker_url: Some(m.url()),
+            ..RunOptions::default()
+        };
+        let s2 = s.clone();
+        let run = tokio::spawn(async move {
+            sim_core::run::run(&s2, opts, tx, Arc::new(AtomicBool::new(false))).await
+        });
+        let mut seen = Vec::new();
+        let watch = async {
+            while seen.len() < 4 {
+                if let Event::Incoming(Packet::Publish(p)) = el.poll().await.unwrap() {
+                    seen.push(String::from_utf8_lossy(&p.payload).to_string());
+                }
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(30), watch)
+            .await
+            .expect("statuses within 30 s");
+        // online, then the last will, then online again, then the clean shutdown's offline.
+        assert_eq!(seen, ["online", "offline", "online", "offline"]);
+        let r = run.await.unwrap().unwrap();
+        assert_eq!(r.messages.lost, 0);
+        assert_eq!(r.sessions.reconnects, 1);
+        assert!(
+            r.messages.sent >= 5 && r.messages.sent <= 8,
+            "{:?}",
+            r.messages
+        );
+    });
+}

@@ -1,0 +1,184 @@
+//! Whole runs over the embedded broker.
+
+use crate::{assert_clean, run_blocking, scenario};
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use sim_core::run::{Progress, RunOptions};
+use sim_core::transport::broker::EmbeddedBroker;
+use sim_core::wire::{Decoded, Encoding};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+const SMALL: &str = r#"
+[scenario]
+name = "small"
+seed = 1
+duration = "30s"
+tick = "1s"
+speed = "max"
+
+[[environment]]
+name = "room"
+
+[[devices]]
+id = "t-{n}"
+count = 5
+model = "ds18b20"
+environment = "room"
+publish_every = "1s"
+"#;
+
+#[test]
+fn a_fleet_runs_end_to_end_over_the_embedded_broker() {
+    let s = scenario(SMALL);
+    let r = run_blocking(&s, None);
+    assert!(r.broker.embedded);
+    assert_clean(&r);
+    // 5 devices × one message per second × 30 s.
+    assert_eq!(r.messages.sent, 150);
+    assert_eq!(r.devices.online, 5);
+    for d in &r.per_device {
+        assert_eq!(d.received, 30, "{}", d.id);
+        let t = d.readings["temperature"];
+        // DS18B20 readings come in 1/16 °C steps.
+        assert_eq!((t.min * 16.0).fract(), 0.0);
+    }
+}
+
+#[test]
+fn msgpack_payloads_round_trip_through_the_broker() {
+    let s = scenario(&SMALL.replace(
+        "[[environment]]",
+        "[mqtt]\nencoding = \"msgpack\"\nqos = 2\n\n[[environment]]",
+    ));
+    let r = run_blocking(&s, None);
+    assert_clean(&r);
+    assert_eq!(r.messages.received, 150);
+}
+
+const RELAY: &str = r#"
+[scenario]
+name = "cmd"
+duration = "1h"
+tick = "100ms"
+speed = 1
+
+[[devices]]
+id = "relay-1"
+model = "relay"
+publish_every = "1s"
+jitter = "0s"
+"#;
+
+/// Wait for the next telemetry of relay-1 and return its `on` reading.
+async fn next_relay_state(el: &mut rumqttc::EventLoop) -> bool {
+    loop {
+        if let Event::Incoming(Packet::Publish(p)) = el.poll().await.unwrap() {
+            let d = Decoded::decode(Encoding::Json, &p.payload).unwrap();
+            if let Some((_, v)) = d.readings.iter().find(|(k, _)| k == "on") {
+                return *v == 1.0;
+            }
+        }
+    }
+}
+
+#[test]
+fn a_relay_command_over_mqtt_flips_the_state_reported_back() {
+    let broker = EmbeddedBroker::start(16).unwrap();
+    let s = scenario(RELAY);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (tx, _rx) = tokio::sync::watch::channel(Progress::default());
+        let opts = RunOptions {
+            broker_url: Some(broker.url()),
+            ..RunOptions::default()
+        };
+        let run = {
+            let stop = stop.clone();
+            let s = s.clone();
+            tokio::spawn(async move { sim_core::run::run(&s, opts, tx, stop).await })
+        };
+        let mut o = MqttOptions::new("controller", "127.0.0.1", broker.addr.port());
+        o.set_keep_alive(Duration::from_secs(10));
+        let (client, mut el) = AsyncClient::new(o, 16);
+        client
+            .subscribe("twin/cmd/relay-1/telemetry", QoS::AtLeastOnce)
+            .await
+            .unwrap();
+        let test = async {
+            assert!(!next_relay_state(&mut el).await, "relay starts off");
+            client
+                .publish(
+                    "twin/cmd/relay-1/cmd",
+                    QoS::AtLeastOnce,
+                    false,
+                    r#"{"set":{"on":true}}"#,
+                )
+                .await
+                .unwrap();
+            // Reported state converges to the command.
+            while !next_relay_state(&mut el).await {}
+            client
+                .publish("twin/cmd/relay-1/cmd", QoS::AtLeastOnce, false, "not json")
+                .await
+                .unwrap();
+            client
+                .publish(
+                    "twin/cmd/relay-1/cmd",
+                    QoS::AtLeastOnce,
+                    false,
+                    r#"{"set":{"on":false}}"#,
+                )
+                .await
+                .unwrap();
+            while next_relay_state(&mut el).await {}
+        };
+        tokio::time::timeout(Duration::from_secs(30), test)
+            .await
+            .expect("relay state followed the commands within 30 s");
+        stop.store(true, Ordering::Relaxed);
+        let report = tokio::time::timeout(Duration::from_secs(30), run)
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert!(report.interrupted);
+        assert_eq!(report.sessions.commands_applied, 2);
+        assert_eq!(
+            report.sessions.commands_rejected, 1,
+            "the malformed command is counted"
+        );
+        assert_eq!(report.messages.lost, 0);
+    });
+}
+
+#[test]
+fn an_unreachable_broker_is_an_error_not_a_hang() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let s = scenario(SMALL);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (tx, _rx) = tokio::sync::watch::channel(Progress::default());
+    let opts = RunOptions {
+        broker_url: Some(format!("mqtt://127.0.0.1:{port}")),
+        connect_timeout: Duration::from_secs(1),
+        ..RunOptions::default()
+    };
+    let err = rt
+        .block_on(sim_core::run::run(
+            &s,
+            opts,
+            tx,
+            Arc::new(AtomicBool::new(false)),
+        ))
+        .unwrap_err();
+    assert!(err.to_string().contains("unreachable"), "{err}");
+}
