@@ -258,7 +258,7 @@ pub(crate) fn expand(raw: RawScenario, src: &str, file: &str) -> Res<Scenario> {
 
     let mut events = Vec::new();
     for e in &raw.events {
-        events.push(event_spec(&cx, e, duration, &devices)?);
+        events.push(event_spec(&cx, e, duration, tick, &devices)?);
     }
     events.sort_by(|a, b| a.at.total_cmp(&b.at));
 
@@ -451,7 +451,24 @@ fn environments(cx: &Ctx, tables: &[EnvironmentTable]) -> Res<Vec<EnvironmentSpe
     let mut out: Vec<EnvironmentSpec> = Vec::new();
     for t in tables {
         let count = count_of(cx, t.count.as_ref(), &t.name, "name")?;
-        let outdoor_mean = t.outdoor_mean.unwrap_or(5.0);
+        let finite = |v: &Option<Spanned<f64>>, key: &str, default: f64| -> Res<f64> {
+            match v {
+                Some(x) if !x.get_ref().is_finite() => Err(cx.at(
+                    x.span(),
+                    format!("{key} is {}; expected a finite number", x.get_ref()),
+                )),
+                Some(x) => Ok(*x.get_ref()),
+                None => Ok(default),
+            }
+        };
+        let outdoor_mean = finite(&t.outdoor_mean, "outdoor_mean", 5.0)?;
+        let outdoor_amplitude = finite(&t.outdoor_amplitude, "outdoor_amplitude", 4.0)?;
+        let initial_temperature = finite(
+            &t.initial_temperature,
+            "initial_temperature",
+            outdoor_mean + 12.0,
+        )?;
+        let humidity_amplitude = finite(&t.humidity_amplitude, "humidity_amplitude", 5.0)?;
         let time_constant = match &t.time_constant {
             Some(tc) => positive(cx, tc, "time_constant")?,
             None => 3.0 * 3600.0,
@@ -471,7 +488,7 @@ fn environments(cx: &Ctx, tables: &[EnvironmentTable]) -> Res<Vec<EnvironmentSpe
             None => 45.0,
         };
         let outdoor_peak_hour = match &t.outdoor_peak_hour {
-            Some(h) if !(0.0..24.0).contains(h.get_ref()) => {
+            Some(h) if !(0.0..=24.0).contains(h.get_ref()) => {
                 return Err(cx.at(
                     h.span(),
                     format!(
@@ -511,13 +528,13 @@ fn environments(cx: &Ctx, tables: &[EnvironmentTable]) -> Res<Vec<EnvironmentSpe
             out.push(EnvironmentSpec {
                 name,
                 outdoor_mean,
-                outdoor_amplitude: t.outdoor_amplitude.unwrap_or(4.0),
+                outdoor_amplitude,
                 outdoor_peak_hour,
-                initial_temperature: t.initial_temperature.unwrap_or(outdoor_mean + 12.0),
+                initial_temperature,
                 time_constant,
                 heater_gain,
                 humidity,
-                humidity_amplitude: t.humidity_amplitude.unwrap_or(5.0),
+                humidity_amplitude,
                 pressure,
                 occupancy,
             });
@@ -528,7 +545,7 @@ fn environments(cx: &Ctx, tables: &[EnvironmentTable]) -> Res<Vec<EnvironmentSpe
 
 /// Reject model parameters given to a model that does not take them.
 fn check_keys(cx: &Ctx, g: &DeviceGroupTable, kind: ModelKind) -> Res<()> {
-    let given: [(&str, Option<Range<usize>>); 12] = [
+    let given: [(&str, Option<Range<usize>>); 11] = [
         ("initial", g.initial.as_ref().map(Spanned::span)),
         ("power_w", g.power_w.as_ref().map(Spanned::span)),
         ("setpoint", g.setpoint.as_ref().map(Spanned::span)),
@@ -543,7 +560,6 @@ fn check_keys(cx: &Ctx, g: &DeviceGroupTable, kind: ModelKind) -> Res<()> {
         ("base_load_w", g.base_load_w.as_ref().map(Spanned::span)),
         ("irrigated_by", g.irrigated_by.as_ref().map(Spanned::span)),
         ("dry_per_day", g.dry_per_day.as_ref().map(Spanned::span)),
-        ("environment", None),
     ];
     for (key, span) in given {
         let Some(span) = span else { continue };
@@ -580,6 +596,10 @@ impl FleetSoFar<'_> {
     }
 
     /// Resolve a device-id template (with `{n}`) that must name a device of the right kind.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "each argument is one part of the reference being checked"
+    )]
     fn resolve(
         &self,
         cx: &Ctx,
@@ -672,7 +692,13 @@ fn model_spec(
             },
         },
         ModelKind::Thermostat => {
-            let setpoint = g.setpoint.as_ref().map_or(21.0, |v| *v.get_ref());
+            let setpoint = match &g.setpoint {
+                Some(v) if !v.get_ref().is_finite() => {
+                    return Err(cx.at(v.span(), "setpoint must be a finite temperature in °C"));
+                }
+                Some(v) => *v.get_ref(),
+                None => 21.0,
+            };
             let hysteresis = match &g.hysteresis {
                 Some(v) => positive_f(cx, v, "hysteresis")?,
                 None => 1.0,
@@ -755,7 +781,13 @@ fn glob_match(pattern: &str, text: &str) -> bool {
     true
 }
 
-fn event_spec(cx: &Ctx, e: &EventTable, duration: f64, devices: &[DeviceSpec]) -> Res<EventSpec> {
+fn event_spec(
+    cx: &Ctx,
+    e: &EventTable,
+    duration: f64,
+    tick: f64,
+    devices: &[DeviceSpec],
+) -> Res<EventSpec> {
     let at = e.at.get_ref().secs();
     if at > duration {
         return Err(cx.at(
@@ -856,7 +888,35 @@ fn event_spec(cx: &Ctx, e: &EventTable, duration: f64, devices: &[DeviceSpec]) -
                     "action \"rate\" needs publish_every beside it, like publish_every = \"5s\"",
                 ));
             };
-            EventAction::Rate(positive(cx, p, "publish_every")?)
+            let every = positive(cx, p, "publish_every")?;
+            if every < tick {
+                return Err(cx.at(
+                    p.span(),
+                    format!(
+                        "publish_every {} is shorter than the tick ({}); expected at least one tick",
+                        p.get_ref(),
+                        crate::Dur(tick)
+                    ),
+                ));
+            }
+            for &t in &targets {
+                let kind = devices[t].model.kind();
+                if let Some((min, why)) = kind.min_publish_every()
+                    && every < min
+                {
+                    return Err(cx.at(
+                        p.span(),
+                        format!(
+                            "publish_every {} is too short for {} (a {}): {why}; expected at least {}",
+                            p.get_ref(),
+                            devices[t].id,
+                            kind.name(),
+                            crate::Dur(min)
+                        ),
+                    ));
+                }
+            }
+            EventAction::Rate(every)
         }
         other => {
             return Err(cx.at(

@@ -34,7 +34,7 @@ pub fn parse(src: &str, file: &str) -> Result<Scenario, ScenarioError> {
             file,
             src,
             e.span().unwrap_or(0..0),
-            e.message().trim_end(),
+            plain_types(e.message().trim_end()),
         ))
     })?;
     expand::expand(raw, src, file).map_err(ScenarioError::Invalid)
@@ -160,7 +160,7 @@ pub struct EnvironmentSpec {
     pub initial_temperature: f64,
     /// Thermal time constant towards outdoor temperature, seconds.
     pub time_constant: f64,
-    /// Warming rate from one heater at full power, °C per hour.
+    /// Warming rate per kW of heating switched on, °C per hour.
     pub heater_gain: f64,
     /// Mean relative humidity, %RH.
     pub humidity: f64,
@@ -326,6 +326,18 @@ pub enum SetValue {
     Bool(bool),
     /// A number.
     Number(f64),
-    /// A word such as `"off"`.
+    /// A word; accepted by the language, though no model takes a text command yet.
     Text(String),
+}
+
+/// serde names Rust types in its messages; say what a scenario author writes instead.
+fn plain_types(message: &str) -> String {
+    message
+        .replace("expected i64", "expected a whole number (integer)")
+        .replace(
+            "expected u64",
+            "expected a whole number (integer) of at least 0",
+        )
+        .replace("expected f64", "expected a number")
+        .replace("expected a boolean", "expected true or false")
 }

@@ -65,14 +65,14 @@ pub struct MqttTable {
 pub struct EnvironmentTable {
     pub name: Spanned<String>,
     pub count: Option<Spanned<i64>>,
-    pub outdoor_mean: Option<f64>,
-    pub outdoor_amplitude: Option<f64>,
+    pub outdoor_mean: Option<Spanned<f64>>,
+    pub outdoor_amplitude: Option<Spanned<f64>>,
     pub outdoor_peak_hour: Option<Spanned<f64>>,
-    pub initial_temperature: Option<f64>,
+    pub initial_temperature: Option<Spanned<f64>>,
     pub time_constant: Option<Spanned<Dur>>,
     pub heater_gain: Option<Spanned<f64>>,
     pub humidity: Option<Spanned<f64>>,
-    pub humidity_amplitude: Option<f64>,
+    pub humidity_amplitude: Option<Spanned<f64>>,
     pub pressure: Option<Spanned<f64>>,
     pub occupancy: Option<Spanned<f64>>,
 }

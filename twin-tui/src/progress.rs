@@ -66,11 +66,7 @@ pub fn spawn(mut rx: watch::Receiver<Progress>, scenario: &Scenario) -> Bar {
                     break;
                 }
                 // Block until the next update (the run sends one every 100 ms).
-                let mut closed = false;
-                let _ = std::thread::scope(|_| {
-                    closed = futures_block_on_changed(&mut rx);
-                });
-                if closed {
+                if wait_for_change(&mut rx) {
                     break;
                 }
             }
@@ -80,8 +76,8 @@ pub fn spawn(mut rx: watch::Receiver<Progress>, scenario: &Scenario) -> Bar {
     Bar { thread }
 }
 
-/// Wait for a change without an async runtime: poll every 100 ms.
-fn futures_block_on_changed(rx: &mut watch::Receiver<Progress>) -> bool {
+/// Wait for a change without an async runtime (polls every 100 ms); true once closed.
+fn wait_for_change(rx: &mut watch::Receiver<Progress>) -> bool {
     loop {
         match rx.has_changed() {
             Ok(true) => return false,

@@ -1,4 +1,8 @@
 //! sim-core integration tests: the sim alone, then whole runs over real brokers.
+#![expect(
+    clippy::unwrap_used,
+    reason = "helpers outside #[test] fns panic on failure, as tests do"
+)]
 
 mod examples;
 mod mosquitto;
