@@ -39,6 +39,7 @@ pub const COMMON_KEYS: &[&str] = &[
     "jitter",
     "battery_mah",
     "drain_mah",
+    "faults",
 ];
 
 impl ModelKind {
@@ -163,6 +164,19 @@ impl ModelKind {
             ModelKind::Relay | ModelKind::Led => &["on"],
             ModelKind::Heater => &["on", "power"],
             ModelKind::Thermostat => &["temperature", "setpoint", "heating"],
+        }
+    }
+
+    /// Readings the analytics core watches (measured quantities, not states or counters).
+    pub fn analysed_readings(self) -> &'static [&'static str] {
+        match self {
+            ModelKind::Dht22 => &["temperature", "humidity"],
+            ModelKind::Bme280 => &["temperature", "humidity", "pressure"],
+            ModelKind::Ds18b20 | ModelKind::Tmp36 => &["temperature"],
+            ModelKind::PowerMeter => &["voltage"],
+            ModelKind::SoilMoisture => &["moisture"],
+            ModelKind::Battery => &["voltage"],
+            _ => &[],
         }
     }
 

@@ -149,6 +149,11 @@ pub(crate) fn expand(raw: RawScenario, src: &str, file: &str) -> Res<Scenario> {
                 None
             }
         };
+        let faults = g
+            .faults
+            .iter()
+            .map(|f| fault_spec(&cx, f, kind, true))
+            .collect::<Res<Vec<_>>>()?;
         if kind.needs_environment() && g.environment.is_none() {
             return Err(cx.at(
                 g.model.span(),
@@ -210,6 +215,7 @@ pub(crate) fn expand(raw: RawScenario, src: &str, file: &str) -> Res<Scenario> {
                 publish_every,
                 jitter,
                 battery,
+                faults: faults.clone(),
             });
         }
     }
@@ -918,15 +924,36 @@ fn event_spec(
             }
             EventAction::Rate(every)
         }
+        "fault" => {
+            let Some(f) = &e.fault else {
+                return Err(cx.at(
+                    e.action.span(),
+                    "action \"fault\" needs a fault table beside it, like fault = { kind = \"stuck\", duration = \"10m\" }",
+                ));
+            };
+            let mut spec = None;
+            for &t in &targets {
+                spec = Some(fault_spec(cx, f.get_ref(), devices[t].model.kind(), false)?);
+            }
+            match spec {
+                Some(s) => EventAction::Fault(s),
+                None => return Err(cx.at(f.span(), "fault has no target")),
+            }
+        }
         other => {
             return Err(cx.at(
                 e.action.span(),
                 format!(
-                    "action \"{other}\" is not known; expected set, disconnect, reconnect or rate"
+                    "action \"{other}\" is not known; expected set, disconnect, reconnect, rate or fault"
                 ),
             ));
         }
     };
+    if !matches!(action, EventAction::Fault(_))
+        && let Some(f) = &e.fault
+    {
+        return Err(cx.at(f.span(), "fault applies only to action \"fault\""));
+    }
     if !matches!(action, EventAction::Rate(_))
         && let Some(p) = &e.publish_every
     {
@@ -941,6 +968,96 @@ fn event_spec(
         at,
         devices: targets,
         action,
+    })
+}
+
+/// Check one fault table: a known kind, a sensor the model publishes, sane numbers.
+/// Group faults need `per_hour`; timeline faults must not have it.
+fn fault_spec(
+    cx: &Ctx,
+    f: &crate::raw::FaultTable,
+    model: ModelKind,
+    random: bool,
+) -> Res<crate::FaultSpec> {
+    use crate::FaultKind;
+    let kind = FaultKind::from_name(f.kind.get_ref()).ok_or_else(|| {
+        cx.at(
+            f.kind.span(),
+            format!(
+                "unknown fault kind \"{}\"; valid kinds are: {}",
+                f.kind.get_ref(),
+                FaultKind::ALL.map(FaultKind::name).join(", ")
+            ),
+        )
+    })?;
+    let sensor = match &f.sensor {
+        Some(s) if !kind.is_per_sensor() => {
+            return Err(cx.at(
+                s.span(),
+                format!(
+                    "a {} fault affects the whole device; remove sensor",
+                    kind.name()
+                ),
+            ));
+        }
+        Some(s) if !model.analysed_readings().contains(&s.get_ref().as_str()) => {
+            return Err(cx.at(
+                s.span(),
+                format!(
+                    "a {} has no reading \"{}\" to fault; expected one of: {}",
+                    model.name(),
+                    s.get_ref(),
+                    if model.analysed_readings().is_empty() {
+                        "none".to_string()
+                    } else {
+                        model.analysed_readings().join(", ")
+                    }
+                ),
+            ));
+        }
+        Some(s) => Some(s.get_ref().clone()),
+        None => None,
+    };
+    if kind.is_per_sensor() && model.analysed_readings().is_empty() {
+        return Err(cx.at(
+            f.kind.span(),
+            format!(
+                "a {} fault needs a measured reading, and a {} has none",
+                kind.name(),
+                model.name()
+            ),
+        ));
+    }
+    let magnitude = match &f.magnitude {
+        Some(m) => non_negative_f(cx, m, "magnitude")?,
+        None => kind.default_magnitude(),
+    };
+    let duration = match &f.duration {
+        Some(d) => d.get_ref().secs(),
+        None => kind.default_duration(),
+    };
+    let per_hour = match (&f.per_hour, random) {
+        (Some(p), true) => positive_f(cx, p, "per_hour")?,
+        (None, true) => {
+            return Err(cx.at(
+                f.kind.span(),
+                "a fault in a device group needs per_hour (how often it strikes each device)",
+            ));
+        }
+        (Some(p), false) => {
+            return Err(cx.at(
+                p.span(),
+                "per_hour applies to group faults; a timeline fault strikes at its event's time",
+            ));
+        }
+        (None, false) => 0.0,
+    };
+    Ok(crate::FaultSpec {
+        kind,
+        sensor,
+        magnitude,
+        duration,
+        per_hour,
     })
 }
 

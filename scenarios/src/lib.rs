@@ -8,7 +8,9 @@ mod catalog;
 mod duration;
 mod error;
 mod expand;
+mod fault;
 pub use expand::parse_broker_url;
+pub use fault::{FaultKind, FaultSpec};
 mod raw;
 
 pub use catalog::{COMMON_KEYS, CommandValueKind, ModelKind};
@@ -202,6 +204,8 @@ pub struct DeviceSpec {
     pub jitter: f64,
     /// Battery, if the device runs on one.
     pub battery: Option<BatterySpec>,
+    /// Faults that strike at random (`per_hour`).
+    pub faults: Vec<FaultSpec>,
 }
 
 /// A battery that drains a fixed charge per publish.
@@ -317,6 +321,8 @@ pub enum EventAction {
     Reconnect,
     /// Change the publish period, seconds.
     Rate(f64),
+    /// Inject a fault now.
+    Fault(FaultSpec),
 }
 
 /// A value in a `set` command.

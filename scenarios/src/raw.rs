@@ -106,6 +106,21 @@ pub struct DeviceGroupTable {
     // Soil moisture.
     pub irrigated_by: Option<Spanned<String>>,
     pub dry_per_day: Option<Spanned<f64>>,
+    // Fault injection.
+    #[serde(default)]
+    pub faults: Vec<FaultTable>,
+}
+
+/// One fault a device may suffer: in a group's `faults = [...]` (random, `per_hour`) or in
+/// an event's `fault = {...}` (at the event's time).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultTable {
+    pub kind: Spanned<String>,
+    pub sensor: Option<Spanned<String>>,
+    pub magnitude: Option<Spanned<f64>>,
+    pub duration: Option<Spanned<Dur>>,
+    pub per_hour: Option<Spanned<f64>>,
 }
 
 /// `[[events]]`: one action on the timeline.
@@ -117,6 +132,7 @@ pub struct EventTable {
     pub action: Spanned<String>,
     pub set: Option<Spanned<BTreeMap<String, toml::Value>>>,
     pub publish_every: Option<Spanned<Dur>>,
+    pub fault: Option<Spanned<FaultTable>>,
 }
 
 /// Sim seconds per wall second, or as fast as possible.

@@ -2,6 +2,7 @@
 //! what came back over MQTT (received, duplicates, reordering by `seq`), measures
 //! end-to-end latency, and keeps per-sensor min/mean/max.
 
+use crate::analytics::fleet::{FleetAnalytics, SeqEvent};
 use crate::transport::dispatch::SendLog;
 use crate::wire::{Decoded, Encoding, unix_us};
 use hdrhistogram::Histogram;
@@ -68,20 +69,35 @@ pub struct DeviceTally {
 }
 
 impl DeviceTally {
-    fn record(&mut self, seq: u64, readings: Vec<(String, f64)>) -> bool {
+    /// Count one message; says what its `seq` showed.
+    pub fn record(&mut self, seq: u64, readings: Vec<(String, f64)>) -> SeqEvent {
         let (word, bit) = ((seq / 64) as usize, seq % 64);
         if self.seen.len() <= word {
             self.seen.resize(word + 1, 0);
         }
         if self.seen[word] & (1 << bit) != 0 {
             self.duplicates += 1;
-            return false;
+            return SeqEvent {
+                duplicate: true,
+                ..SeqEvent::default()
+            };
         }
         self.seen[word] |= 1 << bit;
         self.received += 1;
+        let mut ev = SeqEvent::default();
         match self.highest_seq {
-            Some(h) if seq < h => self.out_of_order += 1,
-            _ => self.highest_seq = Some(seq),
+            Some(h) if seq < h => {
+                self.out_of_order += 1;
+                ev.out_of_order = true;
+            }
+            Some(h) => {
+                ev.gap = seq - h - 1;
+                self.highest_seq = Some(seq);
+            }
+            None => {
+                ev.gap = seq;
+                self.highest_seq = Some(seq);
+            }
         }
         for (name, v) in readings {
             match self.readings.iter_mut().find(|(n, _)| *n == name) {
@@ -89,7 +105,7 @@ impl DeviceTally {
                 None => self.readings.push((name, Stat::new(v))),
             }
         }
-        true
+        ev
     }
 
     /// Sequence numbers below the highest seen that never arrived.
@@ -109,12 +125,16 @@ pub struct IngestState {
     pub malformed: u64,
     /// Telemetry from device ids not in the fleet.
     pub unknown_device: u64,
+    /// The analytics core, fed every decoded message.
+    pub analytics: FleetAnalytics,
+    /// Unix seconds of sim time 0, to read timestamps as sim time.
+    pub start_epoch: f64,
     index: HashMap<String, u32>,
 }
 
 impl IngestState {
-    /// Empty state for a fleet of these ids.
-    pub fn new(ids: &[String]) -> IngestState {
+    /// Empty state for a fleet of these ids, analysed by `analytics`.
+    pub fn new(ids: &[String], analytics: FleetAnalytics, start_epoch: f64) -> IngestState {
         IngestState {
             devices: vec![DeviceTally::default(); ids.len()],
             // 1 µs to 1 h at 3 significant digits; values above are clamped.
@@ -122,6 +142,8 @@ impl IngestState {
                 .expect("constant histogram bounds are valid"),
             malformed: 0,
             unknown_device: 0,
+            analytics,
+            start_epoch,
             index: ids
                 .iter()
                 .enumerate()
@@ -270,13 +292,17 @@ pub fn handle(ingest: &Ingest, topic: &str, payload: &[u8]) {
             tracing::warn!(%topic, device_id = %decoded.device_id, "telemetry from a device not in the fleet");
             return;
         };
-        let sent = decoded
-            .sent_us
-            .or_else(|| ingest.send_log.take(idx, decoded.seq));
+        let record = ingest.send_log.take(idx, decoded.seq);
+        let sent = decoded.sent_us.or(record.as_ref().map(|r| r.sent_us));
         if let Some(sent) = sent {
             let _ = st.latency_us.record(now.saturating_sub(sent).max(1));
         }
-        let fresh = st.devices[idx as usize].record(decoded.seq, decoded.readings);
+        let ts = decoded.timestamp - st.start_epoch;
+        let readings = decoded.readings;
+        let seq = st.devices[idx as usize].record(decoded.seq, readings.clone());
+        let expected = record.map(|r| r.expected).unwrap_or_default();
+        st.analytics.observe(idx, ts, &readings, &expected, seq);
+        let fresh = !seq.duplicate;
         drop(st);
         ingest.counters.total.fetch_add(1, Ordering::Relaxed);
         if fresh {
@@ -294,6 +320,9 @@ pub fn handle(ingest: &Ingest, topic: &str, payload: &[u8]) {
                 _ => None,
             };
             st.devices[idx as usize].online = online;
+            if let Some(o) = online {
+                st.analytics.status(idx, o);
+            }
         }
     }
 }
@@ -305,11 +334,11 @@ mod tests {
     #[test]
     fn tally_counts_duplicates_reordering_and_gaps() {
         let mut t = DeviceTally::default();
-        assert!(t.record(0, vec![("t".into(), 1.0)]));
-        assert!(t.record(2, vec![("t".into(), 3.0)]));
-        assert!(t.record(1, vec![("t".into(), 2.0)]));
-        assert!(!t.record(2, vec![("t".into(), 9.0)]));
-        assert!(t.record(5, vec![]));
+        assert_eq!(t.record(0, vec![("t".into(), 1.0)]), SeqEvent::default());
+        assert_eq!(t.record(2, vec![("t".into(), 3.0)]).gap, 1);
+        assert!(t.record(1, vec![("t".into(), 2.0)]).out_of_order);
+        assert!(t.record(2, vec![("t".into(), 9.0)]).duplicate);
+        assert_eq!(t.record(5, vec![]).gap, 2);
         assert_eq!((t.received, t.duplicates, t.out_of_order), (4, 1, 1));
         assert_eq!(t.gaps(), 2); // 3 and 4
         let s = t.readings[0].1;

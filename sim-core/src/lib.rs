@@ -1,6 +1,8 @@
 //! twinfleet engine: device models, the ECS simulation, MQTT transport with an embedded
 //! broker, ingest, and run reports.
 
+pub mod analytics;
+pub mod fault;
 pub mod ingest;
 pub mod model;
 pub mod report;

@@ -29,8 +29,12 @@ pub struct Report {
     pub messages: MessageCounts,
     /// End-to-end latency, milliseconds; `null` when no message came back.
     pub latency_ms: Option<Latency>,
-    /// Alert episodes (filled by the analytics core).
-    pub alerts: Vec<serde_json::Value>,
+    /// Alert episodes raised by the analytics core.
+    pub alerts: Vec<crate::analytics::fleet::Alert>,
+    /// Ground truth: every fault injected.
+    pub faults: Vec<crate::fault::FaultRecord>,
+    /// Alerts graded against the faults (`null` when no fault was injected).
+    pub detection: Option<crate::analytics::score::Detection>,
     /// Per device.
     pub per_device: Vec<DeviceReport>,
     /// The run was stopped before its duration (Ctrl-C).
@@ -201,6 +205,37 @@ impl Report {
             self.sessions.commands_applied,
             self.sessions.commands_rejected
         );
+        if !self.alerts.is_empty() {
+            let mut by_kind: BTreeMap<&str, usize> = BTreeMap::new();
+            for a in &self.alerts {
+                *by_kind.entry(a.kind.as_str()).or_default() += 1;
+            }
+            let list: Vec<String> = by_kind.iter().map(|(k, n)| format!("{n} {k}")).collect();
+            let _ = writeln!(s, "alerts    {} ({})", self.alerts.len(), list.join(", "));
+        } else {
+            let _ = writeln!(s, "alerts    none");
+        }
+        if let Some(d) = &self.detection {
+            let _ = writeln!(
+                s,
+                "detection {} faults injected; per kind: injected, detected, recall, precision, mean/max delay",
+                self.faults.len()
+            );
+            let opt = |x: Option<f64>| x.map_or("-".to_string(), |v| format!("{v:.2}"));
+            for (kind, k) in &d.per_kind {
+                let _ = writeln!(
+                    s,
+                    "  {kind:<14} {:>5} {:>5} {:>7} {:>9} {:>8}/{:<8}",
+                    k.injected,
+                    k.detected,
+                    opt(k.recall),
+                    opt(k.precision),
+                    opt(k.mean_delay_s),
+                    opt(k.max_delay_s)
+                );
+            }
+            let _ = writeln!(s, "  false alerts {}", d.false_alerts.len());
+        }
         // A short per-model table: what the fleet measured.
         let mut by_model: BTreeMap<(&str, &str), (f64, f64, f64, u64)> = BTreeMap::new();
         for d in &self.per_device {

@@ -1,5 +1,7 @@
 //! One whole `twin run`: broker, ingest, sessions, dispatcher, sim thread, drain, report.
 
+use crate::analytics::fleet::{FleetAnalytics, FleetConfig};
+use crate::analytics::score;
 use crate::ingest::{self, Ingest, IngestCounters, IngestState, Topics};
 use crate::report::*;
 use crate::sim::clock::{self, SimProgress};
@@ -145,7 +147,15 @@ pub async fn run(
 
     // Ingest first, so nothing a device sends is missed.
     let send_log = Arc::new(SendLog::default());
-    let state = Arc::new(Mutex::new(IngestState::new(&ids)));
+    let models: Vec<scenarios::ModelKind> =
+        scenario.devices.iter().map(|d| d.model.kind()).collect();
+    let periods: Vec<f64> = scenario.devices.iter().map(|d| d.publish_every).collect();
+    let analytics = FleetAnalytics::new(FleetConfig::default(), ids.clone(), &models, &periods);
+    let state = Arc::new(Mutex::new(IngestState::new(
+        &ids,
+        analytics,
+        scenario.start_epoch,
+    )));
     let icounters = Arc::new(IngestCounters::default());
     let topics = Topics {
         telemetry: scenario.mqtt.telemetry_topic.replace("{fleet}", fleet),
@@ -329,14 +339,19 @@ pub async fn run(
     let wall_seconds = started.elapsed().as_secs_f64();
 
     // Snapshot before sessions publish their final `offline`.
-    let (devices, latency, malformed) = {
-        let st = state
+    let (devices, latency, malformed, alerts) = {
+        let mut st = state
             .lock()
             .map_err(|_| std::io::Error::other("ingest state poisoned"))?;
+        // A last look for silent devices at the end of the run.
+        let end = sim_stats.steps as f64 * scenario.tick;
+        let now = st.analytics.now().unwrap_or(end).max(end);
+        st.analytics.scan(now);
         (
             st.devices.clone(),
             latency_of(&st.latency_us),
             st.malformed + st.unknown_device,
+            st.analytics.alerts().to_vec(),
         )
     };
 
@@ -394,6 +409,18 @@ pub async fn run(
                 .collect::<BTreeMap<_, _>>(),
         });
     }
+    let run_end = sim_stats.steps as f64 * scenario.tick;
+    let faults: Vec<crate::fault::FaultRecord> = sim_stats
+        .faults
+        .iter()
+        .map(|f| {
+            let mut f = f.clone();
+            f.device = ids[f.device_index as usize].clone();
+            f.end = f.end.min(run_end);
+            f
+        })
+        .collect();
+    let detection = (!faults.is_empty()).then(|| score::score(&faults, &alerts, &periods, run_end));
     let report = Report {
         tool: "twin".into(),
         version: env!("CARGO_PKG_VERSION").into(),
@@ -413,7 +440,9 @@ pub async fn run(
         },
         messages: counts,
         latency_ms: latency,
-        alerts: Vec::new(),
+        alerts,
+        faults,
+        detection,
         per_device,
         interrupted,
         sessions: SessionCounts {

@@ -43,6 +43,15 @@ pub struct Telemetry {
     pub sim_time: f64,
     /// Named readings in a fixed order per model.
     pub readings: Vec<(&'static str, Value)>,
+    /// The twin's noise-free value of each analysed reading: handed to the analytics
+    /// core beside the wire, never published.
+    pub expected: Vec<(&'static str, f64)>,
+    /// Seconds added to the published timestamp (clock-skew fault).
+    pub skew: f64,
+    /// Publish twice (duplicate fault).
+    pub duplicate: bool,
+    /// Send after the device's next message (reorder fault).
+    pub hold: bool,
 }
 
 /// A borrowed view that serializes to the flat payload map.

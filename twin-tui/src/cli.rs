@@ -72,6 +72,10 @@ pub struct RunArgs {
     /// Exit with code 3 if any message was lost or dropped at source.
     #[arg(long)]
     pub fail_on_loss: bool,
+    /// Exit with code 3 if, for any injected fault kind, recall falls below RECALL
+    /// (default 0.95 when the flag is given without a value).
+    #[arg(long, value_name = "RECALL", num_args = 0..=1, default_missing_value = "0.95")]
+    pub fail_on_miss: Option<f64>,
     /// No progress bar and no summary on stdout.
     #[arg(long, short)]
     pub quiet: bool,
@@ -209,6 +213,21 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
     }
     if report.interrupted {
         return Ok(EXIT_INTERRUPTED);
+    }
+    if let (Some(min), Some(d)) = (args.fail_on_miss, &report.detection) {
+        let missed: Vec<String> = d
+            .per_kind
+            .iter()
+            .filter(|(_, k)| k.recall.is_some_and(|r| r < min))
+            .map(|(name, k)| format!("{name} {:.2}", k.recall.unwrap_or(0.0)))
+            .collect();
+        if !missed.is_empty() {
+            eprintln!(
+                "--fail-on-miss {min}: recall below it for {}",
+                missed.join(", ")
+            );
+            return Ok(EXIT_CONDITION);
+        }
     }
     if args.fail_on_loss && (report.messages.lost > 0 || report.messages.dropped_at_source > 0) {
         eprintln!(

@@ -48,9 +48,20 @@ pub struct Link {
     pub dead: bool,
 }
 
-/// Readings gathered for this tick's publish.
+/// What this tick's publish will carry, gathered by the sensor and fault systems.
 #[derive(Component, Debug, Clone, Default, PartialEq)]
-pub struct Staged(pub Vec<(&'static str, Value)>);
+pub struct Staged {
+    /// Readings, in a fixed order per model.
+    pub readings: Vec<(&'static str, Value)>,
+    /// The twin's noise-free value of each analysed reading.
+    pub expected: Vec<(&'static str, f64)>,
+    /// Seconds added to the payload timestamp (clock-skew fault).
+    pub skew: f64,
+    /// Publish the message twice (duplicate fault).
+    pub duplicate: bool,
+    /// Send the message after the next one (reorder fault).
+    pub hold: bool,
+}
 
 /// The last temperature a sensor measured, for thermostats that read it.
 #[derive(Component, Debug, Clone, Copy, Default, PartialEq)]

@@ -27,7 +27,7 @@ pub(crate) struct Timeline {
 
 /// The sim's channel ends, as a resource.
 #[derive(Resource)]
-pub(crate) struct Io(pub SimIo);
+pub struct Io(pub SimIo);
 
 /// Seed for one device: FNV-1a of its id mixed with the scenario seed (splitmix64), so a
 /// device's stream depends on nothing but the seed and its own name.
@@ -180,6 +180,15 @@ pub(crate) fn world(scenario: &Scenario, io: SimIo) -> World {
             }
         }
         e.insert(DeviceRng(rng));
+        e.insert(crate::fault::Faults {
+            plan: d.faults.clone(),
+            active: Vec::new(),
+            // A stream of its own, so faults leave every clean reading as it was.
+            rng: ChaCha8Rng::seed_from_u64(
+                device_seed(scenario.seed, &d.id) ^ 0xfa17_fa17_fa17_fa17,
+            ),
+            default_sensor: d.model.kind().analysed_readings().first().copied(),
+        });
     }
 
     world.insert_resource(SimClock {
@@ -192,6 +201,7 @@ pub(crate) fn world(scenario: &Scenario, io: SimIo) -> World {
         ..SimStats::default()
     });
     world.insert_resource(DeviceEntities(devices));
+    world.insert_resource(crate::fault::GroundTruth::default());
     world.insert_resource(EnvEntities(envs));
     world.insert_resource(Timeline {
         events: scenario.events.clone(),

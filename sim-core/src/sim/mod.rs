@@ -4,7 +4,7 @@
 //! tests and benches; [`clock::spawn`] runs the same schedule on its own named thread,
 //! paced by the scenario's speed.
 
-mod build;
+pub(crate) mod build;
 pub mod clock;
 mod systems;
 
@@ -81,6 +81,8 @@ pub struct SimStats {
     pub commands_rejected: u64,
     /// Steps run.
     pub steps: u64,
+    /// Faults injected (filled from the ground truth when stats are read).
+    pub faults: Vec<crate::fault::FaultRecord>,
 }
 
 impl SimStats {
@@ -151,7 +153,9 @@ impl Sim {
 
     /// Counters.
     pub fn stats(&self) -> SimStats {
-        self.world.resource::<SimStats>().clone()
+        let mut s = self.world.resource::<SimStats>().clone();
+        s.faults = self.world.resource::<crate::fault::GroundTruth>().0.clone();
+        s
     }
 
     /// True temperature of an environment, °C.

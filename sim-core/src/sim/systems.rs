@@ -43,7 +43,16 @@ pub(crate) fn schedule() -> Schedule {
         )
             .chain(),
     );
-    s.add_systems((advance_clock, apply_inputs).chain().in_set(Phase::Inputs));
+    s.add_systems(
+        (
+            advance_clock,
+            apply_inputs,
+            crate::fault::end_faults,
+            crate::fault::strike_random_faults,
+        )
+            .chain()
+            .in_set(Phase::Inputs),
+    );
     s.add_systems(
         (
             sum_heating_per_room,
@@ -75,6 +84,7 @@ pub(crate) fn schedule() -> Schedule {
             stage_switches,
             stage_thermostats,
             drain_batteries,
+            crate::fault::apply_faults,
             publish_telemetry,
         )
             .chain()
@@ -103,6 +113,7 @@ type InputTargets<'a> = (
     &'a mut Link,
     Option<&'a mut Switch>,
     Option<&'a mut Thermostat>,
+    &'a mut crate::fault::Faults,
 );
 
 fn apply_inputs(
@@ -110,6 +121,7 @@ fn apply_inputs(
     mut timeline: ResMut<Timeline>,
     mut io: ResMut<Io>,
     mut stats: ResMut<SimStats>,
+    mut truth: ResMut<crate::fault::GroundTruth>,
     entities: Res<DeviceEntities>,
     mut targets: Query<InputTargets>,
 ) {
@@ -119,7 +131,8 @@ fn apply_inputs(
         }
         timeline.next += 1;
         for &d in &ev.devices {
-            let Ok((mut publisher, mut link, switch, thermostat)) = targets.get_mut(entities.0[d])
+            let Ok((mut publisher, mut link, switch, thermostat, mut faults)) =
+                targets.get_mut(entities.0[d])
             else {
                 continue;
             };
@@ -144,6 +157,15 @@ fn apply_inputs(
                     publisher.every = *every;
                     publisher.next_at = clock.now + every;
                 }
+                EventAction::Fault(spec) => crate::fault::activate(
+                    &mut faults,
+                    spec,
+                    clock.now,
+                    d as u32,
+                    &mut link,
+                    &io,
+                    &mut truth,
+                ),
             }
         }
     }
@@ -155,7 +177,7 @@ fn apply_inputs(
             stats.commands_rejected += 1;
             continue;
         };
-        let Ok((mut publisher, _, switch, thermostat)) = targets.get_mut(entity) else {
+        let Ok((mut publisher, _, switch, thermostat, _)) = targets.get_mut(entity) else {
             stats.commands_rejected += 1;
             continue;
         };
@@ -316,9 +338,12 @@ fn read_dht22(clock: Res<SimClock>, rooms: Query<&RoomState>, mut q: Query<Senso
         }
         let Ok(r) = rooms.get(room.0) else { continue };
         let rh = r.0.humidity(clock.unix());
+        staged
+            .expected
+            .extend([("temperature", r.0.temperature), ("humidity", rh)]);
         if let Some((t, h)) = part.0.read(r.0.temperature, rh, &mut rng.0) {
-            staged.0.push(f("temperature", t));
-            staged.0.push(f("humidity", h));
+            staged.readings.push(f("temperature", t));
+            staged.readings.push(f("humidity", h));
             measured.0 = Some(t);
         }
     }
@@ -334,14 +359,15 @@ fn read_bme280(
             continue;
         }
         let Ok(r) = rooms.get(room.0) else { continue };
-        let (t, h, hpa) = part.0.read(
-            r.0.temperature,
-            r.0.humidity(clock.unix()),
-            r.0.pressure(clock.unix()),
-            &mut rng.0,
-        );
+        let (true_h, true_p) = (r.0.humidity(clock.unix()), r.0.pressure(clock.unix()));
+        staged.expected.extend([
+            ("temperature", r.0.temperature),
+            ("humidity", true_h),
+            ("pressure", true_p),
+        ]);
+        let (t, h, hpa) = part.0.read(r.0.temperature, true_h, true_p, &mut rng.0);
         staged
-            .0
+            .readings
             .extend([f("temperature", t), f("humidity", h), f("pressure", hpa)]);
         measured.0 = Some(t);
     }
@@ -353,8 +379,9 @@ fn read_ds18b20(rooms: Query<&RoomState>, mut q: Query<SensorRow<Ds18b20Part>>) 
             continue;
         }
         let Ok(r) = rooms.get(room.0) else { continue };
+        staged.expected.push(("temperature", r.0.temperature));
         let t = part.0.read(r.0.temperature, &mut rng.0);
-        staged.0.push(f("temperature", t));
+        staged.readings.push(f("temperature", t));
         measured.0 = Some(t);
     }
 }
@@ -365,9 +392,10 @@ fn read_tmp36(rooms: Query<&RoomState>, mut q: Query<SensorRow<Tmp36Part>>) {
             continue;
         }
         let Ok(r) = rooms.get(room.0) else { continue };
+        staged.expected.push(("temperature", r.0.temperature));
         let (raw, t) = part.0.read(r.0.temperature, &mut rng.0);
-        staged.0.push(("raw", Value::Int(raw)));
-        staged.0.push(f("temperature", t));
+        staged.readings.push(("raw", Value::Int(raw)));
+        staged.readings.push(f("temperature", t));
         measured.0 = Some(t);
     }
 }
@@ -378,10 +406,10 @@ fn read_pir(clock: Res<SimClock>, mut q: Query<(&Publisher, &mut PirPart, &mut S
             continue;
         }
         staged
-            .0
+            .readings
             .push(("motion", Value::Bool(pir.0.motion(clock.now))));
         staged
-            .0
+            .readings
             .push(("motion_events", Value::Int(i64::from(pir.0.events))));
         pir.0.events = 0;
     }
@@ -393,7 +421,10 @@ fn read_power_meter(mut q: Query<(&Publisher, &MeterPart, &mut DeviceRng, &mut S
             continue;
         }
         let v = PowerMeter::voltage(m.watts, &mut rng.0);
-        staged.0.extend([
+        staged
+            .expected
+            .push(("voltage", 230.0 - 0.6 * m.watts / 1000.0));
+        staged.readings.extend([
             f("power", round_to(m.watts, 0.1)),
             f("energy_kwh", round_to(m.meter.energy_kwh, 0.001)),
             f("voltage", round_to(v, 0.1)),
@@ -406,9 +437,10 @@ fn read_soil(mut q: Query<(&Publisher, &SoilPart, &mut DeviceRng, &mut Staged)>)
         if !p.due {
             continue;
         }
+        staged.expected.push(("moisture", soil.moisture));
         let (raw, pct) = soil.probe.read(soil.moisture, &mut rng.0);
-        staged.0.push(f("moisture", pct));
-        staged.0.push(("raw", Value::Int(raw)));
+        staged.readings.push(f("moisture", pct));
+        staged.readings.push(("raw", Value::Int(raw)));
     }
 }
 
@@ -463,9 +495,11 @@ fn stage_switches(mut q: Query<(&Publisher, &Switch, Option<&HeaterPower>, &mut 
         if !p.due {
             continue;
         }
-        staged.0.push(("on", Value::Bool(s.on)));
+        staged.readings.push(("on", Value::Bool(s.on)));
         if let Some(w) = power {
-            staged.0.push(f("power", if s.on { w.0 } else { 0.0 }));
+            staged
+                .readings
+                .push(f("power", if s.on { w.0 } else { 0.0 }));
         }
     }
 }
@@ -476,9 +510,9 @@ fn stage_thermostats(mut q: Query<(&Publisher, &Thermostat, &mut Staged)>) {
             continue;
         }
         if let Some(temp) = t.temperature {
-            staged.0.push(f("temperature", temp));
+            staged.readings.push(f("temperature", temp));
         }
-        staged.0.extend([
+        staged.readings.extend([
             f("setpoint", t.setpoint),
             ("heating", Value::Bool(t.heating)),
             ("enabled", Value::Bool(t.enabled)),
@@ -502,10 +536,11 @@ fn drain_batteries(
         b.charge_mah = (b.charge_mah - b.drain_mah).max(0.0);
         let soc = b.charge_mah / b.capacity_mah;
         staged
-            .0
+            .readings
             .push(("battery", Value::Int((soc * 100.0).round() as i64)));
         if node.is_some() {
-            staged.0.push(f("voltage", lipo_voltage(soc)));
+            staged.readings.push(f("voltage", lipo_voltage(soc)));
+            staged.expected.push(("voltage", lipo_voltage(soc)));
         }
         // Tolerate float residue: 1 mAh drained in 0.1 mAh steps is empty after ten.
         if b.charge_mah <= 1e-9 {
@@ -531,7 +566,11 @@ fn publish_telemetry(
             device: idx.0,
             seq: p.seq,
             sim_time: clock.now,
-            readings: std::mem::take(&mut staged.0),
+            readings: std::mem::take(&mut staged.readings),
+            expected: std::mem::take(&mut staged.expected),
+            skew: std::mem::take(&mut staged.skew),
+            duplicate: std::mem::take(&mut staged.duplicate),
+            hold: std::mem::take(&mut staged.hold),
         };
         p.seq += 1;
         match io.0.outbox.try_send(msg) {

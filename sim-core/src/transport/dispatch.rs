@@ -7,23 +7,33 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 
-/// Wall-clock send times by (device, seq), for latency when payloads do not carry them.
+/// What the sender knows of a message that the wire does not carry.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SendRecord {
+    /// Wall-clock Unix microseconds at send.
+    pub sent_us: u64,
+    /// The twin's noise-free values of the analysed readings.
+    pub expected: Vec<(&'static str, f64)>,
+}
+
+/// Send records by (device, seq): the channel by which the sim's expectations and send
+/// times reach ingest beside the wire.
 #[derive(Debug, Default)]
 pub struct SendLog {
-    sent_at: Mutex<HashMap<(u32, u64), u64>>,
+    records: Mutex<HashMap<(u32, u64), SendRecord>>,
 }
 
 impl SendLog {
-    /// Remember when (device, seq) was sent.
-    pub fn record(&self, device: u32, seq: u64, us: u64) {
-        if let Ok(mut m) = self.sent_at.lock() {
-            m.insert((device, seq), us);
+    /// Remember (device, seq).
+    pub fn record(&self, device: u32, seq: u64, record: SendRecord) {
+        if let Ok(mut m) = self.records.lock() {
+            m.insert((device, seq), record);
         }
     }
 
-    /// When (device, seq) was sent, forgetting it.
-    pub fn take(&self, device: u32, seq: u64) -> Option<u64> {
-        self.sent_at.lock().ok()?.remove(&(device, seq))
+    /// Take the record of (device, seq).
+    pub fn take(&self, device: u32, seq: u64) -> Option<SendRecord> {
+        self.records.lock().ok()?.remove(&(device, seq))
     }
 }
 
@@ -36,6 +46,8 @@ pub struct DispatchStats {
     pub dropped: Vec<u64>,
     /// Could not be encoded.
     pub encode_errors: u64,
+    /// Extra copies published by duplicate faults.
+    pub duplicated: u64,
 }
 
 /// Everything the dispatcher needs about the fleet.
@@ -75,15 +87,18 @@ pub async fn run(
         sent: vec![0; n],
         dropped: vec![0; n],
         encode_errors: 0,
+        duplicated: 0,
     };
     let mut buf = Vec::with_capacity(256);
+    // A message held back by a reorder fault, sent after the device's next one.
+    let mut held: HashMap<usize, (u64, Vec<u8>)> = HashMap::new();
     while let Some(t) = outbox.recv().await {
         let d = t.device as usize;
         let now = unix_us();
         let payload = Payload {
             device_id: &route.ids[d],
             seq: t.seq,
-            timestamp: ((route.start_epoch + t.sim_time) * 1000.0).round() / 1000.0,
+            timestamp: ((route.start_epoch + t.sim_time + t.skew) * 1000.0).round() / 1000.0,
             sent_us: route.sent_us.then_some(now),
             readings: &t.readings,
         };
@@ -92,21 +107,56 @@ pub async fn run(
             tracing::warn!(device = %route.ids[d], error = %e, "telemetry not encoded");
             continue;
         }
-        if !route.sent_us {
-            log.record(t.device, t.seq, now);
+        log.record(
+            t.device,
+            t.seq,
+            SendRecord {
+                sent_us: now,
+                expected: t.expected,
+            },
+        );
+        if t.hold {
+            held.insert(d, (t.seq, buf.clone()));
+            continue;
         }
-        match route.clients[d].try_publish(&route.topics[d], route.qos, false, buf.clone()) {
-            Ok(()) => {
-                stats.sent[d] += 1;
-                counters
-                    .sent
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            }
-            Err(ClientError::TryRequest(_) | ClientError::Request(_)) => {
-                stats.dropped[d] += 1;
-                log.take(t.device, t.seq);
-            }
+        let sent = send(&route, d, t.seq, buf.clone(), &mut stats, &counters, &log);
+        if t.duplicate && sent {
+            // The second copy is the fault: `sent` counts distinct messages.
+            let _ = route.clients[d].try_publish(&route.topics[d], route.qos, false, buf.clone());
+            stats.duplicated += 1;
+        }
+        if let Some((seq, bytes)) = held.remove(&d) {
+            send(&route, d, seq, bytes, &mut stats, &counters, &log);
         }
     }
+    for (d, (seq, bytes)) in held {
+        send(&route, d, seq, bytes, &mut stats, &counters, &log);
+    }
     stats
+}
+
+/// Hand one encoded message to its device's client; a full queue is counted, not awaited.
+fn send(
+    route: &Route,
+    d: usize,
+    seq: u64,
+    bytes: Vec<u8>,
+    stats: &mut DispatchStats,
+    counters: &DispatchCounters,
+    log: &SendLog,
+) -> bool {
+    match route.clients[d].try_publish(&route.topics[d], route.qos, false, bytes) {
+        Ok(()) => {
+            stats.sent[d] += 1;
+            counters
+                .sent
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            true
+        }
+        Err(ClientError::TryRequest(_) | ClientError::Request(_)) => {
+            stats.dropped[d] += 1;
+            log.take(d as u32, seq);
+            false
+        }
+    }
 }

@@ -5,6 +5,7 @@
 )]
 
 mod examples;
+mod faults;
 mod mosquitto;
 mod network;
 mod sim;
