@@ -268,7 +268,16 @@ pub(crate) fn expand(raw: RawScenario, src: &str, file: &str) -> Res<Scenario> {
     }
     events.sort_by(|a, b| a.at.total_cmp(&b.at));
 
+    let analytics = analytics_spec(&cx, raw.analytics.as_ref())?;
+    let rules = raw
+        .rules
+        .iter()
+        .map(|r| rule_spec(&cx, r, &devices))
+        .collect::<Res<Vec<_>>>()?;
+
     Ok(Scenario {
+        analytics,
+        rules,
         name,
         fleet,
         seed: s.seed.unwrap_or(0),
@@ -1058,6 +1067,124 @@ fn fault_spec(
         magnitude,
         duration,
         per_hour,
+    })
+}
+
+fn analytics_spec(cx: &Ctx, t: Option<&crate::raw::AnalyticsTable>) -> Res<crate::AnalyticsSpec> {
+    let mut a = crate::AnalyticsSpec::default();
+    let Some(t) = t else { return Ok(a) };
+    if let Some(w) = &t.window {
+        a.window = positive(cx, w, "window")?;
+    }
+    if let Some(m) = &t.spike_method {
+        a.robust_spikes = match m.get_ref().as_str() {
+            "sigma" => false,
+            "robust_z" => {
+                a.spike_threshold = 3.5;
+                true
+            }
+            other => {
+                return Err(cx.at(
+                    m.span(),
+                    format!(
+                        "spike_method \"{other}\" is not known; expected \"sigma\" or \"robust_z\""
+                    ),
+                ));
+            }
+        };
+    }
+    if let Some(th) = &t.spike_threshold {
+        a.spike_threshold = positive_f(cx, th, "spike_threshold")?;
+    }
+    if let Some(f) = &t.stale_factor {
+        let v = positive_f(cx, f, "stale_factor")?;
+        if v < 1.0 {
+            return Err(cx.at(
+                f.span(),
+                format!("stale_factor is {v}; expected at least 1 (one publish period)"),
+            ));
+        }
+        a.stale_factor = v;
+    }
+    Ok(a)
+}
+
+fn rule_spec(cx: &Ctx, r: &crate::raw::RuleTable, devices: &[DeviceSpec]) -> Res<crate::RuleSpec> {
+    let sensor = r.sensor.get_ref().clone();
+    let targets: Vec<usize> = (0..devices.len())
+        .filter(|&i| {
+            r.target
+                .as_ref()
+                .is_none_or(|t| glob_match(t.get_ref(), &devices[i].id))
+        })
+        .filter(|&i| {
+            devices[i]
+                .model
+                .kind()
+                .analysed_readings()
+                .contains(&sensor.as_str())
+        })
+        .collect();
+    if targets.is_empty() {
+        return Err(cx.at(
+            r.target.as_ref().map_or(r.sensor.span(), Spanned::span),
+            format!("rule on \"{sensor}\" matches no device that publishes it; expected a reading such as temperature, humidity, pressure, moisture or voltage"),
+        ));
+    }
+    let finite = |v: &Option<Spanned<f64>>, key: &str| -> Res<Option<f64>> {
+        match v {
+            Some(x) if !x.get_ref().is_finite() => {
+                Err(cx.at(x.span(), format!("{key} must be a finite number")))
+            }
+            Some(x) => Ok(Some(*x.get_ref())),
+            None => Ok(None),
+        }
+    };
+    let above = finite(&r.above, "above")?;
+    let below = finite(&r.below, "below")?;
+    let max_rate_per_s = match &r.max_rate_per_s {
+        Some(v) => Some(positive_f(cx, v, "max_rate_per_s")?),
+        None => None,
+    };
+    if above.is_none() && below.is_none() && max_rate_per_s.is_none() {
+        return Err(cx.at(
+            r.sensor.span(),
+            "a rule needs above, below or max_rate_per_s",
+        ));
+    }
+    let hysteresis = match &r.hysteresis {
+        Some(h) => non_negative_f(cx, h, "hysteresis")?,
+        None => 0.0,
+    };
+    let int = |v: &Option<Spanned<i64>>, key: &str| -> Res<usize> {
+        match v {
+            Some(x) if !(1..=64).contains(x.get_ref()) => Err(cx.at(
+                x.span(),
+                format!("{key} is {}; expected 1 to 64", x.get_ref()),
+            )),
+            Some(x) => Ok(*x.get_ref() as usize),
+            None => Ok(1),
+        }
+    };
+    let n = int(&r.n, "n")?;
+    let m = int(&r.m, "m")?.max(n);
+    if let Some(mm) = &r.m
+        && (*mm.get_ref() as usize) < n
+    {
+        return Err(cx.at(
+            mm.span(),
+            format!("m is {}; expected at least n ({n})", mm.get_ref()),
+        ));
+    }
+    Ok(crate::RuleSpec {
+        devices: targets,
+        sensor,
+        above,
+        below,
+        hysteresis,
+        n,
+        m,
+        max_rate_per_s,
     })
 }
 

@@ -71,6 +71,55 @@ pub struct Scenario {
     pub devices: Vec<DeviceSpec>,
     /// Timeline, sorted by time.
     pub events: Vec<EventSpec>,
+    /// Detector settings.
+    pub analytics: AnalyticsSpec,
+    /// Threshold and rate rules.
+    pub rules: Vec<RuleSpec>,
+}
+
+/// `[analytics]` after defaults.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnalyticsSpec {
+    /// Sliding-window length, seconds.
+    pub window: f64,
+    /// Spike rule: robust z-score (median/MAD) instead of 3σ-style sigma.
+    pub robust_spikes: bool,
+    /// Spike threshold: σ (sigma) or robust z.
+    pub spike_threshold: f64,
+    /// A device is stale after this many publish periods without a message.
+    pub stale_factor: f64,
+}
+
+impl Default for AnalyticsSpec {
+    fn default() -> Self {
+        AnalyticsSpec {
+            window: 600.0,
+            robust_spikes: false,
+            spike_threshold: 4.0,
+            stale_factor: 3.0,
+        }
+    }
+}
+
+/// A `[[rules]]` entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuleSpec {
+    /// Fleet indices it applies to.
+    pub devices: Vec<usize>,
+    /// Reading name.
+    pub sensor: String,
+    /// Alarm above.
+    pub above: Option<f64>,
+    /// Alarm below.
+    pub below: Option<f64>,
+    /// Back inside by this much to clear.
+    pub hysteresis: f64,
+    /// Readings beyond the limit…
+    pub n: usize,
+    /// …among the last m.
+    pub m: usize,
+    /// Largest allowed change, units per second.
+    pub max_rate_per_s: Option<f64>,
 }
 
 impl Scenario {

@@ -22,6 +22,34 @@ pub struct RawScenario {
     pub devices: Vec<DeviceGroupTable>,
     #[serde(default)]
     pub events: Vec<EventTable>,
+    pub analytics: Option<AnalyticsTable>,
+    #[serde(default)]
+    pub rules: Vec<RuleTable>,
+}
+
+/// `[analytics]`: detector settings for the whole fleet.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnalyticsTable {
+    pub window: Option<Spanned<Dur>>,
+    pub spike_method: Option<Spanned<String>>,
+    pub spike_threshold: Option<Spanned<f64>>,
+    pub stale_factor: Option<Spanned<f64>>,
+}
+
+/// `[[rules]]`: a threshold (with hysteresis and N-of-M debounce) or a rate limit on one
+/// reading of some devices.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleTable {
+    pub sensor: Spanned<String>,
+    pub target: Option<Spanned<String>>,
+    pub above: Option<Spanned<f64>>,
+    pub below: Option<Spanned<f64>>,
+    pub hysteresis: Option<Spanned<f64>>,
+    pub n: Option<Spanned<i64>>,
+    pub m: Option<Spanned<i64>>,
+    pub max_rate_per_s: Option<Spanned<f64>>,
 }
 
 /// `[scenario]`

@@ -41,6 +41,83 @@ pub struct Report {
     pub interrupted: bool,
     /// Session health.
     pub sessions: SessionCounts,
+    /// Aggregates across devices, per device group and per environment.
+    pub fleet: FleetAggregates,
+}
+
+/// The report's `fleet`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct FleetAggregates {
+    /// Per `[[devices]]` group.
+    pub groups: Vec<Aggregate>,
+    /// Per environment.
+    pub environments: Vec<Aggregate>,
+}
+
+/// Devices counted and readings summarised across one set of devices.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Aggregate {
+    /// Group id template or environment name.
+    pub name: String,
+    /// Devices in the set.
+    pub devices: u64,
+    /// Of those, seen.
+    pub seen: u64,
+    /// Of those, online at the end.
+    pub online: u64,
+    /// Per reading: the distribution of device means.
+    pub readings: BTreeMap<String, Spread>,
+}
+
+/// Mean and percentiles of per-device means.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Spread {
+    /// Mean of device means.
+    pub mean: f64,
+    /// 10th percentile.
+    pub p10: f64,
+    /// Median.
+    pub p50: f64,
+    /// 90th percentile.
+    pub p90: f64,
+}
+
+/// Aggregate `per_device` over sets of fleet indices.
+pub fn aggregate(name: String, members: &[usize], per_device: &[DeviceReport]) -> Aggregate {
+    let mut values: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    let (mut seen, mut online) = (0, 0);
+    for &i in members {
+        let d = &per_device[i];
+        seen += u64::from(d.received > 0);
+        online += u64::from(d.online);
+        for (k, r) in &d.readings {
+            values.entry(k.clone()).or_default().push(r.mean);
+        }
+    }
+    let readings = values
+        .into_iter()
+        .map(|(k, mut v)| {
+            v.sort_by(f64::total_cmp);
+            let q = |p: f64| v[((v.len() - 1) as f64 * p).round() as usize];
+            let mean = v.iter().sum::<f64>() / v.len() as f64;
+            (
+                k,
+                Spread {
+                    mean: round4(mean),
+                    p10: round4(q(0.1)),
+                    p50: round4(q(0.5)),
+                    p90: round4(q(0.9)),
+                },
+            )
+        })
+        .collect();
+    Aggregate {
+        name,
+        devices: members.len() as u64,
+        seen,
+        online,
+        readings,
+    }
 }
 
 /// `broker`.
@@ -125,6 +202,12 @@ pub struct DeviceReport {
     pub received: u64,
     /// Sent but not received.
     pub lost: u64,
+    /// Received more than once.
+    pub duplicates: u64,
+    /// Arrived after a higher `seq`.
+    pub out_of_order: u64,
+    /// `seq` numbers never seen below the highest one seen.
+    pub gaps: u64,
     /// Dropped before sending.
     pub dropped_at_source: u64,
     /// Last status.

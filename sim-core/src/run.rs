@@ -150,7 +150,13 @@ pub async fn run(
     let models: Vec<scenarios::ModelKind> =
         scenario.devices.iter().map(|d| d.model.kind()).collect();
     let periods: Vec<f64> = scenario.devices.iter().map(|d| d.publish_every).collect();
-    let analytics = FleetAnalytics::new(FleetConfig::default(), ids.clone(), &models, &periods);
+    let mut analytics = FleetAnalytics::new(
+        FleetConfig::from_spec(&scenario.analytics),
+        ids.clone(),
+        &models,
+        &periods,
+    );
+    analytics.apply_rules(&scenario.rules);
     let state = Arc::new(Mutex::new(IngestState::new(
         &ids,
         analytics,
@@ -391,6 +397,9 @@ pub async fn run(
             sent,
             received: t.received,
             lost,
+            duplicates: t.duplicates,
+            out_of_order: t.out_of_order,
+            gaps: t.gaps(),
             dropped_at_source: dropped,
             online: is_online,
             readings: t
@@ -421,7 +430,31 @@ pub async fn run(
         })
         .collect();
     let detection = (!faults.is_empty()).then(|| score::score(&faults, &alerts, &periods, run_end));
+    let fleet_aggregates = FleetAggregates {
+        groups: scenario
+            .groups
+            .iter()
+            .enumerate()
+            .map(|(g, spec)| {
+                let members: Vec<usize> =
+                    (0..n).filter(|&i| scenario.devices[i].group == g).collect();
+                aggregate(spec.id_template.clone(), &members, &per_device)
+            })
+            .collect(),
+        environments: scenario
+            .environments
+            .iter()
+            .enumerate()
+            .map(|(e, spec)| {
+                let members: Vec<usize> = (0..n)
+                    .filter(|&i| scenario.devices[i].environment == Some(e))
+                    .collect();
+                aggregate(spec.name.clone(), &members, &per_device)
+            })
+            .collect(),
+    };
     let report = Report {
+        fleet: fleet_aggregates,
         tool: "twin".into(),
         version: env!("CARGO_PKG_VERSION").into(),
         command: "run".into(),

@@ -384,3 +384,81 @@ fn the_readme_examples_parse_and_every_model_and_key_is_documented() {
         );
     }
 }
+
+#[test]
+fn analytics_and_rules_expand_with_their_targets() {
+    let src = r#"
+[scenario]
+name = "rules"
+duration = "1h"
+
+[analytics]
+window = "5m"
+spike_method = "robust_z"
+stale_factor = 4.0
+
+[[environment]]
+name = "room"
+
+[[devices]]
+id = "t-{n}"
+count = 3
+model = "bme280"
+environment = "room"
+
+[[devices]]
+id = "relay-1"
+model = "relay"
+
+[[rules]]
+sensor = "temperature"
+target = "t-*"
+above = 26.0
+hysteresis = 0.5
+n = 2
+m = 3
+
+[[rules]]
+sensor = "pressure"
+max_rate_per_s = 0.5
+"#;
+    let s = scenarios::parse(src, "rules.toml").unwrap();
+    assert_eq!(s.analytics.window, 300.0);
+    assert!(s.analytics.robust_spikes);
+    assert_eq!(s.analytics.spike_threshold, 3.5);
+    assert_eq!(s.analytics.stale_factor, 4.0);
+    assert_eq!(s.rules.len(), 2);
+    assert_eq!(s.rules[0].devices, [0, 1, 2]);
+    assert_eq!(
+        (s.rules[0].above, s.rules[0].n, s.rules[0].m),
+        (Some(26.0), 2, 3)
+    );
+    // The relay publishes no pressure, so only the BME280s are covered.
+    assert_eq!(s.rules[1].devices, [0, 1, 2]);
+    assert_eq!(s.rules[1].max_rate_per_s, Some(0.5));
+
+    let bad = src.replace("max_rate_per_s = 0.5", "hysteresis = 1.0");
+    let e = scenarios::parse(&bad, "rules.toml").unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("needs above, below or max_rate_per_s"),
+        "{e}"
+    );
+    let bad = src.replace("target = \"t-*\"", "target = \"relay-*\"");
+    let e = scenarios::parse(&bad, "rules.toml").unwrap_err();
+    assert!(e.to_string().contains("matches no device"), "{e}");
+    let bad = src.replace("m = 3", "m = 1");
+    assert!(
+        scenarios::parse(&bad, "rules.toml")
+            .unwrap_err()
+            .to_string()
+            .contains("at least n")
+    );
+    let bad = src.replace("\"robust_z\"", "\"psychic\"");
+    assert!(
+        scenarios::parse(&bad, "rules.toml")
+            .unwrap_err()
+            .location()
+            .is_some()
+    );
+}

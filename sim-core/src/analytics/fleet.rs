@@ -82,13 +82,29 @@ pub struct FleetConfig {
     pub stale_factor: f64,
     /// Timestamps further than this from the fleet clock are skewed, seconds.
     pub skew_tolerance: f64,
+    /// Sliding-window length, seconds.
+    pub window: f64,
+    /// Judge spikes by robust z (median/MAD) instead of σ.
+    pub robust_spikes: bool,
+    /// Spike threshold (σ or robust z).
+    pub spike_threshold: f64,
 }
 
 impl Default for FleetConfig {
     fn default() -> Self {
+        FleetConfig::from_spec(&scenarios::AnalyticsSpec::default())
+    }
+}
+
+impl FleetConfig {
+    /// From a scenario's `[analytics]`.
+    pub fn from_spec(a: &scenarios::AnalyticsSpec) -> FleetConfig {
         FleetConfig {
-            stale_factor: 3.0,
+            stale_factor: a.stale_factor,
             skew_tolerance: 60.0,
+            window: a.window,
+            robust_spikes: a.robust_spikes,
+            spike_threshold: a.spike_threshold,
         }
     }
 }
@@ -169,6 +185,7 @@ pub fn sensor_config(model: ModelKind, reading: &str) -> SensorConfig {
 impl FleetAnalytics {
     /// Analytics for a fleet: ids, models and publish periods by fleet index.
     pub fn new(cfg: FleetConfig, ids: Vec<String>, models: &[ModelKind], periods: &[f64]) -> Self {
+        let fcfg = &cfg;
         let devices = models
             .iter()
             .zip(periods)
@@ -177,7 +194,12 @@ impl FleetAnalytics {
                     .analysed_readings()
                     .iter()
                     .map(|&name| {
-                        let cfg = sensor_config(m, name);
+                        let mut cfg = sensor_config(m, name);
+                        cfg.window = fcfg.window;
+                        cfg.spike.threshold = fcfg.spike_threshold;
+                        if fcfg.robust_spikes {
+                            cfg.spike.method = super::sensor::SpikeMethod::RobustZ;
+                        }
                         SensorSlot {
                             name,
                             state: SensorState::new(&cfg),
@@ -376,6 +398,32 @@ impl FleetAnalytics {
         }
     }
 
+    /// Apply `[[rules]]`: thresholds and rate limits on the readings they name.
+    pub fn apply_rules(&mut self, rules: &[scenarios::RuleSpec]) {
+        for r in rules {
+            for &d in &r.devices {
+                let Some(dev) = self.devices.get_mut(d) else {
+                    continue;
+                };
+                for slot in dev.sensors.iter_mut().filter(|s| s.name == r.sensor) {
+                    if r.above.is_some() || r.below.is_some() {
+                        slot.cfg.threshold = Some(super::sensor::ThresholdRule {
+                            above: r.above,
+                            below: r.below,
+                            hysteresis: r.hysteresis,
+                            n: r.n,
+                            m: r.m,
+                        });
+                    }
+                    if r.max_rate_per_s.is_some() {
+                        slot.cfg.max_rate_per_s = r.max_rate_per_s;
+                    }
+                    slot.state = SensorState::new(&slot.cfg);
+                }
+            }
+        }
+    }
+
     /// The fleet clock.
     pub fn now(&self) -> Option<f64> {
         self.now
@@ -384,5 +432,175 @@ impl FleetAnalytics {
     /// All alerts so far (open episodes have `end: None`).
     pub fn alerts(&self) -> &[Alert] {
         &self.alerts
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fleet(rules: &[scenarios::RuleSpec]) -> FleetAnalytics {
+        let mut f = FleetAnalytics::new(
+            FleetConfig::default(),
+            vec!["a".into(), "b".into()],
+            &[ModelKind::Bme280, ModelKind::Bme280],
+            &[10.0, 10.0],
+        );
+        f.apply_rules(rules);
+        f
+    }
+
+    fn temp(v: f64) -> Vec<(String, f64)> {
+        vec![("temperature".into(), v)]
+    }
+
+    fn kinds(f: &FleetAnalytics) -> Vec<(&str, u32, f64, Option<f64>)> {
+        f.alerts()
+            .iter()
+            .map(|a| (a.kind.as_str(), a.device_index, a.start, a.end))
+            .collect()
+    }
+
+    #[test]
+    fn a_threshold_rule_opens_after_n_of_m_and_closes_with_hysteresis() {
+        let rule = scenarios::RuleSpec {
+            devices: vec![0],
+            sensor: "temperature".into(),
+            above: Some(25.0),
+            below: None,
+            hysteresis: 1.0,
+            n: 2,
+            m: 3,
+            max_rate_per_s: None,
+        };
+        let mut f = fleet(&[rule]);
+        let series = [20.0, 20.1, 26.0, 20.2, 26.1, 25.5, 24.5, 23.9, 23.8];
+        for (i, v) in series.iter().enumerate() {
+            let t = i as f64 * 10.0;
+            f.observe(0, t, &temp(*v), &[], SeqEvent::default());
+            f.observe(1, t, &temp(*v), &[], SeqEvent::default());
+        }
+        let th: Vec<_> = kinds(&f)
+            .into_iter()
+            .filter(|k| k.0 == "threshold")
+            .collect();
+        // The second reading above 25 within three (t = 40) opens it; it clears once two of
+        // the last three are below 24 (t = 70, 80); device b has no rule.
+        assert_eq!(th, [("threshold", 0, 40.0, Some(80.0))]);
+    }
+
+    #[test]
+    fn silence_goes_stale_and_a_message_ends_it() {
+        let mut f = fleet(&[]);
+        for i in 0..20 {
+            let t = f64::from(i) * 10.0;
+            f.observe(
+                0,
+                t,
+                &temp(20.0 + f64::from(i % 3) * 0.01),
+                &[],
+                SeqEvent::default(),
+            );
+            if !(5..=12).contains(&i) {
+                f.observe(
+                    1,
+                    t,
+                    &temp(20.0 + f64::from(i % 3) * 0.01),
+                    &[],
+                    SeqEvent::default(),
+                );
+            }
+        }
+        let stale: Vec<_> = kinds(&f).into_iter().filter(|k| k.0 == "stale").collect();
+        // b last spoke at 40 s; silent past 3 periods it is stale from 50 s until 130 s.
+        assert_eq!(stale, [("stale", 1, 50.0, Some(130.0))]);
+        assert!(
+            f.alerts()
+                .iter()
+                .find(|a| a.kind == "stale")
+                .unwrap()
+                .raised
+                > 70.0
+        );
+    }
+
+    #[test]
+    fn sequence_events_and_last_will() {
+        let mut f = fleet(&[]);
+        f.observe(0, 0.0, &temp(20.0), &[], SeqEvent::default());
+        // A gap filled by the very next (late) message is a reorder, not a gap.
+        f.observe(
+            0,
+            10.0,
+            &temp(20.0),
+            &[],
+            SeqEvent {
+                gap: 1,
+                ..SeqEvent::default()
+            },
+        );
+        f.observe(
+            0,
+            10.0,
+            &temp(20.0),
+            &[],
+            SeqEvent {
+                out_of_order: true,
+                ..SeqEvent::default()
+            },
+        );
+        // A gap nothing fills is a gap.
+        f.observe(
+            0,
+            20.0,
+            &temp(20.0),
+            &[],
+            SeqEvent {
+                gap: 2,
+                ..SeqEvent::default()
+            },
+        );
+        f.observe(0, 30.0, &temp(20.0), &[], SeqEvent::default());
+        f.observe(
+            0,
+            30.0,
+            &temp(20.0),
+            &[],
+            SeqEvent {
+                duplicate: true,
+                ..SeqEvent::default()
+            },
+        );
+        f.status(0, false);
+        f.observe(1, 40.0, &temp(20.0), &[], SeqEvent::default());
+        f.status(0, true);
+        let k: Vec<&str> = f.alerts().iter().map(|a| a.kind.as_str()).collect();
+        assert_eq!(k, ["reorder", "gap", "duplicate", "offline"]);
+        let off = f.alerts().iter().find(|a| a.kind == "offline").unwrap();
+        assert_eq!((off.start, off.end), (30.0, Some(40.0)));
+        assert_eq!(
+            f.alerts().iter().find(|a| a.kind == "gap").unwrap().value,
+            2.0
+        );
+    }
+
+    #[test]
+    fn a_skewed_clock_is_flagged_and_does_not_move_the_fleet_clock() {
+        let mut f = fleet(&[]);
+        for i in 0..10 {
+            let t = f64::from(i) * 10.0;
+            let skew = if (3..6).contains(&i) { 300.0 } else { 0.0 };
+            f.observe(0, t + skew, &temp(20.0), &[], SeqEvent::default());
+            f.observe(1, t, &temp(20.0), &[], SeqEvent::default());
+        }
+        let sk: Vec<_> = kinds(&f)
+            .into_iter()
+            .filter(|k| k.0 == "clock_skew")
+            .collect();
+        // Opened at the fleet clock when the first skewed stamp came (20 s), closed by
+        // the first true one (60 s).
+        assert_eq!(sk, [("clock_skew", 0, 20.0, Some(60.0))]);
+        assert_eq!(f.now(), Some(90.0));
+        assert!(kinds(&f).iter().all(|k| k.0 != "stale"));
     }
 }
