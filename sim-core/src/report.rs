@@ -214,6 +214,25 @@ pub struct DeviceReport {
     pub online: bool,
     /// Per reading.
     pub readings: BTreeMap<String, ReadingSummary>,
+    /// Per analysed reading, the analytics window at the end of the run.
+    pub windows: BTreeMap<String, WindowSummary>,
+}
+
+/// An analysed reading's sliding window at the end of the run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WindowSummary {
+    /// Samples in the window.
+    pub count: u64,
+    /// Mean.
+    pub mean: f64,
+    /// Standard deviation.
+    pub std: f64,
+    /// 95th percentile.
+    pub p95: f64,
+    /// Least-squares slope, units per hour.
+    pub slope_per_hour: f64,
+    /// `increasing`, `decreasing` or `stable`.
+    pub trend: String,
 }
 
 /// min/mean/max of one reading.

@@ -345,7 +345,7 @@ pub async fn run(
     let wall_seconds = started.elapsed().as_secs_f64();
 
     // Snapshot before sessions publish their final `offline`.
-    let (devices, latency, malformed, alerts) = {
+    let (devices, latency, malformed, alerts, windows) = {
         let mut st = state
             .lock()
             .map_err(|_| std::io::Error::other("ingest state poisoned"))?;
@@ -357,7 +357,10 @@ pub async fn run(
             st.devices.clone(),
             latency_of(&st.latency_us),
             st.malformed + st.unknown_device,
-            st.analytics.alerts().to_vec(),
+            st.analytics.alerts(),
+            (0..n)
+                .map(|i| window_summaries(&st.analytics, i as u32))
+                .collect::<Vec<_>>(),
         )
     };
 
@@ -416,6 +419,7 @@ pub async fn run(
                     )
                 })
                 .collect::<BTreeMap<_, _>>(),
+            windows: windows[i].clone(),
         });
     }
     let run_end = sim_stats.steps as f64 * scenario.tick;
@@ -557,4 +561,30 @@ fn check_file_limit(devices: usize, embedded: bool) -> Result<(), RunError> {
         });
     }
     Ok(())
+}
+
+fn window_summaries(a: &FleetAnalytics, d: u32) -> BTreeMap<String, WindowSummary> {
+    use crate::analytics::sensor::TrendLabel;
+    a.sensor_summaries(d)
+        .into_iter()
+        .filter(|(_, _, w)| w.count > 0)
+        .map(|(name, t, w)| {
+            (
+                name.to_string(),
+                WindowSummary {
+                    count: w.count as u64,
+                    mean: round4(w.mean),
+                    std: round4(w.std),
+                    p95: round4(w.p95),
+                    slope_per_hour: round4(t.slope_per_hour),
+                    trend: match t.label {
+                        TrendLabel::Increasing => "increasing",
+                        TrendLabel::Decreasing => "decreasing",
+                        TrendLabel::Stable => "stable",
+                    }
+                    .to_string(),
+                },
+            )
+        })
+        .collect()
 }

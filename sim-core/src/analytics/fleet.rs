@@ -149,6 +149,9 @@ pub struct FleetAnalytics {
     ids: Vec<String>,
     devices: Vec<DeviceState>,
     alerts: Vec<Alert>,
+    /// Alerts withdrawn: a stale episode whose closing message turned out to be sent
+    /// before the episode began was delivery lag, not silence.
+    retracted: Vec<bool>,
     /// The fleet clock: the latest sim time seen in a timestamp that was not skewed.
     now: Option<f64>,
     last_scan: f64,
@@ -221,6 +224,7 @@ impl FleetAnalytics {
             ids,
             devices,
             alerts: Vec::new(),
+            retracted: Vec::new(),
             now: None,
             last_scan: 0.0,
         }
@@ -245,6 +249,7 @@ impl FleetAnalytics {
             value,
             device_index: d,
         });
+        self.retracted.push(false);
         self.alerts.len() - 1
     }
 
@@ -318,10 +323,16 @@ impl FleetAnalytics {
             self.devices[di].pending_gap = Some((t, seq.gap));
         }
 
-        // A message ends a stale episode.
+        // A message ends a stale episode, or withdraws it when it was sent before the
+        // episode began (it was late on the wire, the device was not silent).
         self.devices[di].last_seen = Some(t);
-        let mut stale = self.devices[di].stale.take();
-        self.close(&mut stale, t);
+        if let Some(i) = self.devices[di].stale.take() {
+            if t <= self.alerts[i].start {
+                self.retracted[i] = true;
+            } else {
+                self.alerts[i].end = Some(t);
+            }
+        }
 
         let mut sensors = std::mem::take(&mut self.devices[di].sensors);
         for slot in &mut sensors {
@@ -424,14 +435,37 @@ impl FleetAnalytics {
         }
     }
 
+    /// Per analysed reading of a device: the window's trend (units per hour and label)
+    /// and its current statistics.
+    pub fn sensor_summaries(
+        &self,
+        d: u32,
+    ) -> Vec<(
+        &'static str,
+        super::sensor::Trend,
+        super::sensor::WindowStats,
+    )> {
+        self.devices.get(d as usize).map_or_else(Vec::new, |dev| {
+            dev.sensors
+                .iter()
+                .map(|s| (s.name, s.state.trend(&s.cfg), s.state.stats()))
+                .collect()
+        })
+    }
+
     /// The fleet clock.
     pub fn now(&self) -> Option<f64> {
         self.now
     }
 
     /// All alerts so far (open episodes have `end: None`).
-    pub fn alerts(&self) -> &[Alert] {
-        &self.alerts
+    pub fn alerts(&self) -> Vec<Alert> {
+        self.alerts
+            .iter()
+            .zip(&self.retracted)
+            .filter(|(_, r)| !**r)
+            .map(|(a, _)| a.clone())
+            .collect()
     }
 }
 
@@ -454,10 +488,10 @@ mod tests {
         vec![("temperature".into(), v)]
     }
 
-    fn kinds(f: &FleetAnalytics) -> Vec<(&str, u32, f64, Option<f64>)> {
+    fn kinds(f: &FleetAnalytics) -> Vec<(String, u32, f64, Option<f64>)> {
         f.alerts()
-            .iter()
-            .map(|a| (a.kind.as_str(), a.device_index, a.start, a.end))
+            .into_iter()
+            .map(|a| (a.kind, a.device_index, a.start, a.end))
             .collect()
     }
 
@@ -486,7 +520,7 @@ mod tests {
             .collect();
         // The second reading above 25 within three (t = 40) opens it; it clears once two of
         // the last three are below 24 (t = 70, 80); device b has no rule.
-        assert_eq!(th, [("threshold", 0, 40.0, Some(80.0))]);
+        assert_eq!(th, [("threshold".to_string(), 0, 40.0, Some(80.0))]);
     }
 
     #[test]
@@ -513,7 +547,7 @@ mod tests {
         }
         let stale: Vec<_> = kinds(&f).into_iter().filter(|k| k.0 == "stale").collect();
         // b last spoke at 40 s; silent past 3 periods it is stale from 50 s until 130 s.
-        assert_eq!(stale, [("stale", 1, 50.0, Some(130.0))]);
+        assert_eq!(stale, [("stale".to_string(), 1, 50.0, Some(130.0))]);
         assert!(
             f.alerts()
                 .iter()
@@ -574,9 +608,10 @@ mod tests {
         f.status(0, false);
         f.observe(1, 40.0, &temp(20.0), &[], SeqEvent::default());
         f.status(0, true);
-        let k: Vec<&str> = f.alerts().iter().map(|a| a.kind.as_str()).collect();
+        let k: Vec<String> = f.alerts().into_iter().map(|a| a.kind).collect();
         assert_eq!(k, ["reorder", "gap", "duplicate", "offline"]);
-        let off = f.alerts().iter().find(|a| a.kind == "offline").unwrap();
+        let alerts = f.alerts();
+        let off = alerts.iter().find(|a| a.kind == "offline").unwrap();
         assert_eq!((off.start, off.end), (30.0, Some(40.0)));
         assert_eq!(
             f.alerts().iter().find(|a| a.kind == "gap").unwrap().value,
@@ -599,7 +634,7 @@ mod tests {
             .collect();
         // Opened at the fleet clock when the first skewed stamp came (20 s), closed by
         // the first true one (60 s).
-        assert_eq!(sk, [("clock_skew", 0, 20.0, Some(60.0))]);
+        assert_eq!(sk, [("clock_skew".to_string(), 0, 20.0, Some(60.0))]);
         assert_eq!(f.now(), Some(90.0));
         assert!(kinds(&f).iter().all(|k| k.0 != "stale"));
     }

@@ -37,11 +37,24 @@ fn a_fleet_runs_end_to_end_over_the_embedded_broker() {
     // 5 devices × one message per second × 30 s.
     assert_eq!(r.messages.sent, 150);
     assert_eq!(r.devices.online, 5);
+    assert!(
+        r.alerts.is_empty(),
+        "a healthy fleet raises no alert: {:?}",
+        r.alerts
+    );
+    assert!(r.detection.is_none());
+    assert_eq!(r.fleet.groups[0].devices, 5);
+    assert_eq!(r.fleet.environments[0].seen, 5);
     for d in &r.per_device {
         assert_eq!(d.received, 30, "{}", d.id);
         let t = d.readings["temperature"];
         // DS18B20 readings come in 1/16 °C steps.
         assert_eq!((t.min * 16.0).fract(), 0.0);
+        // The analytics window saw every reading (30 in 30 s, inside its 10 min span).
+        let w = &d.windows["temperature"];
+        assert_eq!(w.count, 30);
+        assert!((w.mean - t.mean).abs() < 1e-3, "{w:?} vs {t:?}");
+        assert!(["increasing", "decreasing", "stable"].contains(&w.trend.as_str()));
     }
 }
 

@@ -180,3 +180,25 @@ fn run_writes_the_report_contract() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn fail_on_miss_exits_3_when_recall_is_below_the_bar() {
+    // Half an hour of the faults example, fast: faults are injected and graded either way.
+    let base = [
+        "run",
+        "scenarios/examples/faults.toml",
+        "--duration",
+        "30m",
+        "--speed",
+        "3600",
+        "--quiet",
+    ];
+    let o = twin(&base);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // No detector reaches a recall above 1, so this bar always fails.
+    let mut strict = base.to_vec();
+    strict.extend(["--fail-on-miss", "1.01"]);
+    let o = twin(&strict);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(stderr(&o).contains("recall below it"), "{}", stderr(&o));
+}
