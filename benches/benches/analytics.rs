@@ -112,5 +112,57 @@ fn observe(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(analytics, observe);
+/// The whole core as ingest drives it: `FleetAnalytics::observe` for one BME280 message
+/// (three analysed readings with the twin's expected values) per device, 10,000 devices
+/// round-robin, sequence health and staleness scans included. Throughput is in readings.
+fn fleet_observe(c: &mut Criterion) {
+    use sim_core::analytics::fleet::{FleetAnalytics, FleetConfig, SeqEvent};
+    const DEVICES: usize = 10_000;
+    let ids: Vec<String> = (0..DEVICES).map(|i| format!("node-{i}")).collect();
+    let models = vec![scenarios::ModelKind::Bme280; DEVICES];
+    let periods = vec![10.0; DEVICES];
+    let mut fleet = FleetAnalytics::new(FleetConfig::default(), ids, &models, &periods);
+    let table = readings();
+    let mut expected: [(&'static str, f64); 3] =
+        [("temperature", 0.0), ("humidity", 0.0), ("pressure", 0.0)];
+    let mut msg: Vec<(String, f64)> = vec![
+        ("temperature".into(), 0.0),
+        ("humidity".into(), 0.0),
+        ("pressure".into(), 0.0),
+    ];
+    let mut step = 0usize;
+    let mut run_round = |fleet: &mut FleetAnalytics, step: &mut usize| {
+        // Every device publishes once per 10 s of sim time.
+        let t = *step as f64 * 10.0;
+        let (v, e) = table[*step % table.len()];
+        expected[0].1 = e;
+        expected[1].1 = 45.0 + (e - 21.0);
+        expected[2].1 = 1013.0 + (e - 21.0) * 0.1;
+        for d in 0..DEVICES {
+            msg[0].1 = v;
+            msg[1].1 = 45.0 + (v - 21.0);
+            msg[2].1 = 1013.0 + (v - 21.0) * 0.1;
+            fleet.observe(d as u32, t, &msg, &expected, SeqEvent::default());
+        }
+        *step += 1;
+    };
+    for _ in 0..64 {
+        run_round(&mut fleet, &mut step);
+    }
+    let mut group = c.benchmark_group("analytics_fleet");
+    group.throughput(Throughput::Elements((DEVICES * 3) as u64));
+    group.sample_size(20);
+    group.measurement_time(Duration::from_secs(5));
+    group.bench_function(BenchmarkId::new("bme280_devices", DEVICES), |b| {
+        b.iter(|| run_round(black_box(&mut fleet), &mut step));
+    });
+    group.finish();
+    assert!(
+        fleet.alerts().is_empty(),
+        "a healthy fleet raised alerts: {:?}",
+        &fleet.alerts()[..fleet.alerts().len().min(3)]
+    );
+}
+
+criterion_group!(analytics, observe, fleet_observe);
 criterion_main!(analytics);
