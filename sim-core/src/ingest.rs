@@ -24,6 +24,8 @@ pub struct Stat {
     pub min: f64,
     /// Largest.
     pub max: f64,
+    /// The latest sample.
+    pub last: f64,
 }
 
 impl Stat {
@@ -33,10 +35,12 @@ impl Stat {
             sum: v,
             min: v,
             max: v,
+            last: v,
         }
     }
 
     fn add(&mut self, v: f64) {
+        self.last = v;
         self.count += 1;
         self.sum += v;
         self.min = self.min.min(v);
@@ -66,6 +70,8 @@ pub struct DeviceTally {
     pub readings: Vec<(String, Stat)>,
     /// Last status message: `Some(true)` online, `Some(false)` offline.
     pub online: Option<bool>,
+    /// Sim time (payload timestamp) of the latest message.
+    pub last_ts: Option<f64>,
 }
 
 impl DeviceTally {
@@ -300,6 +306,7 @@ pub fn handle(ingest: &Ingest, topic: &str, payload: &[u8]) {
         let ts = decoded.timestamp - st.start_epoch;
         let readings = decoded.readings;
         let seq = st.devices[idx as usize].record(decoded.seq, readings.clone());
+        st.devices[idx as usize].last_ts = Some(ts);
         let expected = record.map(|r| r.expected).unwrap_or_default();
         st.analytics.observe(idx, ts, &readings, &expected, seq);
         let fresh = !seq.duplicate;

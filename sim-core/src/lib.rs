@@ -8,6 +8,7 @@ pub mod model;
 pub mod report;
 pub mod run;
 pub mod sim;
+pub mod snapshot;
 #[cfg(feature = "test-support")]
 pub mod test_support;
 pub mod transport;

@@ -6,6 +6,7 @@ use crate::ingest::{self, Ingest, IngestCounters, IngestState, Topics};
 use crate::report::*;
 use crate::sim::clock::{self, SimProgress};
 use crate::sim::{SessionCommand, Sim, SimIo};
+use crate::snapshot::{FleetSnapshot, SnapshotHead};
 use crate::transport::broker::{BrokerError, EmbeddedBroker};
 use crate::transport::dispatch::{self, DispatchCounters, Route, SendLog};
 use crate::transport::session::{self, SessionCtx, SessionSignal, SessionStats};
@@ -28,6 +29,8 @@ pub struct RunOptions {
     pub connect_timeout: Duration,
     /// Connection attempts in flight at once.
     pub connect_concurrency: usize,
+    /// Where to publish live fleet snapshots (for the terminal UI), if anywhere.
+    pub snapshots: Option<watch::Sender<Arc<FleetSnapshot>>>,
 }
 
 impl Default for RunOptions {
@@ -37,6 +40,7 @@ impl Default for RunOptions {
             drain_timeout: Duration::from_secs(10),
             connect_timeout: Duration::from_secs(30),
             connect_concurrency: 256,
+            snapshots: None,
         }
     }
 }
@@ -306,6 +310,10 @@ pub async fn run(
     let (sim_prog_tx, sim_prog_rx) = watch::channel(SimProgress::default());
     let sim_thread = clock::spawn(sim, scenario.speed, stop.clone(), sim_prog_tx)?;
     prog.phase = Phase::Running;
+    // Messages received per wall second, for the UI's rate chart.
+    let mut recv_rate: Vec<u64> = Vec::new();
+    let (mut last_rate_at, mut last_received) = (Instant::now(), 0u64);
+    let mut last_snapshot = Instant::now() - Duration::from_secs(1);
     while !sim_thread.is_finished() {
         let sp = *sim_prog_rx.borrow();
         prog.sim_now = sp.now;
@@ -313,6 +321,32 @@ pub async fn run(
         prog.received = icounters.unique.load(Ordering::Relaxed);
         prog.dropped_at_source = sp.dropped_at_source;
         progress.send_replace(prog);
+        if last_rate_at.elapsed() >= Duration::from_secs(1) {
+            recv_rate.push(prog.received - last_received);
+            if recv_rate.len() > 120 {
+                recv_rate.remove(0);
+            }
+            last_received = prog.received;
+            last_rate_at = Instant::now();
+        }
+        if let Some(tx) = &opts.snapshots
+            && last_snapshot.elapsed() >= Duration::from_millis(250)
+        {
+            last_snapshot = Instant::now();
+            if let Ok(st) = state.lock() {
+                let head = SnapshotHead {
+                    broker: url.clone(),
+                    embedded: embedded.is_some(),
+                    phase: Phase::Running,
+                    sim_now: sp.now,
+                    sent: prog.sent,
+                    dropped_at_source: sp.dropped_at_source,
+                };
+                let snap = FleetSnapshot::build(scenario, &st, head, &recv_rate);
+                drop(st);
+                tx.send_replace(Arc::new(snap));
+            }
+        }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let sim_stats = tokio::task::spawn_blocking(move || sim_thread.join())

@@ -41,6 +41,11 @@ pub enum Command {
     Run(RunArgs),
     /// Check a scenario file and print the fleet it would build, without running it.
     Check(CheckArgs),
+    /// Run a scenario and watch it live in the terminal (same flags as `run`).
+    ///
+    /// Keys: q quit (the run stops and the report is written), ? help, tab devices/alerts,
+    /// / filter, s sort, r reverse, j/k move.
+    Tui(RunArgs),
 }
 
 /// `twin run`.
@@ -79,6 +84,9 @@ pub struct RunArgs {
     /// No progress bar and no summary on stdout.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Show the run in the terminal UI (as `twin tui`).
+    #[arg(long)]
+    pub tui: bool,
 }
 
 /// `twin check`.
@@ -120,6 +128,13 @@ pub fn main() -> ExitCode {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => report_error(&e),
         },
+        Command::Tui(mut args) => {
+            args.tui = true;
+            match run(args) {
+                Ok(code) => ExitCode::from(code),
+                Err(e) => report_error(&e),
+            }
+        }
         Command::Run(args) => match run(args) {
             Ok(code) => ExitCode::from(code),
             Err(e) => report_error(&e),
@@ -184,6 +199,28 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
         .context("starting the async runtime")?;
     let stop = Arc::new(AtomicBool::new(false));
     let (prog_tx, prog_rx) = tokio::sync::watch::channel(sim_core::run::Progress::default());
+    if args.tui {
+        let (snap_tx, snap_rx) =
+            tokio::sync::watch::channel(Arc::new(sim_core::snapshot::FleetSnapshot {
+                scenario: scenario.name.clone(),
+                sim_duration: scenario.duration,
+                devices_total: scenario.devices.len() as u64,
+                ..Default::default()
+            }));
+        let opts = RunOptions {
+            snapshots: Some(snap_tx),
+            // Quitting should not wait long for stragglers.
+            drain_timeout: std::time::Duration::from_millis(500),
+            ..opts
+        };
+        let s2 = scenario.clone();
+        let stop2 = stop.clone();
+        let handle =
+            runtime.spawn(async move { sim_core::run::run(&s2, opts, prog_tx, stop2).await });
+        let report = crate::tui::drive(&runtime, snap_rx, handle, stop)?;
+        runtime.shutdown_timeout(std::time::Duration::from_millis(500));
+        return finish(&args, &report, true);
+    }
     let bar = (!args.quiet).then(|| crate::progress::spawn(prog_rx, &scenario));
     let report: Report = runtime.block_on(async {
         let stop_on_signal = stop.clone();
@@ -198,9 +235,14 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
         b.finish();
     }
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    finish(&args, &report, false)
+}
 
+/// Write the report, print the summary, and pick the exit code. Quitting the terminal UI
+/// is a normal end (0), not an interruption.
+fn finish(args: &RunArgs, report: &Report, from_tui: bool) -> anyhow::Result<u8> {
     if let Some(path) = &args.json {
-        let text = serde_json::to_string_pretty(&report).context("encoding the report")?;
+        let text = serde_json::to_string_pretty(report).context("encoding the report")?;
         if path.as_os_str() == "-" {
             println!("{text}");
         } else {
@@ -211,7 +253,7 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
     if !args.quiet && args.json.as_deref() != Some(std::path::Path::new("-")) {
         print!("{}", report.summary_text());
     }
-    if report.interrupted {
+    if report.interrupted && !from_tui {
         return Ok(EXIT_INTERRUPTED);
     }
     if let (Some(min), Some(d)) = (args.fail_on_miss, &report.detection) {

@@ -3,3 +3,4 @@
 pub mod check;
 pub mod cli;
 pub mod progress;
+pub mod tui;

@@ -1,5 +1,7 @@
 //! The `twin` binary as a user runs it: exit codes, errors, the JSON report contract.
 
+mod tui;
+
 use std::path::PathBuf;
 use std::process::{Command, Output};
 

@@ -1,0 +1,179 @@
+//! `FleetSnapshot`: what readers (the terminal UI) see of a running fleet. The run
+//! publishes a fresh `Arc<FleetSnapshot>` through a watch channel a few times a second;
+//! readers never lock the world or the ingest state.
+
+use crate::analytics::fleet::Alert;
+use crate::ingest::IngestState;
+use crate::run::Phase;
+use scenarios::Scenario;
+
+/// One device as the UI lists it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeviceRow {
+    /// Device id.
+    pub id: String,
+    /// Model name.
+    pub model: &'static str,
+    /// Environment name, or empty.
+    pub environment: String,
+    /// Distinct messages received.
+    pub received: u64,
+    /// Sim time of the latest message.
+    pub last_seen: Option<f64>,
+    /// Latest value of each reading.
+    pub readings: Vec<(String, f64)>,
+    /// Alert episodes still open.
+    pub open_alerts: u32,
+    /// Last status: online, offline, unknown.
+    pub online: Option<bool>,
+    /// Takes commands (relay, LED, heater, thermostat).
+    pub actuator: bool,
+}
+
+/// The whole fleet at one moment.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct FleetSnapshot {
+    /// Scenario name.
+    pub scenario: String,
+    /// Broker URL.
+    pub broker: String,
+    /// Broker started in-process.
+    pub embedded: bool,
+    /// Run phase.
+    pub phase: Phase,
+    /// Sim seconds done.
+    pub sim_now: f64,
+    /// Sim seconds in the run.
+    pub sim_duration: f64,
+    /// `"240x"` or `"max"`.
+    pub speed: String,
+    /// Devices in the fleet.
+    pub devices_total: u64,
+    /// Devices whose last status is online.
+    pub online: u64,
+    /// Devices with at least one message back.
+    pub seen: u64,
+    /// Devices with an open alert.
+    pub alerting: u64,
+    /// Messages accepted by clients.
+    pub sent: u64,
+    /// Distinct messages received.
+    pub received: u64,
+    /// Sent and not (yet) received.
+    pub in_flight_or_lost: u64,
+    /// Dropped at source.
+    pub dropped_at_source: u64,
+    /// Undecodable payloads.
+    pub malformed: u64,
+    /// Latency median, ms.
+    pub latency_p50_ms: Option<f64>,
+    /// Latency 99th percentile, ms.
+    pub latency_p99_ms: Option<f64>,
+    /// Messages received per wall second, oldest first.
+    pub recv_rate: Vec<u64>,
+    /// Every device, in fleet order.
+    pub devices: Vec<DeviceRow>,
+    /// The latest alerts, newest last.
+    pub alerts: Vec<Alert>,
+}
+
+/// Most alerts a snapshot carries.
+const MAX_ALERTS: usize = 500;
+
+impl FleetSnapshot {
+    /// Build from the ingest state.
+    pub fn build(
+        scenario: &Scenario,
+        st: &IngestState,
+        head: SnapshotHead,
+        recv_rate: &[u64],
+    ) -> FleetSnapshot {
+        let alerts = st.analytics.alerts();
+        let mut open = vec![0u32; scenario.devices.len()];
+        for a in alerts.iter().filter(|a| a.end.is_none()) {
+            if let Some(o) = open.get_mut(a.device_index as usize) {
+                *o += 1;
+            }
+        }
+        let devices: Vec<DeviceRow> = scenario
+            .devices
+            .iter()
+            .enumerate()
+            .map(|(i, d)| {
+                let t = &st.devices[i];
+                DeviceRow {
+                    id: d.id.clone(),
+                    model: d.model.kind().name(),
+                    environment: d
+                        .environment
+                        .map(|e| scenario.environments[e].name.clone())
+                        .unwrap_or_default(),
+                    received: t.received,
+                    last_seen: t.last_ts,
+                    readings: t
+                        .readings
+                        .iter()
+                        .map(|(k, s)| (k.clone(), s.last))
+                        .collect(),
+                    open_alerts: open[i],
+                    online: t.online,
+                    actuator: d.model.kind().is_actuator(),
+                }
+            })
+            .collect();
+        let h = &st.latency_us;
+        let (p50, p99) = if h.is_empty() {
+            (None, None)
+        } else {
+            (
+                Some(h.value_at_quantile(0.5) as f64 / 1000.0),
+                Some(h.value_at_quantile(0.99) as f64 / 1000.0),
+            )
+        };
+        let received: u64 = devices.iter().map(|d| d.received).sum();
+        let skip = alerts.len().saturating_sub(MAX_ALERTS);
+        FleetSnapshot {
+            scenario: scenario.name.clone(),
+            broker: head.broker,
+            embedded: head.embedded,
+            phase: head.phase,
+            sim_now: head.sim_now,
+            sim_duration: scenario.duration,
+            speed: match scenario.speed {
+                scenarios::Speed::Max => "max".into(),
+                scenarios::Speed::Factor(f) => format!("{f}x"),
+            },
+            devices_total: devices.len() as u64,
+            online: devices.iter().filter(|d| d.online == Some(true)).count() as u64,
+            seen: devices.iter().filter(|d| d.received > 0).count() as u64,
+            alerting: open.iter().filter(|&&o| o > 0).count() as u64,
+            sent: head.sent,
+            received,
+            in_flight_or_lost: head.sent.saturating_sub(received),
+            dropped_at_source: head.dropped_at_source,
+            malformed: st.malformed + st.unknown_device,
+            latency_p50_ms: p50,
+            latency_p99_ms: p99,
+            recv_rate: recv_rate.to_vec(),
+            devices,
+            alerts: alerts.into_iter().skip(skip).collect(),
+        }
+    }
+}
+
+/// Run-level facts the ingest state does not hold.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SnapshotHead {
+    /// Broker URL.
+    pub broker: String,
+    /// Embedded broker.
+    pub embedded: bool,
+    /// Phase.
+    pub phase: Phase,
+    /// Sim seconds done.
+    pub sim_now: f64,
+    /// Messages sent.
+    pub sent: u64,
+    /// Dropped at source.
+    pub dropped_at_source: u64,
+}

@@ -1,0 +1,202 @@
+//! The UI model and its update function (Elm style: Action → update → view).
+
+use sim_core::snapshot::{DeviceRow, FleetSnapshot};
+
+/// Which main view is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tab {
+    /// Overview and the device table.
+    Devices,
+    /// The alert list.
+    Alerts,
+}
+
+/// Columns the device table can be sorted by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortKey {
+    /// Device id (natural order: thermo-2 before thermo-10).
+    Id,
+    /// Model name.
+    Model,
+    /// Environment.
+    Environment,
+    /// Messages received.
+    Received,
+    /// Age of the last message.
+    Age,
+    /// Open alerts.
+    Alerts,
+}
+
+impl SortKey {
+    const ORDER: [SortKey; 6] = [
+        SortKey::Id,
+        SortKey::Model,
+        SortKey::Environment,
+        SortKey::Received,
+        SortKey::Age,
+        SortKey::Alerts,
+    ];
+
+    /// Column title.
+    pub fn title(self) -> &'static str {
+        match self {
+            SortKey::Id => "id",
+            SortKey::Model => "model",
+            SortKey::Environment => "env",
+            SortKey::Received => "msgs",
+            SortKey::Age => "age",
+            SortKey::Alerts => "alerts",
+        }
+    }
+
+    fn next(self) -> SortKey {
+        let i = SortKey::ORDER.iter().position(|&k| k == self).unwrap_or(0);
+        SortKey::ORDER[(i + 1) % SortKey::ORDER.len()]
+    }
+}
+
+/// Everything the user changed; the fleet itself comes from the snapshot.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Model {
+    /// Current view.
+    pub tab: Tab,
+    /// Sort column.
+    pub sort: SortKey,
+    /// Reverse the sort.
+    pub descending: bool,
+    /// Substring the device id, model or environment must contain.
+    pub filter: String,
+    /// Typing into the filter.
+    pub editing_filter: bool,
+    /// Selected row among the visible devices.
+    pub selected: usize,
+    /// Help overlay shown.
+    pub help: bool,
+    /// The user asked to quit.
+    pub quit: bool,
+}
+
+impl Default for Model {
+    fn default() -> Self {
+        Model {
+            tab: Tab::Devices,
+            sort: SortKey::Id,
+            descending: false,
+            filter: String::new(),
+            editing_filter: false,
+            selected: 0,
+            help: false,
+            quit: false,
+        }
+    }
+}
+
+/// What a key press means.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Leave: stop the run, write the report.
+    Quit,
+    /// Show or hide the key list.
+    ToggleHelp,
+    /// Devices ⇄ alerts.
+    NextTab,
+    /// Start typing a filter.
+    StartFilter,
+    /// A character typed into the filter.
+    FilterChar(char),
+    /// Delete the filter's last character.
+    FilterBackspace,
+    /// Stop typing (the filter stays).
+    FilterDone,
+    /// Clear the filter.
+    FilterClear,
+    /// Sort by the next column.
+    NextSort,
+    /// Reverse the sort.
+    ReverseSort,
+    /// Move the selection.
+    Move(isize),
+    /// First row.
+    Top,
+    /// Last row.
+    Bottom,
+}
+
+/// Apply an action. `visible` is how many devices the current filter shows.
+pub fn update(m: &mut Model, action: Action, visible: usize) {
+    match action {
+        Action::Quit => m.quit = true,
+        Action::ToggleHelp => m.help = !m.help,
+        Action::NextTab => {
+            m.tab = match m.tab {
+                Tab::Devices => Tab::Alerts,
+                Tab::Alerts => Tab::Devices,
+            }
+        }
+        Action::StartFilter => m.editing_filter = true,
+        Action::FilterChar(c) => {
+            m.filter.push(c);
+            m.selected = 0;
+        }
+        Action::FilterBackspace => {
+            m.filter.pop();
+            m.selected = 0;
+        }
+        Action::FilterDone => m.editing_filter = false,
+        Action::FilterClear => {
+            m.filter.clear();
+            m.editing_filter = false;
+            m.selected = 0;
+        }
+        Action::NextSort => m.sort = m.sort.next(),
+        Action::ReverseSort => m.descending = !m.descending,
+        Action::Move(d) => {
+            let max = visible.saturating_sub(1) as isize;
+            m.selected = (m.selected as isize + d).clamp(0, max.max(0)) as usize;
+        }
+        Action::Top => m.selected = 0,
+        Action::Bottom => m.selected = visible.saturating_sub(1),
+    }
+}
+
+/// Split an id into text and number parts so `dht-10` sorts after `dht-2`.
+fn natural_key(s: &str) -> (String, u64) {
+    let digits: String = s.chars().rev().take_while(char::is_ascii_digit).collect();
+    let n: String = digits.chars().rev().collect();
+    (s[..s.len() - n.len()].to_string(), n.parse().unwrap_or(0))
+}
+
+/// The devices the table shows, filtered and sorted.
+pub fn visible_devices<'a>(m: &Model, snap: &'a FleetSnapshot) -> Vec<&'a DeviceRow> {
+    let f = m.filter.to_lowercase();
+    let mut rows: Vec<&DeviceRow> = snap
+        .devices
+        .iter()
+        .filter(|d| {
+            f.is_empty()
+                || d.id.to_lowercase().contains(&f)
+                || d.model.contains(&f)
+                || d.environment.to_lowercase().contains(&f)
+        })
+        .collect();
+    let now = snap.sim_now;
+    rows.sort_by(|a, b| {
+        let o = match m.sort {
+            SortKey::Id => natural_key(&a.id).cmp(&natural_key(&b.id)),
+            SortKey::Model => a
+                .model
+                .cmp(b.model)
+                .then_with(|| natural_key(&a.id).cmp(&natural_key(&b.id))),
+            SortKey::Environment => a.environment.cmp(&b.environment),
+            SortKey::Received => a.received.cmp(&b.received),
+            SortKey::Age => {
+                let age = |d: &DeviceRow| d.last_seen.map_or(f64::INFINITY, |t| now - t);
+                age(a).total_cmp(&age(b))
+            }
+            SortKey::Alerts => a.open_alerts.cmp(&b.open_alerts),
+        };
+        if m.descending { o.reverse() } else { o }
+    });
+    rows
+}

@@ -1,0 +1,105 @@
+//! `twin tui`: the run, watched and steered in the terminal.
+//!
+//! The run publishes `Arc<FleetSnapshot>`s through a watch channel; this loop polls the
+//! keyboard with a timeout, redraws only when the snapshot or the model changed (at most
+//! 30 times a second), and never touches the world or the network itself.
+
+pub mod app;
+pub mod view;
+
+use app::{Action, Model, visible_devices};
+use ratatui::crossterm::event::{self, Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use sim_core::report::Report;
+use sim_core::snapshot::FleetSnapshot;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+/// What a key means in the current model; `None` for keys with no meaning.
+pub fn key_to_action(m: &Model, key: KeyEvent) -> Option<Action> {
+    if key.kind != KeyEventKind::Press {
+        return None;
+    }
+    if key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c') {
+        return Some(Action::Quit);
+    }
+    if m.editing_filter {
+        return match key.code {
+            KeyCode::Enter => Some(Action::FilterDone),
+            KeyCode::Esc => Some(Action::FilterClear),
+            KeyCode::Backspace => Some(Action::FilterBackspace),
+            KeyCode::Char(c) => Some(Action::FilterChar(c)),
+            _ => None,
+        };
+    }
+    Some(match key.code {
+        KeyCode::Char('q') => Action::Quit,
+        KeyCode::Char('?') => Action::ToggleHelp,
+        KeyCode::Tab => Action::NextTab,
+        KeyCode::Char('/') => Action::StartFilter,
+        KeyCode::Esc if m.help => Action::ToggleHelp,
+        KeyCode::Esc => Action::FilterClear,
+        KeyCode::Char('s') => Action::NextSort,
+        KeyCode::Char('r') => Action::ReverseSort,
+        KeyCode::Char('j') | KeyCode::Down => Action::Move(1),
+        KeyCode::Char('k') | KeyCode::Up => Action::Move(-1),
+        KeyCode::PageDown => Action::Move(20),
+        KeyCode::PageUp => Action::Move(-20),
+        KeyCode::Char('g') | KeyCode::Home => Action::Top,
+        KeyCode::Char('G') | KeyCode::End => Action::Bottom,
+        _ => return None,
+    })
+}
+
+/// Drive the terminal until the user quits. `run` is the running fleet; `stop` ends it.
+/// Returns the report (the run stops on `q`).
+pub fn drive(
+    rt: &tokio::runtime::Runtime,
+    mut snapshots: watch::Receiver<Arc<FleetSnapshot>>,
+    run: tokio::task::JoinHandle<Result<Report, sim_core::run::RunError>>,
+    stop: Arc<AtomicBool>,
+) -> anyhow::Result<Report> {
+    let mut terminal = ratatui::init();
+    let mut model = Model::default();
+    let mut dirty = true;
+    let mut last_draw = Instant::now() - Duration::from_secs(1);
+    let frame = Duration::from_millis(33);
+    let result = loop {
+        if snapshots.has_changed().unwrap_or(false) {
+            snapshots.borrow_and_update();
+            dirty = true;
+        }
+        if dirty && last_draw.elapsed() >= frame {
+            let snap = snapshots.borrow().clone();
+            if let Err(e) = terminal.draw(|f| view::view(&model, &snap, f)) {
+                break Err(anyhow::Error::from(e));
+            }
+            dirty = false;
+            last_draw = Instant::now();
+        }
+        match event::poll(Duration::from_millis(20)) {
+            Ok(true) => {
+                if let Ok(Event::Key(k)) = event::read() {
+                    if let Some(a) = key_to_action(&model, k) {
+                        let visible = visible_devices(&model, &snapshots.borrow()).len();
+                        app::update(&mut model, a, visible);
+                        dirty = true;
+                    }
+                } else {
+                    dirty = true; // resize and the like
+                }
+            }
+            Ok(false) => {}
+            Err(e) => break Err(anyhow::Error::from(e)),
+        }
+        if model.quit || run.is_finished() {
+            break Ok(());
+        }
+    };
+    stop.store(true, Ordering::Relaxed);
+    ratatui::restore();
+    result?;
+    let report = rt.block_on(run)??;
+    Ok(report)
+}

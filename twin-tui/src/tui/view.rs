@@ -1,0 +1,284 @@
+//! Drawing: a pure function of the model and the snapshot.
+
+use super::app::{Model, Tab, visible_devices};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Row, Sparkline, Table, TableState};
+use sim_core::snapshot::FleetSnapshot;
+
+/// Smallest terminal the layout fits.
+pub const MIN_SIZE: (u16, u16) = (80, 24);
+
+/// Every key, for the help overlay.
+pub const KEYS: [(&str, &str); 10] = [
+    ("q", "quit: stop the run, write the report"),
+    ("?", "show or hide this help"),
+    ("tab", "devices / alerts"),
+    ("/", "filter devices by id, model or environment"),
+    ("esc", "clear the filter"),
+    ("s", "sort by the next column"),
+    ("r", "reverse the sort"),
+    ("j / down", "next device"),
+    ("k / up", "previous device"),
+    ("g / G", "first / last device"),
+];
+
+fn clock(s: f64) -> String {
+    let s = s.max(0.0) as u64;
+    format!("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+}
+
+/// Draw one frame.
+pub fn view(m: &Model, snap: &FleetSnapshot, f: &mut Frame) {
+    let area = f.area();
+    if area.width < MIN_SIZE.0 || area.height < MIN_SIZE.1 {
+        let msg = format!(
+            "terminal too small: {}x{}, twin needs at least {}x{}",
+            area.width, area.height, MIN_SIZE.0, MIN_SIZE.1
+        );
+        f.render_widget(Paragraph::new(msg), area);
+        return;
+    }
+    let [head, overview, main, foot] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(5),
+        Constraint::Min(5),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    let title = format!(
+        " twin · {} · sim {} / {} · {} · {} {}",
+        snap.scenario,
+        clock(snap.sim_now),
+        clock(snap.sim_duration),
+        snap.speed,
+        snap.broker,
+        if snap.embedded { "(embedded)" } else { "" }
+    );
+    f.render_widget(
+        Paragraph::new(title).style(Style::new().add_modifier(Modifier::BOLD)),
+        head,
+    );
+    draw_overview(snap, f, overview);
+    match m.tab {
+        Tab::Devices => draw_devices(m, snap, f, main),
+        Tab::Alerts => draw_alerts(snap, f, main),
+    }
+    let hint = if m.editing_filter {
+        format!(" filter: {}_   (enter done, esc clear)", m.filter)
+    } else {
+        format!(
+            " q quit  ? help  tab view  / filter{}  s sort:{}{}",
+            if m.filter.is_empty() {
+                String::new()
+            } else {
+                format!(" [{}]", m.filter)
+            },
+            m.sort.title(),
+            if m.descending { "↓" } else { "↑" }
+        )
+    };
+    f.render_widget(
+        Paragraph::new(hint).style(Style::new().fg(Color::DarkGray)),
+        foot,
+    );
+    if m.help {
+        draw_help(f, area);
+    }
+}
+
+fn draw_overview(s: &FleetSnapshot, f: &mut Frame, area: Rect) {
+    let [text, spark] =
+        Layout::horizontal([Constraint::Min(58), Constraint::Length(20)]).areas(area);
+    let lat = |x: Option<f64>| x.map_or("-".to_string(), |v| format!("{v:.2} ms"));
+    let lines = vec![
+        Line::from(format!(
+            "devices {} total · {} online · {} seen · {} alerting",
+            s.devices_total, s.online, s.seen, s.alerting
+        )),
+        Line::from(format!(
+            "msgs    {} sent · {} recv · {} unacked · {} drop · {} bad",
+            s.sent, s.received, s.in_flight_or_lost, s.dropped_at_source, s.malformed
+        )),
+        Line::from(format!(
+            "latency p50 {} · p99 {}",
+            lat(s.latency_p50_ms),
+            lat(s.latency_p99_ms)
+        )),
+    ];
+    f.render_widget(
+        Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(" fleet ")),
+        text,
+    );
+    let rate = s.recv_rate.last().copied().unwrap_or(0);
+    f.render_widget(
+        Sparkline::default()
+            .block(
+                Block::default()
+                    .borders(Borders::ALL)
+                    .title(format!(" recv {rate}/s ")),
+            )
+            .data(s.recv_rate.clone())
+            .style(Style::new().fg(Color::Cyan)),
+        spark,
+    );
+}
+
+fn readings_text(r: &[(String, f64)]) -> String {
+    r.iter()
+        .map(|(k, v)| {
+            // Short names that stay distinct: motion / motion_events -> moti / mo_e.
+            let short: String = match k.split_once('_') {
+                Some((a, b)) => format!("{}_{}", &a[..a.len().min(2)], &b[..b.len().min(1)]),
+                None => k.chars().take(4).collect(),
+            };
+            format!("{short} {v:.1}")
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn draw_devices(m: &Model, s: &FleetSnapshot, f: &mut Frame, area: Rect) {
+    let rows = visible_devices(m, s);
+    // Only the rows that fit are built, so 100k devices scroll as fast as 100.
+    let height = area.height.saturating_sub(3) as usize;
+    let first = m.selected.saturating_sub(height.saturating_sub(1));
+    let shown: Vec<Row> = rows
+        .iter()
+        .skip(first)
+        .take(height)
+        .map(|d| {
+            let age = d.last_seen.map_or("-".to_string(), |t| {
+                format!("{:.0}s", (s.sim_now - t).max(0.0))
+            });
+            let status = match d.online {
+                Some(true) => "on",
+                Some(false) => "OFF",
+                None => "?",
+            };
+            let style = if d.open_alerts > 0 {
+                Style::new().fg(Color::Red)
+            } else {
+                Style::new()
+            };
+            Row::new(vec![
+                d.id.clone(),
+                d.model.to_string(),
+                d.environment.clone(),
+                status.to_string(),
+                d.received.to_string(),
+                age,
+                d.open_alerts.to_string(),
+                readings_text(&d.readings),
+            ])
+            .style(style)
+        })
+        .collect();
+    let header = Row::new(vec![
+        "id",
+        "model",
+        "env",
+        "link",
+        "msgs",
+        "age",
+        "alerts",
+        "last readings",
+    ])
+    .style(Style::new().add_modifier(Modifier::BOLD));
+    let table = Table::new(
+        shown,
+        [
+            Constraint::Length(13),
+            Constraint::Length(11),
+            Constraint::Length(8),
+            Constraint::Length(4),
+            Constraint::Length(6),
+            Constraint::Length(6),
+            Constraint::Length(4),
+            Constraint::Min(10),
+        ],
+    )
+    .header(header)
+    .row_highlight_style(Style::new().add_modifier(Modifier::REVERSED))
+    .block(Block::default().borders(Borders::ALL).title(format!(
+        " devices {}/{} ",
+        rows.len(),
+        s.devices.len()
+    )));
+    let mut state = TableState::default().with_selected(Some(m.selected - first));
+    if rows.is_empty() {
+        state = TableState::default();
+    }
+    f.render_stateful_widget(table, area, &mut state);
+}
+
+fn draw_alerts(s: &FleetSnapshot, f: &mut Frame, area: Rect) {
+    let height = area.height.saturating_sub(3) as usize;
+    let rows: Vec<Row> = s
+        .alerts
+        .iter()
+        .rev()
+        .take(height)
+        .map(|a| {
+            Row::new(vec![
+                clock(a.start),
+                a.end.map_or("open".to_string(), clock),
+                a.kind.clone(),
+                a.device.clone(),
+                a.sensor.clone().unwrap_or_default(),
+                format!("{:.2}", a.value),
+            ])
+        })
+        .collect();
+    let table = Table::new(
+        rows,
+        [
+            Constraint::Length(9),
+            Constraint::Length(9),
+            Constraint::Length(15),
+            Constraint::Length(16),
+            Constraint::Length(12),
+            Constraint::Min(8),
+        ],
+    )
+    .header(
+        Row::new(vec!["start", "end", "kind", "device", "sensor", "value"])
+            .style(Style::new().add_modifier(Modifier::BOLD)),
+    )
+    .block(
+        Block::default()
+            .borders(Borders::ALL)
+            .title(format!(" alerts {} (newest first) ", s.alerts.len())),
+    );
+    f.render_widget(table, area);
+}
+
+fn draw_help(f: &mut Frame, area: Rect) {
+    let w = 60.min(area.width);
+    let h = (KEYS.len() as u16 + 2).min(area.height);
+    let r = Rect::new(
+        area.x + (area.width - w) / 2,
+        area.y + (area.height - h) / 2,
+        w,
+        h,
+    );
+    let lines: Vec<Line> = KEYS
+        .iter()
+        .map(|(k, what)| {
+            Line::from(vec![
+                Span::styled(
+                    format!("{k:>9}  "),
+                    Style::new().add_modifier(Modifier::BOLD),
+                ),
+                Span::raw(*what),
+            ])
+        })
+        .collect();
+    f.render_widget(Clear, r);
+    f.render_widget(
+        Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(" keys ")),
+        r,
+    );
+}

@@ -1,0 +1,195 @@
+//! The terminal UI drawn on ratatui's TestBackend from fixed snapshots, and driven by keys.
+
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use sim_core::analytics::fleet::Alert;
+use sim_core::snapshot::{DeviceRow, FleetSnapshot};
+use twin_tui::tui::app::{self, Model, SortKey, Tab, visible_devices};
+use twin_tui::tui::{key_to_action, view};
+
+fn device(id: &str, model: &'static str, env: &str, received: u64, alerts: u32) -> DeviceRow {
+    DeviceRow {
+        id: id.into(),
+        model,
+        environment: env.into(),
+        received,
+        last_seen: Some(100.0 - received as f64),
+        readings: vec![("temperature".into(), 21.37), ("motion_events".into(), 2.0)],
+        open_alerts: alerts,
+        online: Some(alerts == 0),
+        actuator: model == "relay",
+    }
+}
+
+fn snapshot() -> FleetSnapshot {
+    FleetSnapshot {
+        scenario: "demo".into(),
+        broker: "mqtt://127.0.0.1:1883".into(),
+        embedded: true,
+        sim_now: 3725.0,
+        sim_duration: 7200.0,
+        speed: "240x".into(),
+        devices_total: 4,
+        online: 3,
+        seen: 4,
+        alerting: 1,
+        sent: 1200,
+        received: 1198,
+        in_flight_or_lost: 2,
+        dropped_at_source: 0,
+        malformed: 1,
+        latency_p50_ms: Some(0.42),
+        latency_p99_ms: Some(1.5),
+        recv_rate: vec![10, 12, 9, 30],
+        devices: vec![
+            device("dht-10", "dht22", "room-10", 40, 0),
+            device("dht-2", "dht22", "room-2", 50, 1),
+            device("relay-1", "relay", "room-1", 20, 0),
+            device("meter", "power_meter", "", 90, 0),
+        ],
+        alerts: vec![Alert {
+            device: "dht-2".into(),
+            sensor: Some("temperature".into()),
+            kind: "stuck".into(),
+            start: 3600.0,
+            end: None,
+            raised: 3680.0,
+            value: 21.4,
+            device_index: 1,
+        }],
+        ..Default::default()
+    }
+}
+
+fn render(m: &Model, s: &FleetSnapshot, w: u16, h: u16) -> Vec<String> {
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| view::view(m, s, f)).unwrap();
+    let buf = t.backend().buffer().clone();
+    (0..h)
+        .map(|y| {
+            (0..w)
+                .map(|x| buf[(x, y)].symbol().to_string())
+                .collect::<String>()
+        })
+        .collect()
+}
+
+fn key(c: KeyCode) -> KeyEvent {
+    KeyEvent::new(c, KeyModifiers::NONE)
+}
+
+fn press(m: &mut Model, s: &FleetSnapshot, c: KeyCode) {
+    if let Some(a) = key_to_action(m, key(c)) {
+        let visible = visible_devices(m, s).len();
+        app::update(m, a, visible);
+    }
+}
+
+#[test]
+fn overview_and_device_table_at_80x24() {
+    let s = snapshot();
+    let lines = render(&Model::default(), &s, 80, 24);
+    let screen = lines.join("\n");
+    assert!(
+        lines[0].contains("twin · demo · sim 01:02:05 / 02:00:00 · 240x"),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        screen.contains("devices 4 total · 3 online · 4 seen · 1 alerting"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("1200 sent · 1198 recv · 2 unacked · 0 drop · 1 bad"),
+        "{screen}"
+    );
+    assert!(screen.contains("p50 0.42 ms · p99 1.50 ms"), "{screen}");
+    assert!(screen.contains("recv 30/s"), "{screen}");
+    assert!(screen.contains("devices 4/4"), "{screen}");
+    // Natural id order: dht-2 before dht-10; readings shortened but distinct.
+    let at = |needle: &str| lines.iter().position(|l| l.contains(needle)).unwrap();
+    assert!(at("dht-2 ") < at("dht-10 "));
+    assert!(lines[at("dht-2 ")].contains("OFF"));
+    assert!(screen.contains("temp 21.4 mo_e 2.0"), "{screen}");
+    assert!(lines[23].contains("q quit  ? help"), "{}", lines[23]);
+    // Nothing is drawn past the right edge: every line is exactly 80 cells.
+    assert!(lines.iter().all(|l| l.chars().count() == 80));
+}
+
+#[test]
+fn a_small_terminal_gets_a_clear_message() {
+    let lines = render(&Model::default(), &snapshot(), 60, 20);
+    assert!(
+        lines[0].contains("terminal too small: 60x20"),
+        "{}",
+        lines[0]
+    );
+    assert!(lines[0].contains("80x24"));
+}
+
+#[test]
+fn keys_filter_sort_help_tab_and_quit() {
+    let s = snapshot();
+    let mut m = Model::default();
+    // Filter by typing "/dht" then enter.
+    press(&mut m, &s, KeyCode::Char('/'));
+    for c in "dht".chars() {
+        press(&mut m, &s, KeyCode::Char(c));
+    }
+    press(&mut m, &s, KeyCode::Enter);
+    assert!(!m.editing_filter);
+    let ids: Vec<&str> = visible_devices(&m, &s)
+        .iter()
+        .map(|d| d.id.as_str())
+        .collect();
+    assert_eq!(ids, ["dht-2", "dht-10"]);
+    let screen = render(&m, &s, 80, 24).join("\n");
+    assert!(
+        screen.contains("devices 2/4") && !screen.contains("relay-1"),
+        "{screen}"
+    );
+    // 'q' while typing a filter is text, not quit.
+    press(&mut m, &s, KeyCode::Char('/'));
+    press(&mut m, &s, KeyCode::Char('q'));
+    assert!(!m.quit);
+    assert_eq!(m.filter, "dhtq");
+    press(&mut m, &s, KeyCode::Esc);
+    assert_eq!(m.filter, "");
+    // Sort by msgs, then reversed.
+    for _ in 0..3 {
+        press(&mut m, &s, KeyCode::Char('s'));
+    }
+    assert_eq!(m.sort, SortKey::Received);
+    press(&mut m, &s, KeyCode::Char('r'));
+    let ids: Vec<&str> = visible_devices(&m, &s)
+        .iter()
+        .map(|d| d.id.as_str())
+        .collect();
+    assert_eq!(ids, ["meter", "dht-2", "dht-10", "relay-1"]);
+    // Selection stays inside the list.
+    press(&mut m, &s, KeyCode::Char('G'));
+    press(&mut m, &s, KeyCode::Down);
+    assert_eq!(m.selected, 3);
+    press(&mut m, &s, KeyCode::Char('g'));
+    press(&mut m, &s, KeyCode::Up);
+    assert_eq!(m.selected, 0);
+    // Help lists every key.
+    press(&mut m, &s, KeyCode::Char('?'));
+    let screen = render(&m, &s, 80, 24).join("\n");
+    for (k, what) in view::KEYS {
+        assert!(screen.contains(k) && screen.contains(what), "{k}: {screen}");
+    }
+    press(&mut m, &s, KeyCode::Esc);
+    assert!(!m.help);
+    // Alerts view.
+    press(&mut m, &s, KeyCode::Tab);
+    assert_eq!(m.tab, Tab::Alerts);
+    let screen = render(&m, &s, 80, 24).join("\n");
+    assert!(
+        screen.contains("01:00:00") && screen.contains("open") && screen.contains("stuck"),
+        "{screen}"
+    );
+    press(&mut m, &s, KeyCode::Char('q'));
+    assert!(m.quit);
+}
