@@ -181,22 +181,20 @@ pub fn visible_devices<'a>(m: &Model, snap: &'a FleetSnapshot) -> Vec<&'a Device
         })
         .collect();
     let now = snap.sim_now;
-    rows.sort_by(|a, b| {
-        let o = match m.sort {
-            SortKey::Id => natural_key(&a.id).cmp(&natural_key(&b.id)),
-            SortKey::Model => a
-                .model
-                .cmp(b.model)
-                .then_with(|| natural_key(&a.id).cmp(&natural_key(&b.id))),
-            SortKey::Environment => a.environment.cmp(&b.environment),
-            SortKey::Received => a.received.cmp(&b.received),
-            SortKey::Age => {
-                let age = |d: &DeviceRow| d.last_seen.map_or(f64::INFINITY, |t| now - t);
-                age(a).total_cmp(&age(b))
-            }
-            SortKey::Alerts => a.open_alerts.cmp(&b.open_alerts),
-        };
-        if m.descending { o.reverse() } else { o }
-    });
+    // Keys that allocate are computed once per row, not once per comparison.
+    match m.sort {
+        SortKey::Id => rows.sort_by_cached_key(|d| natural_key(&d.id)),
+        SortKey::Model => rows.sort_by_cached_key(|d| (d.model, natural_key(&d.id))),
+        SortKey::Environment => rows.sort_by(|a, b| a.environment.cmp(&b.environment)),
+        SortKey::Received => rows.sort_by_key(|d| d.received),
+        SortKey::Age => {
+            let age = |d: &DeviceRow| d.last_seen.map_or(f64::INFINITY, |t| now - t);
+            rows.sort_by(|a, b| age(a).total_cmp(&age(b)));
+        }
+        SortKey::Alerts => rows.sort_by_key(|d| d.open_alerts),
+    }
+    if m.descending {
+        rows.reverse();
+    }
     rows
 }

@@ -49,13 +49,13 @@ pub fn view(m: &Model, snap: &FleetSnapshot, f: &mut Frame) {
     ])
     .areas(area);
     let title = format!(
-        " twin · {} · sim {} / {} · {} · {} {}",
+        " twin · {} · sim {} / {} · {} · {}{}",
         snap.scenario,
         clock(snap.sim_now),
         clock(snap.sim_duration),
         snap.speed,
-        snap.broker,
-        if snap.embedded { "(embedded)" } else { "" }
+        snap.broker.trim_start_matches("mqtt://"),
+        if snap.embedded { " embedded" } else { "" }
     );
     f.render_widget(
         Paragraph::new(title).style(Style::new().add_modifier(Modifier::BOLD)),
