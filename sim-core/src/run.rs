@@ -31,6 +31,18 @@ pub struct RunOptions {
     pub connect_concurrency: usize,
     /// Where to publish live fleet snapshots (for the terminal UI), if anywhere.
     pub snapshots: Option<watch::Sender<Arc<FleetSnapshot>>>,
+    /// Commands to send to devices over MQTT, as any controller would (from the UI).
+    pub controls: Option<Arc<Mutex<Option<mpsc::Receiver<Control>>>>>,
+}
+
+/// A command for a device, published on its command topic by the run's controller
+/// session.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Control {
+    /// Fleet index.
+    pub device: usize,
+    /// The JSON payload, e.g. `{"set":{"on":true}}`.
+    pub payload: String,
 }
 
 impl Default for RunOptions {
@@ -41,6 +53,7 @@ impl Default for RunOptions {
             connect_timeout: Duration::from_secs(30),
             connect_concurrency: 256,
             snapshots: None,
+            controls: None,
         }
     }
 }
@@ -196,6 +209,15 @@ pub async fn run(
             what: "no MQTT connection and subscription".into(),
             secs: opts.connect_timeout.as_secs_f64(),
         });
+    }
+
+    // The controller: one more session that publishes commands from the UI.
+    if let Some(rx) = opts.controls.as_ref().and_then(|c| c.lock().ok()?.take()) {
+        let cmd_topics: Vec<String> = ids
+            .iter()
+            .map(|id| fill_template(&scenario.mqtt.command_topic, fleet, id))
+            .collect();
+        tokio::spawn(controller(host.clone(), port, qos, cmd_topics, rx));
     }
 
     // One session per device.
@@ -621,4 +643,34 @@ fn window_summaries(a: &FleetAnalytics, d: u32) -> BTreeMap<String, WindowSummar
             )
         })
         .collect()
+}
+
+/// Publish UI commands on device command topics. Its event loop is polled by its own
+/// task; this one only awaits `publish`.
+async fn controller(
+    host: String,
+    port: u16,
+    qos: QoS,
+    topics: Vec<String>,
+    mut rx: mpsc::Receiver<Control>,
+) {
+    let id = format!("twin-controller-{}", std::process::id());
+    let mut o = rumqttc::MqttOptions::new(id, host, port);
+    o.set_keep_alive(Duration::from_secs(30));
+    let (client, mut eventloop) = AsyncClient::new(o, 64);
+    let poller = tokio::spawn(async move {
+        loop {
+            if eventloop.poll().await.is_err() {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    });
+    while let Some(c) = rx.recv().await {
+        if let Some(topic) = topics.get(c.device)
+            && let Err(e) = client.publish(topic, qos, false, c.payload).await
+        {
+            tracing::warn!(error = %e, "controller could not publish a command");
+        }
+    }
+    poller.abort();
 }

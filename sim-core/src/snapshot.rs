@@ -10,6 +10,8 @@ use scenarios::Scenario;
 /// One device as the UI lists it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeviceRow {
+    /// Fleet index.
+    pub index: usize,
     /// Device id.
     pub id: String,
     /// Model name.
@@ -102,6 +104,7 @@ impl FleetSnapshot {
             .map(|(i, d)| {
                 let t = &st.devices[i];
                 DeviceRow {
+                    index: i,
                     id: d.id.clone(),
                     model: d.model.kind().name(),
                     environment: d

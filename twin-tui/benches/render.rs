@@ -19,6 +19,7 @@ fn snapshot(n: usize) -> FleetSnapshot {
         recv_rate: (0..120).collect(),
         devices: (0..n)
             .map(|i| DeviceRow {
+                index: i,
                 id: format!("thermo-{i}"),
                 model: "bme280",
                 environment: format!("room-{}", i / 10),

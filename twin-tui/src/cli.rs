@@ -207,8 +207,10 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
                 devices_total: scenario.devices.len() as u64,
                 ..Default::default()
             }));
+        let (ctl_tx, ctl_rx) = tokio::sync::mpsc::channel(64);
         let opts = RunOptions {
             snapshots: Some(snap_tx),
+            controls: Some(Arc::new(std::sync::Mutex::new(Some(ctl_rx)))),
             // Quitting should not wait long for stragglers.
             drain_timeout: std::time::Duration::from_millis(500),
             ..opts
@@ -217,7 +219,7 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
         let stop2 = stop.clone();
         let handle =
             runtime.spawn(async move { sim_core::run::run(&s2, opts, prog_tx, stop2).await });
-        let report = crate::tui::drive(&runtime, snap_rx, handle, stop)?;
+        let report = crate::tui::drive(&runtime, snap_rx, handle, stop, ctl_tx)?;
         runtime.shutdown_timeout(std::time::Duration::from_millis(500));
         return finish(&args, &report, true);
     }

@@ -195,3 +195,57 @@ fn an_unreachable_broker_is_an_error_not_a_hang() {
         .unwrap_err();
     assert!(err.to_string().contains("unreachable"), "{err}");
 }
+
+#[test]
+fn the_run_controller_publishes_ui_commands_over_mqtt() {
+    let broker = EmbeddedBroker::start(16).unwrap();
+    let s = scenario(RELAY);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (tx, _rx) = tokio::sync::watch::channel(Progress::default());
+        let (ctl_tx, ctl_rx) = tokio::sync::mpsc::channel(8);
+        let opts = RunOptions {
+            broker_url: Some(broker.url()),
+            controls: Some(Arc::new(std::sync::Mutex::new(Some(ctl_rx)))),
+            ..RunOptions::default()
+        };
+        let run = {
+            let stop = stop.clone();
+            let s = s.clone();
+            tokio::spawn(async move { sim_core::run::run(&s, opts, tx, stop).await })
+        };
+        let mut o = MqttOptions::new("watcher", "127.0.0.1", broker.addr.port());
+        o.set_keep_alive(Duration::from_secs(10));
+        let (client, mut el) = AsyncClient::new(o, 16);
+        client
+            .subscribe("twin/cmd/relay-1/telemetry", QoS::AtLeastOnce)
+            .await
+            .unwrap();
+        let test = async {
+            assert!(!next_relay_state(&mut el).await, "relay starts off");
+            ctl_tx
+                .send(sim_core::run::Control {
+                    device: 0,
+                    payload: r#"{"set":{"on":true}}"#.into(),
+                })
+                .await
+                .unwrap();
+            while !next_relay_state(&mut el).await {}
+        };
+        tokio::time::timeout(Duration::from_secs(30), test)
+            .await
+            .expect("the relay followed the controller's command within 30 s");
+        stop.store(true, Ordering::Relaxed);
+        let report = tokio::time::timeout(Duration::from_secs(30), run)
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert_eq!(report.sessions.commands_applied, 1);
+    });
+}

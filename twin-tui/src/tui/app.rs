@@ -121,6 +121,49 @@ pub enum Action {
     Top,
     /// Last row.
     Bottom,
+    /// Toggle the selected actuator (through MQTT, as any controller would).
+    Toggle,
+}
+
+/// Something the update asks the outside world to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// Publish `payload` on the command topic of device `device` (fleet index).
+    Command {
+        /// Fleet index.
+        device: usize,
+        /// JSON payload.
+        payload: String,
+    },
+}
+
+/// The command that toggles an actuator row: relays, LEDs and heaters flip `on`,
+/// thermostats flip `enabled`. `None` for sensors.
+pub fn toggle_command(d: &DeviceRow) -> Option<Effect> {
+    if !d.actuator {
+        return None;
+    }
+    let reading = |k: &str| d.readings.iter().find(|(n, _)| n == k).map(|(_, v)| *v);
+    let (key, now) = if d.model == "thermostat" {
+        ("enabled", reading("enabled").unwrap_or(1.0))
+    } else {
+        ("on", reading("on").unwrap_or(0.0))
+    };
+    Some(Effect::Command {
+        device: d.index,
+        payload: format!("{{\"set\":{{\"{key}\":{}}}}}", now < 0.5),
+    })
+}
+
+/// The effect of an action on the current snapshot, if any.
+pub fn effect(m: &Model, action: &Action, snap: &FleetSnapshot) -> Option<Effect> {
+    match action {
+        Action::Toggle if m.tab == Tab::Devices => {
+            let rows = visible_devices(m, snap);
+            rows.get(m.selected).and_then(|d| toggle_command(d))
+        }
+        _ => None,
+    }
 }
 
 /// Apply an action. `visible` is how many devices the current filter shows.
@@ -157,6 +200,7 @@ pub fn update(m: &mut Model, action: Action, visible: usize) {
         }
         Action::Top => m.selected = 0,
         Action::Bottom => m.selected = visible.saturating_sub(1),
+        Action::Toggle => {}
     }
 }
 

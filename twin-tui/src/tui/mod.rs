@@ -48,6 +48,7 @@ pub fn key_to_action(m: &Model, key: KeyEvent) -> Option<Action> {
         KeyCode::PageUp => Action::Move(-20),
         KeyCode::Char('g') | KeyCode::Home => Action::Top,
         KeyCode::Char('G') | KeyCode::End => Action::Bottom,
+        KeyCode::Enter => Action::Toggle,
         _ => return None,
     })
 }
@@ -59,6 +60,7 @@ pub fn drive(
     mut snapshots: watch::Receiver<Arc<FleetSnapshot>>,
     run: tokio::task::JoinHandle<Result<Report, sim_core::run::RunError>>,
     stop: Arc<AtomicBool>,
+    controls: tokio::sync::mpsc::Sender<sim_core::run::Control>,
 ) -> anyhow::Result<Report> {
     let mut terminal = ratatui::init();
     let mut model = Model::default();
@@ -82,7 +84,14 @@ pub fn drive(
             Ok(true) => {
                 if let Ok(Event::Key(k)) = event::read() {
                     if let Some(a) = key_to_action(&model, k) {
-                        let visible = visible_devices(&model, &snapshots.borrow()).len();
+                        let snap = snapshots.borrow().clone();
+                        if let Some(app::Effect::Command { device, payload }) =
+                            app::effect(&model, &a, &snap)
+                        {
+                            // A full queue drops the key press; the user can press again.
+                            let _ = controls.try_send(sim_core::run::Control { device, payload });
+                        }
+                        let visible = visible_devices(&model, &snap).len();
                         app::update(&mut model, a, visible);
                         dirty = true;
                     }

@@ -12,7 +12,7 @@ use sim_core::snapshot::FleetSnapshot;
 pub const MIN_SIZE: (u16, u16) = (80, 24);
 
 /// Every key, for the help overlay.
-pub const KEYS: [(&str, &str); 10] = [
+pub const KEYS: [(&str, &str); 11] = [
     ("q", "quit: stop the run, write the report"),
     ("?", "show or hide this help"),
     ("tab", "devices / alerts"),
@@ -23,6 +23,7 @@ pub const KEYS: [(&str, &str); 10] = [
     ("j / down", "next device"),
     ("k / up", "previous device"),
     ("g / G", "first / last device"),
+    ("enter", "toggle the selected actuator (command over MQTT)"),
 ];
 
 fn clock(s: f64) -> String {
@@ -256,7 +257,7 @@ fn draw_alerts(s: &FleetSnapshot, f: &mut Frame, area: Rect) {
 }
 
 fn draw_help(f: &mut Frame, area: Rect) {
-    let w = 60.min(area.width);
+    let w = 72.min(area.width);
     let h = (KEYS.len() as u16 + 2).min(area.height);
     let r = Rect::new(
         area.x + (area.width - w) / 2,

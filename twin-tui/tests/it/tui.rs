@@ -10,6 +10,7 @@ use twin_tui::tui::{key_to_action, view};
 
 fn device(id: &str, model: &'static str, env: &str, received: u64, alerts: u32) -> DeviceRow {
     DeviceRow {
+        index: id.len(),
         id: id.into(),
         model,
         environment: env.into(),
@@ -192,4 +193,54 @@ fn keys_filter_sort_help_tab_and_quit() {
     );
     press(&mut m, &s, KeyCode::Char('q'));
     assert!(m.quit);
+}
+
+#[test]
+fn enter_on_an_actuator_publishes_its_toggle_command() {
+    let mut s = snapshot();
+    s.devices[2].readings = vec![("on".into(), 0.0)];
+    s.devices.push(DeviceRow {
+        index: 9,
+        model: "thermostat",
+        actuator: true,
+        readings: vec![("setpoint".into(), 21.0), ("enabled".into(), 1.0)],
+        ..device("thermostat-1", "thermostat", "room-1", 5, 0)
+    });
+    let mut m = Model::default();
+    press(&mut m, &s, KeyCode::Char('/'));
+    for c in "relay".chars() {
+        press(&mut m, &s, KeyCode::Char(c));
+    }
+    press(&mut m, &s, KeyCode::Enter);
+    let enter = key_to_action(&m, key(KeyCode::Enter)).unwrap();
+    assert_eq!(
+        app::effect(&m, &enter, &s),
+        Some(app::Effect::Command {
+            device: "relay-1".len(),
+            payload: r#"{"set":{"on":true}}"#.into()
+        })
+    );
+    // The payload is what a device accepts.
+    let p = match app::effect(&m, &enter, &s) {
+        Some(app::Effect::Command { payload, .. }) => payload,
+        None => unreachable!(),
+    };
+    assert!(sim_core::transport::session::parse_command(p.as_bytes()).is_some());
+    // A thermostat flips `enabled`; a sensor has no command.
+    press(&mut m, &s, KeyCode::Esc);
+    press(&mut m, &s, KeyCode::Char('/'));
+    for c in "thermo".chars() {
+        press(&mut m, &s, KeyCode::Char(c));
+    }
+    press(&mut m, &s, KeyCode::Enter);
+    assert_eq!(
+        app::effect(&m, &enter, &s),
+        Some(app::Effect::Command {
+            device: 9,
+            payload: r#"{"set":{"enabled":false}}"#.into()
+        })
+    );
+    press(&mut m, &s, KeyCode::Esc);
+    assert_eq!(visible_devices(&m, &s)[0].id, "dht-2");
+    assert_eq!(app::effect(&m, &enter, &s), None);
 }
