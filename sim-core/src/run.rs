@@ -31,6 +31,8 @@ pub struct RunOptions {
     pub connect_concurrency: usize,
     /// Where to publish live fleet snapshots (for the terminal UI), if anywhere.
     pub snapshots: Option<watch::Sender<Arc<FleetSnapshot>>>,
+    /// Pause and speed controls for the sim clock (from the UI).
+    pub pacing: Option<Arc<clock::Pacing>>,
     /// Commands to send to devices over MQTT, as any controller would (from the UI).
     pub controls: Option<Arc<Mutex<Option<mpsc::Receiver<Control>>>>>,
 }
@@ -53,6 +55,7 @@ impl Default for RunOptions {
             connect_timeout: Duration::from_secs(30),
             connect_concurrency: 256,
             snapshots: None,
+            pacing: None,
             controls: None,
         }
     }
@@ -330,7 +333,8 @@ pub async fn run(
 
     let started = Instant::now();
     let (sim_prog_tx, sim_prog_rx) = watch::channel(SimProgress::default());
-    let sim_thread = clock::spawn(sim, scenario.speed, stop.clone(), sim_prog_tx)?;
+    let pacing = opts.pacing.clone().unwrap_or_default();
+    let sim_thread = clock::spawn(sim, scenario.speed, stop.clone(), pacing, sim_prog_tx)?;
     prog.phase = Phase::Running;
     // Messages received per wall second, for the UI's rate chart.
     let mut recv_rate: Vec<u64> = Vec::new();

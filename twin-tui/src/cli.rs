@@ -208,7 +208,9 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
                 ..Default::default()
             }));
         let (ctl_tx, ctl_rx) = tokio::sync::mpsc::channel(64);
+        let pacing = Arc::new(sim_core::sim::clock::Pacing::default());
         let opts = RunOptions {
+            pacing: Some(pacing.clone()),
             snapshots: Some(snap_tx),
             controls: Some(Arc::new(std::sync::Mutex::new(Some(ctl_rx)))),
             // Quitting should not wait long for stragglers.
@@ -219,7 +221,7 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
         let stop2 = stop.clone();
         let handle =
             runtime.spawn(async move { sim_core::run::run(&s2, opts, prog_tx, stop2).await });
-        let report = crate::tui::drive(&runtime, snap_rx, handle, stop, ctl_tx)?;
+        let report = crate::tui::drive(&runtime, snap_rx, handle, stop, ctl_tx, pacing)?;
         runtime.shutdown_timeout(std::time::Duration::from_millis(500));
         return finish(&args, &report, true);
     }

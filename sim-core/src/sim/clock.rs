@@ -3,7 +3,7 @@
 use super::{Sim, SimStats};
 use scenarios::Speed;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
@@ -26,18 +26,71 @@ pub struct SimProgress {
     pub finished: bool,
 }
 
-/// Run `sim` to its duration on a thread named `twin-sim`. Setting `stop` ends it early.
+/// Live pacing controls (pause, speed scale), shared with whoever steers the run.
+#[derive(Debug)]
+pub struct Pacing {
+    paused: AtomicBool,
+    /// f64 bits of the speed multiplier applied to the scenario's speed.
+    scale: AtomicU64,
+    /// Bumped on every change, so the clock re-anchors its accumulator.
+    version: AtomicU64,
+}
+
+impl Default for Pacing {
+    fn default() -> Self {
+        Pacing {
+            paused: AtomicBool::new(false),
+            scale: AtomicU64::new(1.0f64.to_bits()),
+            version: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Pacing {
+    /// Pause or resume.
+    pub fn set_paused(&self, paused: bool) {
+        self.paused.store(paused, Ordering::Relaxed);
+        self.version.fetch_add(1, Ordering::Release);
+    }
+
+    /// Whether the sim is paused.
+    pub fn paused(&self) -> bool {
+        self.paused.load(Ordering::Relaxed)
+    }
+
+    /// Multiply the scenario's speed by `scale` (clamped to 1/64..64).
+    pub fn set_scale(&self, scale: f64) {
+        self.scale
+            .store(scale.clamp(1.0 / 64.0, 64.0).to_bits(), Ordering::Relaxed);
+        self.version.fetch_add(1, Ordering::Release);
+    }
+
+    /// The current multiplier.
+    pub fn scale(&self) -> f64 {
+        f64::from_bits(self.scale.load(Ordering::Relaxed))
+    }
+
+    fn version(&self) -> u64 {
+        self.version.load(Ordering::Acquire)
+    }
+}
+
+/// Run `sim` to its duration on a thread named `twin-sim`. Setting `stop` ends it early;
+/// `pacing` pauses it or changes its speed while it runs.
 pub fn spawn(
     mut sim: Sim,
     speed: Speed,
     stop: Arc<AtomicBool>,
+    pacing: Arc<Pacing>,
     progress: watch::Sender<SimProgress>,
 ) -> std::io::Result<JoinHandle<SimStats>> {
     std::thread::Builder::new()
         .name("twin-sim".into())
         .spawn(move || {
             let tick = sim.clock().tick;
-            let start = Instant::now();
+            // The accumulator runs from an anchor, moved whenever the pacing changes.
+            let mut anchor = (Instant::now(), sim.now());
+            let mut seen_version = pacing.version();
             let mut last_report = Instant::now();
             let mut behind = 0.0;
             loop {
@@ -45,21 +98,30 @@ pub fn spawn(
                 if left == 0 || stop.load(Ordering::Relaxed) {
                     break;
                 }
-                let steps = match speed {
-                    Speed::Max => left.min(MAX_STEPS_PER_PASS),
-                    Speed::Factor(f) => {
-                        // Accumulator: how much sim time the wall clock allows by now.
-                        let target = start.elapsed().as_secs_f64() * f;
-                        let owed = ((target - sim.now()) / tick + 1e-9).floor();
-                        behind = ((owed - MAX_STEPS_PER_PASS as f64) * tick).max(0.0);
-                        if owed < 1.0 {
-                            // Pacing wait: sleep until the next step is owed (at most 20 ms).
-                            let next_wall = (sim.now() + tick) / f;
-                            let wait = next_wall - start.elapsed().as_secs_f64();
-                            std::thread::sleep(Duration::from_secs_f64(wait.clamp(0.0, 0.02)));
-                            0
-                        } else {
-                            (owed as u64).min(MAX_STEPS_PER_PASS).min(left)
+                if pacing.version() != seen_version {
+                    seen_version = pacing.version();
+                    anchor = (Instant::now(), sim.now());
+                }
+                let steps = if pacing.paused() {
+                    std::thread::sleep(Duration::from_millis(20));
+                    0
+                } else {
+                    match speed {
+                        Speed::Max => left.min(MAX_STEPS_PER_PASS),
+                        Speed::Factor(base) => {
+                            let f = base * pacing.scale();
+                            // Accumulator: how much sim time the wall clock allows by now.
+                            let target = anchor.1 + anchor.0.elapsed().as_secs_f64() * f;
+                            let owed = ((target - sim.now()) / tick + 1e-9).floor();
+                            behind = ((owed - MAX_STEPS_PER_PASS as f64) * tick).max(0.0);
+                            if owed < 1.0 {
+                                // Pacing wait: until the next step is owed (at most 20 ms).
+                                let wait = (sim.now() + tick - target) / f;
+                                std::thread::sleep(Duration::from_secs_f64(wait.clamp(0.0, 0.02)));
+                                0
+                            } else {
+                                (owed as u64).min(MAX_STEPS_PER_PASS).min(left)
+                            }
                         }
                     }
                 };

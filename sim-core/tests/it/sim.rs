@@ -180,6 +180,7 @@ fn same_seed_same_telemetry_whatever_the_pacing_other_seed_differs() {
         Sim::new(&s900, io),
         Speed::Max,
         Arc::new(AtomicBool::new(false)),
+        Arc::default(),
         ptx,
     )
     .unwrap();
@@ -350,4 +351,61 @@ fn inbound_commands_apply_or_are_refused() {
     assert_eq!(sim.thermostat(1).unwrap().setpoint, 25.5);
     let st = sim.stats();
     assert_eq!((st.commands_applied, st.commands_rejected), (2, 1));
+}
+
+#[test]
+fn pacing_pauses_and_rescales_the_sim_clock() {
+    let mut s = scenario(ACTUATORS);
+    s.duration = 3600.0;
+    s.speed = Speed::Factor(100.0);
+    let (io, _out, _cmd, _ses) = SimIo::detached(1 << 16);
+    let (ptx, mut prx) = tokio::sync::watch::channel(SimProgress::default());
+    let stop = Arc::new(AtomicBool::new(false));
+    let pacing = Arc::new(clock::Pacing::default());
+    pacing.set_paused(true);
+    let handle =
+        clock::spawn(Sim::new(&s, io), s.speed, stop.clone(), pacing.clone(), ptx).unwrap();
+    // Paused: the progress reports stay at 0 s while the thread runs.
+    let wait_report = |rx: &mut tokio::sync::watch::Receiver<SimProgress>| {
+        let t0 = std::time::Instant::now();
+        while !rx.has_changed().unwrap() {
+            assert!(
+                t0.elapsed() < std::time::Duration::from_secs(5),
+                "no progress report"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        *rx.borrow_and_update()
+    };
+    for _ in 0..3 {
+        assert_eq!(wait_report(&mut prx).now, 0.0);
+    }
+    // Resumed at 100x: sim time advances about 100 s per wall second.
+    pacing.set_paused(false);
+    let a = wait_report(&mut prx).now;
+    let t = std::time::Instant::now();
+    let mut b = a;
+    while t.elapsed() < std::time::Duration::from_millis(500) {
+        b = wait_report(&mut prx).now;
+    }
+    let rate = (b - a) / t.elapsed().as_secs_f64();
+    assert!(
+        (40.0..160.0).contains(&rate),
+        "{rate} sim s per wall s at 100x"
+    );
+    // Four times faster.
+    pacing.set_scale(4.0);
+    let a = wait_report(&mut prx).now;
+    let t = std::time::Instant::now();
+    let mut b = a;
+    while t.elapsed() < std::time::Duration::from_millis(500) {
+        b = wait_report(&mut prx).now;
+    }
+    let rate = (b - a) / t.elapsed().as_secs_f64();
+    assert!(
+        (200.0..600.0).contains(&rate),
+        "{rate} sim s per wall s at 400x"
+    );
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    handle.join().unwrap();
 }

@@ -75,6 +75,10 @@ pub struct Model {
     pub help: bool,
     /// The user asked to quit.
     pub quit: bool,
+    /// The sim clock is paused.
+    pub paused: bool,
+    /// Multiplier on the scenario's speed.
+    pub speed_scale: f64,
 }
 
 impl Default for Model {
@@ -88,6 +92,8 @@ impl Default for Model {
             selected: 0,
             help: false,
             quit: false,
+            paused: false,
+            speed_scale: 1.0,
         }
     }
 }
@@ -123,6 +129,12 @@ pub enum Action {
     Bottom,
     /// Toggle the selected actuator (through MQTT, as any controller would).
     Toggle,
+    /// Pause or resume the sim clock.
+    TogglePause,
+    /// Double the speed.
+    Faster,
+    /// Halve the speed.
+    Slower,
 }
 
 /// Something the update asks the outside world to do.
@@ -201,6 +213,9 @@ pub fn update(m: &mut Model, action: Action, visible: usize) {
         Action::Top => m.selected = 0,
         Action::Bottom => m.selected = visible.saturating_sub(1),
         Action::Toggle => {}
+        Action::TogglePause => m.paused = !m.paused,
+        Action::Faster => m.speed_scale = (m.speed_scale * 2.0).min(64.0),
+        Action::Slower => m.speed_scale = (m.speed_scale / 2.0).max(1.0 / 64.0),
     }
 }
 

@@ -49,6 +49,9 @@ pub fn key_to_action(m: &Model, key: KeyEvent) -> Option<Action> {
         KeyCode::Char('g') | KeyCode::Home => Action::Top,
         KeyCode::Char('G') | KeyCode::End => Action::Bottom,
         KeyCode::Enter => Action::Toggle,
+        KeyCode::Char(' ') => Action::TogglePause,
+        KeyCode::Char('+') | KeyCode::Char('=') => Action::Faster,
+        KeyCode::Char('-') => Action::Slower,
         _ => return None,
     })
 }
@@ -61,6 +64,7 @@ pub fn drive(
     run: tokio::task::JoinHandle<Result<Report, sim_core::run::RunError>>,
     stop: Arc<AtomicBool>,
     controls: tokio::sync::mpsc::Sender<sim_core::run::Control>,
+    pacing: Arc<sim_core::sim::clock::Pacing>,
 ) -> anyhow::Result<Report> {
     let mut terminal = ratatui::init();
     let mut model = Model::default();
@@ -93,6 +97,13 @@ pub fn drive(
                         }
                         let visible = visible_devices(&model, &snap).len();
                         app::update(&mut model, a, visible);
+                        // Keep the sim clock in step with what the model shows.
+                        if model.paused != pacing.paused() {
+                            pacing.set_paused(model.paused);
+                        }
+                        if model.speed_scale != pacing.scale() {
+                            pacing.set_scale(model.speed_scale);
+                        }
                         dirty = true;
                     }
                 } else {

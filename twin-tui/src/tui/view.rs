@@ -12,7 +12,7 @@ use sim_core::snapshot::FleetSnapshot;
 pub const MIN_SIZE: (u16, u16) = (80, 24);
 
 /// Every key, for the help overlay.
-pub const KEYS: [(&str, &str); 11] = [
+pub const KEYS: [(&str, &str); 13] = [
     ("q", "quit: stop the run, write the report"),
     ("?", "show or hide this help"),
     ("tab", "devices / alerts"),
@@ -24,6 +24,8 @@ pub const KEYS: [(&str, &str); 11] = [
     ("k / up", "previous device"),
     ("g / G", "first / last device"),
     ("enter", "toggle the selected actuator (command over MQTT)"),
+    ("space", "pause / resume the simulation"),
+    ("+ / -", "double / halve the speed"),
 ];
 
 fn clock(s: f64) -> String {
@@ -49,12 +51,19 @@ pub fn view(m: &Model, snap: &FleetSnapshot, f: &mut Frame) {
         Constraint::Length(1),
     ])
     .areas(area);
+    let speed = if m.paused {
+        "PAUSED".to_string()
+    } else if m.speed_scale != 1.0 {
+        format!("{}×{}", snap.speed, m.speed_scale)
+    } else {
+        snap.speed.clone()
+    };
     let title = format!(
         " twin · {} · sim {} / {} · {} · {}{}",
         snap.scenario,
         clock(snap.sim_now),
         clock(snap.sim_duration),
-        snap.speed,
+        speed,
         snap.broker.trim_start_matches("mqtt://"),
         if snap.embedded { " embedded" } else { "" }
     );

@@ -191,6 +191,18 @@ fn keys_filter_sort_help_tab_and_quit() {
         screen.contains("01:00:00") && screen.contains("open") && screen.contains("stuck"),
         "{screen}"
     );
+    // Pause and speed show in the header.
+    press(&mut m, &s, KeyCode::Tab);
+    press(&mut m, &s, KeyCode::Char('+'));
+    press(&mut m, &s, KeyCode::Char('+'));
+    assert_eq!(m.speed_scale, 4.0);
+    assert!(render(&m, &s, 80, 24)[0].contains("240x×4"));
+    press(&mut m, &s, KeyCode::Char(' '));
+    assert!(m.paused);
+    assert!(render(&m, &s, 80, 24)[0].contains("PAUSED"));
+    press(&mut m, &s, KeyCode::Char(' '));
+    press(&mut m, &s, KeyCode::Char('-'));
+    assert_eq!((m.paused, m.speed_scale), (false, 2.0));
     press(&mut m, &s, KeyCode::Char('q'));
     assert!(m.quit);
 }
