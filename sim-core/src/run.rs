@@ -37,14 +37,18 @@ pub struct RunOptions {
     pub controls: Option<Arc<Mutex<Option<mpsc::Receiver<Control>>>>>,
 }
 
-/// A command for a device, published on its command topic by the run's controller
-/// session.
+/// What an operator (the terminal UI) asks of the running fleet.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Control {
-    /// Fleet index.
-    pub device: usize,
-    /// The JSON payload, e.g. `{"set":{"on":true}}`.
-    pub payload: String,
+pub enum Control {
+    /// Publish a command on a device's command topic, as any controller would.
+    Command {
+        /// Fleet index.
+        device: usize,
+        /// The JSON payload, e.g. `{"set":{"on":true}}`.
+        payload: String,
+    },
+    /// Apply a timeline action to a device now (disconnect, reconnect, fault).
+    Steer(crate::sim::Steer),
 }
 
 impl Default for RunOptions {
@@ -214,14 +218,27 @@ pub async fn run(
         });
     }
 
-    // The controller: one more session that publishes commands from the UI.
-    if let Some(rx) = opts.controls.as_ref().and_then(|c| c.lock().ok()?.take()) {
-        let cmd_topics: Vec<String> = ids
-            .iter()
-            .map(|id| fill_template(&scenario.mqtt.command_topic, fleet, id))
-            .collect();
-        tokio::spawn(controller(host.clone(), port, qos, cmd_topics, rx));
-    }
+    // The controller: one more session that publishes commands from the UI, and the
+    // channel that steers the sim.
+    let (steer_tx, steer_rx) = mpsc::channel(256);
+    let steer_rx = match opts.controls.as_ref().and_then(|c| c.lock().ok()?.take()) {
+        Some(rx) => {
+            let cmd_topics: Vec<String> = ids
+                .iter()
+                .map(|id| fill_template(&scenario.mqtt.command_topic, fleet, id))
+                .collect();
+            tokio::spawn(controller(
+                host.clone(),
+                port,
+                qos,
+                cmd_topics,
+                rx,
+                steer_tx,
+            ));
+            Some(steer_rx)
+        }
+        None => None,
+    };
 
     // One session per device.
     let (cmd_tx, cmd_rx) = mpsc::channel(4096);
@@ -297,6 +314,7 @@ pub async fn run(
             outbox: out_tx,
             commands: cmd_rx,
             sessions: ses_tx,
+            steer: steer_rx,
         },
     );
     let dcounters = Arc::new(DispatchCounters::default());
@@ -657,6 +675,7 @@ async fn controller(
     qos: QoS,
     topics: Vec<String>,
     mut rx: mpsc::Receiver<Control>,
+    steer: mpsc::Sender<crate::sim::Steer>,
 ) {
     let id = format!("twin-controller-{}", std::process::id());
     let mut o = rumqttc::MqttOptions::new(id, host, port);
@@ -670,10 +689,19 @@ async fn controller(
         }
     });
     while let Some(c) = rx.recv().await {
-        if let Some(topic) = topics.get(c.device)
-            && let Err(e) = client.publish(topic, qos, false, c.payload).await
-        {
-            tracing::warn!(error = %e, "controller could not publish a command");
+        match c {
+            Control::Command { device, payload } => {
+                if let Some(topic) = topics.get(device)
+                    && let Err(e) = client.publish(topic, qos, false, payload).await
+                {
+                    tracing::warn!(error = %e, "controller could not publish a command");
+                }
+            }
+            Control::Steer(s) => {
+                if steer.try_send(s).is_err() {
+                    tracing::warn!("the sim is not taking steering now; action dropped");
+                }
+            }
         }
     }
     poller.abort();

@@ -40,6 +40,17 @@ pub struct SimIo {
     pub commands: mpsc::Receiver<InboundCommand>,
     /// Session changes out.
     pub sessions: mpsc::UnboundedSender<SessionCommand>,
+    /// Steering from an operator (the terminal UI): timeline actions applied now.
+    pub steer: Option<mpsc::Receiver<Steer>>,
+}
+
+/// A timeline action applied at once to one device, by an operator.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Steer {
+    /// Fleet index.
+    pub device: u32,
+    /// What to do (`Disconnect`, `Reconnect`, `Fault`, `Set`, `Rate`).
+    pub action: scenarios::EventAction,
 }
 
 impl SimIo {
@@ -60,6 +71,7 @@ impl SimIo {
                 outbox: out_tx,
                 commands: cmd_rx,
                 sessions: ses_tx,
+                steer: None,
             },
             out_rx,
             cmd_tx,

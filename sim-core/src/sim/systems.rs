@@ -125,18 +125,31 @@ fn apply_inputs(
     entities: Res<DeviceEntities>,
     mut targets: Query<InputTargets>,
 ) {
-    while let Some(ev) = timeline.events.get(timeline.next).cloned() {
+    let mut due: Vec<(Vec<usize>, EventAction)> = Vec::new();
+    while let Some(ev) = timeline.events.get(timeline.next) {
         if ev.at > clock.now + 1e-9 {
             break;
         }
+        due.push((ev.devices.clone(), ev.action.clone()));
         timeline.next += 1;
-        for &d in &ev.devices {
+    }
+    if let Some(rx) = io.0.steer.as_mut() {
+        for _ in 0..MAX_COMMANDS_PER_STEP {
+            let Ok(s) = rx.try_recv() else { break };
+            due.push((vec![s.device as usize], s.action));
+        }
+    }
+    for (devices, action) in due {
+        for &d in &devices {
+            let Some(&entity) = entities.0.get(d) else {
+                continue;
+            };
             let Ok((mut publisher, mut link, switch, thermostat, mut faults)) =
-                targets.get_mut(entities.0[d])
+                targets.get_mut(entity)
             else {
                 continue;
             };
-            match &ev.action {
+            match &action {
                 EventAction::Set(set) => {
                     if apply_set(set, switch, thermostat) {
                         publisher.force = true;
@@ -150,8 +163,10 @@ fn apply_inputs(
                     let _ = io.0.sessions.send(SessionCommand::Disconnect(d as u32));
                 }
                 EventAction::Reconnect => {
-                    link.online = true;
-                    let _ = io.0.sessions.send(SessionCommand::Reconnect(d as u32));
+                    if !link.dead {
+                        link.online = true;
+                        let _ = io.0.sessions.send(SessionCommand::Reconnect(d as u32));
+                    }
                 }
                 EventAction::Rate(every) => {
                     publisher.every = *every;

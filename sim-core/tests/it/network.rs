@@ -229,7 +229,7 @@ fn the_run_controller_publishes_ui_commands_over_mqtt() {
         let test = async {
             assert!(!next_relay_state(&mut el).await, "relay starts off");
             ctl_tx
-                .send(sim_core::run::Control {
+                .send(sim_core::run::Control::Command {
                     device: 0,
                     payload: r#"{"set":{"on":true}}"#.into(),
                 })

@@ -409,3 +409,41 @@ fn pacing_pauses_and_rescales_the_sim_clock() {
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     handle.join().unwrap();
 }
+
+#[test]
+fn steering_applies_timeline_actions_at_once() {
+    let s = scenario(MIXED);
+    let (mut io, _out, _cmd, mut ses) = SimIo::detached(1 << 16);
+    let (steer_tx, steer_rx) = tokio::sync::mpsc::channel(8);
+    io.steer = Some(steer_rx);
+    let mut sim = Sim::new(&s, io);
+    sim.step(10);
+    let dht = s.device_index("dht-1").unwrap() as u32;
+    steer_tx
+        .try_send(sim_core::sim::Steer {
+            device: dht,
+            action: scenarios::EventAction::Disconnect,
+        })
+        .unwrap();
+    steer_tx
+        .try_send(sim_core::sim::Steer {
+            device: dht,
+            action: scenarios::EventAction::Fault(scenarios::FaultSpec {
+                kind: scenarios::FaultKind::Stuck,
+                sensor: None,
+                magnitude: 0.0,
+                duration: 60.0,
+                per_hour: 0.0,
+            }),
+        })
+        .unwrap();
+    sim.step(1);
+    assert_eq!(ses.try_recv().unwrap(), SessionCommand::Disconnect(dht));
+    let f = &sim.stats().faults;
+    assert_eq!(f.len(), 1);
+    assert_eq!(
+        (f[0].kind.as_str(), f[0].start, f[0].end),
+        ("stuck", 11.0, 71.0)
+    );
+    assert_eq!(f[0].sensor.as_deref(), Some("temperature"));
+}

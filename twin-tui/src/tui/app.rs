@@ -79,6 +79,8 @@ pub struct Model {
     pub paused: bool,
     /// Multiplier on the scenario's speed.
     pub speed_scale: f64,
+    /// Choosing a fault kind for the selected device.
+    pub picking_fault: bool,
 }
 
 impl Default for Model {
@@ -94,6 +96,7 @@ impl Default for Model {
             quit: false,
             paused: false,
             speed_scale: 1.0,
+            picking_fault: false,
         }
     }
 }
@@ -135,10 +138,18 @@ pub enum Action {
     Faster,
     /// Halve the speed.
     Slower,
+    /// Disconnect the selected device (its last will fires), or reconnect it.
+    ToggleLink,
+    /// Open the fault picker.
+    StartFault,
+    /// Inject the n-th fault kind (`FaultKind::ALL`) into the selected device.
+    PickFault(usize),
+    /// Close the fault picker.
+    CancelFault,
 }
 
 /// Something the update asks the outside world to do.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
     /// Publish `payload` on the command topic of device `device` (fleet index).
     Command {
@@ -146,6 +157,13 @@ pub enum Effect {
         device: usize,
         /// JSON payload.
         payload: String,
+    },
+    /// Apply a timeline action to the device now.
+    Steer {
+        /// Fleet index.
+        device: usize,
+        /// Disconnect, reconnect or a fault.
+        action: scenarios::EventAction,
     },
 }
 
@@ -169,10 +187,33 @@ pub fn toggle_command(d: &DeviceRow) -> Option<Effect> {
 
 /// The effect of an action on the current snapshot, if any.
 pub fn effect(m: &Model, action: &Action, snap: &FleetSnapshot) -> Option<Effect> {
+    if m.tab != Tab::Devices {
+        return None;
+    }
+    let rows = visible_devices(m, snap);
+    let d = rows.get(m.selected)?;
     match action {
-        Action::Toggle if m.tab == Tab::Devices => {
-            let rows = visible_devices(m, snap);
-            rows.get(m.selected).and_then(|d| toggle_command(d))
+        Action::Toggle => toggle_command(d),
+        Action::ToggleLink => Some(Effect::Steer {
+            device: d.index,
+            action: if d.online == Some(false) {
+                scenarios::EventAction::Reconnect
+            } else {
+                scenarios::EventAction::Disconnect
+            },
+        }),
+        Action::PickFault(i) if m.picking_fault => {
+            let kind = *scenarios::FaultKind::ALL.get(*i)?;
+            Some(Effect::Steer {
+                device: d.index,
+                action: scenarios::EventAction::Fault(scenarios::FaultSpec {
+                    kind,
+                    sensor: None,
+                    magnitude: kind.default_magnitude(),
+                    duration: kind.default_duration(),
+                    per_hour: 0.0,
+                }),
+            })
         }
         _ => None,
     }
@@ -216,6 +257,9 @@ pub fn update(m: &mut Model, action: Action, visible: usize) {
         Action::TogglePause => m.paused = !m.paused,
         Action::Faster => m.speed_scale = (m.speed_scale * 2.0).min(64.0),
         Action::Slower => m.speed_scale = (m.speed_scale / 2.0).max(1.0 / 64.0),
+        Action::ToggleLink => {}
+        Action::StartFault => m.picking_fault = m.tab == Tab::Devices && visible > 0,
+        Action::PickFault(_) | Action::CancelFault => m.picking_fault = false,
     }
 }
 

@@ -24,6 +24,15 @@ pub fn key_to_action(m: &Model, key: KeyEvent) -> Option<Action> {
     if key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c') {
         return Some(Action::Quit);
     }
+    if m.picking_fault {
+        return match key.code {
+            KeyCode::Esc => Some(Action::CancelFault),
+            KeyCode::Char(c) => c
+                .to_digit(10)
+                .map(|d| Action::PickFault(if d == 0 { 9 } else { d as usize - 1 })),
+            _ => None,
+        };
+    }
     if m.editing_filter {
         return match key.code {
             KeyCode::Enter => Some(Action::FilterDone),
@@ -49,6 +58,8 @@ pub fn key_to_action(m: &Model, key: KeyEvent) -> Option<Action> {
         KeyCode::Char('g') | KeyCode::Home => Action::Top,
         KeyCode::Char('G') | KeyCode::End => Action::Bottom,
         KeyCode::Enter => Action::Toggle,
+        KeyCode::Char('d') => Action::ToggleLink,
+        KeyCode::Char('f') => Action::StartFault,
         KeyCode::Char(' ') => Action::TogglePause,
         KeyCode::Char('+') | KeyCode::Char('=') => Action::Faster,
         KeyCode::Char('-') => Action::Slower,
@@ -89,11 +100,21 @@ pub fn drive(
                 if let Ok(Event::Key(k)) = event::read() {
                     if let Some(a) = key_to_action(&model, k) {
                         let snap = snapshots.borrow().clone();
-                        if let Some(app::Effect::Command { device, payload }) =
-                            app::effect(&model, &a, &snap)
-                        {
-                            // A full queue drops the key press; the user can press again.
-                            let _ = controls.try_send(sim_core::run::Control { device, payload });
+                        // A full queue drops the key press; the user can press again.
+                        match app::effect(&model, &a, &snap) {
+                            Some(app::Effect::Command { device, payload }) => {
+                                let _ = controls
+                                    .try_send(sim_core::run::Control::Command { device, payload });
+                            }
+                            Some(app::Effect::Steer { device, action }) => {
+                                let _ = controls.try_send(sim_core::run::Control::Steer(
+                                    sim_core::sim::Steer {
+                                        device: device as u32,
+                                        action,
+                                    },
+                                ));
+                            }
+                            None => {}
                         }
                         let visible = visible_devices(&model, &snap).len();
                         app::update(&mut model, a, visible);

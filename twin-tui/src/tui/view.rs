@@ -12,7 +12,7 @@ use sim_core::snapshot::FleetSnapshot;
 pub const MIN_SIZE: (u16, u16) = (80, 24);
 
 /// Every key, for the help overlay.
-pub const KEYS: [(&str, &str); 13] = [
+pub const KEYS: [(&str, &str); 15] = [
     ("q", "quit: stop the run, write the report"),
     ("?", "show or hide this help"),
     ("tab", "devices / alerts"),
@@ -24,6 +24,8 @@ pub const KEYS: [(&str, &str); 13] = [
     ("k / up", "previous device"),
     ("g / G", "first / last device"),
     ("enter", "toggle the selected actuator (command over MQTT)"),
+    ("d", "disconnect / reconnect the selected device"),
+    ("f", "inject a fault into the selected device"),
     ("space", "pause / resume the simulation"),
     ("+ / -", "double / halve the speed"),
 ];
@@ -97,6 +99,36 @@ pub fn view(m: &Model, snap: &FleetSnapshot, f: &mut Frame) {
     if m.help {
         draw_help(f, area);
     }
+    if m.picking_fault {
+        draw_fault_picker(f, area);
+    }
+}
+
+fn draw_fault_picker(f: &mut Frame, area: Rect) {
+    let kinds = scenarios::FaultKind::ALL;
+    let w = 40.min(area.width);
+    let h = (kinds.len() as u16 + 3).min(area.height);
+    let r = Rect::new(
+        area.x + (area.width - w) / 2,
+        area.y + (area.height - h) / 2,
+        w,
+        h,
+    );
+    let mut lines: Vec<Line> = kinds
+        .iter()
+        .enumerate()
+        .map(|(i, k)| Line::from(format!(" {}  {}", (i + 1) % 10, k.name())))
+        .collect();
+    lines.push(Line::from(" esc  cancel"));
+    f.render_widget(Clear, r);
+    f.render_widget(
+        Paragraph::new(lines).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .title(" inject fault "),
+        ),
+        r,
+    );
 }
 
 fn draw_overview(s: &FleetSnapshot, f: &mut Frame, area: Rect) {

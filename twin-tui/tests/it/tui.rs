@@ -235,7 +235,7 @@ fn enter_on_an_actuator_publishes_its_toggle_command() {
     // The payload is what a device accepts.
     let p = match app::effect(&m, &enter, &s) {
         Some(app::Effect::Command { payload, .. }) => payload,
-        None => unreachable!(),
+        other => panic!("{other:?}"),
     };
     assert!(sim_core::transport::session::parse_command(p.as_bytes()).is_some());
     // A thermostat flips `enabled`; a sensor has no command.
@@ -255,4 +255,55 @@ fn enter_on_an_actuator_publishes_its_toggle_command() {
     press(&mut m, &s, KeyCode::Esc);
     assert_eq!(visible_devices(&m, &s)[0].id, "dht-2");
     assert_eq!(app::effect(&m, &enter, &s), None);
+}
+
+#[test]
+fn d_and_f_steer_the_selected_device() {
+    let s = snapshot();
+    let mut m = Model::default();
+    // Selected: dht-2 (natural order), which is offline in the fixture: `d` reconnects it.
+    let d = key_to_action(&m, key(KeyCode::Char('d'))).unwrap();
+    assert_eq!(
+        app::effect(&m, &d, &s),
+        Some(app::Effect::Steer {
+            device: "dht-2".len(),
+            action: scenarios::EventAction::Reconnect
+        })
+    );
+    press(&mut m, &s, KeyCode::Down);
+    assert_eq!(
+        app::effect(&m, &d, &s),
+        Some(app::Effect::Steer {
+            device: "dht-10".len(),
+            action: scenarios::EventAction::Disconnect
+        })
+    );
+    // `f` opens the picker; `2` picks the second kind (stuck) with its defaults.
+    press(&mut m, &s, KeyCode::Char('f'));
+    assert!(m.picking_fault);
+    let screen = render(&m, &s, 80, 24).join("\n");
+    assert!(
+        screen.contains("inject fault") && screen.contains("2  stuck"),
+        "{screen}"
+    );
+    let pick = key_to_action(&m, key(KeyCode::Char('2'))).unwrap();
+    match app::effect(&m, &pick, &s) {
+        Some(app::Effect::Steer {
+            device,
+            action: scenarios::EventAction::Fault(spec),
+        }) => {
+            assert_eq!(device, "dht-10".len());
+            assert_eq!(spec.kind, scenarios::FaultKind::Stuck);
+            assert_eq!(spec.duration, 900.0);
+        }
+        other => panic!("{other:?}"),
+    }
+    press(&mut m, &s, KeyCode::Char('2'));
+    assert!(!m.picking_fault);
+    // Esc closes the picker without an effect.
+    press(&mut m, &s, KeyCode::Char('f'));
+    let esc = key_to_action(&m, key(KeyCode::Esc)).unwrap();
+    assert_eq!(app::effect(&m, &esc, &s), None);
+    press(&mut m, &s, KeyCode::Esc);
+    assert!(!m.picking_fault && !m.quit);
 }
