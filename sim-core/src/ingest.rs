@@ -135,7 +135,36 @@ pub struct IngestState {
     pub analytics: FleetAnalytics,
     /// Unix seconds of sim time 0, to read timestamps as sim time.
     pub start_epoch: f64,
+    /// Recent history of the one device a reader is watching (the UI's detail view).
+    pub watched: Option<Watched>,
     index: HashMap<String, u32>,
+}
+
+/// Most points per reading, and raw messages, kept for a watched device.
+const WATCH_POINTS: usize = 240;
+const WATCH_RAW: usize = 6;
+
+/// History of one watched device.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Watched {
+    /// Fleet index.
+    pub device: u32,
+    /// Per reading: (sim time, value), oldest first.
+    pub series: Vec<(String, std::collections::VecDeque<(f64, f64)>)>,
+    /// The latest raw payloads (text, cut at 200 characters), oldest first.
+    pub raw: std::collections::VecDeque<String>,
+}
+
+impl IngestState {
+    /// Start keeping history for `device` (dropping any other's); `None` stops.
+    pub fn watch(&mut self, device: Option<u32>) {
+        if self.watched.as_ref().map(|w| w.device) != device {
+            self.watched = device.map(|d| Watched {
+                device: d,
+                ..Watched::default()
+            });
+        }
+    }
 }
 
 impl IngestState {
@@ -150,6 +179,7 @@ impl IngestState {
             unknown_device: 0,
             analytics,
             start_epoch,
+            watched: None,
             index: ids
                 .iter()
                 .enumerate()
@@ -309,6 +339,27 @@ pub fn handle(ingest: &Ingest, topic: &str, payload: &[u8]) {
         st.devices[idx as usize].last_ts = Some(ts);
         let expected = record.map(|r| r.expected).unwrap_or_default();
         st.analytics.observe(idx, ts, &readings, &expected, seq);
+        if let Some(w) = st.watched.as_mut().filter(|w| w.device == idx) {
+            for (name, v) in &readings {
+                let pos = match w.series.iter().position(|(n, _)| n == name) {
+                    Some(p) => p,
+                    None => {
+                        w.series.push((name.clone(), Default::default()));
+                        w.series.len() - 1
+                    }
+                };
+                let q = &mut w.series[pos].1;
+                q.push_back((ts, *v));
+                if q.len() > WATCH_POINTS {
+                    q.pop_front();
+                }
+            }
+            let text: String = String::from_utf8_lossy(payload).chars().take(200).collect();
+            w.raw.push_back(text);
+            if w.raw.len() > WATCH_RAW {
+                w.raw.pop_front();
+            }
+        }
         let fresh = !seq.duplicate;
         drop(st);
         ingest.counters.total.fetch_add(1, Ordering::Relaxed);

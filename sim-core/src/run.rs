@@ -31,6 +31,8 @@ pub struct RunOptions {
     pub connect_concurrency: usize,
     /// Where to publish live fleet snapshots (for the terminal UI), if anywhere.
     pub snapshots: Option<watch::Sender<Arc<FleetSnapshot>>>,
+    /// The device whose history snapshots should carry (`usize::MAX` for none).
+    pub watch: Option<Arc<std::sync::atomic::AtomicUsize>>,
     /// Pause and speed controls for the sim clock (from the UI).
     pub pacing: Option<Arc<clock::Pacing>>,
     /// Commands to send to devices over MQTT, as any controller would (from the UI).
@@ -59,6 +61,7 @@ impl Default for RunOptions {
             connect_timeout: Duration::from_secs(30),
             connect_concurrency: 256,
             snapshots: None,
+            watch: None,
             pacing: None,
             controls: None,
         }
@@ -377,7 +380,11 @@ pub async fn run(
             && last_snapshot.elapsed() >= Duration::from_millis(250)
         {
             last_snapshot = Instant::now();
-            if let Ok(st) = state.lock() {
+            if let Ok(mut st) = state.lock() {
+                if let Some(w) = &opts.watch {
+                    let d = w.load(Ordering::Relaxed);
+                    st.watch((d < n).then_some(d as u32));
+                }
                 let head = SnapshotHead {
                     broker: url.clone(),
                     embedded: embedded.is_some(),

@@ -77,6 +77,21 @@ pub struct FleetSnapshot {
     pub devices: Vec<DeviceRow>,
     /// The latest alerts, newest last.
     pub alerts: Vec<Alert>,
+    /// History of the watched device, if a reader asked for one.
+    pub detail: Option<DeviceDetail>,
+}
+
+/// The watched device's recent history.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct DeviceDetail {
+    /// Fleet index.
+    pub device: usize,
+    /// Per reading: (sim time, value), oldest first.
+    pub series: Vec<(String, Vec<(f64, f64)>)>,
+    /// The latest raw payloads, oldest first.
+    pub raw: Vec<String>,
+    /// This device's alert episodes.
+    pub alerts: Vec<Alert>,
 }
 
 /// Most alerts a snapshot carries.
@@ -159,6 +174,20 @@ impl FleetSnapshot {
             latency_p99_ms: p99,
             recv_rate: recv_rate.to_vec(),
             devices,
+            detail: st.watched.as_ref().map(|w| DeviceDetail {
+                device: w.device as usize,
+                series: w
+                    .series
+                    .iter()
+                    .map(|(n, q)| (n.clone(), q.iter().copied().collect()))
+                    .collect(),
+                raw: w.raw.iter().cloned().collect(),
+                alerts: alerts
+                    .iter()
+                    .filter(|a| a.device_index == w.device)
+                    .cloned()
+                    .collect(),
+            }),
             alerts: alerts.into_iter().skip(skip).collect(),
         }
     }

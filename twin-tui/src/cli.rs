@@ -209,7 +209,9 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
             }));
         let (ctl_tx, ctl_rx) = tokio::sync::mpsc::channel(64);
         let pacing = Arc::new(sim_core::sim::clock::Pacing::default());
+        let watch = Arc::new(std::sync::atomic::AtomicUsize::new(usize::MAX));
         let opts = RunOptions {
+            watch: Some(watch.clone()),
             pacing: Some(pacing.clone()),
             snapshots: Some(snap_tx),
             controls: Some(Arc::new(std::sync::Mutex::new(Some(ctl_rx)))),
@@ -221,7 +223,7 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
         let stop2 = stop.clone();
         let handle =
             runtime.spawn(async move { sim_core::run::run(&s2, opts, prog_tx, stop2).await });
-        let report = crate::tui::drive(&runtime, snap_rx, handle, stop, ctl_tx, pacing)?;
+        let report = crate::tui::drive(&runtime, snap_rx, handle, stop, ctl_tx, pacing, watch)?;
         runtime.shutdown_timeout(std::time::Duration::from_millis(500));
         return finish(&args, &report, true);
     }

@@ -81,6 +81,8 @@ pub struct Model {
     pub speed_scale: f64,
     /// Choosing a fault kind for the selected device.
     pub picking_fault: bool,
+    /// Fleet index of the device whose detail view is open.
+    pub detail: Option<usize>,
 }
 
 impl Default for Model {
@@ -97,6 +99,7 @@ impl Default for Model {
             paused: false,
             speed_scale: 1.0,
             picking_fault: false,
+            detail: None,
         }
     }
 }
@@ -146,6 +149,10 @@ pub enum Action {
     PickFault(usize),
     /// Close the fault picker.
     CancelFault,
+    /// Open the detail view of the selected device (`index` is its fleet index).
+    OpenDetail(Option<usize>),
+    /// Back to the table.
+    CloseDetail,
 }
 
 /// Something the update asks the outside world to do.
@@ -183,6 +190,16 @@ pub fn toggle_command(d: &DeviceRow) -> Option<Effect> {
         device: d.index,
         payload: format!("{{\"set\":{{\"{key}\":{}}}}}", now < 0.5),
     })
+}
+
+/// Fill in what an action needs from the snapshot (the selected device's index).
+pub fn resolve(m: &Model, action: Action, snap: &FleetSnapshot) -> Action {
+    match action {
+        Action::OpenDetail(None) => {
+            Action::OpenDetail(visible_devices(m, snap).get(m.selected).map(|d| d.index))
+        }
+        other => other,
+    }
 }
 
 /// The effect of an action on the current snapshot, if any.
@@ -260,6 +277,12 @@ pub fn update(m: &mut Model, action: Action, visible: usize) {
         Action::ToggleLink => {}
         Action::StartFault => m.picking_fault = m.tab == Tab::Devices && visible > 0,
         Action::PickFault(_) | Action::CancelFault => m.picking_fault = false,
+        Action::OpenDetail(index) => {
+            if m.tab == Tab::Devices {
+                m.detail = index;
+            }
+        }
+        Action::CloseDetail => m.detail = None,
     }
 }
 

@@ -45,6 +45,9 @@ pub fn key_to_action(m: &Model, key: KeyEvent) -> Option<Action> {
     Some(match key.code {
         KeyCode::Char('q') => Action::Quit,
         KeyCode::Char('?') => Action::ToggleHelp,
+        KeyCode::Esc | KeyCode::Left | KeyCode::Char('o') if m.detail.is_some() => {
+            Action::CloseDetail
+        }
         KeyCode::Tab => Action::NextTab,
         KeyCode::Char('/') => Action::StartFilter,
         KeyCode::Esc if m.help => Action::ToggleHelp,
@@ -59,6 +62,7 @@ pub fn key_to_action(m: &Model, key: KeyEvent) -> Option<Action> {
         KeyCode::Char('G') | KeyCode::End => Action::Bottom,
         KeyCode::Enter => Action::Toggle,
         KeyCode::Char('d') => Action::ToggleLink,
+        KeyCode::Char('o') | KeyCode::Right => Action::OpenDetail(None),
         KeyCode::Char('f') => Action::StartFault,
         KeyCode::Char(' ') => Action::TogglePause,
         KeyCode::Char('+') | KeyCode::Char('=') => Action::Faster,
@@ -76,6 +80,7 @@ pub fn drive(
     stop: Arc<AtomicBool>,
     controls: tokio::sync::mpsc::Sender<sim_core::run::Control>,
     pacing: Arc<sim_core::sim::clock::Pacing>,
+    watch: Arc<std::sync::atomic::AtomicUsize>,
 ) -> anyhow::Result<Report> {
     let mut terminal = ratatui::init();
     let mut model = Model::default();
@@ -98,8 +103,15 @@ pub fn drive(
         match event::poll(Duration::from_millis(20)) {
             Ok(true) => {
                 if let Ok(Event::Key(k)) = event::read() {
-                    if let Some(a) = key_to_action(&model, k) {
+                    if let Some(mut a) = key_to_action(&model, k) {
                         let snap = snapshots.borrow().clone();
+                        if a == Action::OpenDetail(None) {
+                            a = Action::OpenDetail(
+                                visible_devices(&model, &snap)
+                                    .get(model.selected)
+                                    .map(|d| d.index),
+                            );
+                        }
                         // A full queue drops the key press; the user can press again.
                         match app::effect(&model, &a, &snap) {
                             Some(app::Effect::Command { device, payload }) => {
@@ -125,6 +137,7 @@ pub fn drive(
                         if model.speed_scale != pacing.scale() {
                             pacing.set_scale(model.speed_scale);
                         }
+                        watch.store(model.detail.unwrap_or(usize::MAX), Ordering::Relaxed);
                         dirty = true;
                     }
                 } else {

@@ -12,7 +12,7 @@ use sim_core::snapshot::FleetSnapshot;
 pub const MIN_SIZE: (u16, u16) = (80, 24);
 
 /// Every key, for the help overlay.
-pub const KEYS: [(&str, &str); 15] = [
+pub const KEYS: [(&str, &str); 16] = [
     ("q", "quit: stop the run, write the report"),
     ("?", "show or hide this help"),
     ("tab", "devices / alerts"),
@@ -23,6 +23,7 @@ pub const KEYS: [(&str, &str); 15] = [
     ("j / down", "next device"),
     ("k / up", "previous device"),
     ("g / G", "first / last device"),
+    ("o / right", "open the selected device (esc / left closes)"),
     ("enter", "toggle the selected actuator (command over MQTT)"),
     ("d", "disconnect / reconnect the selected device"),
     ("f", "inject a fault into the selected device"),
@@ -74,9 +75,10 @@ pub fn view(m: &Model, snap: &FleetSnapshot, f: &mut Frame) {
         head,
     );
     draw_overview(snap, f, overview);
-    match m.tab {
-        Tab::Devices => draw_devices(m, snap, f, main),
-        Tab::Alerts => draw_alerts(snap, f, main),
+    match (m.tab, m.detail) {
+        (Tab::Devices, Some(d)) => draw_detail(d, snap, f, main),
+        (Tab::Devices, None) => draw_devices(m, snap, f, main),
+        (Tab::Alerts, _) => draw_alerts(snap, f, main),
     }
     let hint = if m.editing_filter {
         format!(" filter: {}_   (enter done, esc clear)", m.filter)
@@ -323,4 +325,125 @@ fn draw_help(f: &mut Frame, area: Rect) {
         Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(" keys ")),
         r,
     );
+}
+
+fn draw_detail(d: usize, s: &FleetSnapshot, f: &mut Frame, area: Rect) {
+    // Snapshots list devices in fleet order, so the index is usually the position.
+    let Some(row) = s
+        .devices
+        .get(d)
+        .filter(|r| r.index == d)
+        .or_else(|| s.devices.iter().find(|r| r.index == d))
+    else {
+        return;
+    };
+    let block = Block::default().borders(Borders::ALL).title(format!(
+        " {} · {} · {} · {} msgs · esc back ",
+        row.id,
+        row.model,
+        if row.environment.is_empty() {
+            "-"
+        } else {
+            &row.environment
+        },
+        row.received
+    ));
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    let Some(detail) = s.detail.as_ref().filter(|x| x.device == d) else {
+        f.render_widget(Paragraph::new(" collecting this device's history…"), inner);
+        return;
+    };
+    let charts: Vec<&(String, Vec<(f64, f64)>)> = detail.series.iter().take(3).collect();
+    let n = charts.len().max(1) as u32;
+    let mut rows: Vec<Constraint> = charts.iter().map(|_| Constraint::Ratio(1, n)).collect();
+    rows.push(Constraint::Length(4));
+    let areas = Layout::vertical(rows).split(inner);
+    for (i, (name, pts)) in charts.iter().enumerate() {
+        draw_series(name, pts, detail, f, areas[i]);
+    }
+    let open = detail.alerts.iter().filter(|a| a.end.is_none()).count();
+    let mut lines = vec![Line::from(format!(
+        " alerts {} ({} open){}",
+        detail.alerts.len(),
+        open,
+        detail
+            .alerts
+            .iter()
+            .rev()
+            .take(3)
+            .map(|a| format!(
+                "  {} {}–{}",
+                a.kind,
+                clock(a.start),
+                a.end.map_or("open".into(), clock)
+            ))
+            .collect::<String>()
+    ))];
+    lines.extend(
+        detail
+            .raw
+            .iter()
+            .rev()
+            .take(3)
+            .map(|r| Line::from(format!(" {r}")).style(Style::new().fg(Color::DarkGray))),
+    );
+    if let Some(a) = areas.last() {
+        f.render_widget(Paragraph::new(lines), *a);
+    }
+}
+
+fn draw_series(
+    name: &str,
+    pts: &[(f64, f64)],
+    detail: &sim_core::snapshot::DeviceDetail,
+    f: &mut Frame,
+    area: Rect,
+) {
+    use ratatui::symbols::Marker;
+    use ratatui::widgets::{Axis, Chart, Dataset, GraphType};
+    let (x0, x1) = (
+        pts.first().map_or(0.0, |p| p.0),
+        pts.last().map_or(1.0, |p| p.0),
+    );
+    let (lo, hi) = pts
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), p| {
+            (l.min(p.1), h.max(p.1))
+        });
+    let pad = ((hi - lo) * 0.1).max(0.05);
+    let last = pts.last().map_or(0.0, |p| p.1);
+    // Alert episodes on this reading are marked as a band of points at the top.
+    let marks: Vec<(f64, f64)> = detail
+        .alerts
+        .iter()
+        .filter(|a| a.sensor.as_deref().is_none_or(|s| s == name))
+        .flat_map(|a| {
+            let end = a.end.unwrap_or(x1);
+            let step = ((x1 - x0) / 60.0).max(1.0);
+            let mut v = Vec::new();
+            let mut t = a.start.max(x0);
+            while t <= end.min(x1) {
+                v.push((t, hi + pad * 0.5));
+                t += step;
+            }
+            v
+        })
+        .collect();
+    let data = [
+        Dataset::default()
+            .marker(Marker::Braille)
+            .graph_type(GraphType::Line)
+            .style(Style::new().fg(Color::Cyan))
+            .data(pts),
+        Dataset::default()
+            .marker(Marker::Dot)
+            .style(Style::new().fg(Color::Red))
+            .data(&marks),
+    ];
+    let chart = Chart::new(data.to_vec())
+        .block(Block::default().title(format!(" {name} {last:.2} (min {lo:.2}, max {hi:.2}) ")))
+        .x_axis(Axis::default().bounds([x0, x1.max(x0 + 1.0)]))
+        .y_axis(Axis::default().bounds([lo - pad, hi + pad]));
+    f.render_widget(chart, area);
 }

@@ -82,6 +82,7 @@ fn key(c: KeyCode) -> KeyEvent {
 
 fn press(m: &mut Model, s: &FleetSnapshot, c: KeyCode) {
     if let Some(a) = key_to_action(m, key(c)) {
+        let a = app::resolve(m, a, s);
         let visible = visible_devices(m, s).len();
         app::update(m, a, visible);
     }
@@ -306,4 +307,53 @@ fn d_and_f_steer_the_selected_device() {
     assert_eq!(app::effect(&m, &esc, &s), None);
     press(&mut m, &s, KeyCode::Esc);
     assert!(!m.picking_fault && !m.quit);
+}
+
+#[test]
+fn the_detail_view_charts_the_watched_device() {
+    let mut s = snapshot();
+    let mut m = Model::default();
+    // Selected row: dht-2 (index 5 in the fixture). Before any history arrives:
+    press(&mut m, &s, KeyCode::Char('o'));
+    assert_eq!(m.detail, Some("dht-2".len()));
+    let screen = render(&m, &s, 80, 24).join("\n");
+    assert!(
+        screen.contains("dht-2 · dht22 · room-2 · 50 msgs"),
+        "{screen}"
+    );
+    assert!(screen.contains("collecting"), "{screen}");
+    // With history: a chart per reading, the device's alerts and its last raw payloads.
+    s.detail = Some(sim_core::snapshot::DeviceDetail {
+        device: "dht-2".len(),
+        series: vec![
+            (
+                "temperature".into(),
+                (0..60)
+                    .map(|i| (3000.0 + f64::from(i) * 10.0, 21.0 + f64::from(i % 7) * 0.1))
+                    .collect(),
+            ),
+            (
+                "humidity".into(),
+                (0..60)
+                    .map(|i| (3000.0 + f64::from(i) * 10.0, 40.0))
+                    .collect(),
+            ),
+        ],
+        raw: vec![r#"{"device_id":"dht-2","seq":49,"temperature":21.6}"#.into()],
+        alerts: s.alerts.clone(),
+    });
+    let screen = render(&m, &s, 80, 24).join("\n");
+    assert!(
+        screen.contains("temperature 21.30 (min 21.00, max 21.60)"),
+        "{screen}"
+    );
+    assert!(screen.contains("humidity 40.00"), "{screen}");
+    assert!(
+        screen.contains("alerts 1 (1 open)  stuck 01:00:00–open"),
+        "{screen}"
+    );
+    assert!(screen.contains(r#""seq":49"#), "{screen}");
+    press(&mut m, &s, KeyCode::Esc);
+    assert_eq!(m.detail, None);
+    assert!(render(&m, &s, 80, 24).join("\n").contains("devices 4/4"));
 }
