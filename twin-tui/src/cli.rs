@@ -223,9 +223,39 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
         let stop2 = stop.clone();
         let handle =
             runtime.spawn(async move { sim_core::run::run(&s2, opts, prog_tx, stop2).await });
-        let report = crate::tui::drive(&runtime, snap_rx, handle, stop, ctl_tx, pacing, watch)?;
+        let terminated = Arc::new(AtomicBool::new(false));
+        {
+            let terminated = terminated.clone();
+            runtime.spawn(async move {
+                use tokio::signal::unix::{SignalKind, signal};
+                let (Ok(mut term), Ok(mut hup)) = (
+                    signal(SignalKind::terminate()),
+                    signal(SignalKind::hangup()),
+                ) else {
+                    return;
+                };
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = hup.recv() => {}
+                }
+                terminated.store(true, Ordering::Relaxed);
+            });
+        }
+        let steering = crate::tui::Steering {
+            stop,
+            controls: ctl_tx,
+            pacing,
+            watch,
+            terminated: terminated.clone(),
+        };
+        let report = crate::tui::drive(&runtime, snap_rx, handle, steering)?;
         runtime.shutdown_timeout(std::time::Duration::from_millis(500));
-        return finish(&args, &report, true);
+        let code = finish(&args, &report, true)?;
+        return Ok(if terminated.load(Ordering::Relaxed) {
+            EXIT_INTERRUPTED
+        } else {
+            code
+        });
     }
     let bar = (!args.quiet).then(|| crate::progress::spawn(prog_rx, &scenario));
     let report: Report = runtime.block_on(async {
@@ -257,7 +287,9 @@ fn finish(args: &RunArgs, report: &Report, from_tui: bool) -> anyhow::Result<u8>
         }
     }
     if !args.quiet && args.json.as_deref() != Some(std::path::Path::new("-")) {
-        print!("{}", report.summary_text());
+        // A closed stdout (a hung-up terminal) must not turn a finished run into a panic.
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout(), "{}", report.summary_text());
     }
     if report.interrupted && !from_tui {
         return Ok(EXIT_INTERRUPTED);

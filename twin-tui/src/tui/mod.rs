@@ -71,18 +71,46 @@ pub fn key_to_action(m: &Model, key: KeyEvent) -> Option<Action> {
     })
 }
 
-/// Drive the terminal until the user quits. `run` is the running fleet; `stop` ends it.
-/// Returns the report (the run stops on `q`).
+/// The UI's handles on the running fleet.
+pub struct Steering {
+    /// Ends the run.
+    pub stop: Arc<AtomicBool>,
+    /// Commands and steering for devices.
+    pub controls: tokio::sync::mpsc::Sender<sim_core::run::Control>,
+    /// Pause and speed of the sim clock.
+    pub pacing: Arc<sim_core::sim::clock::Pacing>,
+    /// The device whose history snapshots carry (`usize::MAX` for none).
+    pub watch: Arc<std::sync::atomic::AtomicUsize>,
+    /// Set on SIGTERM or SIGHUP.
+    pub terminated: Arc<AtomicBool>,
+}
+
+/// Drive the terminal until the user quits (or a signal asks to). The run stops then;
+/// returns its report.
 pub fn drive(
     rt: &tokio::runtime::Runtime,
     mut snapshots: watch::Receiver<Arc<FleetSnapshot>>,
     run: tokio::task::JoinHandle<Result<Report, sim_core::run::RunError>>,
-    stop: Arc<AtomicBool>,
-    controls: tokio::sync::mpsc::Sender<sim_core::run::Control>,
-    pacing: Arc<sim_core::sim::clock::Pacing>,
-    watch: Arc<std::sync::atomic::AtomicUsize>,
+    steering: Steering,
 ) -> anyhow::Result<Report> {
+    let Steering {
+        stop,
+        controls,
+        pacing,
+        watch,
+        terminated,
+    } = steering;
     let mut terminal = ratatui::init();
+    let (key_tx, keys) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("twin-keys".into())
+        .spawn(move || {
+            while let Ok(ev) = event::read() {
+                if key_tx.send(ev).is_err() {
+                    break;
+                }
+            }
+        })?;
     let mut model = Model::default();
     let mut dirty = true;
     let mut last_draw = Instant::now() - Duration::from_secs(1);
@@ -100,18 +128,14 @@ pub fn drive(
             dirty = false;
             last_draw = Instant::now();
         }
-        match event::poll(Duration::from_millis(20)) {
-            Ok(true) => {
-                if let Ok(Event::Key(k)) = event::read() {
-                    if let Some(mut a) = key_to_action(&model, k) {
+        // Keys come from a reader thread: crossterm's poll can spin without returning
+        // once the terminal hangs up, and this loop must still see signals and quit.
+        match keys.recv_timeout(Duration::from_millis(20)) {
+            Ok(ev) => {
+                if let Event::Key(k) = ev {
+                    if let Some(a) = key_to_action(&model, k) {
                         let snap = snapshots.borrow().clone();
-                        if a == Action::OpenDetail(None) {
-                            a = Action::OpenDetail(
-                                visible_devices(&model, &snap)
-                                    .get(model.selected)
-                                    .map(|d| d.index),
-                            );
-                        }
+                        let a = app::resolve(&model, a, &snap);
                         // A full queue drops the key press; the user can press again.
                         match app::effect(&model, &a, &snap) {
                             Some(app::Effect::Command { device, payload }) => {
@@ -144,16 +168,36 @@ pub fn drive(
                     dirty = true; // resize and the like
                 }
             }
-            Ok(false) => {}
-            Err(e) => break Err(anyhow::Error::from(e)),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                break Err(anyhow::anyhow!("terminal input closed"));
+            }
         }
-        if model.quit || run.is_finished() {
+        // SIGTERM/SIGHUP: leave like `q`, so the terminal is restored and the report written.
+        if model.quit || run.is_finished() || terminated.load(Ordering::Relaxed) {
             break Ok(());
         }
     };
     stop.store(true, Ordering::Relaxed);
-    ratatui::restore();
-    result?;
+    // Show the cursor ourselves: if that fails the terminal is gone (hang-up), and
+    // dropping `Terminal` would try again and print the failure, and printing to a dead
+    // terminal panics. Then leave it be.
+    if terminal.show_cursor().is_err() {
+        std::mem::forget(terminal);
+    } else {
+        drop(terminal);
+    }
+    let _ = ratatui::try_restore();
+    // Even when the terminal failed (hang-up), the run is stopped and its report kept.
+    if let Err(e) = result {
+        // Not eprintln!: after a hang-up stderr may be gone, and that must not panic.
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stderr(),
+            "twin tui: the terminal failed ({e:#}); the run was stopped"
+        );
+        terminated.store(true, Ordering::Relaxed);
+    }
     let report = rt.block_on(run)??;
     Ok(report)
 }
