@@ -72,6 +72,8 @@ pub struct DeviceTally {
     pub online: Option<bool>,
     /// Sim time (payload timestamp) of the latest message.
     pub last_ts: Option<f64>,
+    /// Attach mode: the first `seq` seen (earlier ones were sent before attaching).
+    pub first_seq: Option<u64>,
 }
 
 impl DeviceTally {
@@ -114,9 +116,12 @@ impl DeviceTally {
         ev
     }
 
-    /// Sequence numbers below the highest seen that never arrived.
+    /// Sequence numbers below the highest seen (and from the first seen, when attached)
+    /// that never arrived.
     pub fn gaps(&self) -> u64 {
-        self.highest_seq.map_or(0, |h| h + 1 - self.received)
+        let from = self.first_seq.unwrap_or(0);
+        self.highest_seq
+            .map_or(0, |h| (h + 1 - from).saturating_sub(self.received))
     }
 }
 
@@ -137,6 +142,10 @@ pub struct IngestState {
     pub start_epoch: f64,
     /// Recent history of the one device a reader is watching (the UI's detail view).
     pub watched: Option<Watched>,
+    /// Devices found while attached to a running fleet: id and guessed model, by index.
+    pub attached: Vec<(String, scenarios::ModelKind)>,
+    /// Attach mode: statuses (retained, so they come first) of devices not seen yet.
+    pending_status: HashMap<String, bool>,
     index: HashMap<String, u32>,
 }
 
@@ -180,12 +189,26 @@ impl IngestState {
             analytics,
             start_epoch,
             watched: None,
+            attached: Vec::new(),
+            pending_status: HashMap::new(),
             index: ids
                 .iter()
                 .enumerate()
                 .map(|(i, id)| (id.clone(), i as u32))
                 .collect(),
         }
+    }
+
+    /// Add a device found while running (attach mode); returns its index.
+    pub fn add_device(&mut self, id: &str, model: scenarios::ModelKind, period: f64) -> u32 {
+        let i = self.analytics.add_device(id.to_string(), model, period);
+        self.devices.push(DeviceTally {
+            online: self.pending_status.remove(id),
+            ..DeviceTally::default()
+        });
+        self.attached.push((id.to_string(), model));
+        self.index.insert(id.to_string(), i);
+        i
     }
 
     /// Fleet index of a device id.
@@ -234,7 +257,7 @@ pub fn match_template<'t>(template: &str, topic: &'t str) -> Option<&'t str> {
             (Some(t), Some(p)) => {
                 if t == "{device}" {
                     id = Some(p);
-                } else if t != p {
+                } else if t != p && t != "+" {
                     return None;
                 }
             }
@@ -255,6 +278,29 @@ pub struct Ingest {
     pub encoding: Encoding,
     /// Topics.
     pub topics: Topics,
+    /// Attached to a fleet this process did not start: unknown devices are added as
+    /// they appear instead of being counted as strangers.
+    pub attach: bool,
+}
+
+/// Guess a device's model from the readings it publishes (attach mode), so the
+/// analytics can watch the right readings with settings that suit the part.
+pub fn guess_model(readings: &[(String, f64)]) -> scenarios::ModelKind {
+    use scenarios::ModelKind as M;
+    let has = |k: &str| readings.iter().any(|(n, _)| n == k);
+    if has("pressure") {
+        M::Bme280
+    } else if has("moisture") {
+        M::SoilMoisture
+    } else if has("power") && has("voltage") {
+        M::PowerMeter
+    } else if has("temperature") && has("humidity") {
+        M::Dht22
+    } else if has("temperature") {
+        M::Ds18b20
+    } else {
+        M::Relay
+    }
 }
 
 /// Connect, subscribe, then handle messages until `counters.stop`. `ready` fires once
@@ -323,10 +369,18 @@ pub fn handle(ingest: &Ingest, topic: &str, payload: &[u8]) {
                 return;
             }
         };
-        let Some(idx) = st.index_of(&decoded.device_id) else {
-            st.unknown_device += 1;
-            tracing::warn!(%topic, device_id = %decoded.device_id, "telemetry from a device not in the fleet");
-            return;
+        let idx = match st.index_of(&decoded.device_id) {
+            Some(i) => i,
+            None if ingest.attach => {
+                let model = guess_model(&decoded.readings);
+                // The publish period is unknown here; a minute keeps staleness quiet.
+                st.add_device(&decoded.device_id, model, 60.0)
+            }
+            None => {
+                st.unknown_device += 1;
+                tracing::warn!(%topic, device_id = %decoded.device_id, "telemetry from a device not in the fleet");
+                return;
+            }
         };
         let record = ingest.send_log.take(idx, decoded.seq);
         let sent = decoded.sent_us.or(record.as_ref().map(|r| r.sent_us));
@@ -335,7 +389,13 @@ pub fn handle(ingest: &Ingest, topic: &str, payload: &[u8]) {
         }
         let ts = decoded.timestamp - st.start_epoch;
         let readings = decoded.readings;
-        let seq = st.devices[idx as usize].record(decoded.seq, readings.clone());
+        let first = st.devices[idx as usize].highest_seq.is_none();
+        let mut seq = st.devices[idx as usize].record(decoded.seq, readings.clone());
+        if ingest.attach && first {
+            // Attached mid-run: what came before the first message seen is not a gap.
+            seq.gap = 0;
+            st.devices[idx as usize].first_seq = Some(decoded.seq);
+        }
         st.devices[idx as usize].last_ts = Some(ts);
         let expected = record.map(|r| r.expected).unwrap_or_default();
         st.analytics.observe(idx, ts, &readings, &expected, seq);
@@ -371,12 +431,18 @@ pub fn handle(ingest: &Ingest, topic: &str, payload: &[u8]) {
         let Ok(mut st) = ingest.state.lock() else {
             return;
         };
+        let online = match payload {
+            b"online" => Some(true),
+            b"offline" => Some(false),
+            _ => None,
+        };
+        if st.index_of(id).is_none()
+            && ingest.attach
+            && let Some(o) = online
+        {
+            st.pending_status.insert(id.to_string(), o);
+        }
         if let Some(idx) = st.index_of(id) {
-            let online = match payload {
-                b"online" => Some(true),
-                b"offline" => Some(false),
-                _ => None,
-            };
             st.devices[idx as usize].online = online;
             if let Some(o) = online {
                 st.analytics.status(idx, o);

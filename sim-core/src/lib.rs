@@ -2,6 +2,7 @@
 //! broker, ingest, and run reports.
 
 pub mod analytics;
+pub mod attach;
 pub mod fault;
 pub mod ingest;
 pub mod model;

@@ -202,6 +202,7 @@ pub async fn run(
             send_log: send_log.clone(),
             encoding: scenario.mqtt.encoding,
             topics,
+            attach: false,
         },
         host.clone(),
         port,

@@ -52,7 +52,16 @@ pub enum Command {
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
     /// Scenario file (TOML), e.g. scenarios/examples/quickstart.toml.
-    pub scenario: PathBuf,
+    #[arg(required_unless_present = "attach")]
+    pub scenario: Option<PathBuf>,
+    /// `twin tui` only: watch a fleet that is already running on --broker (read-only),
+    /// finding devices as their telemetry arrives.
+    #[arg(long, requires = "broker")]
+    pub attach: bool,
+    /// With --attach: the topics to watch, as a filter over the wire contract's layout
+    /// ({prefix}/{fleet}/{device}/telemetry and …/status).
+    #[arg(long, default_value = "twin/#")]
+    pub topic: String,
     /// Broker URL (mqtt://host:port). Overrides the scenario's [broker]; default: embedded.
     #[arg(long, env = "TWIN_BROKER")]
     pub broker: Option<String>,
@@ -167,7 +176,11 @@ fn report_error(e: &anyhow::Error) -> ExitCode {
 
 /// Load a scenario and apply the command-line overrides.
 pub fn load_with_overrides(args: &RunArgs) -> anyhow::Result<Scenario> {
-    let mut s = scenarios::load(&args.scenario)?;
+    let path = args
+        .scenario
+        .as_ref()
+        .ok_or_else(|| RunError::BadUrl("a scenario file is required".into()))?;
+    let mut s = scenarios::load(path)?;
     if let Some(seed) = args.seed {
         s.seed = seed;
     }
@@ -185,6 +198,9 @@ pub fn load_with_overrides(args: &RunArgs) -> anyhow::Result<Scenario> {
 }
 
 fn run(args: RunArgs) -> anyhow::Result<u8> {
+    if args.attach {
+        return attach(&args);
+    }
     let scenario = load_with_overrides(&args)?;
     let opts = RunOptions {
         broker_url: args.broker.clone(),
@@ -272,6 +288,49 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
     }
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     finish(&args, &report, false)
+}
+
+/// `twin tui --attach`: watch a running fleet until `q`.
+fn attach(args: &RunArgs) -> anyhow::Result<u8> {
+    if !args.tui {
+        return Err(
+            RunError::BadUrl("--attach works with `twin tui`, not `twin run`".into()).into(),
+        );
+    }
+    let url = args.broker.clone().unwrap_or_default();
+    scenarios::parse_broker_url(&url).map_err(RunError::BadUrl)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("twin-io")
+        .build()
+        .context("starting the async runtime")?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let (snap_tx, snap_rx) =
+        tokio::sync::watch::channel(Arc::new(sim_core::snapshot::FleetSnapshot {
+            scenario: "attached".into(),
+            broker: url.clone(),
+            speed: "live".into(),
+            ..Default::default()
+        }));
+    let handle = {
+        let stop = stop.clone();
+        let topic = args.topic.clone();
+        runtime.spawn(async move {
+            sim_core::attach::attach(&url, &topic, scenarios::Encoding::Json, snap_tx, stop).await
+        })
+    };
+    // Nothing to steer in a fleet this process does not run: the channels lead nowhere.
+    let (ctl_tx, _ctl_rx) = tokio::sync::mpsc::channel(1);
+    let steering = crate::tui::Steering {
+        stop,
+        controls: ctl_tx,
+        pacing: Arc::default(),
+        watch: Arc::new(std::sync::atomic::AtomicUsize::new(usize::MAX)),
+        terminated: Arc::new(AtomicBool::new(false)),
+    };
+    crate::tui::drive(&runtime, snap_rx, handle, steering)?;
+    runtime.shutdown_timeout(std::time::Duration::from_millis(500));
+    Ok(0)
 }
 
 /// Write the report, print the summary, and pick the exit code. Quitting the terminal UI

@@ -157,6 +157,35 @@ pub struct FleetAnalytics {
     last_scan: f64,
 }
 
+fn device_state(fcfg: &FleetConfig, m: ModelKind, period: f64) -> DeviceState {
+    DeviceState {
+        sensors: m
+            .analysed_readings()
+            .iter()
+            .map(|&name| {
+                let mut cfg = sensor_config(m, name);
+                cfg.window = fcfg.window;
+                cfg.spike.threshold = fcfg.spike_threshold;
+                if fcfg.robust_spikes {
+                    cfg.spike.method = super::sensor::SpikeMethod::RobustZ;
+                }
+                SensorSlot {
+                    name,
+                    state: SensorState::new(&cfg),
+                    cfg,
+                    open: [None; 3],
+                }
+            })
+            .collect(),
+        period,
+        last_seen: None,
+        stale: None,
+        offline: None,
+        skew: None,
+        pending_gap: None,
+    }
+}
+
 /// Detector settings for one reading of one model, scaled to the part's resolution and
 /// noise so a healthy sensor stays quiet.
 pub fn sensor_config(model: ModelKind, reading: &str) -> SensorConfig {
@@ -188,36 +217,10 @@ pub fn sensor_config(model: ModelKind, reading: &str) -> SensorConfig {
 impl FleetAnalytics {
     /// Analytics for a fleet: ids, models and publish periods by fleet index.
     pub fn new(cfg: FleetConfig, ids: Vec<String>, models: &[ModelKind], periods: &[f64]) -> Self {
-        let fcfg = &cfg;
         let devices = models
             .iter()
             .zip(periods)
-            .map(|(&m, &period)| DeviceState {
-                sensors: m
-                    .analysed_readings()
-                    .iter()
-                    .map(|&name| {
-                        let mut cfg = sensor_config(m, name);
-                        cfg.window = fcfg.window;
-                        cfg.spike.threshold = fcfg.spike_threshold;
-                        if fcfg.robust_spikes {
-                            cfg.spike.method = super::sensor::SpikeMethod::RobustZ;
-                        }
-                        SensorSlot {
-                            name,
-                            state: SensorState::new(&cfg),
-                            cfg,
-                            open: [None; 3],
-                        }
-                    })
-                    .collect(),
-                period,
-                last_seen: None,
-                stale: None,
-                offline: None,
-                skew: None,
-                pending_gap: None,
-            })
+            .map(|(&m, &period)| device_state(&cfg, m, period))
             .collect();
         FleetAnalytics {
             cfg,
@@ -407,6 +410,13 @@ impl FleetAnalytics {
                 self.devices[di].stale = Some(i);
             }
         }
+    }
+
+    /// Add a device found while running (attach mode); returns its index.
+    pub fn add_device(&mut self, id: String, model: ModelKind, period: f64) -> u32 {
+        self.devices.push(device_state(&self.cfg, model, period));
+        self.ids.push(id);
+        (self.devices.len() - 1) as u32
     }
 
     /// Apply `[[rules]]`: thresholds and rate limits on the readings they name.

@@ -249,3 +249,71 @@ fn the_run_controller_publishes_ui_commands_over_mqtt() {
         assert_eq!(report.sessions.commands_applied, 1);
     });
 }
+
+#[test]
+fn attach_discovers_a_running_fleet() {
+    let broker = EmbeddedBroker::start(32).unwrap();
+    let s = scenario(&SMALL.replace("speed = \"max\"", "speed = 5"));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let (snap_tx, mut snap_rx) = tokio::sync::watch::channel(std::sync::Arc::new(
+            sim_core::snapshot::FleetSnapshot::default(),
+        ));
+        let stop_attach = Arc::new(AtomicBool::new(false));
+        let url = broker.url();
+        let attach = {
+            let stop = stop_attach.clone();
+            let url = url.clone();
+            tokio::spawn(async move {
+                sim_core::attach::attach(&url, "twin/#", scenarios::Encoding::Json, snap_tx, stop)
+                    .await
+            })
+        };
+        let (tx, _rx) = tokio::sync::watch::channel(Progress::default());
+        let opts = RunOptions {
+            broker_url: Some(url),
+            ..RunOptions::default()
+        };
+        let run = {
+            let s = s.clone();
+            tokio::spawn(async move {
+                sim_core::run::run(&s, opts, tx, Arc::new(AtomicBool::new(false))).await
+            })
+        };
+        // Wait until the attached view has seen all five devices with readings.
+        let seen_all = async {
+            loop {
+                snap_rx.changed().await.unwrap();
+                let snap = snap_rx.borrow().clone();
+                if snap.devices.len() == 5 && snap.devices.iter().all(|d| d.received >= 2) {
+                    return snap;
+                }
+            }
+        };
+        let snap = tokio::time::timeout(Duration::from_secs(30), seen_all)
+            .await
+            .expect("the attached view found the fleet within 30 s");
+        let mut ids: Vec<&str> = snap.devices.iter().map(|d| d.id.as_str()).collect();
+        ids.sort();
+        assert_eq!(ids, ["t-1", "t-2", "t-3", "t-4", "t-5"]);
+        // The model is guessed from what the devices publish (temperature only).
+        assert!(snap.devices.iter().all(|d| d.model == "ds18b20"));
+        assert!(
+            snap.devices
+                .iter()
+                .all(|d| d.readings.iter().any(|(k, _)| k == "temperature"))
+        );
+        let report = run.await.unwrap().unwrap();
+        assert_eq!(report.messages.lost, 0);
+        stop_attach.store(true, Ordering::Relaxed);
+        tokio::time::timeout(Duration::from_secs(10), attach)
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+    });
+}

@@ -9,7 +9,6 @@ pub mod view;
 
 use app::{Action, Model, visible_devices};
 use ratatui::crossterm::event::{self, Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
-use sim_core::report::Report;
 use sim_core::snapshot::FleetSnapshot;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -87,12 +86,12 @@ pub struct Steering {
 
 /// Drive the terminal until the user quits (or a signal asks to). The run stops then;
 /// returns its report.
-pub fn drive(
+pub fn drive<T>(
     rt: &tokio::runtime::Runtime,
     mut snapshots: watch::Receiver<Arc<FleetSnapshot>>,
-    run: tokio::task::JoinHandle<Result<Report, sim_core::run::RunError>>,
+    run: tokio::task::JoinHandle<Result<T, sim_core::run::RunError>>,
     steering: Steering,
-) -> anyhow::Result<Report> {
+) -> anyhow::Result<T> {
     let Steering {
         stop,
         controls,

@@ -61,15 +61,24 @@ pub fn view(m: &Model, snap: &FleetSnapshot, f: &mut Frame) {
     } else {
         snap.speed.clone()
     };
-    let title = format!(
-        " twin · {} · sim {} / {} · {} · {}{}",
-        snap.scenario,
-        clock(snap.sim_now),
-        clock(snap.sim_duration),
-        speed,
-        snap.broker.trim_start_matches("mqtt://"),
-        if snap.embedded { " embedded" } else { "" }
-    );
+    let title = if snap.speed == "live" {
+        // Attached to a fleet this process does not run: its clock is the devices' own.
+        format!(
+            " twin · attached · fleet clock {} UTC · {}",
+            clock(snap.sim_now.rem_euclid(86_400.0)),
+            snap.broker.trim_start_matches("mqtt://")
+        )
+    } else {
+        format!(
+            " twin · {} · sim {} / {} · {} · {}{}",
+            snap.scenario,
+            clock(snap.sim_now),
+            clock(snap.sim_duration),
+            speed,
+            snap.broker.trim_start_matches("mqtt://"),
+            if snap.embedded { " embedded" } else { "" }
+        )
+    };
     f.render_widget(
         Paragraph::new(title).style(Style::new().add_modifier(Modifier::BOLD)),
         head,
