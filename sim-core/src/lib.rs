@@ -5,6 +5,7 @@ pub mod analytics;
 pub mod attach;
 pub mod fault;
 pub mod ingest;
+pub mod load;
 pub mod model;
 pub mod report;
 pub mod run;

@@ -41,6 +41,9 @@ pub enum Command {
     Run(RunArgs),
     /// Check a scenario file and print the fleet it would build, without running it.
     Check(CheckArgs),
+    /// Load-test a broker with exact loss and latency accounting.
+    #[command(subcommand)]
+    Load(LoadCommand),
     /// Run a scenario and watch it live in the terminal (same flags as `run`).
     ///
     /// Keys: q quit (the run stops and the report is written), ? help, tab devices/alerts,
@@ -98,6 +101,56 @@ pub struct RunArgs {
     pub tui: bool,
 }
 
+/// `twin load ...`.
+#[derive(Debug, Subcommand)]
+pub enum LoadCommand {
+    /// N publishers on an open-loop schedule, counted by an in-process subscriber:
+    /// sent, received, lost, duplicates, reordering, latency from the actual and from
+    /// the intended send time.
+    Pub(LoadPubArgs),
+}
+
+/// `twin load pub`.
+#[derive(Debug, clap::Args)]
+pub struct LoadPubArgs {
+    /// Publishers (one MQTT session each).
+    #[arg(short = 'c', long, default_value_t = 10)]
+    pub clients: usize,
+    /// Time between two messages of one publisher, e.g. "100ms".
+    #[arg(short = 'I', long, value_parser = parse_dur, default_value = "100ms", conflicts_with = "rate")]
+    pub interval: Dur,
+    /// Total messages per second across all publishers (sets the interval).
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// QoS 0, 1 or 2.
+    #[arg(short = 'q', long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(0..=2))]
+    pub qos: u8,
+    /// Payload size in bytes (at least 32, the header).
+    #[arg(short = 's', long, default_value_t = 64)]
+    pub size: usize,
+    /// Topic; %i is the publisher index.
+    #[arg(short = 't', long, default_value = "twin-load/%i")]
+    pub topic: String,
+    /// How long to publish.
+    #[arg(long, value_parser = parse_dur, default_value = "10s")]
+    pub duration: Dur,
+    /// Messages per publisher (the smaller of this and --duration wins).
+    #[arg(long)]
+    pub count: Option<u64>,
+    /// Wait this long for messages in flight after the last publish.
+    #[arg(long, value_parser = parse_dur, default_value = "5s")]
+    pub drain: Dur,
+    /// Broker URL (mqtt://host:port); default: the embedded broker.
+    #[arg(long, env = "TWIN_BROKER")]
+    pub broker: Option<String>,
+    /// Write the JSON report to this file ("-" for stdout).
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Exit with code 3 if any message was lost.
+    #[arg(long)]
+    pub fail_on_loss: bool,
+}
+
 /// `twin check`.
 #[derive(Debug, clap::Args)]
 pub struct CheckArgs {
@@ -144,6 +197,10 @@ pub fn main() -> ExitCode {
                 Err(e) => report_error(&e),
             }
         }
+        Command::Load(LoadCommand::Pub(args)) => match load_pub(args) {
+            Ok(code) => ExitCode::from(code),
+            Err(e) => report_error(&e),
+        },
         Command::Run(args) => match run(args) {
             Ok(code) => ExitCode::from(code),
             Err(e) => report_error(&e),
@@ -288,6 +345,97 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
     }
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     finish(&args, &report, false)
+}
+
+fn load_pub(args: LoadPubArgs) -> anyhow::Result<u8> {
+    if args.clients == 0 {
+        return Err(RunError::BadUrl("--clients must be at least 1".into()).into());
+    }
+    if let Some(b) = &args.broker {
+        scenarios::parse_broker_url(b).map_err(RunError::BadUrl)?;
+    }
+    let interval = match args.rate {
+        Some(r) if r > 0.0 && r.is_finite() => {
+            std::time::Duration::from_secs_f64(args.clients as f64 / r)
+        }
+        Some(r) => {
+            return Err(
+                RunError::BadUrl(format!("--rate {r}: expected messages per second > 0")).into(),
+            );
+        }
+        None => std::time::Duration::from_secs_f64(args.interval.secs()),
+    };
+    let spec = sim_core::load::LoadSpec {
+        clients: args.clients,
+        interval,
+        qos: args.qos,
+        size: args.size,
+        topic: args.topic.clone(),
+        duration: std::time::Duration::from_secs_f64(args.duration.secs()),
+        count: args.count,
+        drain: std::time::Duration::from_secs_f64(args.drain.secs()),
+        broker: args.broker.clone(),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("twin-io")
+        .build()
+        .context("starting the async runtime")?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let report = runtime.block_on(async {
+        let s = stop.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                s.store(true, Ordering::Relaxed);
+            }
+        });
+        sim_core::load::publish(&spec, stop.clone()).await
+    })?;
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    if let Some(path) = &args.json {
+        let text = serde_json::to_string_pretty(&report).context("encoding the report")?;
+        if path.as_os_str() == "-" {
+            println!("{text}");
+        } else {
+            std::fs::write(path, text + "\n")
+                .with_context(|| format!("writing the report to {}", path.display()))?;
+        }
+    }
+    let m = &report.messages;
+    let p = |x: &Option<sim_core::load::Percentiles>| {
+        x.map_or("no samples".to_string(), |l| {
+            format!(
+                "p50 {:.2} p90 {:.2} p99 {:.2} p99.9 {:.2} max {:.2} ms",
+                l.p50, l.p90, l.p99, l.p999, l.max
+            )
+        })
+    };
+    use std::io::Write as _;
+    let _ = writeln!(
+        std::io::stdout(),
+        "load pub: {} clients, qos {}, {} B, {:.1} s on {}\nmessages  {} sent, {} received, {} lost, {} duplicates, {} out of order ({:.0} recv/s)\nlatency   {}\nintended  {}\nschedule  worst lag {:.2} ms",
+        report.clients,
+        report.qos,
+        report.size,
+        report.wall_seconds,
+        report.broker.url,
+        m.sent,
+        m.received,
+        m.lost,
+        m.duplicates,
+        m.out_of_order,
+        report.received_per_s,
+        p(&report.latency_ms),
+        p(&report.latency_intended_ms),
+        report.schedule_lag_max_ms
+    );
+    if stop.load(Ordering::Relaxed) {
+        return Ok(EXIT_INTERRUPTED);
+    }
+    if args.fail_on_loss && m.lost > 0 {
+        return Ok(EXIT_CONDITION);
+    }
+    Ok(0)
 }
 
 /// `twin tui --attach`: watch a running fleet until `q`.

@@ -6,6 +6,7 @@
 
 mod examples;
 mod faults;
+mod load;
 mod mosquitto;
 mod network;
 mod sim;

@@ -204,3 +204,45 @@ fn fail_on_miss_exits_3_when_recall_is_below_the_bar() {
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
     assert!(stderr(&o).contains("recall below it"), "{}", stderr(&o));
 }
+
+#[test]
+fn load_pub_writes_its_report() {
+    let dir = std::env::temp_dir().join(format!("twin-load-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let json = dir.join("load.json");
+    let o = twin(&[
+        "load",
+        "pub",
+        "-c",
+        "5",
+        "--rate",
+        "100",
+        "--duration",
+        "1s",
+        "-q",
+        "1",
+        "-s",
+        "100",
+        "--json",
+        json.to_str().unwrap(),
+        "--fail-on-loss",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("100 sent, 100 received, 0 lost"), "{out}");
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(v["command"], "load pub");
+    assert_eq!(v["messages"]["sent"], 100);
+    assert_eq!(v["messages"]["lost"], 0);
+    for key in ["p50", "p90", "p99", "p999", "max"] {
+        assert!(v["latency_ms"][key].is_f64(), "latency_ms.{key}");
+        assert!(
+            v["latency_intended_ms"][key].is_f64(),
+            "latency_intended_ms.{key}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+    let o = twin(&["load", "pub", "-q", "3"]);
+    assert_eq!(o.status.code(), Some(2));
+}
