@@ -33,7 +33,7 @@ pub async fn attach(
     snapshots: watch::Sender<Arc<FleetSnapshot>>,
     stop: Arc<AtomicBool>,
 ) -> Result<(), RunError> {
-    let (host, port) = parse_broker_url(url).map_err(RunError::BadUrl)?;
+    let (host, port) = parse_broker_url(url).map_err(RunError::BadInput)?;
     let analytics = FleetAnalytics::new(FleetConfig::default(), Vec::new(), &[], &[]);
     let state = Arc::new(Mutex::new(IngestState::new(&[], analytics, 0.0)));
     let counters = Arc::new(IngestCounters::default());

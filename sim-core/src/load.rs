@@ -149,13 +149,31 @@ fn qos_of(q: u8) -> QoS {
     }
 }
 
+/// Running totals a caller can sample (the CLI prints a line each second from them).
+#[derive(Debug, Default)]
+pub struct LoadCounters {
+    /// Messages accepted by publishers' clients.
+    pub sent: AtomicU64,
+    /// Distinct messages the subscriber received.
+    pub received: AtomicU64,
+}
+
 /// Run a publish load and report.
 pub async fn publish(spec: &LoadSpec, stop: Arc<AtomicBool>) -> Result<LoadReport, RunError> {
+    publish_counted(spec, stop, Arc::default()).await
+}
+
+/// As [`publish`], updating `counters` as it goes.
+pub async fn publish_counted(
+    spec: &LoadSpec,
+    stop: Arc<AtomicBool>,
+    counters: Arc<LoadCounters>,
+) -> Result<LoadReport, RunError> {
     let (embedded, url) = match &spec.broker {
         Some(u) => (false, u.clone()),
         None => (true, EmbeddedBroker::start(spec.clients + 16)?.url()),
     };
-    let (host, port) = scenarios::parse_broker_url(&url).map_err(RunError::BadUrl)?;
+    let (host, port) = scenarios::parse_broker_url(&url).map_err(RunError::BadInput)?;
     let qos = qos_of(spec.qos);
     let hist = || Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 3).expect("constant bounds");
     let state = Arc::new(Mutex::new(SubState {
@@ -164,7 +182,7 @@ pub async fn publish(spec: &LoadSpec, stop: Arc<AtomicBool>) -> Result<LoadRepor
         intended: hist(),
         malformed: 0,
     }));
-    let received = Arc::new(AtomicU64::new(0));
+    let received = counters.clone();
 
     // Subscriber first, so nothing is missed.
     let filter = spec.topic.replace("%i", "+");
@@ -206,7 +224,7 @@ pub async fn publish(spec: &LoadSpec, stop: Arc<AtomicBool>) -> Result<LoadRepor
                                 if !ev.duplicate {
                                     let _ = st.actual.record(now.saturating_sub(sent).max(1));
                                     let _ = st.intended.record(now.saturating_sub(intended).max(1));
-                                    received.fetch_add(1, Ordering::Relaxed);
+                                    received.received.fetch_add(1, Ordering::Relaxed);
                                 }
                             }
                             _ => st.malformed += 1,
@@ -263,6 +281,7 @@ pub async fn publish(spec: &LoadSpec, stop: Arc<AtomicBool>) -> Result<LoadRepor
         let sent = sent[i].clone();
         let stop = stop.clone();
         let lag_max = lag_max.clone();
+        let counters = counters.clone();
         let size = spec.size;
         // Spread publishers over one interval so they do not fire in lockstep.
         let offset = interval_us * i as u64 / spec.clients.max(1) as u64;
@@ -281,6 +300,7 @@ pub async fn publish(spec: &LoadSpec, stop: Arc<AtomicBool>) -> Result<LoadRepor
                     let payload = encode(i as u32, seq, intended, now, size);
                     if client.publish(&topic, qos, false, payload).await.is_ok() {
                         sent.fetch_add(1, Ordering::Relaxed);
+                        counters.sent.fetch_add(1, Ordering::Relaxed);
                     }
                 }
                 client
@@ -296,7 +316,7 @@ pub async fn publish(spec: &LoadSpec, stop: Arc<AtomicBool>) -> Result<LoadRepor
     let publish_end = Instant::now();
     let total_sent: u64 = sent.iter().map(|s| s.load(Ordering::Relaxed)).sum();
     let deadline = Instant::now() + spec.drain;
-    while received.load(Ordering::Relaxed) < total_sent && Instant::now() < deadline {
+    while counters.received.load(Ordering::Relaxed) < total_sent && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let wall = (Instant::now().max(start) - start).as_secs_f64();

@@ -71,9 +71,9 @@ impl Default for RunOptions {
 /// Why a run could not be done.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
-    /// The broker URL is not usable.
+    /// Bad input: a broker URL or a flag that cannot be used (exit code 2).
     #[error("{0}")]
-    BadUrl(String),
+    BadInput(String),
     /// The embedded broker did not start.
     #[error(transparent)]
     Broker(#[from] BrokerError),
@@ -161,7 +161,7 @@ pub async fn run(
             (Some(b), u)
         }
     };
-    let (host, port) = parse_broker_url(&url).map_err(RunError::BadUrl)?;
+    let (host, port) = parse_broker_url(&url).map_err(RunError::BadInput)?;
     let qos = qos_of(scenario.mqtt.qos);
     let fleet = &scenario.fleet;
     let ids: Vec<String> = scenario.devices.iter().map(|d| d.id.clone()).collect();

@@ -223,7 +223,7 @@ fn report_error(e: &anyhow::Error) -> ExitCode {
         eprintln!("error: {se}");
         return ExitCode::from(EXIT_BAD_INPUT);
     }
-    if let Some(RunError::BadUrl(_)) = e.downcast_ref::<RunError>() {
+    if let Some(RunError::BadInput(_)) = e.downcast_ref::<RunError>() {
         eprintln!("error: {e:#}");
         return ExitCode::from(EXIT_BAD_INPUT);
     }
@@ -236,7 +236,7 @@ pub fn load_with_overrides(args: &RunArgs) -> anyhow::Result<Scenario> {
     let path = args
         .scenario
         .as_ref()
-        .ok_or_else(|| RunError::BadUrl("a scenario file is required".into()))?;
+        .ok_or_else(|| RunError::BadInput("a scenario file is required".into()))?;
     let mut s = scenarios::load(path)?;
     if let Some(seed) = args.seed {
         s.seed = seed;
@@ -249,7 +249,7 @@ pub fn load_with_overrides(args: &RunArgs) -> anyhow::Result<Scenario> {
         s.speed = sp;
     }
     if let Some(b) = &args.broker {
-        scenarios::parse_broker_url(b).map_err(RunError::BadUrl)?;
+        scenarios::parse_broker_url(b).map_err(RunError::BadInput)?;
     }
     Ok(s)
 }
@@ -349,19 +349,20 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
 
 fn load_pub(args: LoadPubArgs) -> anyhow::Result<u8> {
     if args.clients == 0 {
-        return Err(RunError::BadUrl("--clients must be at least 1".into()).into());
+        return Err(RunError::BadInput("--clients must be at least 1".into()).into());
     }
     if let Some(b) = &args.broker {
-        scenarios::parse_broker_url(b).map_err(RunError::BadUrl)?;
+        scenarios::parse_broker_url(b).map_err(RunError::BadInput)?;
     }
     let interval = match args.rate {
         Some(r) if r > 0.0 && r.is_finite() => {
             std::time::Duration::from_secs_f64(args.clients as f64 / r)
         }
         Some(r) => {
-            return Err(
-                RunError::BadUrl(format!("--rate {r}: expected messages per second > 0")).into(),
-            );
+            return Err(RunError::BadInput(format!(
+                "--rate {r}: expected messages per second > 0"
+            ))
+            .into());
         }
         None => std::time::Duration::from_secs_f64(args.interval.secs()),
     };
@@ -389,7 +390,39 @@ fn load_pub(args: LoadPubArgs) -> anyhow::Result<u8> {
                 s.store(true, Ordering::Relaxed);
             }
         });
-        sim_core::load::publish(&spec, stop.clone()).await
+        // One line a second, as emqtt-bench users expect.
+        let counters = Arc::new(sim_core::load::LoadCounters::default());
+        let ticker = {
+            let c = counters.clone();
+            let quiet = args.json.as_deref() == Some(std::path::Path::new("-"));
+            tokio::spawn(async move {
+                let (mut last_s, mut last_r, mut t) = (0, 0, 0u64);
+                let mut every = tokio::time::interval(std::time::Duration::from_secs(1));
+                every.tick().await;
+                loop {
+                    every.tick().await;
+                    t += 1;
+                    let (s, r) = (
+                        c.sent.load(Ordering::Relaxed),
+                        c.received.load(Ordering::Relaxed),
+                    );
+                    if !quiet {
+                        use std::io::Write as _;
+                        let _ = writeln!(
+                            std::io::stderr(),
+                            "{t:>5}s  sent {:>8}/s  recv {:>8}/s  in flight {:>8}",
+                            s - last_s,
+                            r - last_r,
+                            s.saturating_sub(r)
+                        );
+                    }
+                    (last_s, last_r) = (s, r);
+                }
+            })
+        };
+        let r = sim_core::load::publish_counted(&spec, stop.clone(), counters).await;
+        ticker.abort();
+        r
     })?;
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     if let Some(path) = &args.json {
@@ -442,11 +475,11 @@ fn load_pub(args: LoadPubArgs) -> anyhow::Result<u8> {
 fn attach(args: &RunArgs) -> anyhow::Result<u8> {
     if !args.tui {
         return Err(
-            RunError::BadUrl("--attach works with `twin tui`, not `twin run`".into()).into(),
+            RunError::BadInput("--attach works with `twin tui`, not `twin run`".into()).into(),
         );
     }
     let url = args.broker.clone().unwrap_or_default();
-    scenarios::parse_broker_url(&url).map_err(RunError::BadUrl)?;
+    scenarios::parse_broker_url(&url).map_err(RunError::BadInput)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("twin-io")
