@@ -6,7 +6,7 @@
 use crate::analytics::fleet::{FleetAnalytics, FleetConfig};
 use crate::ingest::{self, Ingest, IngestCounters, IngestState, Topics};
 use crate::run::{Phase, RunError};
-use crate::snapshot::{DeviceRow, FleetSnapshot};
+use crate::snapshot::{DeviceRow, FleetSnapshot, last_readings, open_alerts, p50_p99_ms};
 use crate::transport::dispatch::SendLog;
 use rumqttc::QoS;
 use scenarios::{Encoding, parse_broker_url};
@@ -93,12 +93,7 @@ pub async fn attach(
 /// A snapshot of an attached fleet: devices in the order they appeared.
 pub fn attached_snapshot(url: &str, st: &IngestState, recv_rate: &[u64]) -> FleetSnapshot {
     let alerts = st.analytics.alerts();
-    let mut open = vec![0u32; st.attached.len()];
-    for a in alerts.iter().filter(|a| a.end.is_none()) {
-        if let Some(o) = open.get_mut(a.device_index as usize) {
-            *o += 1;
-        }
-    }
+    let open = open_alerts(&alerts, st.attached.len());
     let now = st.analytics.now().unwrap_or(0.0);
     let devices: Vec<DeviceRow> = st
         .attached
@@ -113,18 +108,14 @@ pub fn attached_snapshot(url: &str, st: &IngestState, recv_rate: &[u64]) -> Flee
                 environment: String::new(),
                 received: t.received,
                 last_seen: t.last_ts,
-                readings: t
-                    .readings
-                    .iter()
-                    .map(|(k, s)| (k.clone(), s.last))
-                    .collect(),
+                readings: last_readings(t),
                 open_alerts: open[i],
                 online: t.online,
                 actuator: model.is_actuator(),
             }
         })
         .collect();
-    let h = &st.latency_us;
+    let (latency_p50_ms, latency_p99_ms) = p50_p99_ms(&st.latency_us);
     FleetSnapshot {
         scenario: "attached".into(),
         broker: url.to_string(),
@@ -142,8 +133,8 @@ pub fn attached_snapshot(url: &str, st: &IngestState, recv_rate: &[u64]) -> Flee
         in_flight_or_lost: devices.iter().zip(&st.devices).map(|(_, t)| t.gaps()).sum(),
         dropped_at_source: 0,
         malformed: st.malformed,
-        latency_p50_ms: (!h.is_empty()).then(|| h.value_at_quantile(0.5) as f64 / 1000.0),
-        latency_p99_ms: (!h.is_empty()).then(|| h.value_at_quantile(0.99) as f64 / 1000.0),
+        latency_p50_ms,
+        latency_p99_ms,
         recv_rate: recv_rate.to_vec(),
         devices,
         alerts,

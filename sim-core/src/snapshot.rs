@@ -94,6 +94,36 @@ pub struct DeviceDetail {
     pub alerts: Vec<Alert>,
 }
 
+/// Open alert episodes per device index.
+pub(crate) fn open_alerts(alerts: &[Alert], devices: usize) -> Vec<u32> {
+    let mut open = vec![0u32; devices];
+    for a in alerts.iter().filter(|a| a.end.is_none()) {
+        if let Some(o) = open.get_mut(a.device_index as usize) {
+            *o += 1;
+        }
+    }
+    open
+}
+
+/// Latency p50 and p99 in milliseconds, when there are samples.
+pub(crate) fn p50_p99_ms(h: &hdrhistogram::Histogram<u64>) -> (Option<f64>, Option<f64>) {
+    if h.is_empty() {
+        return (None, None);
+    }
+    (
+        Some(h.value_at_quantile(0.5) as f64 / 1000.0),
+        Some(h.value_at_quantile(0.99) as f64 / 1000.0),
+    )
+}
+
+/// The latest value of each reading.
+pub(crate) fn last_readings(t: &crate::ingest::DeviceTally) -> Vec<(String, f64)> {
+    t.readings
+        .iter()
+        .map(|(k, s)| (k.clone(), s.last))
+        .collect()
+}
+
 /// Most alerts a snapshot carries.
 const MAX_ALERTS: usize = 500;
 
@@ -106,12 +136,7 @@ impl FleetSnapshot {
         recv_rate: &[u64],
     ) -> FleetSnapshot {
         let alerts = st.analytics.alerts();
-        let mut open = vec![0u32; scenario.devices.len()];
-        for a in alerts.iter().filter(|a| a.end.is_none()) {
-            if let Some(o) = open.get_mut(a.device_index as usize) {
-                *o += 1;
-            }
-        }
+        let open = open_alerts(&alerts, scenario.devices.len());
         let devices: Vec<DeviceRow> = scenario
             .devices
             .iter()
@@ -128,26 +153,14 @@ impl FleetSnapshot {
                         .unwrap_or_default(),
                     received: t.received,
                     last_seen: t.last_ts,
-                    readings: t
-                        .readings
-                        .iter()
-                        .map(|(k, s)| (k.clone(), s.last))
-                        .collect(),
+                    readings: last_readings(t),
                     open_alerts: open[i],
                     online: t.online,
                     actuator: d.model.kind().is_actuator(),
                 }
             })
             .collect();
-        let h = &st.latency_us;
-        let (p50, p99) = if h.is_empty() {
-            (None, None)
-        } else {
-            (
-                Some(h.value_at_quantile(0.5) as f64 / 1000.0),
-                Some(h.value_at_quantile(0.99) as f64 / 1000.0),
-            )
-        };
+        let (p50, p99) = p50_p99_ms(&st.latency_us);
         let received: u64 = devices.iter().map(|d| d.received).sum();
         let skip = alerts.len().saturating_sub(MAX_ALERTS);
         FleetSnapshot {

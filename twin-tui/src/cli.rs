@@ -426,13 +426,7 @@ fn load_pub(args: LoadPubArgs) -> anyhow::Result<u8> {
     })?;
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     if let Some(path) = &args.json {
-        let text = serde_json::to_string_pretty(&report).context("encoding the report")?;
-        if path.as_os_str() == "-" {
-            println!("{text}");
-        } else {
-            std::fs::write(path, text + "\n")
-                .with_context(|| format!("writing the report to {}", path.display()))?;
-        }
+        write_json(path, &report)?;
     }
     let m = &report.messages;
     let p = |x: &Option<sim_core::load::Percentiles>| {
@@ -469,6 +463,19 @@ fn load_pub(args: LoadPubArgs) -> anyhow::Result<u8> {
         return Ok(EXIT_CONDITION);
     }
     Ok(0)
+}
+
+/// Write a report as pretty JSON to a file, or to stdout for "-".
+fn write_json(path: &std::path::Path, report: &impl serde::Serialize) -> anyhow::Result<()> {
+    let text = serde_json::to_string_pretty(report).context("encoding the report")?;
+    if path.as_os_str() == "-" {
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), "{text}");
+    } else {
+        std::fs::write(path, text + "\n")
+            .with_context(|| format!("writing the report to {}", path.display()))?;
+    }
+    Ok(())
 }
 
 /// `twin tui --attach`: watch a running fleet until `q`.
@@ -518,13 +525,7 @@ fn attach(args: &RunArgs) -> anyhow::Result<u8> {
 /// is a normal end (0), not an interruption.
 fn finish(args: &RunArgs, report: &Report, from_tui: bool) -> anyhow::Result<u8> {
     if let Some(path) = &args.json {
-        let text = serde_json::to_string_pretty(report).context("encoding the report")?;
-        if path.as_os_str() == "-" {
-            println!("{text}");
-        } else {
-            std::fs::write(path, text + "\n")
-                .with_context(|| format!("writing the report to {}", path.display()))?;
-        }
+        write_json(path, report)?;
     }
     if !args.quiet && args.json.as_deref() != Some(std::path::Path::new("-")) {
         // A closed stdout (a hung-up terminal) must not turn a finished run into a panic.
