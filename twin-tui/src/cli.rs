@@ -108,6 +108,32 @@ pub enum LoadCommand {
     /// sent, received, lost, duplicates, reordering, latency from the actual and from
     /// the intended send time.
     Pub(LoadPubArgs),
+    /// Open N sessions at a ramp rate and hold them; report CONNECT→CONNACK latency
+    /// percentiles and failures.
+    Conn(LoadConnArgs),
+}
+
+/// `twin load conn`.
+#[derive(Debug, clap::Args)]
+pub struct LoadConnArgs {
+    /// Sessions to open.
+    #[arg(short = 'c', long, default_value_t = 100)]
+    pub clients: usize,
+    /// New connections per second.
+    #[arg(long, default_value_t = 500.0)]
+    pub ramp: f64,
+    /// Hold the sessions this long once all are up.
+    #[arg(long, value_parser = parse_dur, default_value = "5s")]
+    pub hold: Dur,
+    /// Give up on one connection attempt after this long.
+    #[arg(long, value_parser = parse_dur, default_value = "10s")]
+    pub connect_timeout: Dur,
+    /// Broker URL (mqtt://host:port); default: the embedded broker.
+    #[arg(long, env = "TWIN_BROKER")]
+    pub broker: Option<String>,
+    /// Write the JSON report to this file ("-" for stdout).
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
 }
 
 /// `twin load pub`.
@@ -197,6 +223,10 @@ pub fn main() -> ExitCode {
                 Err(e) => report_error(&e),
             }
         }
+        Command::Load(LoadCommand::Conn(args)) => match load_conn(args) {
+            Ok(code) => ExitCode::from(code),
+            Err(e) => report_error(&e),
+        },
         Command::Load(LoadCommand::Pub(args)) => match load_pub(args) {
             Ok(code) => ExitCode::from(code),
             Err(e) => report_error(&e),
@@ -463,6 +493,62 @@ fn load_pub(args: LoadPubArgs) -> anyhow::Result<u8> {
         return Ok(EXIT_CONDITION);
     }
     Ok(0)
+}
+
+fn load_conn(args: LoadConnArgs) -> anyhow::Result<u8> {
+    if args.clients == 0 || !(args.ramp > 0.0 && args.ramp.is_finite()) {
+        return Err(RunError::BadInput("--clients and --ramp must be positive".into()).into());
+    }
+    if let Some(b) = &args.broker {
+        scenarios::parse_broker_url(b).map_err(RunError::BadInput)?;
+    }
+    let spec = sim_core::load::ConnSpec {
+        clients: args.clients,
+        ramp_per_s: args.ramp,
+        hold: std::time::Duration::from_secs_f64(args.hold.secs()),
+        connect_timeout: std::time::Duration::from_secs_f64(args.connect_timeout.secs()),
+        broker: args.broker.clone(),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("twin-io")
+        .build()
+        .context("starting the async runtime")?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let report = runtime.block_on(async {
+        let s = stop.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                s.store(true, Ordering::Relaxed);
+            }
+        });
+        sim_core::load::connect(&spec, stop.clone()).await
+    })?;
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    if let Some(path) = &args.json {
+        write_json(path, &report)?;
+    }
+    use std::io::Write as _;
+    let lat = report.connect_ms.map_or("no samples".to_string(), |l| {
+        format!(
+            "p50 {:.2} p90 {:.2} p99 {:.2} p99.9 {:.2} max {:.2} ms",
+            l.p50, l.p90, l.p99, l.p999, l.max
+        )
+    });
+    let _ = writeln!(
+        std::io::stdout(),
+        "load conn: {} of {} connected, {} failed, {} held, ramp {:.1} s on {}\nconnect   {lat}",
+        report.connected,
+        report.clients,
+        report.failed,
+        report.held,
+        report.ramp_seconds,
+        report.broker.url
+    );
+    if stop.load(Ordering::Relaxed) {
+        return Ok(EXIT_INTERRUPTED);
+    }
+    Ok(if report.failed > 0 { EXIT_FAILED } else { 0 })
 }
 
 /// Write a report as pretty JSON to a file, or to stdout for "-".

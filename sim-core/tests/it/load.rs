@@ -69,3 +69,46 @@ fn load_pub_counts_exactly_against_mosquitto() {
     assert!(!r.broker.embedded);
     assert_exact(&r);
 }
+
+#[test]
+fn load_conn_opens_holds_and_times_every_session() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let spec = sim_core::load::ConnSpec {
+        clients: 200,
+        ramp_per_s: 2000.0,
+        hold: Duration::from_millis(300),
+        connect_timeout: Duration::from_secs(10),
+        broker: None,
+    };
+    let r = rt
+        .block_on(sim_core::load::connect(
+            &spec,
+            Arc::new(AtomicBool::new(false)),
+        ))
+        .unwrap();
+    assert_eq!((r.connected, r.failed, r.held), (200, 0, 200));
+    let l = r.connect_ms.expect("connect latency");
+    assert!(l.p50 > 0.0 && l.p50 <= l.max);
+
+    // Nothing listening: every attempt fails, within the timeout, and is counted.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let spec = sim_core::load::ConnSpec {
+        clients: 3,
+        broker: Some(format!("mqtt://127.0.0.1:{port}")),
+        connect_timeout: Duration::from_secs(1),
+        hold: Duration::ZERO,
+        ..spec
+    };
+    let r = rt
+        .block_on(sim_core::load::connect(
+            &spec,
+            Arc::new(AtomicBool::new(false)),
+        ))
+        .unwrap();
+    assert_eq!((r.connected, r.failed, r.held), (0, 3, 0));
+    assert!(r.connect_ms.is_none());
+}
