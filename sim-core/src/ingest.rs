@@ -78,7 +78,7 @@ pub struct DeviceTally {
 
 impl DeviceTally {
     /// Count one message; says what its `seq` showed.
-    pub fn record(&mut self, seq: u64, readings: Vec<(String, f64)>) -> SeqEvent {
+    pub fn record(&mut self, seq: u64, readings: &[(String, f64)]) -> SeqEvent {
         let (word, bit) = ((seq / 64) as usize, seq % 64);
         if self.seen.len() <= word {
             self.seen.resize(word + 1, 0);
@@ -108,9 +108,10 @@ impl DeviceTally {
             }
         }
         for (name, v) in readings {
-            match self.readings.iter_mut().find(|(n, _)| *n == name) {
+            let v = *v;
+            match self.readings.iter_mut().find(|(n, _)| n == name) {
                 Some((_, s)) => s.add(v),
-                None => self.readings.push((name, Stat::new(v))),
+                None => self.readings.push((name.clone(), Stat::new(v))),
             }
         }
         ev
@@ -181,9 +182,7 @@ impl IngestState {
     pub fn new(ids: &[String], analytics: FleetAnalytics, start_epoch: f64) -> IngestState {
         IngestState {
             devices: vec![DeviceTally::default(); ids.len()],
-            // 1 µs to 1 h at 3 significant digits; values above are clamped.
-            latency_us: Histogram::new_with_bounds(1, 3_600_000_000, 3)
-                .expect("constant histogram bounds are valid"),
+            latency_us: crate::report::latency_histogram(),
             malformed: 0,
             unknown_device: 0,
             analytics,
@@ -390,7 +389,7 @@ pub fn handle(ingest: &Ingest, topic: &str, payload: &[u8]) {
         let ts = decoded.timestamp - st.start_epoch;
         let readings = decoded.readings;
         let first = st.devices[idx as usize].highest_seq.is_none();
-        let mut seq = st.devices[idx as usize].record(decoded.seq, readings.clone());
+        let mut seq = st.devices[idx as usize].record(decoded.seq, &readings);
         if ingest.attach && first {
             // Attached mid-run: what came before the first message seen is not a gap.
             seq.gap = 0;
@@ -458,11 +457,11 @@ mod tests {
     #[test]
     fn tally_counts_duplicates_reordering_and_gaps() {
         let mut t = DeviceTally::default();
-        assert_eq!(t.record(0, vec![("t".into(), 1.0)]), SeqEvent::default());
-        assert_eq!(t.record(2, vec![("t".into(), 3.0)]).gap, 1);
-        assert!(t.record(1, vec![("t".into(), 2.0)]).out_of_order);
-        assert!(t.record(2, vec![("t".into(), 9.0)]).duplicate);
-        assert_eq!(t.record(5, vec![]).gap, 2);
+        assert_eq!(t.record(0, &[("t".into(), 1.0)]), SeqEvent::default());
+        assert_eq!(t.record(2, &[("t".into(), 3.0)]).gap, 1);
+        assert!(t.record(1, &[("t".into(), 2.0)]).out_of_order);
+        assert!(t.record(2, &[("t".into(), 9.0)]).duplicate);
+        assert_eq!(t.record(5, &[]).gap, 2);
         assert_eq!((t.received, t.duplicates, t.out_of_order), (4, 1, 1));
         assert_eq!(t.gaps(), 2); // 3 and 4
         let s = t.readings[0].1;

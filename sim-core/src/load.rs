@@ -6,12 +6,13 @@
 //! intended send (coordinated omission corrected: a stalled generator cannot hide delay).
 
 use crate::ingest::DeviceTally;
-use crate::report::round4;
+use crate::report::{Latency, round4};
 use crate::run::RunError;
+use crate::run::qos_of;
 use crate::transport::broker::EmbeddedBroker;
 use crate::wire::unix_us;
 use hdrhistogram::Histogram;
-use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet};
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -75,34 +76,6 @@ pub fn decode(b: &[u8]) -> Option<(u32, u64, u64, u64)> {
     Some((u32_at(4)?, u64_at(8)?, u64_at(16)?, u64_at(24)?))
 }
 
-/// Percentiles in milliseconds.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Percentiles {
-    /// Median.
-    pub p50: f64,
-    /// 90th.
-    pub p90: f64,
-    /// 99th.
-    pub p99: f64,
-    /// 99.9th.
-    pub p999: f64,
-    /// Largest.
-    pub max: f64,
-}
-
-fn percentiles(h: &Histogram<u64>) -> Option<Percentiles> {
-    (!h.is_empty()).then(|| {
-        let ms = |us: u64| round4(us as f64 / 1000.0);
-        Percentiles {
-            p50: ms(h.value_at_quantile(0.5)),
-            p90: ms(h.value_at_quantile(0.9)),
-            p99: ms(h.value_at_quantile(0.99)),
-            p999: ms(h.value_at_quantile(0.999)),
-            max: ms(h.max()),
-        }
-    })
-}
-
 /// The report of a `twin load pub` run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LoadReport {
@@ -127,9 +100,9 @@ pub struct LoadReport {
     /// Messages received per second over the publishing period.
     pub received_per_s: f64,
     /// Latency from the actual send.
-    pub latency_ms: Option<Percentiles>,
+    pub latency_ms: Option<Latency>,
     /// Latency from the intended send time (coordinated omission corrected).
-    pub latency_intended_ms: Option<Percentiles>,
+    pub latency_intended_ms: Option<Latency>,
     /// How far the generator fell behind its schedule at worst, ms.
     pub schedule_lag_max_ms: f64,
 }
@@ -139,14 +112,6 @@ struct SubState {
     actual: Histogram<u64>,
     intended: Histogram<u64>,
     malformed: u64,
-}
-
-fn qos_of(q: u8) -> QoS {
-    match q {
-        0 => QoS::AtMostOnce,
-        2 => QoS::ExactlyOnce,
-        _ => QoS::AtLeastOnce,
-    }
 }
 
 /// Running totals a caller can sample (the CLI prints a line each second from them).
@@ -175,7 +140,7 @@ pub async fn publish_counted(
     };
     let (host, port) = scenarios::parse_broker_url(&url).map_err(RunError::BadInput)?;
     let qos = qos_of(spec.qos);
-    let hist = || Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 3).expect("constant bounds");
+    let hist = crate::report::latency_histogram;
     let state = Arc::new(Mutex::new(SubState {
         tallies: vec![DeviceTally::default(); spec.clients],
         actual: hist(),
@@ -220,7 +185,7 @@ pub async fn publish_counted(
                             Some((publisher, seq, intended, sent))
                                 if (publisher as usize) < st.tallies.len() =>
                             {
-                                let ev = st.tallies[publisher as usize].record(seq, Vec::new());
+                                let ev = st.tallies[publisher as usize].record(seq, &[]);
                                 if !ev.duplicate {
                                     let _ = st.actual.record(now.saturating_sub(sent).max(1));
                                     let _ = st.intended.record(now.saturating_sub(intended).max(1));
@@ -360,8 +325,8 @@ pub async fn publish_counted(
         wall_seconds: round4(wall),
         received_per_s: round4(m.received as f64 / publish_secs),
         messages: m,
-        latency_ms: percentiles(&st.actual),
-        latency_intended_ms: percentiles(&st.intended),
+        latency_ms: Latency::of(&st.actual),
+        latency_intended_ms: Latency::of(&st.intended),
         schedule_lag_max_ms: round4(lag_max.load(Ordering::Relaxed) as f64 / 1000.0),
     })
 }
@@ -416,7 +381,7 @@ pub struct ConnReport {
     /// Sessions still up at the end of the hold.
     pub held: u64,
     /// CONNECT → CONNACK latency (TCP connect included).
-    pub connect_ms: Option<Percentiles>,
+    pub connect_ms: Option<Latency>,
     /// Seconds from the first attempt to the last CONNACK.
     pub ramp_seconds: f64,
 }
@@ -428,9 +393,7 @@ pub async fn connect(spec: &ConnSpec, stop: Arc<AtomicBool>) -> Result<ConnRepor
         None => (true, EmbeddedBroker::start(spec.clients + 16)?.url()),
     };
     let (host, port) = scenarios::parse_broker_url(&url).map_err(RunError::BadInput)?;
-    let hist = Arc::new(Mutex::new(
-        Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 3).expect("constant bounds"),
-    ));
+    let hist = Arc::new(Mutex::new(crate::report::latency_histogram()));
     let connected = Arc::new(AtomicU64::new(0));
     let failed = Arc::new(AtomicU64::new(0));
     let alive = Arc::new(AtomicU64::new(0));
@@ -530,7 +493,7 @@ pub async fn connect(spec: &ConnSpec, stop: Arc<AtomicBool>) -> Result<ConnRepor
         connected: connected.load(Ordering::Relaxed),
         failed: failed.load(Ordering::Relaxed),
         held,
-        connect_ms: percentiles(&h),
+        connect_ms: Latency::of(&h),
         ramp_seconds: round4(ramp_seconds),
     })
 }

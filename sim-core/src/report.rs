@@ -176,6 +176,31 @@ pub struct Latency {
     pub count: u64,
 }
 
+/// A latency histogram in microseconds: 1 µs to 1 h at 3 significant digits (values
+/// above are clamped when recorded with `saturating_record`).
+pub fn latency_histogram() -> hdrhistogram::Histogram<u64> {
+    hdrhistogram::Histogram::new_with_bounds(1, 3_600_000_000, 3)
+        .expect("constant histogram bounds are valid")
+}
+
+impl Latency {
+    /// Percentiles of a microsecond histogram, in milliseconds; `None` without samples.
+    pub fn of(h: &hdrhistogram::Histogram<u64>) -> Option<Latency> {
+        if h.is_empty() {
+            return None;
+        }
+        let ms = |us: u64| round4(us as f64 / 1000.0);
+        Some(Latency {
+            p50: ms(h.value_at_quantile(0.5)),
+            p90: ms(h.value_at_quantile(0.9)),
+            p99: ms(h.value_at_quantile(0.99)),
+            p999: ms(h.value_at_quantile(0.999)),
+            max: ms(h.max()),
+            count: h.len(),
+        })
+    }
+}
+
 /// `sessions`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
 pub struct SessionCounts {

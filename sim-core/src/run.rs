@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Semaphore, mpsc, oneshot, watch};
 
 /// How a run is set up beyond the scenario file.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct RunOptions {
     /// Broker URL; overrides the scenario's; `None` and no URL in the file = embedded.
     pub broker_url: Option<String>,
@@ -36,7 +36,7 @@ pub struct RunOptions {
     /// Pause and speed controls for the sim clock (from the UI).
     pub pacing: Option<Arc<clock::Pacing>>,
     /// Commands to send to devices over MQTT, as any controller would (from the UI).
-    pub controls: Option<Arc<Mutex<Option<mpsc::Receiver<Control>>>>>,
+    pub controls: Option<mpsc::Receiver<Control>>,
 }
 
 /// What an operator (the terminal UI) asks of the running fleet.
@@ -146,7 +146,7 @@ pub struct Progress {
 /// Run a scenario to its end (or until `stop` is set) and build the report.
 pub async fn run(
     scenario: &Scenario,
-    opts: RunOptions,
+    mut opts: RunOptions,
     progress: watch::Sender<Progress>,
     stop: Arc<AtomicBool>,
 ) -> Result<Report, RunError> {
@@ -225,7 +225,7 @@ pub async fn run(
     // The controller: one more session that publishes commands from the UI, and the
     // channel that steers the sim.
     let (steer_tx, steer_rx) = mpsc::channel(256);
-    let steer_rx = match opts.controls.as_ref().and_then(|c| c.lock().ok()?.take()) {
+    let steer_rx = match opts.controls.take() {
         Some(rx) => {
             let cmd_topics: Vec<String> = ids
                 .iter()
@@ -441,7 +441,7 @@ pub async fn run(
         st.analytics.scan(now);
         (
             st.devices.clone(),
-            latency_of(&st.latency_us),
+            Latency::of(&st.latency_us),
             st.malformed + st.unknown_device,
             st.analytics.alerts(),
             (0..n)
@@ -582,27 +582,13 @@ pub async fn run(
     Ok(report)
 }
 
-fn qos_of(q: u8) -> QoS {
+/// The rumqttc QoS for 0, 1 or 2.
+pub(crate) fn qos_of(q: u8) -> QoS {
     match q {
         0 => QoS::AtMostOnce,
         2 => QoS::ExactlyOnce,
         _ => QoS::AtLeastOnce,
     }
-}
-
-fn latency_of(h: &hdrhistogram::Histogram<u64>) -> Option<Latency> {
-    if h.is_empty() {
-        return None;
-    }
-    let ms = |us: u64| round4(us as f64 / 1000.0);
-    Some(Latency {
-        p50: ms(h.value_at_quantile(0.5)),
-        p90: ms(h.value_at_quantile(0.9)),
-        p99: ms(h.value_at_quantile(0.99)),
-        p999: ms(h.value_at_quantile(0.999)),
-        max: ms(h.max()),
-        count: h.len(),
-    })
 }
 
 async fn shutdown_sessions(
@@ -613,14 +599,12 @@ async fn shutdown_sessions(
         s.shutdown.store(true, Ordering::Release);
         s.notify.notify_one();
     }
-    let all = futures_join(tasks);
+    let all = async {
+        for t in tasks {
+            let _ = t.await;
+        }
+    };
     let _ = tokio::time::timeout(Duration::from_secs(5), all).await;
-}
-
-async fn futures_join(tasks: Vec<tokio::task::JoinHandle<()>>) {
-    for t in tasks {
-        let _ = t.await;
-    }
 }
 
 /// Raise the open-file soft limit to the hard limit and check the fleet fits under it:

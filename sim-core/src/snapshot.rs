@@ -107,13 +107,8 @@ pub(crate) fn open_alerts(alerts: &[Alert], devices: usize) -> Vec<u32> {
 
 /// Latency p50 and p99 in milliseconds, when there are samples.
 pub(crate) fn p50_p99_ms(h: &hdrhistogram::Histogram<u64>) -> (Option<f64>, Option<f64>) {
-    if h.is_empty() {
-        return (None, None);
-    }
-    (
-        Some(h.value_at_quantile(0.5) as f64 / 1000.0),
-        Some(h.value_at_quantile(0.99) as f64 / 1000.0),
-    )
+    let l = crate::report::Latency::of(h);
+    (l.map(|l| l.p50), l.map(|l| l.p99))
 }
 
 /// The latest value of each reading.

@@ -295,11 +295,7 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
         connect_timeout: std::time::Duration::from_secs_f64(args.connect_timeout.secs()),
         ..RunOptions::default()
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_name("twin-io")
-        .build()
-        .context("starting the async runtime")?;
+    let runtime = io_runtime()?;
     let stop = Arc::new(AtomicBool::new(false));
     let (prog_tx, prog_rx) = tokio::sync::watch::channel(sim_core::run::Progress::default());
     if args.tui {
@@ -317,7 +313,7 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
             watch: Some(watch.clone()),
             pacing: Some(pacing.clone()),
             snapshots: Some(snap_tx),
-            controls: Some(Arc::new(std::sync::Mutex::new(Some(ctl_rx)))),
+            controls: Some(ctl_rx),
             // Quitting should not wait long for stragglers.
             drain_timeout: std::time::Duration::from_millis(500),
             ..opts
@@ -362,12 +358,7 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
     }
     let bar = (!args.quiet).then(|| crate::progress::spawn(prog_rx, &scenario));
     let report: Report = runtime.block_on(async {
-        let stop_on_signal = stop.clone();
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                stop_on_signal.store(true, Ordering::Relaxed);
-            }
-        });
+        stop_on_ctrl_c(stop.clone());
         sim_core::run::run(&scenario, opts, prog_tx, stop.clone()).await
     })?;
     if let Some(b) = bar {
@@ -407,19 +398,10 @@ fn load_pub(args: LoadPubArgs) -> anyhow::Result<u8> {
         drain: std::time::Duration::from_secs_f64(args.drain.secs()),
         broker: args.broker.clone(),
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_name("twin-io")
-        .build()
-        .context("starting the async runtime")?;
+    let runtime = io_runtime()?;
     let stop = Arc::new(AtomicBool::new(false));
     let report = runtime.block_on(async {
-        let s = stop.clone();
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                s.store(true, Ordering::Relaxed);
-            }
-        });
+        stop_on_ctrl_c(stop.clone());
         // One line a second, as emqtt-bench users expect.
         let counters = Arc::new(sim_core::load::LoadCounters::default());
         let ticker = {
@@ -459,7 +441,7 @@ fn load_pub(args: LoadPubArgs) -> anyhow::Result<u8> {
         write_json(path, &report)?;
     }
     let m = &report.messages;
-    let p = |x: &Option<sim_core::load::Percentiles>| {
+    let p = |x: &Option<sim_core::report::Latency>| {
         x.map_or("no samples".to_string(), |l| {
             format!(
                 "p50 {:.2} p90 {:.2} p99 {:.2} p99.9 {:.2} max {:.2} ms",
@@ -509,19 +491,10 @@ fn load_conn(args: LoadConnArgs) -> anyhow::Result<u8> {
         connect_timeout: std::time::Duration::from_secs_f64(args.connect_timeout.secs()),
         broker: args.broker.clone(),
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_name("twin-io")
-        .build()
-        .context("starting the async runtime")?;
+    let runtime = io_runtime()?;
     let stop = Arc::new(AtomicBool::new(false));
     let report = runtime.block_on(async {
-        let s = stop.clone();
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                s.store(true, Ordering::Relaxed);
-            }
-        });
+        stop_on_ctrl_c(stop.clone());
         sim_core::load::connect(&spec, stop.clone()).await
     })?;
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
@@ -551,6 +524,24 @@ fn load_conn(args: LoadConnArgs) -> anyhow::Result<u8> {
     Ok(if report.failed > 0 { EXIT_FAILED } else { 0 })
 }
 
+/// The runtime every command's network I/O runs on.
+fn io_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("twin-io")
+        .build()
+        .context("starting the async runtime")
+}
+
+/// Set `stop` on Ctrl-C (call inside the runtime).
+fn stop_on_ctrl_c(stop: Arc<AtomicBool>) {
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            stop.store(true, Ordering::Relaxed);
+        }
+    });
+}
+
 /// Write a report as pretty JSON to a file, or to stdout for "-".
 fn write_json(path: &std::path::Path, report: &impl serde::Serialize) -> anyhow::Result<()> {
     let text = serde_json::to_string_pretty(report).context("encoding the report")?;
@@ -573,11 +564,7 @@ fn attach(args: &RunArgs) -> anyhow::Result<u8> {
     }
     let url = args.broker.clone().unwrap_or_default();
     scenarios::parse_broker_url(&url).map_err(RunError::BadInput)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_name("twin-io")
-        .build()
-        .context("starting the async runtime")?;
+    let runtime = io_runtime()?;
     let stop = Arc::new(AtomicBool::new(false));
     let (snap_tx, snap_rx) =
         tokio::sync::watch::channel(Arc::new(sim_core::snapshot::FleetSnapshot {

@@ -211,7 +211,7 @@ fn the_run_controller_publishes_ui_commands_over_mqtt() {
         let (ctl_tx, ctl_rx) = tokio::sync::mpsc::channel(8);
         let opts = RunOptions {
             broker_url: Some(broker.url()),
-            controls: Some(Arc::new(std::sync::Mutex::new(Some(ctl_rx)))),
+            controls: Some(ctl_rx),
             ..RunOptions::default()
         };
         let run = {
