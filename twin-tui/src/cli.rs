@@ -43,7 +43,10 @@ pub enum Command {
     Check(CheckArgs),
     /// Load-test a broker with exact loss and latency accounting.
     #[command(subcommand)]
-    Load(LoadCommand),
+    Load(crate::load::LoadCommand),
+    /// Work with reports: merge the shard reports of a `twin load --shard` run.
+    #[command(subcommand)]
+    Report(crate::load::ReportCommand),
     /// Run a scenario and watch it live in the terminal (same flags as `run`).
     ///
     /// Keys: q quit (the run stops and the report is written), ? help, tab devices/alerts,
@@ -101,82 +104,6 @@ pub struct RunArgs {
     pub tui: bool,
 }
 
-/// `twin load ...`.
-#[derive(Debug, Subcommand)]
-pub enum LoadCommand {
-    /// N publishers on an open-loop schedule, counted by an in-process subscriber:
-    /// sent, received, lost, duplicates, reordering, latency from the actual and from
-    /// the intended send time.
-    Pub(LoadPubArgs),
-    /// Open N sessions at a ramp rate and hold them; report CONNECT→CONNACK latency
-    /// percentiles and failures.
-    Conn(LoadConnArgs),
-}
-
-/// `twin load conn`.
-#[derive(Debug, clap::Args)]
-pub struct LoadConnArgs {
-    /// Sessions to open.
-    #[arg(short = 'c', long, default_value_t = 100)]
-    pub clients: usize,
-    /// New connections per second.
-    #[arg(long, default_value_t = 500.0)]
-    pub ramp: f64,
-    /// Hold the sessions this long once all are up.
-    #[arg(long, value_parser = parse_dur, default_value = "5s")]
-    pub hold: Dur,
-    /// Give up on one connection attempt after this long.
-    #[arg(long, value_parser = parse_dur, default_value = "10s")]
-    pub connect_timeout: Dur,
-    /// Broker URL (mqtt://host:port); default: the embedded broker.
-    #[arg(long, env = "TWIN_BROKER")]
-    pub broker: Option<String>,
-    /// Write the JSON report to this file ("-" for stdout).
-    #[arg(long, value_name = "FILE")]
-    pub json: Option<PathBuf>,
-}
-
-/// `twin load pub`.
-#[derive(Debug, clap::Args)]
-pub struct LoadPubArgs {
-    /// Publishers (one MQTT session each).
-    #[arg(short = 'c', long, default_value_t = 10)]
-    pub clients: usize,
-    /// Time between two messages of one publisher, e.g. "100ms".
-    #[arg(short = 'I', long, value_parser = parse_dur, default_value = "100ms", conflicts_with = "rate")]
-    pub interval: Dur,
-    /// Total messages per second across all publishers (sets the interval).
-    #[arg(long)]
-    pub rate: Option<f64>,
-    /// QoS 0, 1 or 2.
-    #[arg(short = 'q', long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(0..=2))]
-    pub qos: u8,
-    /// Payload size in bytes (at least 32, the header).
-    #[arg(short = 's', long, default_value_t = 64)]
-    pub size: usize,
-    /// Topic; %i is the publisher index.
-    #[arg(short = 't', long, default_value = "twin-load/%i")]
-    pub topic: String,
-    /// How long to publish.
-    #[arg(long, value_parser = parse_dur, default_value = "10s")]
-    pub duration: Dur,
-    /// Messages per publisher (the smaller of this and --duration wins).
-    #[arg(long)]
-    pub count: Option<u64>,
-    /// Wait this long for messages in flight after the last publish.
-    #[arg(long, value_parser = parse_dur, default_value = "5s")]
-    pub drain: Dur,
-    /// Broker URL (mqtt://host:port); default: the embedded broker.
-    #[arg(long, env = "TWIN_BROKER")]
-    pub broker: Option<String>,
-    /// Write the JSON report to this file ("-" for stdout).
-    #[arg(long, value_name = "FILE")]
-    pub json: Option<PathBuf>,
-    /// Exit with code 3 if any message was lost.
-    #[arg(long)]
-    pub fail_on_loss: bool,
-}
-
 /// `twin check`.
 #[derive(Debug, clap::Args)]
 pub struct CheckArgs {
@@ -187,7 +114,7 @@ pub struct CheckArgs {
     pub json: bool,
 }
 
-fn parse_dur(s: &str) -> Result<Dur, String> {
+pub(crate) fn parse_dur(s: &str) -> Result<Dur, String> {
     let d = Dur::parse(s)?;
     if d.secs() <= 0.0 {
         return Err("expected a duration longer than zero".into());
@@ -223,11 +150,11 @@ pub fn main() -> ExitCode {
                 Err(e) => report_error(&e),
             }
         }
-        Command::Load(LoadCommand::Conn(args)) => match load_conn(args) {
+        Command::Load(cmd) => match crate::load::main(cmd) {
             Ok(code) => ExitCode::from(code),
             Err(e) => report_error(&e),
         },
-        Command::Load(LoadCommand::Pub(args)) => match load_pub(args) {
+        Command::Report(cmd) => match crate::load::report(cmd) {
             Ok(code) => ExitCode::from(code),
             Err(e) => report_error(&e),
         },
@@ -368,164 +295,8 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
     finish(&args, &report, false)
 }
 
-fn load_pub(args: LoadPubArgs) -> anyhow::Result<u8> {
-    if args.clients == 0 {
-        return Err(RunError::BadInput("--clients must be at least 1".into()).into());
-    }
-    if let Some(b) = &args.broker {
-        scenarios::parse_broker_url(b).map_err(RunError::BadInput)?;
-    }
-    let interval = match args.rate {
-        Some(r) if r > 0.0 && r.is_finite() => {
-            std::time::Duration::from_secs_f64(args.clients as f64 / r)
-        }
-        Some(r) => {
-            return Err(RunError::BadInput(format!(
-                "--rate {r}: expected messages per second > 0"
-            ))
-            .into());
-        }
-        None => std::time::Duration::from_secs_f64(args.interval.secs()),
-    };
-    let spec = sim_core::load::LoadSpec {
-        clients: args.clients,
-        interval,
-        qos: args.qos,
-        size: args.size,
-        topic: args.topic.clone(),
-        duration: std::time::Duration::from_secs_f64(args.duration.secs()),
-        count: args.count,
-        drain: std::time::Duration::from_secs_f64(args.drain.secs()),
-        broker: args.broker.clone(),
-    };
-    let runtime = io_runtime()?;
-    let stop = Arc::new(AtomicBool::new(false));
-    let report = runtime.block_on(async {
-        stop_on_ctrl_c(stop.clone());
-        // One line a second, as emqtt-bench users expect.
-        let counters = Arc::new(sim_core::load::LoadCounters::default());
-        let ticker = {
-            let c = counters.clone();
-            let quiet = args.json.as_deref() == Some(std::path::Path::new("-"));
-            tokio::spawn(async move {
-                let (mut last_s, mut last_r, mut t) = (0, 0, 0u64);
-                let mut every = tokio::time::interval(std::time::Duration::from_secs(1));
-                every.tick().await;
-                loop {
-                    every.tick().await;
-                    t += 1;
-                    let (s, r) = (
-                        c.sent.load(Ordering::Relaxed),
-                        c.received.load(Ordering::Relaxed),
-                    );
-                    if !quiet {
-                        use std::io::Write as _;
-                        let _ = writeln!(
-                            std::io::stderr(),
-                            "{t:>5}s  sent {:>8}/s  recv {:>8}/s  in flight {:>8}",
-                            s - last_s,
-                            r - last_r,
-                            s.saturating_sub(r)
-                        );
-                    }
-                    (last_s, last_r) = (s, r);
-                }
-            })
-        };
-        let r = sim_core::load::publish_counted(&spec, stop.clone(), counters).await;
-        ticker.abort();
-        r
-    })?;
-    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
-    if let Some(path) = &args.json {
-        write_json(path, &report)?;
-    }
-    let m = &report.messages;
-    let p = |x: &Option<sim_core::report::Latency>| {
-        x.map_or("no samples".to_string(), |l| {
-            format!(
-                "p50 {:.2} p90 {:.2} p99 {:.2} p99.9 {:.2} max {:.2} ms",
-                l.p50, l.p90, l.p99, l.p999, l.max
-            )
-        })
-    };
-    use std::io::Write as _;
-    let _ = writeln!(
-        std::io::stdout(),
-        "load pub: {} clients, qos {}, {} B, {:.1} s on {}\nmessages  {} sent, {} received, {} lost, {} duplicates, {} out of order ({:.0} recv/s)\nlatency   {}\nintended  {}\nschedule  worst lag {:.2} ms",
-        report.clients,
-        report.qos,
-        report.size,
-        report.wall_seconds,
-        report.broker.url,
-        m.sent,
-        m.received,
-        m.lost,
-        m.duplicates,
-        m.out_of_order,
-        report.received_per_s,
-        p(&report.latency_ms),
-        p(&report.latency_intended_ms),
-        report.schedule_lag_max_ms
-    );
-    if stop.load(Ordering::Relaxed) {
-        return Ok(EXIT_INTERRUPTED);
-    }
-    if args.fail_on_loss && m.lost > 0 {
-        return Ok(EXIT_CONDITION);
-    }
-    Ok(0)
-}
-
-fn load_conn(args: LoadConnArgs) -> anyhow::Result<u8> {
-    if args.clients == 0 || !(args.ramp > 0.0 && args.ramp.is_finite()) {
-        return Err(RunError::BadInput("--clients and --ramp must be positive".into()).into());
-    }
-    if let Some(b) = &args.broker {
-        scenarios::parse_broker_url(b).map_err(RunError::BadInput)?;
-    }
-    let spec = sim_core::load::ConnSpec {
-        clients: args.clients,
-        ramp_per_s: args.ramp,
-        hold: std::time::Duration::from_secs_f64(args.hold.secs()),
-        connect_timeout: std::time::Duration::from_secs_f64(args.connect_timeout.secs()),
-        broker: args.broker.clone(),
-    };
-    let runtime = io_runtime()?;
-    let stop = Arc::new(AtomicBool::new(false));
-    let report = runtime.block_on(async {
-        stop_on_ctrl_c(stop.clone());
-        sim_core::load::connect(&spec, stop.clone()).await
-    })?;
-    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
-    if let Some(path) = &args.json {
-        write_json(path, &report)?;
-    }
-    use std::io::Write as _;
-    let lat = report.connect_ms.map_or("no samples".to_string(), |l| {
-        format!(
-            "p50 {:.2} p90 {:.2} p99 {:.2} p99.9 {:.2} max {:.2} ms",
-            l.p50, l.p90, l.p99, l.p999, l.max
-        )
-    });
-    let _ = writeln!(
-        std::io::stdout(),
-        "load conn: {} of {} connected, {} failed, {} held, ramp {:.1} s on {}\nconnect   {lat}",
-        report.connected,
-        report.clients,
-        report.failed,
-        report.held,
-        report.ramp_seconds,
-        report.broker.url
-    );
-    if stop.load(Ordering::Relaxed) {
-        return Ok(EXIT_INTERRUPTED);
-    }
-    Ok(if report.failed > 0 { EXIT_FAILED } else { 0 })
-}
-
 /// The runtime every command's network I/O runs on.
-fn io_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+pub(crate) fn io_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("twin-io")
@@ -534,7 +305,7 @@ fn io_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 /// Set `stop` on Ctrl-C (call inside the runtime).
-fn stop_on_ctrl_c(stop: Arc<AtomicBool>) {
+pub(crate) fn stop_on_ctrl_c(stop: Arc<AtomicBool>) {
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
             stop.store(true, Ordering::Relaxed);
@@ -543,7 +314,10 @@ fn stop_on_ctrl_c(stop: Arc<AtomicBool>) {
 }
 
 /// Write a report as pretty JSON to a file, or to stdout for "-".
-fn write_json(path: &std::path::Path, report: &impl serde::Serialize) -> anyhow::Result<()> {
+pub(crate) fn write_json(
+    path: &std::path::Path,
+    report: &impl serde::Serialize,
+) -> anyhow::Result<()> {
     let text = serde_json::to_string_pretty(report).context("encoding the report")?;
     if path.as_os_str() == "-" {
         use std::io::Write as _;

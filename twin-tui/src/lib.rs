@@ -2,5 +2,6 @@
 
 pub mod check;
 pub mod cli;
+pub mod load;
 pub mod progress;
 pub mod tui;

@@ -17,6 +17,7 @@ fn spec(qos: u8, broker: Option<String>) -> LoadSpec {
         count: None,
         drain: Duration::from_secs(10),
         broker,
+        ..LoadSpec::default()
     }
 }
 
@@ -47,6 +48,18 @@ fn assert_exact(r: &sim_core::load::LoadReport) {
     // Measured from the intended time, latency can only be larger.
     assert!(i.max >= a.max - 1e-9 || i.p99 >= a.p99, "{a:?} vs {i:?}");
     assert_eq!(r.size, 128);
+    // Every QoS 1/2 publish was acknowledged, and each acknowledgement timed.
+    assert_eq!(r.acked, 500);
+    assert_eq!(r.ack_ms.expect("ack latency").count, 500);
+    assert_eq!(
+        (r.connect.connected, r.connect.failed, r.connect.errors),
+        (10, 0, 0)
+    );
+    assert_eq!(r.connect_ms.expect("connect latency").count, 10);
+    assert_eq!(r.schedule_lag_ms.expect("lag").count, 500);
+    for h in ["latency", "intended", "ack", "connect", "schedule_lag"] {
+        assert!(r.histograms.contains_key(h), "{h}");
+    }
 }
 
 #[test]
@@ -111,4 +124,66 @@ fn load_conn_opens_holds_and_times_every_session() {
         .unwrap();
     assert_eq!((r.connected, r.failed, r.held), (0, 3, 0));
     assert!(r.connect_ms.is_none());
+}
+
+#[test]
+fn gateway_sessions_publish_for_many_devices_each_counted_apart() {
+    // 4 sessions × 50 devices, each device every 500 ms for 1 s: 2 messages a device.
+    let s = LoadSpec {
+        clients: 4,
+        devices_per_session: 50,
+        interval: Duration::from_millis(500),
+        duration: Duration::from_secs(1),
+        topic: "gw/%c/%i".into(),
+        ..spec(1, None)
+    };
+    let r = run(&s);
+    assert_eq!((r.clients, r.devices), (4, 200));
+    assert_eq!(r.messages.sent, 400, "{:?}", r.messages);
+    assert_eq!(r.messages.received, 400, "{:?}", r.messages);
+    assert_eq!((r.messages.lost, r.messages.duplicates), (0, 0));
+    assert_eq!(r.acked, 400);
+}
+
+#[test]
+fn shards_partition_the_run_and_merge_to_its_totals() {
+    // One broker, four shards run one after another in this process, then merged.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let broker = sim_core::transport::broker::EmbeddedBroker::start(64).unwrap();
+    let base = LoadSpec {
+        clients: 10,
+        count: Some(7),
+        interval: Duration::from_millis(10),
+        broker: Some(broker.url()),
+        ..LoadSpec::default()
+    };
+    let whole = run(&base);
+    let shards: Vec<_> = (0..4)
+        .map(|i| {
+            let s = LoadSpec {
+                shard: sim_core::load::Shard { index: i, count: 4 },
+                ..base.clone()
+            };
+            rt.block_on(publish(&s, Arc::new(AtomicBool::new(false))))
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(
+        shards.iter().map(|r| r.clients).collect::<Vec<_>>(),
+        [2, 3, 2, 3]
+    );
+    let m = sim_core::load::merge(&shards).unwrap();
+    assert_eq!(whole.messages.sent, 70);
+    assert_eq!(m.messages, whole.messages);
+    assert_eq!((m.clients, m.devices, m.acked, m.merged), (10, 10, 70, 4));
+    assert_eq!(m.latency_ms.unwrap().count, 70);
+    assert_eq!(m.ack_ms.unwrap().count, 70);
+    // Each shard's subscriber saw only its own shard's topics.
+    assert!(shards.iter().all(|r| r.foreign == 0));
+    // Merging is exact: the merged histogram is the sum of the shards'.
+    let max = shards
+        .iter()
+        .map(|r| r.latency_ms.unwrap().max)
+        .fold(0.0, f64::max);
+    assert_eq!(m.latency_ms.unwrap().max, max);
 }

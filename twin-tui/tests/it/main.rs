@@ -206,10 +206,10 @@ fn fail_on_miss_exits_3_when_recall_is_below_the_bar() {
 }
 
 #[test]
-fn load_pub_writes_its_report() {
+fn load_pub_writes_its_report_interval_csv_and_hdr_log() {
     let dir = std::env::temp_dir().join(format!("twin-load-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let json = dir.join("load.json");
+    let (json, csv, hlog) = (dir.join("load.json"), dir.join("i.csv"), dir.join("i.hlog"));
     let o = twin(&[
         "load",
         "pub",
@@ -218,31 +218,153 @@ fn load_pub_writes_its_report() {
         "--rate",
         "100",
         "--duration",
-        "1s",
+        "2500ms",
         "-q",
         "1",
         "-s",
         "100",
         "--json",
         json.to_str().unwrap(),
+        "--csv",
+        csv.to_str().unwrap(),
+        "--hdr-log",
+        hlog.to_str().unwrap(),
         "--fail-on-loss",
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let out = String::from_utf8_lossy(&o.stdout);
-    assert!(out.contains("100 sent, 100 received, 0 lost"), "{out}");
+    assert!(out.contains("250 sent, 250 received, 0 lost"), "{out}");
+    // Interval lines on stderr, emqtt-bench style.
+    assert!(stderr(&o).contains("acked"), "{}", stderr(&o));
     let v: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(v["command"], "load pub");
-    assert_eq!(v["messages"]["sent"], 100);
+    assert_eq!(v["messages"]["sent"], 250);
     assert_eq!(v["messages"]["lost"], 0);
+    assert_eq!(v["acked"], 250);
     for key in ["p50", "p90", "p99", "p999", "max"] {
-        assert!(v["latency_ms"][key].is_f64(), "latency_ms.{key}");
-        assert!(
-            v["latency_intended_ms"][key].is_f64(),
-            "latency_intended_ms.{key}"
-        );
+        for section in ["latency_ms", "latency_intended_ms", "ack_ms", "connect_ms"] {
+            assert!(v[section][key].is_f64(), "{section}.{key}");
+        }
     }
+    // The CSV has a header and one row per elapsed second; no row counts more than all.
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let rows: Vec<&str> = text.lines().collect();
+    assert!(
+        rows[0].starts_with("t_s,interval_s,sent,received,acked"),
+        "{text}"
+    );
+    assert!(rows.len() >= 3, "{text}");
+    let received: u64 = rows[1..]
+        .iter()
+        .map(|r| r.split(',').nth(3).unwrap().parse::<u64>().unwrap())
+        .sum();
+    assert!(received > 0 && received <= 250, "{text}");
+    // The HDR log parses with the HdrHistogram log reader, and its intervals hold as
+    // many samples as the CSV rows counted.
+    let log = std::fs::read(&hlog).unwrap();
+    let mut samples = 0;
+    let mut intervals = 0;
+    for item in hdrhistogram::serialization::interval_log::IntervalLogIterator::new(&log) {
+        if let hdrhistogram::serialization::interval_log::LogEntry::Interval(h) = item.unwrap() {
+            let bytes = base64_decode(h.encoded_histogram());
+            let hist: hdrhistogram::Histogram<u64> =
+                hdrhistogram::serialization::Deserializer::new()
+                    .deserialize(&mut bytes.as_slice())
+                    .unwrap();
+            samples += hist.len();
+            intervals += 1;
+        }
+    }
+    assert_eq!(intervals, rows.len() - 1);
+    assert_eq!(samples, received);
     std::fs::remove_dir_all(&dir).unwrap();
     let o = twin(&["load", "pub", "-q", "3"]);
     assert_eq!(o.status.code(), Some(2));
+    let o = twin(&["load", "pub", "--shard", "4/4"]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+fn base64_decode(s: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD
+        .decode(s)
+        .expect("the HDR log holds base64")
+}
+
+#[test]
+fn four_shard_processes_merge_to_the_totals_of_one_run() {
+    let broker = sim_core::transport::broker::EmbeddedBroker::start(256).unwrap();
+    let url = broker.url();
+    let dir = std::env::temp_dir().join(format!("twin-shards-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let common = |json: &std::path::Path| -> Vec<String> {
+        [
+            "load", "pub", "-c", "40", "-I", "50ms", "--count", "20", "-q", "1", "--broker", &url,
+            "--quiet", "--json",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([json.to_str().unwrap().to_string()])
+        .collect()
+    };
+    let whole = dir.join("whole.json");
+    let o = twin(
+        &common(&whole)
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    // Four shard processes at once on the same broker.
+    let children: Vec<_> = (0..4)
+        .map(|i| {
+            let mut args = common(&dir.join(format!("s{i}.json")));
+            args.extend(["--shard".to_string(), format!("{i}/4")]);
+            Command::new(env!("CARGO_BIN_EXE_twin"))
+                .args(&args)
+                .current_dir(repo())
+                .output_async()
+        })
+        .collect();
+    for c in children {
+        let o = c.wait_with_output().unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    let merged = dir.join("merged.json");
+    let mut args = vec!["report", "merge", "--json", merged.to_str().unwrap()];
+    let shard_files: Vec<String> = (0..4)
+        .map(|i| dir.join(format!("s{i}.json")).to_str().unwrap().to_string())
+        .collect();
+    args.extend(shard_files.iter().map(String::as_str));
+    let o = twin(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let read = |p: &std::path::Path| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+    };
+    let (w, m) = (read(&whole), read(&merged));
+    assert_eq!(w["messages"]["sent"], 800);
+    assert_eq!(m["messages"], w["messages"]);
+    assert_eq!(m["clients"], 40);
+    assert_eq!(m["acked"], 800);
+    assert_eq!(m["merged"], 4);
+    assert_eq!(m["latency_ms"]["count"], 800);
+    // A file that is not a load report is bad input.
+    let o = twin(&["report", "merge", "scenarios/examples/quickstart.toml"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+trait SpawnOutput {
+    fn output_async(&mut self) -> std::process::Child;
+}
+
+impl SpawnOutput for Command {
+    fn output_async(&mut self) -> std::process::Child {
+        self.env_remove("TWIN_BROKER")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("twin starts")
+    }
 }

@@ -1,0 +1,856 @@
+//! `twin load pub`: publish load with exact accounting. Each device follows an open-loop
+//! schedule (message k is due at its session's start + offset + k·interval, whatever
+//! happened before), stamps each payload with its device index, `seq`, intended and
+//! actual send times, and a subscriber in the same process counts every message by
+//! (device, seq): exact loss, duplicates and reordering, and latency both from the actual
+//! send (what the broker added) and from the intended send (coordinated omission
+//! corrected: a stalled generator cannot hide delay). The publishing sessions time their
+//! PUBACK (QoS 1) or PUBCOMP (QoS 2), and the tool watches its own CPU and schedule lag.
+//!
+//! Gateway mode: one session publishes for `devices_per_session` devices, as an edge
+//! gateway does, each device with its own `seq` stream and topic.
+
+use super::{Shard, run_tag};
+use crate::ingest::DeviceTally;
+use crate::report::{
+    Latency, histogram_from_base64, histogram_to_base64, latency_histogram, round4,
+};
+use crate::run::RunError;
+use crate::run::qos_of;
+use crate::transport::broker::EmbeddedBroker;
+use crate::wire::unix_us;
+use hdrhistogram::Histogram;
+use rumqttc::{AsyncClient, Event, MqttOptions, Outgoing, Packet};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::{Semaphore, mpsc, oneshot};
+
+/// Payload header: magic, publisher, seq, intended µs, sent µs.
+pub const HEADER: usize = 4 + 4 + 8 + 8 + 8;
+const MAGIC: &[u8; 4] = b"TWL1";
+
+/// What to run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadSpec {
+    /// MQTT sessions over all shards.
+    pub clients: usize,
+    /// Devices each session publishes for (1 = one device per session; more = gateway).
+    pub devices_per_session: usize,
+    /// Time between two messages of one device.
+    pub interval: Duration,
+    /// QoS of publish and subscribe.
+    pub qos: u8,
+    /// Publish with the retain flag.
+    pub retain: bool,
+    /// Payload size in bytes (at least the 32-byte header).
+    pub size: usize,
+    /// Topic template: `%i` device index, `%c` client id, `%s` shard index.
+    pub topic: String,
+    /// How long each session publishes once connected.
+    pub duration: Duration,
+    /// Messages per device, if bounded by count (the smaller bound wins).
+    pub count: Option<u64>,
+    /// How long to wait for stragglers after the last publish.
+    pub drain: Duration,
+    /// Broker URL; `None` starts the embedded broker.
+    pub broker: Option<String>,
+    /// New sessions per second; `None`: as fast as the broker accepts them.
+    pub ramp_per_s: Option<f64>,
+    /// Give up on a session that has no CONNACK after this long.
+    pub connect_timeout: Duration,
+    /// Which slice of the clients this process runs.
+    pub shard: Shard,
+}
+
+impl Default for LoadSpec {
+    fn default() -> Self {
+        LoadSpec {
+            clients: 10,
+            devices_per_session: 1,
+            interval: Duration::from_millis(100),
+            qos: 1,
+            retain: false,
+            size: 64,
+            topic: "twin-load/%s/%i".into(),
+            duration: Duration::from_secs(10),
+            count: None,
+            drain: Duration::from_secs(5),
+            broker: None,
+            ramp_per_s: None,
+            connect_timeout: Duration::from_secs(10),
+            shard: Shard::default(),
+        }
+    }
+}
+
+/// Encode a load payload.
+pub fn encode(publisher: u32, seq: u64, intended_us: u64, sent_us: u64, size: usize) -> Vec<u8> {
+    let mut b = Vec::with_capacity(size.max(HEADER));
+    b.extend_from_slice(MAGIC);
+    b.extend_from_slice(&publisher.to_le_bytes());
+    b.extend_from_slice(&seq.to_le_bytes());
+    b.extend_from_slice(&intended_us.to_le_bytes());
+    b.extend_from_slice(&sent_us.to_le_bytes());
+    b.resize(size.max(HEADER), b'.');
+    b
+}
+
+/// Decode a load payload: (publisher, seq, intended µs, sent µs).
+pub fn decode(b: &[u8]) -> Option<(u32, u64, u64, u64)> {
+    if b.len() < HEADER || &b[..4] != MAGIC {
+        return None;
+    }
+    let u32_at = |i: usize| {
+        b.get(i..i + 4)
+            .and_then(|s| s.try_into().ok())
+            .map(u32::from_le_bytes)
+    };
+    let u64_at = |i: usize| {
+        b.get(i..i + 8)
+            .and_then(|s| s.try_into().ok())
+            .map(u64::from_le_bytes)
+    };
+    Some((u32_at(4)?, u64_at(8)?, u64_at(16)?, u64_at(24)?))
+}
+
+/// Session connection outcome (`connect` in the load reports).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct ConnectCounts {
+    /// Sessions that got a CONNACK.
+    pub connected: u64,
+    /// Sessions that got none within the connect timeout.
+    pub failed: u64,
+    /// Connection errors seen while publishing (each followed by a reconnect attempt).
+    pub errors: u64,
+}
+
+/// The report of a `twin load pub` run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoadReport {
+    /// `"twin"`.
+    pub tool: String,
+    /// Crate version.
+    pub version: String,
+    /// `"load pub"`.
+    pub command: String,
+    /// Broker used.
+    pub broker: crate::report::BrokerInfo,
+    /// `"i/N"` for one shard; absent for a whole run or a merge.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<String>,
+    /// How many reports were merged into this one (1 for a single run).
+    #[serde(default = "one")]
+    pub merged: u64,
+    /// Sessions this report covers.
+    pub clients: u64,
+    /// Devices this report covers (sessions × devices per session).
+    pub devices: u64,
+    /// QoS.
+    pub qos: u8,
+    /// Payload bytes.
+    pub size: u64,
+    /// Seconds from the first session start to the end of draining.
+    pub wall_seconds: f64,
+    /// Message accounting (same keys as `twin run`).
+    pub messages: crate::report::MessageCounts,
+    /// PUBACKs (QoS 1) or PUBCOMPs (QoS 2) received.
+    pub acked: u64,
+    /// Messages from devices outside this shard, seen by its subscriber and ignored.
+    pub foreign: u64,
+    /// Session connection outcome.
+    pub connect: ConnectCounts,
+    /// Messages received per second over the publishing period.
+    pub received_per_s: f64,
+    /// Latency from the actual send.
+    pub latency_ms: Option<Latency>,
+    /// Latency from the intended send time (coordinated omission corrected).
+    pub latency_intended_ms: Option<Latency>,
+    /// PUBLISH → PUBACK (QoS 1) or PUBCOMP (QoS 2).
+    pub ack_ms: Option<Latency>,
+    /// TCP connect + CONNECT → CONNACK.
+    pub connect_ms: Option<Latency>,
+    /// How late each publish left against its schedule.
+    pub schedule_lag_ms: Option<Latency>,
+    /// How far the generator fell behind its schedule at worst, ms.
+    pub schedule_lag_max_ms: f64,
+    /// CPU seconds (user + system) this process used.
+    pub cpu_seconds: f64,
+    /// True when the generator, not the broker, was the bottleneck: its schedule lag
+    /// p99 exceeded 50 ms while it used most of a core or more.
+    pub generator_behind: bool,
+    /// The histograms behind the percentiles (µs, HdrHistogram V2 deflate, base64), so
+    /// `twin report merge` adds shards exactly.
+    pub histograms: BTreeMap<String, String>,
+}
+
+fn one() -> u64 {
+    1
+}
+
+/// One second (or so) of a running load, for interval lines, CSV and HDR logs.
+#[derive(Debug, Clone)]
+pub struct Interval {
+    /// Seconds since the run started, at the end of this interval.
+    pub t: f64,
+    /// Unix time of the start of this interval, seconds.
+    pub start_unix: f64,
+    /// Length of the interval, seconds.
+    pub secs: f64,
+    /// Messages accepted by the clients in this interval.
+    pub sent: u64,
+    /// Distinct messages received in this interval.
+    pub received: u64,
+    /// Acknowledgements received in this interval.
+    pub acked: u64,
+    /// Connection errors in this interval.
+    pub errors: u64,
+    /// Sessions connected now.
+    pub connections: u64,
+    /// Sent so far minus received so far.
+    pub in_flight: u64,
+    /// Receive latency (from the actual send, µs) of this interval's messages.
+    pub latency: Histogram<u64>,
+    /// This process's CPU use over the interval, percent of one core.
+    pub cpu_percent: Option<f64>,
+    /// Worst schedule lag of this interval's publishes, ms.
+    pub lag_ms: f64,
+}
+
+/// Running totals a caller can sample.
+#[derive(Debug, Default)]
+pub struct LoadCounters {
+    /// Messages accepted by publishers' clients.
+    pub sent: AtomicU64,
+    /// Distinct messages the subscriber received.
+    pub received: AtomicU64,
+    /// Acknowledgements received.
+    pub acked: AtomicU64,
+    /// Connection errors.
+    pub errors: AtomicU64,
+    /// Sessions connected now.
+    pub connections: AtomicU64,
+    /// Worst schedule lag since the last sample, µs.
+    pub lag_us: AtomicU64,
+}
+
+/// CPU seconds (user + system) this process has used, from `/proc/self/stat`.
+pub fn process_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which may hold spaces) start at ") ".
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the line: 11 and 12 after the name.
+    let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    // Linux reports these in USER_HZ, which is 100 on every architecture it exposes.
+    Some(ticks as f64 / 100.0)
+}
+
+struct SubState {
+    tallies: Vec<DeviceTally>,
+    actual: Histogram<u64>,
+    intended: Histogram<u64>,
+    interval: Histogram<u64>,
+    malformed: u64,
+    foreign: u64,
+}
+
+/// Run a publish load and report.
+pub async fn publish(spec: &LoadSpec, stop: Arc<AtomicBool>) -> Result<LoadReport, RunError> {
+    publish_counted(spec, stop, None).await
+}
+
+/// The subscription filter for a topic template: levels holding `%i` or `%c` become
+/// `+`, `%s` becomes the shard index.
+pub fn filter_of(template: &str, shard: usize) -> String {
+    template
+        .split('/')
+        .map(|level| {
+            if level.contains("%i") || level.contains("%c") {
+                "+".to_string()
+            } else {
+                level.replace("%s", &shard.to_string())
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+fn topic_of(template: &str, device: usize, client_id: &str, shard: usize) -> String {
+    template
+        .replace("%i", &device.to_string())
+        .replace("%c", client_id)
+        .replace("%s", &shard.to_string())
+}
+
+/// As [`publish`], sending an [`Interval`] each second to `intervals`.
+pub async fn publish_counted(
+    spec: &LoadSpec,
+    stop: Arc<AtomicBool>,
+    intervals: Option<mpsc::UnboundedSender<Interval>>,
+) -> Result<LoadReport, RunError> {
+    let sessions = spec.shard.range(spec.clients);
+    let dps = spec.devices_per_session.max(1);
+    let dev_base = sessions.start * dps;
+    let n_devices = sessions.len() * dps;
+    if dev_base + n_devices > u32::MAX as usize {
+        return Err(RunError::BadInput(format!(
+            "{} devices do not fit the 32-bit device index",
+            spec.clients * dps
+        )));
+    }
+    let (embedded, url) = match &spec.broker {
+        Some(u) => (false, u.clone()),
+        None => (true, EmbeddedBroker::start(sessions.len() + 16)?.url()),
+    };
+    let (host, port) = scenarios::parse_broker_url(&url).map_err(RunError::BadInput)?;
+    let qos = qos_of(spec.qos);
+    let counters = Arc::new(LoadCounters::default());
+    let cpu0 = process_cpu_seconds();
+    let state = Arc::new(Mutex::new(SubState {
+        tallies: vec![DeviceTally::default(); n_devices],
+        actual: latency_histogram(),
+        intended: latency_histogram(),
+        interval: latency_histogram(),
+        malformed: 0,
+        foreign: 0,
+    }));
+    let tag = run_tag();
+    let max_packet = spec.size.max(HEADER) + 1024;
+
+    // Subscriber first, so nothing is missed.
+    let filter = filter_of(&spec.topic, spec.shard.index);
+    let mut o = MqttOptions::new(format!("twin-load-sub-{tag}"), host.clone(), port);
+    o.set_keep_alive(Duration::from_secs(30));
+    o.set_max_packet_size(max_packet, max_packet);
+    let (sub, mut sub_loop) = AsyncClient::new(o, 64);
+    let (ready_tx, ready_rx) = oneshot::channel::<()>();
+    let sub_done = Arc::new(AtomicBool::new(false));
+    let sub_task = {
+        let state = state.clone();
+        let counters = counters.clone();
+        let done = sub_done.clone();
+        let filter = filter.clone();
+        tokio::spawn(async move {
+            let mut ready = Some(ready_tx);
+            while !done.load(Ordering::Relaxed) {
+                match tokio::time::timeout(Duration::from_millis(100), sub_loop.poll()).await {
+                    Ok(Ok(Event::Incoming(Packet::ConnAck(_)))) => {
+                        let _ = sub.try_subscribe(filter.clone(), qos);
+                    }
+                    Ok(Ok(Event::Incoming(Packet::SubAck(_)))) => {
+                        if let Some(r) = ready.take() {
+                            let _ = r.send(());
+                        }
+                    }
+                    Ok(Ok(Event::Incoming(Packet::Publish(p)))) => {
+                        let now = unix_us();
+                        let Ok(mut st) = state.lock() else { continue };
+                        let Some((publisher, seq, intended, sent)) = decode(&p.payload) else {
+                            st.malformed += 1;
+                            continue;
+                        };
+                        let Some(d) = (publisher as usize)
+                            .checked_sub(dev_base)
+                            .filter(|d| *d < n_devices)
+                        else {
+                            st.foreign += 1;
+                            continue;
+                        };
+                        if !st.tallies[d].record(seq, &[]).duplicate {
+                            let lat = now.saturating_sub(sent).max(1);
+                            st.actual.saturating_record(lat);
+                            st.interval.saturating_record(lat);
+                            st.intended
+                                .saturating_record(now.saturating_sub(intended).max(1));
+                            counters.received.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                    Ok(Err(_)) => tokio::time::sleep(Duration::from_millis(100)).await,
+                    _ => {}
+                }
+            }
+        })
+    };
+    if tokio::time::timeout(Duration::from_secs(10), ready_rx)
+        .await
+        .is_err()
+    {
+        sub_done.store(true, Ordering::Relaxed);
+        return Err(RunError::Unreachable {
+            url,
+            what: "the load subscriber could not connect and subscribe".into(),
+            secs: 10.0,
+        });
+    }
+
+    // The sampler: one `Interval` a second.
+    let run_start = Instant::now();
+    let sampler = {
+        let counters = counters.clone();
+        let state = state.clone();
+        intervals.map(|tx| {
+            tokio::spawn(async move {
+                let mut every = tokio::time::interval(Duration::from_secs(1));
+                every.tick().await;
+                let (mut last, mut at, mut at_unix) = ([0u64; 4], Instant::now(), unix_us());
+                let mut cpu_last = process_cpu_seconds();
+                loop {
+                    every.tick().await;
+                    let now = [
+                        counters.sent.load(Ordering::Relaxed),
+                        counters.received.load(Ordering::Relaxed),
+                        counters.acked.load(Ordering::Relaxed),
+                        counters.errors.load(Ordering::Relaxed),
+                    ];
+                    let latency = match state.lock() {
+                        Ok(mut st) => {
+                            let h = st.interval.clone();
+                            st.interval.reset();
+                            h
+                        }
+                        Err(_) => latency_histogram(),
+                    };
+                    let secs = at.elapsed().as_secs_f64();
+                    let cpu = process_cpu_seconds();
+                    let cpu_percent = match (cpu, cpu_last) {
+                        (Some(c), Some(l)) if secs > 0.0 => Some(100.0 * (c - l) / secs),
+                        _ => None,
+                    };
+                    let iv = Interval {
+                        t: run_start.elapsed().as_secs_f64(),
+                        start_unix: at_unix as f64 / 1e6,
+                        secs,
+                        sent: now[0] - last[0],
+                        received: now[1] - last[1],
+                        acked: now[2] - last[2],
+                        errors: now[3] - last[3],
+                        connections: counters.connections.load(Ordering::Relaxed),
+                        in_flight: now[0].saturating_sub(now[1]),
+                        latency,
+                        cpu_percent,
+                        lag_ms: counters.lag_us.swap(0, Ordering::Relaxed) as f64 / 1000.0,
+                    };
+                    if tx.send(iv).is_err() {
+                        return;
+                    }
+                    (last, at, at_unix, cpu_last) = (now, Instant::now(), unix_us(), cpu);
+                }
+            })
+        })
+    };
+
+    // Publishing sessions: a poll task (acks, connection state) and a schedule task.
+    let interval_us = spec.interval.as_micros().max(1) as u64;
+    let per_device = {
+        let by_time = (spec.duration.as_micros() as u64).div_ceil(interval_us);
+        spec.count.map_or(by_time, |c| c.min(by_time))
+    };
+    // A session's messages, round-robin over its devices, one every `step` µs.
+    let step_us = (interval_us / dps as u64).max(1);
+    let per_session = per_device * dps as u64;
+    let sent: Vec<Arc<AtomicU64>> = (0..n_devices)
+        .map(|_| Arc::new(AtomicU64::new(0)))
+        .collect();
+    let shared = Arc::new(Shared {
+        ack: Mutex::new(latency_histogram()),
+        connect: Mutex::new(latency_histogram()),
+        lag: Mutex::new(latency_histogram()),
+        failed: AtomicU64::new(0),
+        connected: AtomicU64::new(0),
+        finishing: AtomicBool::new(false),
+    });
+    let first_start = Arc::new(Mutex::new(None::<Instant>));
+    let connecting = Arc::new(Semaphore::new(256));
+    let gap = spec
+        .ramp_per_s
+        .map(|r| Duration::from_secs_f64(1.0 / r.max(0.001)));
+    let mut tasks = Vec::with_capacity(sessions.len());
+    for (k, s) in sessions.clone().enumerate() {
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
+        if let Some(gap) = gap {
+            tokio::time::sleep_until((run_start + gap * k as u32).into()).await;
+        }
+        let client_id = format!("twin-load-{tag}-{s}");
+        let mut o = MqttOptions::new(client_id.clone(), host.clone(), port);
+        o.set_keep_alive(Duration::from_secs(30));
+        o.set_max_packet_size(max_packet, max_packet);
+        let (client, el) = AsyncClient::new(o, 64);
+        let (up_tx, up_rx) = oneshot::channel::<()>();
+        let poller = tokio::spawn(poll_session(
+            el,
+            up_tx,
+            connecting.clone().acquire_owned().await.ok(),
+            shared.clone(),
+            counters.clone(),
+        ));
+        let topics: Vec<String> = (0..dps)
+            .map(|j| topic_of(&spec.topic, s * dps + j, &client_id, spec.shard.index))
+            .collect();
+        let sent: Vec<Arc<AtomicU64>> = (0..dps)
+            .map(|j| sent[(s - sessions.start) * dps + j].clone())
+            .collect();
+        let (stop, shared, counters, first_start) = (
+            stop.clone(),
+            shared.clone(),
+            counters.clone(),
+            first_start.clone(),
+        );
+        let (size, retain, timeout) = (spec.size, spec.retain, spec.connect_timeout);
+        let n_sessions = sessions.len().max(1) as u64;
+        // Spread sessions over one step so they do not fire in lockstep.
+        let offset = step_us * k as u64 / n_sessions;
+        tasks.push((
+            poller,
+            tokio::spawn(async move {
+                let t0 = Instant::now();
+                if tokio::time::timeout(timeout, up_rx).await.is_err() {
+                    shared.failed.fetch_add(1, Ordering::Relaxed);
+                    return client;
+                }
+                shared
+                    .connect
+                    .lock()
+                    .map(|mut h| h.saturating_record((t0.elapsed().as_micros() as u64).max(1)))
+                    .ok();
+                let start = Instant::now();
+                let start_us = unix_us();
+                if let Ok(mut f) = first_start.lock() {
+                    f.get_or_insert(start);
+                }
+                let mut lag_hist = latency_histogram();
+                for m in 0..per_session {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let (j, seq) = ((m % dps as u64) as usize, m / dps as u64);
+                    let due_off = offset + m * step_us;
+                    tokio::time::sleep_until((start + Duration::from_micros(due_off)).into()).await;
+                    let intended = start_us + due_off;
+                    let now = unix_us();
+                    let lag = now.saturating_sub(intended);
+                    lag_hist.saturating_record(lag.max(1));
+                    counters.lag_us.fetch_max(lag, Ordering::Relaxed);
+                    let device = (s * dps + j) as u32;
+                    let payload = encode(device, seq, intended, now, size);
+                    if client
+                        .publish(&topics[j], qos, retain, payload)
+                        .await
+                        .is_ok()
+                    {
+                        sent[j].fetch_add(1, Ordering::Relaxed);
+                        counters.sent.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                if let Ok(mut h) = shared.lag.lock() {
+                    let _ = h.add(&lag_hist);
+                }
+                client
+            }),
+        ));
+    }
+    let mut clients = Vec::new();
+    for (poller, t) in tasks {
+        if let Ok(c) = t.await {
+            clients.push((poller, c));
+        }
+    }
+    let publish_end = Instant::now();
+    let total_sent: u64 = sent.iter().map(|s| s.load(Ordering::Relaxed)).sum();
+    let deadline = Instant::now() + spec.drain;
+    // Wait for the subscriber and, at QoS > 0, for the acknowledgements.
+    while (counters.received.load(Ordering::Relaxed) < total_sent
+        || (spec.qos > 0 && counters.acked.load(Ordering::Relaxed) < total_sent))
+        && Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let start = first_start
+        .lock()
+        .ok()
+        .and_then(|f| *f)
+        .unwrap_or(run_start);
+    let wall = (Instant::now().max(start) - start).as_secs_f64();
+    let publish_secs = (publish_end.max(start) - start).as_secs_f64().max(1e-3);
+    shared.finishing.store(true, Ordering::Relaxed);
+    for (_, c) in &clients {
+        let _ = c.try_disconnect();
+    }
+    for (poller, _) in clients {
+        if tokio::time::timeout(Duration::from_secs(2), poller)
+            .await
+            .is_err()
+        {
+            tracing::debug!("a load session did not close within 2 s");
+        }
+    }
+    sub_done.store(true, Ordering::Relaxed);
+    let _ = tokio::time::timeout(Duration::from_secs(2), sub_task).await;
+    if let Some(s) = sampler {
+        s.abort();
+    }
+    let cpu_seconds = match (cpu0, process_cpu_seconds()) {
+        (Some(a), Some(b)) => b - a,
+        _ => 0.0,
+    };
+
+    let st = state
+        .lock()
+        .map_err(|_| std::io::Error::other("load state poisoned"))?;
+    let mut m = crate::report::MessageCounts {
+        sent: 0,
+        received: 0,
+        lost: 0,
+        duplicates: 0,
+        out_of_order: 0,
+        dropped_at_source: 0,
+        malformed: st.malformed,
+    };
+    for (i, t) in st.tallies.iter().enumerate() {
+        let s = sent[i].load(Ordering::Relaxed);
+        m.sent += s;
+        m.received += t.received;
+        m.lost += s.saturating_sub(t.received);
+        m.duplicates += t.duplicates;
+        m.out_of_order += t.out_of_order;
+    }
+    let lock = |h: &Mutex<Histogram<u64>>| {
+        h.lock()
+            .map(|h| h.clone())
+            .unwrap_or_else(|_| latency_histogram())
+    };
+    let (ack, connect, lag) = (lock(&shared.ack), lock(&shared.connect), lock(&shared.lag));
+    let lag_p99_ms = if lag.is_empty() {
+        0.0
+    } else {
+        lag.value_at_quantile(0.99) as f64 / 1000.0
+    };
+    let mut histograms = BTreeMap::new();
+    for (name, h) in [
+        ("latency", &st.actual),
+        ("intended", &st.intended),
+        ("ack", &ack),
+        ("connect", &connect),
+        ("schedule_lag", &lag),
+    ] {
+        histograms.insert(name.to_string(), histogram_to_base64(h));
+    }
+    Ok(LoadReport {
+        tool: "twin".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        command: "load pub".into(),
+        broker: crate::report::BrokerInfo { url, embedded },
+        shard: (spec.shard.count > 1).then(|| format!("{}/{}", spec.shard.index, spec.shard.count)),
+        merged: 1,
+        clients: sessions.len() as u64,
+        devices: n_devices as u64,
+        qos: spec.qos,
+        size: spec.size.max(HEADER) as u64,
+        wall_seconds: round4(wall),
+        received_per_s: round4(m.received as f64 / publish_secs),
+        messages: m,
+        acked: counters.acked.load(Ordering::Relaxed),
+        foreign: st.foreign,
+        connect: ConnectCounts {
+            connected: shared.connected.load(Ordering::Relaxed),
+            failed: shared.failed.load(Ordering::Relaxed),
+            errors: counters.errors.load(Ordering::Relaxed),
+        },
+        latency_ms: Latency::of(&st.actual),
+        latency_intended_ms: Latency::of(&st.intended),
+        ack_ms: Latency::of(&ack),
+        connect_ms: Latency::of(&connect),
+        schedule_lag_ms: Latency::of(&lag),
+        schedule_lag_max_ms: round4(lag.max() as f64 / 1000.0),
+        cpu_seconds: round4(cpu_seconds),
+        generator_behind: lag_p99_ms > 50.0 && cpu_seconds / wall.max(1e-3) > 0.8,
+        histograms,
+    })
+}
+
+/// State the sessions of one run share.
+struct Shared {
+    ack: Mutex<Histogram<u64>>,
+    connect: Mutex<Histogram<u64>>,
+    lag: Mutex<Histogram<u64>>,
+    failed: AtomicU64,
+    connected: AtomicU64,
+    finishing: AtomicBool,
+}
+
+/// Drive one publishing session: count its connection, time its acknowledgements,
+/// reconnect after errors (rumqttc reconnects on the next poll) until the run finishes.
+async fn poll_session(
+    mut el: rumqttc::EventLoop,
+    up: oneshot::Sender<()>,
+    permit: Option<tokio::sync::OwnedSemaphorePermit>,
+    shared: Arc<Shared>,
+    counters: Arc<LoadCounters>,
+) {
+    let mut up = Some(up);
+    let mut permit = permit;
+    let mut connected = false;
+    let mut pending: HashMap<u16, Instant> = HashMap::new();
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        match el.poll().await {
+            Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                permit.take();
+                connected = true;
+                backoff = Duration::from_millis(100);
+                counters.connections.fetch_add(1, Ordering::Relaxed);
+                if let Some(u) = up.take() {
+                    shared.connected.fetch_add(1, Ordering::Relaxed);
+                    let _ = u.send(());
+                }
+            }
+            Ok(Event::Outgoing(Outgoing::Publish(pkid))) if pkid != 0 => {
+                pending.insert(pkid, Instant::now());
+            }
+            Ok(Event::Incoming(Packet::PubAck(a))) => ack(&mut pending, a.pkid, &shared, &counters),
+            Ok(Event::Incoming(Packet::PubComp(c))) => {
+                ack(&mut pending, c.pkid, &shared, &counters)
+            }
+            Ok(Event::Outgoing(Outgoing::Disconnect)) => {
+                if connected {
+                    counters.connections.fetch_sub(1, Ordering::Relaxed);
+                }
+                return;
+            }
+            Ok(_) => {}
+            Err(_) => {
+                permit.take();
+                if connected {
+                    connected = false;
+                    counters.connections.fetch_sub(1, Ordering::Relaxed);
+                }
+                if shared.finishing.load(Ordering::Relaxed)
+                    || up.as_ref().is_some_and(|u| u.is_closed())
+                {
+                    return;
+                }
+                counters.errors.fetch_add(1, Ordering::Relaxed);
+                pending.clear();
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}
+
+fn ack(pending: &mut HashMap<u16, Instant>, pkid: u16, shared: &Shared, counters: &LoadCounters) {
+    if let Some(t) = pending.remove(&pkid) {
+        counters.acked.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut h) = shared.ack.lock() {
+            h.saturating_record((t.elapsed().as_micros() as u64).max(1));
+        }
+    }
+}
+
+/// Add shard reports of one `twin load pub` into one: counts and histograms add (so
+/// the merged percentiles are those of one run over all the messages), wall time is the
+/// longest shard's.
+pub fn merge(reports: &[LoadReport]) -> Result<LoadReport, String> {
+    let first = reports.first().ok_or("nothing to merge")?;
+    let mut out = first.clone();
+    out.shard = None;
+    out.merged = 0;
+    out.clients = 0;
+    out.devices = 0;
+    out.messages = crate::report::MessageCounts {
+        sent: 0,
+        received: 0,
+        lost: 0,
+        duplicates: 0,
+        out_of_order: 0,
+        dropped_at_source: 0,
+        malformed: 0,
+    };
+    out.acked = 0;
+    out.foreign = 0;
+    out.connect = ConnectCounts::default();
+    out.received_per_s = 0.0;
+    out.cpu_seconds = 0.0;
+    out.wall_seconds = 0.0;
+    out.generator_behind = false;
+    let mut hists: BTreeMap<String, Histogram<u64>> = BTreeMap::new();
+    for r in reports {
+        if r.command != first.command || r.qos != first.qos {
+            return Err(format!(
+                "cannot merge a {} report at QoS {} with a {} report at QoS {}",
+                r.command, r.qos, first.command, first.qos
+            ));
+        }
+        out.merged += r.merged;
+        out.clients += r.clients;
+        out.devices += r.devices;
+        let (a, b) = (&mut out.messages, &r.messages);
+        a.sent += b.sent;
+        a.received += b.received;
+        a.lost += b.lost;
+        a.duplicates += b.duplicates;
+        a.out_of_order += b.out_of_order;
+        a.dropped_at_source += b.dropped_at_source;
+        a.malformed += b.malformed;
+        out.acked += r.acked;
+        out.foreign += r.foreign;
+        out.connect.connected += r.connect.connected;
+        out.connect.failed += r.connect.failed;
+        out.connect.errors += r.connect.errors;
+        out.received_per_s += r.received_per_s;
+        out.cpu_seconds += r.cpu_seconds;
+        out.wall_seconds = out.wall_seconds.max(r.wall_seconds);
+        out.generator_behind |= r.generator_behind;
+        for (name, text) in &r.histograms {
+            let h = histogram_from_base64(text).map_err(|e| format!("{name}: {e}"))?;
+            let into = hists.entry(name.clone()).or_insert_with(latency_histogram);
+            into.add(&h).map_err(|e| format!("{name}: {e:?}"))?;
+        }
+    }
+    let get = |n: &str| hists.get(n).and_then(Latency::of);
+    out.latency_ms = get("latency");
+    out.latency_intended_ms = get("intended");
+    out.ack_ms = get("ack");
+    out.connect_ms = get("connect");
+    out.schedule_lag_ms = get("schedule_lag");
+    out.schedule_lag_max_ms = out.schedule_lag_ms.map_or(0.0, |l| l.max);
+    out.received_per_s = round4(out.received_per_s);
+    out.cpu_seconds = round4(out.cpu_seconds);
+    out.histograms = hists
+        .iter()
+        .map(|(k, h)| (k.clone(), histogram_to_base64(h)))
+        .collect();
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payload_header_round_trips_and_pads() {
+        let b = encode(7, 42, 1_000, 1_500, 100);
+        assert_eq!(b.len(), 100);
+        assert_eq!(decode(&b), Some((7, 42, 1_000, 1_500)));
+        assert_eq!(encode(1, 2, 3, 4, 0).len(), HEADER);
+        assert_eq!(decode(b"TWL1short"), None);
+        assert_eq!(decode(&[0u8; 64]), None);
+    }
+
+    #[test]
+    fn filters_and_topics_follow_the_template() {
+        assert_eq!(filter_of("twin-load/%s/%i", 3), "twin-load/3/+");
+        assert_eq!(filter_of("a/dev-%i/%c/x", 0), "a/+/+/x");
+        assert_eq!(topic_of("t/%s/%c/%i", 12, "cid", 2), "t/2/cid/12");
+    }
+
+    #[test]
+    fn cpu_time_is_read() {
+        let c = process_cpu_seconds().expect("/proc/self/stat");
+        assert!(c >= 0.0);
+    }
+}

@@ -1,0 +1,480 @@
+//! `twin load ...` and `twin report merge`: argument parsing, the interval lines, the CSV
+//! and HDR interval logs, and the summaries.
+
+use crate::cli::{
+    EXIT_CONDITION, EXIT_FAILED, EXIT_INTERRUPTED, io_runtime, parse_dur, stop_on_ctrl_c,
+    write_json,
+};
+use anyhow::Context;
+use clap::Subcommand;
+use scenarios::Dur;
+use sim_core::load::{Interval, LoadReport, Shard};
+use sim_core::report::Latency;
+use sim_core::run::RunError;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+/// `twin load ...`.
+#[derive(Debug, Subcommand)]
+pub enum LoadCommand {
+    /// N publishers on an open-loop schedule, counted by an in-process subscriber:
+    /// sent, received, lost, duplicates, reordering, latency from the actual and from
+    /// the intended send time, PUBACK/PUBCOMP latency; a line each second.
+    ///
+    /// Exit codes: 0 done, 1 failed (broker unreachable, sessions that never
+    /// connected), 2 bad flags, 3 --fail-on-loss and a message was lost, 130
+    /// interrupted (the report is still written).
+    Pub(LoadPubArgs),
+    /// Open N sessions at a ramp rate and hold them; report CONNECT→CONNACK latency
+    /// percentiles and failures.
+    Conn(LoadConnArgs),
+}
+
+/// `twin report ...`.
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// Merge the JSON reports of the shards of one `twin load pub --shard i/N` run into
+    /// the report one unsharded run would have written: counts add, latency histograms
+    /// add (the percentiles are exact, not averaged).
+    Merge(MergeArgs),
+}
+
+/// `twin report merge`.
+#[derive(Debug, clap::Args)]
+pub struct MergeArgs {
+    /// Shard reports (JSON files written with --json).
+    #[arg(required = true)]
+    pub reports: Vec<PathBuf>,
+    /// Write the merged JSON report to this file ("-" for stdout).
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+}
+
+/// `twin load conn`.
+#[derive(Debug, clap::Args)]
+pub struct LoadConnArgs {
+    /// Sessions to open.
+    #[arg(short = 'c', long, default_value_t = 100)]
+    pub clients: usize,
+    /// New connections per second.
+    #[arg(long, default_value_t = 500.0)]
+    pub ramp: f64,
+    /// Hold the sessions this long once all are up.
+    #[arg(long, value_parser = parse_dur, default_value = "5s")]
+    pub hold: Dur,
+    /// Give up on one connection attempt after this long.
+    #[arg(long, value_parser = parse_dur, default_value = "10s")]
+    pub connect_timeout: Dur,
+    /// Broker URL (mqtt://host:port); default: the embedded broker.
+    #[arg(long, env = "TWIN_BROKER")]
+    pub broker: Option<String>,
+    /// Write the JSON report to this file ("-" for stdout).
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+}
+
+/// `twin load pub`.
+#[derive(Debug, clap::Args)]
+pub struct LoadPubArgs {
+    /// MQTT sessions (over all shards).
+    #[arg(short = 'c', long, default_value_t = 10)]
+    pub clients: usize,
+    /// Gateway mode: devices each session publishes for, each with its own topic and
+    /// sequence numbers.
+    #[arg(long, default_value_t = 1, value_name = "K")]
+    pub devices_per_session: usize,
+    /// Time between two messages of one device, e.g. "100ms".
+    #[arg(short = 'I', long, value_parser = parse_dur, default_value = "100ms", conflicts_with = "rate")]
+    pub interval: Dur,
+    /// Total messages per second across all devices of all shards (sets the interval).
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// QoS 0, 1 or 2.
+    #[arg(short = 'q', long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(0..=2))]
+    pub qos: u8,
+    /// Publish with the retain flag.
+    #[arg(long)]
+    pub retain: bool,
+    /// Payload size in bytes (at least 32, the header).
+    #[arg(short = 's', long, default_value_t = 64)]
+    pub size: usize,
+    /// Topic: %i device index, %c client id, %s shard index. Keep %s in it when
+    /// sharding, so each shard's subscriber gets only its own shard's messages.
+    #[arg(short = 't', long, default_value = "twin-load/%s/%i")]
+    pub topic: String,
+    /// How long each session publishes once connected.
+    #[arg(long, value_parser = parse_dur, default_value = "10s")]
+    pub duration: Dur,
+    /// Messages per device (the smaller of this and --duration wins).
+    #[arg(long)]
+    pub count: Option<u64>,
+    /// New sessions per second (default: as fast as the broker takes them).
+    #[arg(long)]
+    pub ramp: Option<f64>,
+    /// Run the i-th of N disjoint slices of the clients, e.g. 0/4 (ids, devices and
+    /// topics stay disjoint; `twin report merge` adds the shard reports).
+    #[arg(long, value_parser = Shard::parse, env = "TWIN_SHARD")]
+    pub shard: Option<Shard>,
+    /// Give up on a session with no CONNACK after this long.
+    #[arg(long, value_parser = parse_dur, default_value = "10s")]
+    pub connect_timeout: Dur,
+    /// Wait this long for messages and acknowledgements in flight after the last publish.
+    #[arg(long, value_parser = parse_dur, default_value = "5s")]
+    pub drain: Dur,
+    /// Broker URL (mqtt://host:port); default: the embedded broker.
+    #[arg(long, env = "TWIN_BROKER")]
+    pub broker: Option<String>,
+    /// Write the JSON report to this file ("-" for stdout).
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Write the interval series (one row a second) as CSV to this file.
+    #[arg(long, value_name = "FILE")]
+    pub csv: Option<PathBuf>,
+    /// Write each second's latency histogram as an HdrHistogram interval log (values in
+    /// µs, max column in ms), readable by HistogramLogProcessor and friends.
+    #[arg(long, value_name = "FILE")]
+    pub hdr_log: Option<PathBuf>,
+    /// No interval lines on stderr.
+    #[arg(long)]
+    pub quiet: bool,
+    /// Exit with code 3 if any message was lost.
+    #[arg(long)]
+    pub fail_on_loss: bool,
+}
+
+/// Run a `twin load` subcommand.
+pub fn main(cmd: LoadCommand) -> anyhow::Result<u8> {
+    match cmd {
+        LoadCommand::Pub(args) => load_pub(args),
+        LoadCommand::Conn(args) => load_conn(args),
+    }
+}
+
+fn bad(msg: impl Into<String>) -> anyhow::Error {
+    RunError::BadInput(msg.into()).into()
+}
+
+fn secs(d: Dur) -> Duration {
+    Duration::from_secs_f64(d.secs())
+}
+
+fn percentiles(x: &Option<Latency>) -> String {
+    x.map_or("no samples".to_string(), |l| {
+        format!(
+            "p50 {:.2} p90 {:.2} p99 {:.2} p99.9 {:.2} max {:.2} ms",
+            l.p50, l.p90, l.p99, l.p999, l.max
+        )
+    })
+}
+
+fn load_pub(args: LoadPubArgs) -> anyhow::Result<u8> {
+    if args.clients == 0 || args.devices_per_session == 0 {
+        return Err(bad(
+            "--clients and --devices-per-session must be at least 1",
+        ));
+    }
+    if let Some(b) = &args.broker {
+        scenarios::parse_broker_url(b).map_err(RunError::BadInput)?;
+    }
+    if let Some(r) = args.ramp
+        && !(r > 0.0 && r.is_finite())
+    {
+        return Err(bad(format!("--ramp {r}: expected sessions per second > 0")));
+    }
+    let devices = args.clients * args.devices_per_session;
+    let interval = match args.rate {
+        Some(r) if r > 0.0 && r.is_finite() => Duration::from_secs_f64(devices as f64 / r),
+        Some(r) => return Err(bad(format!("--rate {r}: expected messages per second > 0"))),
+        None => secs(args.interval),
+    };
+    let spec = sim_core::load::LoadSpec {
+        clients: args.clients,
+        devices_per_session: args.devices_per_session,
+        interval,
+        qos: args.qos,
+        retain: args.retain,
+        size: args.size,
+        topic: args.topic.clone(),
+        duration: secs(args.duration),
+        count: args.count,
+        drain: secs(args.drain),
+        broker: args.broker.clone(),
+        ramp_per_s: args.ramp,
+        connect_timeout: secs(args.connect_timeout),
+        shard: args.shard.unwrap_or_default(),
+    };
+    let (csv, hdr) = (create(&args.csv)?, create(&args.hdr_log)?);
+    let runtime = io_runtime()?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let report = runtime.block_on(async {
+        stop_on_ctrl_c(stop.clone());
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Interval>();
+        let quiet = args.quiet || args.json.as_deref() == Some(Path::new("-"));
+        let consumer = tokio::task::spawn_blocking(move || write_intervals(rx, quiet, csv, hdr));
+        let r = sim_core::load::publish_counted(&spec, stop.clone(), Some(tx)).await;
+        let sinks = consumer.await.context("interval writer")?;
+        sinks?;
+        r.map_err(anyhow::Error::from)
+    })?;
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    if let Some(path) = &args.json {
+        write_json(path, &report)?;
+    }
+    if args.json.as_deref() != Some(Path::new("-")) {
+        let _ = write!(std::io::stdout(), "{}", pub_summary(&report));
+    }
+    if stop.load(Ordering::Relaxed) {
+        return Ok(EXIT_INTERRUPTED);
+    }
+    if report.connect.failed > 0 {
+        eprintln!(
+            "{} sessions never connected: their devices published nothing",
+            report.connect.failed
+        );
+        return Ok(EXIT_FAILED);
+    }
+    if args.fail_on_loss && report.messages.lost > 0 {
+        return Ok(EXIT_CONDITION);
+    }
+    Ok(0)
+}
+
+/// One interval as a line, emqtt-bench style.
+pub fn interval_line(iv: &Interval) -> String {
+    let q = |p: f64| {
+        if iv.latency.is_empty() {
+            "-".to_string()
+        } else {
+            format!("{:.2}", iv.latency.value_at_quantile(p) as f64 / 1000.0)
+        }
+    };
+    let per_s = |n: u64| (n as f64 / iv.secs.max(1e-3)).round() as u64;
+    format!(
+        "{:>5.0}s  sent {:>7}/s  recv {:>7}/s  acked {:>7}/s  p50 {:>6} ms  p99 {:>6} ms  err {}  conn {}  in flight {}  cpu {}  lag {:.1} ms",
+        iv.t,
+        per_s(iv.sent),
+        per_s(iv.received),
+        per_s(iv.acked),
+        q(0.5),
+        q(0.99),
+        iv.errors,
+        iv.connections,
+        iv.in_flight,
+        iv.cpu_percent
+            .map_or("-".to_string(), |c| format!("{c:.0}%")),
+        iv.lag_ms
+    )
+}
+
+fn pub_summary(r: &LoadReport) -> String {
+    let m = &r.messages;
+    let shard = r
+        .shard
+        .as_deref()
+        .map_or(String::new(), |s| format!(" (shard {s})"));
+    let merged = if r.merged > 1 {
+        format!(" (merged from {} reports)", r.merged)
+    } else {
+        String::new()
+    };
+    let mut out = format!(
+        "load pub{shard}{merged}: {} sessions, {} devices, qos {}, {} B, {:.1} s on {}\n\
+         messages  {} sent, {} received, {} lost, {} duplicates, {} out of order ({:.0} recv/s)\n\
+         acked     {}\n\
+         latency   {}\n\
+         intended  {}\n\
+         ack       {}\n\
+         connect   {} connected, {} failed, {} errors; {}\n\
+         schedule  lag {}\n\
+         cpu       {:.2} s ({:.2} s per 100k messages)\n",
+        r.clients,
+        r.devices,
+        r.qos,
+        r.size,
+        r.wall_seconds,
+        r.broker.url,
+        m.sent,
+        m.received,
+        m.lost,
+        m.duplicates,
+        m.out_of_order,
+        r.received_per_s,
+        r.acked,
+        percentiles(&r.latency_ms),
+        percentiles(&r.latency_intended_ms),
+        percentiles(&r.ack_ms),
+        r.connect.connected,
+        r.connect.failed,
+        r.connect.errors,
+        percentiles(&r.connect_ms),
+        percentiles(&r.schedule_lag_ms),
+        r.cpu_seconds,
+        r.cpu_seconds * 100_000.0 / (m.sent.max(1) as f64),
+    );
+    if r.generator_behind {
+        out.push_str(
+            "warning   the generator fell behind its schedule while busy: twin, not only the \
+             broker, limited this run (spread it with --shard)\n",
+        );
+    }
+    out
+}
+
+/// Create the interval files before the run, so a bad path fails before any load.
+fn create(p: &Option<PathBuf>) -> anyhow::Result<Option<std::fs::File>> {
+    p.as_ref()
+        .map(|p| std::fs::File::create(p).with_context(|| format!("creating {}", p.display())))
+        .transpose()
+}
+
+/// Print each interval on stderr (unless `quiet`) and append it to the CSV file and to
+/// the HdrHistogram interval log (written by the hdrhistogram crate; values in µs, the
+/// max column in ms, timestamps relative to the log's BaseTime).
+fn write_intervals(
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<Interval>,
+    quiet: bool,
+    csv: Option<std::fs::File>,
+    hdr: Option<std::fs::File>,
+) -> anyhow::Result<()> {
+    use hdrhistogram::serialization::{V2DeflateSerializer, interval_log};
+    let mut csv = csv.map(std::io::BufWriter::new);
+    if let Some(w) = &mut csv {
+        writeln!(
+            w,
+            "t_s,interval_s,sent,received,acked,errors,connections,in_flight,p50_ms,p90_ms,p99_ms,max_ms,cpu_percent,lag_ms"
+        )?;
+    }
+    let base_unix = sim_core::wire::unix_us() as f64 / 1e6;
+    let base = std::time::UNIX_EPOCH + Duration::from_secs_f64(base_unix);
+    let mut hdr = hdr.map(std::io::BufWriter::new);
+    let mut ser = V2DeflateSerializer::new();
+    let mut log = match &mut hdr {
+        Some(f) => Some(
+            interval_log::IntervalLogWriterBuilder::new()
+                .add_comment("twin load pub: receive latency per interval, values in microseconds")
+                .with_start_time(base)
+                .with_base_time(base)
+                .with_max_value_divisor(1000.0)
+                .begin_log_with(f, &mut ser)?,
+        ),
+        None => None,
+    };
+    while let Some(iv) = rx.blocking_recv() {
+        if !quiet {
+            let _ = writeln!(std::io::stderr(), "{}", interval_line(&iv));
+        }
+        if let Some(w) = &mut csv {
+            let q = |p: f64| {
+                if iv.latency.is_empty() {
+                    String::new()
+                } else {
+                    format!("{:.3}", iv.latency.value_at_quantile(p) as f64 / 1000.0)
+                }
+            };
+            writeln!(
+                w,
+                "{:.3},{:.3},{},{},{},{},{},{},{},{},{},{},{},{:.3}",
+                iv.t,
+                iv.secs,
+                iv.sent,
+                iv.received,
+                iv.acked,
+                iv.errors,
+                iv.connections,
+                iv.in_flight,
+                q(0.5),
+                q(0.9),
+                q(0.99),
+                q(1.0),
+                iv.cpu_percent.map_or(String::new(), |c| format!("{c:.1}")),
+                iv.lag_ms
+            )?;
+        }
+        if let Some(log) = &mut log {
+            log.write_histogram(
+                &iv.latency,
+                Duration::from_secs_f64((iv.start_unix - base_unix).max(0.0)),
+                Duration::from_secs_f64(iv.secs),
+                None,
+            )
+            .map_err(|e| anyhow::anyhow!("writing the HDR log: {e}"))?;
+        }
+    }
+    drop(log);
+    if let Some(w) = &mut csv {
+        w.flush().context("writing the CSV file")?;
+    }
+    if let Some(f) = &mut hdr {
+        f.flush().context("writing the HDR log")?;
+    }
+    Ok(())
+}
+
+fn load_conn(args: LoadConnArgs) -> anyhow::Result<u8> {
+    if args.clients == 0 || !(args.ramp > 0.0 && args.ramp.is_finite()) {
+        return Err(bad("--clients and --ramp must be positive"));
+    }
+    if let Some(b) = &args.broker {
+        scenarios::parse_broker_url(b).map_err(RunError::BadInput)?;
+    }
+    let spec = sim_core::load::ConnSpec {
+        clients: args.clients,
+        ramp_per_s: args.ramp,
+        hold: secs(args.hold),
+        connect_timeout: secs(args.connect_timeout),
+        broker: args.broker.clone(),
+    };
+    let runtime = io_runtime()?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let report = runtime.block_on(async {
+        stop_on_ctrl_c(stop.clone());
+        sim_core::load::connect(&spec, stop.clone()).await
+    })?;
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    if let Some(path) = &args.json {
+        write_json(path, &report)?;
+    }
+    let _ = writeln!(
+        std::io::stdout(),
+        "load conn: {} of {} connected, {} failed, {} held, ramp {:.1} s on {}\nconnect   {}",
+        report.connected,
+        report.clients,
+        report.failed,
+        report.held,
+        report.ramp_seconds,
+        report.broker.url,
+        percentiles(&report.connect_ms)
+    );
+    if stop.load(Ordering::Relaxed) {
+        return Ok(EXIT_INTERRUPTED);
+    }
+    Ok(if report.failed > 0 { EXIT_FAILED } else { 0 })
+}
+
+/// Run a `twin report` subcommand.
+pub fn report(cmd: ReportCommand) -> anyhow::Result<u8> {
+    let ReportCommand::Merge(args) = cmd;
+    let mut reports = Vec::new();
+    for p in &args.reports {
+        let text = std::fs::read_to_string(p)
+            .map_err(|e| bad(format!("cannot read report {}: {e}", p.display())))?;
+        let r: LoadReport = serde_json::from_str(&text).map_err(|e| {
+            bad(format!(
+                "{}: not a `twin load pub` JSON report: {e}",
+                p.display()
+            ))
+        })?;
+        reports.push(r);
+    }
+    let merged = sim_core::load::merge(&reports).map_err(bad)?;
+    if let Some(path) = &args.json {
+        write_json(path, &merged)?;
+    }
+    if args.json.as_deref() != Some(Path::new("-")) {
+        let _ = write!(std::io::stdout(), "{}", pub_summary(&merged));
+    }
+    Ok(0)
+}
