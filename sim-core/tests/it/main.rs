@@ -9,6 +9,7 @@ mod faults;
 mod load;
 mod mosquitto;
 mod network;
+mod overload;
 mod sim;
 
 use scenarios::Scenario;
