@@ -31,6 +31,51 @@ pub enum LoadCommand {
     /// Open N sessions at a ramp rate and hold them; report CONNECT→CONNACK latency
     /// percentiles and failures.
     Conn(LoadConnArgs),
+    /// N subscribers on a topic filter: receive rate, and for `twin load pub` payloads
+    /// (from another process or machine) duplicates, reordering, gaps in each
+    /// publisher's sequence and latency from the send time.
+    Sub(LoadSubArgs),
+}
+
+/// `twin load sub`.
+#[derive(Debug, clap::Args)]
+pub struct LoadSubArgs {
+    /// Subscribing sessions (over all shards); each receives every matching message.
+    #[arg(short = 'c', long, default_value_t = 1)]
+    pub clients: usize,
+    /// Topic filter; wildcards + and # allowed.
+    #[arg(short = 't', long, default_value = "twin-load/#")]
+    pub topic: String,
+    /// QoS 0, 1 or 2.
+    #[arg(short = 'q', long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(0..=2))]
+    pub qos: u8,
+    /// How long to listen once subscribed.
+    #[arg(long, value_parser = parse_dur, default_value = "10s")]
+    pub duration: Dur,
+    /// Stop each subscriber after this many messages.
+    #[arg(long)]
+    pub count: Option<u64>,
+    /// Run the i-th of N disjoint slices of the subscribers, e.g. 0/4.
+    #[arg(long, value_parser = Shard::parse, env = "TWIN_SHARD")]
+    pub shard: Option<Shard>,
+    /// Give up on a subscriber with no SUBACK after this long.
+    #[arg(long, value_parser = parse_dur, default_value = "10s")]
+    pub connect_timeout: Dur,
+    /// Broker URL (mqtt://host:port); default: the embedded broker.
+    #[arg(long, env = "TWIN_BROKER")]
+    pub broker: Option<String>,
+    /// Write the JSON report to this file ("-" for stdout).
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Write the interval series (one row a second) as CSV to this file.
+    #[arg(long, value_name = "FILE")]
+    pub csv: Option<PathBuf>,
+    /// Write each second's latency histogram as an HdrHistogram interval log.
+    #[arg(long, value_name = "FILE")]
+    pub hdr_log: Option<PathBuf>,
+    /// No interval lines on stderr.
+    #[arg(long)]
+    pub quiet: bool,
 }
 
 /// `twin report ...`.
@@ -150,6 +195,7 @@ pub fn main(cmd: LoadCommand) -> anyhow::Result<u8> {
     match cmd {
         LoadCommand::Pub(args) => load_pub(args),
         LoadCommand::Conn(args) => load_conn(args),
+        LoadCommand::Sub(args) => load_sub(args),
     }
 }
 
@@ -452,6 +498,73 @@ fn load_conn(args: LoadConnArgs) -> anyhow::Result<u8> {
         return Ok(EXIT_INTERRUPTED);
     }
     Ok(if report.failed > 0 { EXIT_FAILED } else { 0 })
+}
+
+fn load_sub(args: LoadSubArgs) -> anyhow::Result<u8> {
+    if args.clients == 0 {
+        return Err(bad("--clients must be at least 1"));
+    }
+    if let Some(b) = &args.broker {
+        scenarios::parse_broker_url(b).map_err(RunError::BadInput)?;
+    }
+    let spec = sim_core::load::SubSpec {
+        clients: args.clients,
+        filter: args.topic.clone(),
+        qos: args.qos,
+        duration: secs(args.duration),
+        count: args.count,
+        broker: args.broker.clone(),
+        connect_timeout: secs(args.connect_timeout),
+        shard: args.shard.unwrap_or_default(),
+    };
+    let (csv, hdr) = (create(&args.csv)?, create(&args.hdr_log)?);
+    let runtime = io_runtime()?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let report = runtime.block_on(async {
+        stop_on_ctrl_c(stop.clone());
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Interval>();
+        let quiet = args.quiet || args.json.as_deref() == Some(Path::new("-"));
+        let consumer = tokio::task::spawn_blocking(move || write_intervals(rx, quiet, csv, hdr));
+        let r = sim_core::load::subscribe(&spec, stop.clone(), Some(tx)).await;
+        consumer.await.context("interval writer")??;
+        r.map_err(anyhow::Error::from)
+    })?;
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    if let Some(path) = &args.json {
+        write_json(path, &report)?;
+    }
+    let m = &report.messages;
+    if args.json.as_deref() != Some(Path::new("-")) {
+        let _ = writeln!(
+            std::io::stdout(),
+            "load sub: {} of {} subscribed to {} (qos {}), {:.1} s on {}\n\
+             messages  {} received ({:.0}/s), {} distinct from {} publishers, {} duplicates, {} out of order, {} missing in sequence, {} untimed\n\
+             latency   {}",
+            report.subscribed,
+            report.clients,
+            report.filter,
+            report.qos,
+            report.wall_seconds,
+            report.broker.url,
+            m.received,
+            report.received_per_s,
+            m.distinct,
+            report.publishers,
+            m.duplicates,
+            m.out_of_order,
+            m.gaps,
+            m.untimed,
+            percentiles(&report.latency_ms)
+        );
+    }
+    if stop.load(Ordering::Relaxed) {
+        return Ok(EXIT_INTERRUPTED);
+    }
+    Ok(if report.subscribed < report.clients {
+        EXIT_FAILED
+    } else {
+        0
+    })
 }
 
 /// Run a `twin report` subcommand.

@@ -10,7 +10,7 @@
 //! Gateway mode: one session publishes for `devices_per_session` devices, as an edge
 //! gateway does, each device with its own `seq` stream and topic.
 
-use super::{Shard, run_tag};
+use super::{Interval, LoadCounters, Shard, process_cpu_seconds, run_tag, spawn_sampler};
 use crate::ingest::DeviceTally;
 use crate::report::{
     Latency, histogram_from_base64, histogram_to_base64, latency_histogram, round4,
@@ -190,64 +190,6 @@ fn one() -> u64 {
     1
 }
 
-/// One second (or so) of a running load, for interval lines, CSV and HDR logs.
-#[derive(Debug, Clone)]
-pub struct Interval {
-    /// Seconds since the run started, at the end of this interval.
-    pub t: f64,
-    /// Unix time of the start of this interval, seconds.
-    pub start_unix: f64,
-    /// Length of the interval, seconds.
-    pub secs: f64,
-    /// Messages accepted by the clients in this interval.
-    pub sent: u64,
-    /// Distinct messages received in this interval.
-    pub received: u64,
-    /// Acknowledgements received in this interval.
-    pub acked: u64,
-    /// Connection errors in this interval.
-    pub errors: u64,
-    /// Sessions connected now.
-    pub connections: u64,
-    /// Sent so far minus received so far.
-    pub in_flight: u64,
-    /// Receive latency (from the actual send, µs) of this interval's messages.
-    pub latency: Histogram<u64>,
-    /// This process's CPU use over the interval, percent of one core.
-    pub cpu_percent: Option<f64>,
-    /// Worst schedule lag of this interval's publishes, ms.
-    pub lag_ms: f64,
-}
-
-/// Running totals a caller can sample.
-#[derive(Debug, Default)]
-pub struct LoadCounters {
-    /// Messages accepted by publishers' clients.
-    pub sent: AtomicU64,
-    /// Distinct messages the subscriber received.
-    pub received: AtomicU64,
-    /// Acknowledgements received.
-    pub acked: AtomicU64,
-    /// Connection errors.
-    pub errors: AtomicU64,
-    /// Sessions connected now.
-    pub connections: AtomicU64,
-    /// Worst schedule lag since the last sample, µs.
-    pub lag_us: AtomicU64,
-}
-
-/// CPU seconds (user + system) this process has used, from `/proc/self/stat`.
-pub fn process_cpu_seconds() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // Fields after the command name (which may hold spaces) start at ") ".
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    // utime and stime are fields 14 and 15 of the line: 11 and 12 after the name.
-    let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
-    // Linux reports these in USER_HZ, which is 100 on every architecture it exposes.
-    Some(ticks as f64 / 100.0)
-}
-
 struct SubState {
     tallies: Vec<DeviceTally>,
     actual: Histogram<u64>,
@@ -388,59 +330,19 @@ pub async fn publish_counted(
 
     // The sampler: one `Interval` a second.
     let run_start = Instant::now();
-    let sampler = {
-        let counters = counters.clone();
+    let sampler = intervals.map(|tx| {
         let state = state.clone();
-        intervals.map(|tx| {
-            tokio::spawn(async move {
-                let mut every = tokio::time::interval(Duration::from_secs(1));
-                every.tick().await;
-                let (mut last, mut at, mut at_unix) = ([0u64; 4], Instant::now(), unix_us());
-                let mut cpu_last = process_cpu_seconds();
-                loop {
-                    every.tick().await;
-                    let now = [
-                        counters.sent.load(Ordering::Relaxed),
-                        counters.received.load(Ordering::Relaxed),
-                        counters.acked.load(Ordering::Relaxed),
-                        counters.errors.load(Ordering::Relaxed),
-                    ];
-                    let latency = match state.lock() {
-                        Ok(mut st) => {
-                            let h = st.interval.clone();
-                            st.interval.reset();
-                            h
-                        }
-                        Err(_) => latency_histogram(),
-                    };
-                    let secs = at.elapsed().as_secs_f64();
-                    let cpu = process_cpu_seconds();
-                    let cpu_percent = match (cpu, cpu_last) {
-                        (Some(c), Some(l)) if secs > 0.0 => Some(100.0 * (c - l) / secs),
-                        _ => None,
-                    };
-                    let iv = Interval {
-                        t: run_start.elapsed().as_secs_f64(),
-                        start_unix: at_unix as f64 / 1e6,
-                        secs,
-                        sent: now[0] - last[0],
-                        received: now[1] - last[1],
-                        acked: now[2] - last[2],
-                        errors: now[3] - last[3],
-                        connections: counters.connections.load(Ordering::Relaxed),
-                        in_flight: now[0].saturating_sub(now[1]),
-                        latency,
-                        cpu_percent,
-                        lag_ms: counters.lag_us.swap(0, Ordering::Relaxed) as f64 / 1000.0,
-                    };
-                    if tx.send(iv).is_err() {
-                        return;
-                    }
-                    (last, at, at_unix, cpu_last) = (now, Instant::now(), unix_us(), cpu);
+        spawn_sampler(counters.clone(), run_start, tx, move || {
+            match state.lock() {
+                Ok(mut st) => {
+                    let h = st.interval.clone();
+                    st.interval.reset();
+                    h
                 }
-            })
+                Err(_) => latency_histogram(),
+            }
         })
-    };
+    });
 
     // Publishing sessions: a poll task (acks, connection state) and a schedule task.
     let interval_us = spec.interval.as_micros().max(1) as u64;

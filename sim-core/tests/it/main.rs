@@ -7,6 +7,7 @@
 mod examples;
 mod faults;
 mod load;
+mod load_sub;
 mod mosquitto;
 mod network;
 mod overload;
