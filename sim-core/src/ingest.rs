@@ -133,6 +133,8 @@ pub struct IngestState {
     pub devices: Vec<DeviceTally>,
     /// End-to-end latency, microseconds.
     pub latency_us: Histogram<u64>,
+    /// End-to-end latency since the run loop last took it (one wall second).
+    pub latency_recent_us: Histogram<u64>,
     /// Payloads that could not be decoded.
     pub malformed: u64,
     /// Telemetry from device ids not in the fleet.
@@ -183,6 +185,7 @@ impl IngestState {
         IngestState {
             devices: vec![DeviceTally::default(); ids.len()],
             latency_us: crate::report::latency_histogram(),
+            latency_recent_us: crate::report::latency_histogram(),
             malformed: 0,
             unknown_device: 0,
             analytics,
@@ -384,7 +387,9 @@ pub fn handle(ingest: &Ingest, topic: &str, payload: &[u8]) {
         let record = ingest.send_log.take(idx, decoded.seq);
         let sent = decoded.sent_us.or(record.as_ref().map(|r| r.sent_us));
         if let Some(sent) = sent {
-            let _ = st.latency_us.record(now.saturating_sub(sent).max(1));
+            let lat = now.saturating_sub(sent).max(1);
+            st.latency_us.saturating_record(lat);
+            st.latency_recent_us.saturating_record(lat);
         }
         let ts = decoded.timestamp - st.start_epoch;
         let readings = decoded.readings;

@@ -41,9 +41,10 @@ pub enum Command {
     Run(RunArgs),
     /// Check a scenario file and print the fleet it would build, without running it.
     Check(CheckArgs),
-    /// Load-test a broker with exact loss and latency accounting.
-    #[command(subcommand)]
-    Load(crate::load::LoadCommand),
+    /// Load-test a broker with exact loss and latency accounting: synthetic publishers
+    /// (`pub`), subscribers (`sub`), held connections (`conn`), or a scenario's fleet
+    /// of twins in real time (`twin load SCENARIO`).
+    Load(Box<crate::load::LoadArgs>),
     /// Work with reports: merge the shard reports of a `twin load --shard` run.
     #[command(subcommand)]
     Report(crate::load::ReportCommand),
@@ -102,6 +103,9 @@ pub struct RunArgs {
     /// Show the run in the terminal UI (as `twin tui`).
     #[arg(long)]
     pub tui: bool,
+    /// `twin load SCENARIO`: load-test lines each second instead of the progress bar.
+    #[arg(skip)]
+    pub load_lines: bool,
 }
 
 /// `twin check`.
@@ -150,7 +154,7 @@ pub fn main() -> ExitCode {
                 Err(e) => report_error(&e),
             }
         }
-        Command::Load(cmd) => match crate::load::main(cmd) {
+        Command::Load(cmd) => match crate::load::main(*cmd) {
             Ok(code) => ExitCode::from(code),
             Err(e) => report_error(&e),
         },
@@ -211,7 +215,7 @@ pub fn load_with_overrides(args: &RunArgs) -> anyhow::Result<Scenario> {
     Ok(s)
 }
 
-fn run(args: RunArgs) -> anyhow::Result<u8> {
+pub(crate) fn run(args: RunArgs) -> anyhow::Result<u8> {
     if args.attach {
         return attach(&args);
     }
@@ -283,11 +287,21 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
             code
         });
     }
-    let bar = (!args.quiet).then(|| crate::progress::spawn(prog_rx, &scenario));
-    let report: Report = runtime.block_on(async {
+    let to_stdout = args.json.as_deref() == Some(std::path::Path::new("-"));
+    let bar = (!args.quiet && !args.load_lines)
+        .then(|| crate::progress::spawn(prog_rx.clone(), &scenario));
+    let lines = (!args.quiet && args.load_lines && !to_stdout)
+        .then(|| runtime.spawn(crate::load::scenario_lines(prog_rx)));
+    let mut report: Report = runtime.block_on(async {
         stop_on_ctrl_c(stop.clone());
         sim_core::run::run(&scenario, opts, prog_tx, stop.clone()).await
     })?;
+    if let Some(l) = lines {
+        l.abort();
+    }
+    if args.load_lines {
+        report.command = "load".into();
+    }
     if let Some(b) = bar {
         b.finish();
     }

@@ -17,6 +17,20 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+/// `twin load SCENARIO` or `twin load pub|sub|conn ...`.
+#[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct LoadArgs {
+    /// Synthetic load.
+    #[command(subcommand)]
+    pub command: Option<LoadCommand>,
+    /// Without a subcommand: run a scenario's fleet of twins in real time (speed 1
+    /// unless --speed says otherwise) as the load, realistic telemetry instead of
+    /// synthetic payloads, with a load line each second and the run report.
+    #[command(flatten)]
+    pub scenario: crate::cli::RunArgs,
+}
+
 /// `twin load ...`.
 #[derive(Debug, Subcommand)]
 pub enum LoadCommand {
@@ -190,8 +204,19 @@ pub struct LoadPubArgs {
     pub fail_on_loss: bool,
 }
 
-/// Run a `twin load` subcommand.
-pub fn main(cmd: LoadCommand) -> anyhow::Result<u8> {
+/// Run `twin load`.
+pub fn main(args: LoadArgs) -> anyhow::Result<u8> {
+    let Some(cmd) = args.command else {
+        let mut run = args.scenario;
+        if run.attach || run.tui {
+            return Err(bad(
+                "twin load SCENARIO takes neither --attach nor --tui (use twin tui SCENARIO)",
+            ));
+        }
+        run.load_lines = true;
+        run.speed.get_or_insert(scenarios::Speed::Factor(1.0));
+        return crate::cli::run(run);
+    };
     match cmd {
         LoadCommand::Pub(args) => load_pub(args),
         LoadCommand::Conn(args) => load_conn(args),
@@ -286,6 +311,46 @@ fn load_pub(args: LoadPubArgs) -> anyhow::Result<u8> {
         return Ok(EXIT_CONDITION);
     }
     Ok(0)
+}
+
+/// `twin load SCENARIO`: a load line each second from the run's progress.
+pub async fn scenario_lines(mut rx: tokio::sync::watch::Receiver<sim_core::run::Progress>) {
+    let mut every = tokio::time::interval(Duration::from_secs(1));
+    every.tick().await;
+    let (mut last, mut t) = (*rx.borrow_and_update(), 0u64);
+    let mut cpu_last = sim_core::load::process_cpu_seconds();
+    loop {
+        every.tick().await;
+        t += 1;
+        let p = *rx.borrow_and_update();
+        let cpu = sim_core::load::process_cpu_seconds();
+        let cpu_text = match (cpu, cpu_last) {
+            (Some(c), Some(l)) => format!("{:.0}%", 100.0 * (c - l)),
+            _ => "-".into(),
+        };
+        let ms = |v: f64| {
+            if v > 0.0 {
+                format!("{v:.2}")
+            } else {
+                "-".into()
+            }
+        };
+        let _ = writeln!(
+            std::io::stderr(),
+            "{t:>5}s  sent {:>7}/s  recv {:>7}/s  p50 {:>6} ms  p99 {:>6} ms  conn {}/{}  in flight {}  dropped at source {}  sim {:.0}/{:.0} s  cpu {cpu_text}",
+            p.sent.saturating_sub(last.sent),
+            p.received.saturating_sub(last.received),
+            ms(p.recent_p50_ms),
+            ms(p.recent_p99_ms),
+            p.connected,
+            p.devices,
+            p.sent.saturating_sub(p.received),
+            p.dropped_at_source,
+            p.sim_now,
+            p.sim_duration,
+        );
+        (last, cpu_last) = (p, cpu);
+    }
 }
 
 /// One interval as a line, emqtt-bench style.

@@ -285,6 +285,39 @@ fn load_pub_writes_its_report_interval_csv_and_hdr_log() {
     assert_eq!(o.status.code(), Some(2));
 }
 
+#[test]
+fn load_scenario_drives_a_fleet_as_the_load_with_a_line_a_second() {
+    let dir = std::env::temp_dir().join(format!("twin-load-sc-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let json = dir.join("r.json");
+    let o = twin(&[
+        "load",
+        "scenarios/examples/smart-home.toml",
+        "--duration",
+        "60s",
+        "--speed",
+        "20",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("recv") && err.contains("conn 22/22"), "{err}");
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(v["command"], "load");
+    assert_eq!(v["devices"]["seen"], 22);
+    assert_eq!(v["messages"]["lost"], 0);
+    assert!(
+        v["messages"]["received"].as_u64().unwrap() > 20,
+        "{}",
+        v["messages"]
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+    let o = twin(&["load", "scenarios/examples/quickstart.toml", "--tui"]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
 fn base64_decode(s: &str) -> Vec<u8> {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD
