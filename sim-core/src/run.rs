@@ -87,6 +87,14 @@ pub enum RunError {
         /// Seconds waited.
         secs: f64,
     },
+    /// The broker answered but will not take us (credentials, TLS): retrying cannot help.
+    #[error("broker {url}: {why}")]
+    Refused {
+        /// Broker URL.
+        url: String,
+        /// What went wrong.
+        why: String,
+    },
     /// The process may not open enough sockets for the fleet.
     #[error(
         "{devices} device sessions need about {needed} open files{why}, but this process may open {limit}; raise `ulimit -n`{hint}"

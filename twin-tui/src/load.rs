@@ -51,6 +51,67 @@ pub enum LoadCommand {
     Sub(LoadSubArgs),
 }
 
+/// How to reach a broker that wants TLS or credentials.
+#[derive(Debug, clap::Args)]
+pub struct SecurityArgs {
+    /// MQTT user name.
+    #[arg(long, env = "TWIN_USERNAME")]
+    pub username: Option<String>,
+    /// MQTT password (prefer TWIN_PASSWORD or --password-file: flags show in `ps`).
+    #[arg(
+        long,
+        env = "TWIN_PASSWORD",
+        hide_env_values = true,
+        conflicts_with = "password_file"
+    )]
+    pub password: Option<String>,
+    /// Read the MQTT password from the first line of this file.
+    #[arg(long, value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
+    /// With mqtts://: trust the CA certificates in this PEM file instead of the system's.
+    #[arg(long, value_name = "FILE")]
+    pub cafile: Option<PathBuf>,
+    /// With mqtts://: client certificate (PEM) for mutual TLS.
+    #[arg(long, value_name = "FILE", requires = "key")]
+    pub cert: Option<PathBuf>,
+    /// With mqtts://: the client certificate's private key (PEM).
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    pub key: Option<PathBuf>,
+    /// With mqtts://: accept any server certificate. For test brokers only.
+    #[arg(long)]
+    pub insecure: bool,
+}
+
+impl SecurityArgs {
+    /// The settings, the password file read; warns about --insecure.
+    pub fn security(&self) -> anyhow::Result<sim_core::transport::endpoint::Security> {
+        let password = match &self.password_file {
+            Some(p) => Some(
+                std::fs::read_to_string(p)
+                    .map_err(|e| bad(format!("--password-file {}: {e}", p.display())))?
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+                    .to_string(),
+            ),
+            None => self.password.clone(),
+        };
+        if self.insecure {
+            eprintln!(
+                "warning: --insecure: the broker's certificate is not checked; anyone on the path can read and alter this traffic"
+            );
+        }
+        Ok(sim_core::transport::endpoint::Security {
+            username: self.username.clone(),
+            password,
+            cafile: self.cafile.clone(),
+            cert: self.cert.clone(),
+            key: self.key.clone(),
+            insecure: self.insecure,
+        })
+    }
+}
+
 /// `twin load sub`.
 #[derive(Debug, clap::Args)]
 pub struct LoadSubArgs {
@@ -75,9 +136,12 @@ pub struct LoadSubArgs {
     /// Give up on a subscriber with no SUBACK after this long.
     #[arg(long, value_parser = parse_dur, default_value = "10s")]
     pub connect_timeout: Dur,
-    /// Broker URL (mqtt://host:port); default: the embedded broker.
+    /// Broker URL (mqtt://host:port or mqtts://host:port); default: the embedded broker.
     #[arg(long, env = "TWIN_BROKER")]
     pub broker: Option<String>,
+    /// TLS and credentials.
+    #[command(flatten)]
+    pub security: SecurityArgs,
     /// Write the JSON report to this file ("-" for stdout).
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
@@ -183,9 +247,12 @@ pub struct LoadPubArgs {
     /// Wait this long for messages and acknowledgements in flight after the last publish.
     #[arg(long, value_parser = parse_dur, default_value = "5s")]
     pub drain: Dur,
-    /// Broker URL (mqtt://host:port); default: the embedded broker.
+    /// Broker URL (mqtt://host:port or mqtts://host:port); default: the embedded broker.
     #[arg(long, env = "TWIN_BROKER")]
     pub broker: Option<String>,
+    /// TLS and credentials.
+    #[command(flatten)]
+    pub security: SecurityArgs,
     /// Write the JSON report to this file ("-" for stdout).
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
@@ -248,7 +315,7 @@ fn load_pub(args: LoadPubArgs) -> anyhow::Result<u8> {
         ));
     }
     if let Some(b) = &args.broker {
-        scenarios::parse_broker_url(b).map_err(RunError::BadInput)?;
+        sim_core::transport::endpoint::parse_url(b).map_err(RunError::BadInput)?;
     }
     if let Some(r) = args.ramp
         && !(r > 0.0 && r.is_finite())
@@ -276,6 +343,7 @@ fn load_pub(args: LoadPubArgs) -> anyhow::Result<u8> {
         ramp_per_s: args.ramp,
         connect_timeout: secs(args.connect_timeout),
         shard: args.shard.unwrap_or_default(),
+        security: args.security.security()?,
     };
     let (csv, hdr) = (create(&args.csv)?, create(&args.hdr_log)?);
     let runtime = io_runtime()?;
@@ -570,7 +638,7 @@ fn load_sub(args: LoadSubArgs) -> anyhow::Result<u8> {
         return Err(bad("--clients must be at least 1"));
     }
     if let Some(b) = &args.broker {
-        scenarios::parse_broker_url(b).map_err(RunError::BadInput)?;
+        sim_core::transport::endpoint::parse_url(b).map_err(RunError::BadInput)?;
     }
     let spec = sim_core::load::SubSpec {
         clients: args.clients,
@@ -581,6 +649,7 @@ fn load_sub(args: LoadSubArgs) -> anyhow::Result<u8> {
         broker: args.broker.clone(),
         connect_timeout: secs(args.connect_timeout),
         shard: args.shard.unwrap_or_default(),
+        security: args.security.security()?,
     };
     let (csv, hdr) = (create(&args.csv)?, create(&args.hdr_log)?);
     let runtime = io_runtime()?;

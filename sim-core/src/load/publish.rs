@@ -18,9 +18,10 @@ use crate::report::{
 use crate::run::RunError;
 use crate::run::qos_of;
 use crate::transport::broker::EmbeddedBroker;
+use crate::transport::endpoint::{Endpoint, Security};
 use crate::wire::unix_us;
 use hdrhistogram::Histogram;
-use rumqttc::{AsyncClient, Event, MqttOptions, Outgoing, Packet};
+use rumqttc::{AsyncClient, Event, Outgoing, Packet};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -63,6 +64,8 @@ pub struct LoadSpec {
     pub connect_timeout: Duration,
     /// Which slice of the clients this process runs.
     pub shard: Shard,
+    /// TLS and credentials.
+    pub security: Security,
 }
 
 impl Default for LoadSpec {
@@ -82,6 +85,7 @@ impl Default for LoadSpec {
             ramp_per_s: None,
             connect_timeout: Duration::from_secs(10),
             shard: Shard::default(),
+            security: Security::default(),
         }
     }
 }
@@ -247,7 +251,7 @@ pub async fn publish_counted(
         Some(u) => (false, u.clone()),
         None => (true, EmbeddedBroker::start(sessions.len() + 16)?.url()),
     };
-    let (host, port) = scenarios::parse_broker_url(&url).map_err(RunError::BadInput)?;
+    let ep = Endpoint::new(&url, &spec.security).map_err(RunError::BadInput)?;
     let qos = qos_of(spec.qos);
     let counters = Arc::new(LoadCounters::default());
     let cpu0 = process_cpu_seconds();
@@ -264,11 +268,11 @@ pub async fn publish_counted(
 
     // Subscriber first, so nothing is missed.
     let filter = filter_of(&spec.topic, spec.shard.index);
-    let mut o = MqttOptions::new(format!("twin-load-sub-{tag}"), host.clone(), port);
+    let mut o = ep.options(format!("twin-load-sub-{tag}"));
     o.set_keep_alive(Duration::from_secs(30));
     o.set_max_packet_size(max_packet, max_packet);
     let (sub, mut sub_loop) = AsyncClient::new(o, 64);
-    let (ready_tx, ready_rx) = oneshot::channel::<()>();
+    let (ready_tx, ready_rx) = oneshot::channel::<Result<(), String>>();
     let sub_done = Arc::new(AtomicBool::new(false));
     let sub_task = {
         let state = state.clone();
@@ -284,7 +288,7 @@ pub async fn publish_counted(
                     }
                     Ok(Ok(Event::Incoming(Packet::SubAck(_)))) => {
                         if let Some(r) = ready.take() {
-                            let _ = r.send(());
+                            let _ = r.send(Ok(()));
                         }
                     }
                     Ok(Ok(Event::Incoming(Packet::Publish(p)))) => {
@@ -310,22 +314,35 @@ pub async fn publish_counted(
                             counters.received.fetch_add(1, Ordering::Relaxed);
                         }
                     }
-                    Ok(Err(_)) => tokio::time::sleep(Duration::from_millis(100)).await,
+                    Ok(Err(e)) => {
+                        // Refusals and TLS failures will not heal by retrying: say so now.
+                        if let Some(why) = fatal(&e)
+                            && let Some(r) = ready.take()
+                        {
+                            let _ = r.send(Err(why));
+                            return;
+                        }
+                        tokio::time::sleep(Duration::from_millis(100)).await
+                    }
                     _ => {}
                 }
             }
         })
     };
-    if tokio::time::timeout(Duration::from_secs(10), ready_rx)
-        .await
-        .is_err()
-    {
-        sub_done.store(true, Ordering::Relaxed);
-        return Err(RunError::Unreachable {
-            url,
-            what: "the load subscriber could not connect and subscribe".into(),
-            secs: 10.0,
-        });
+    match tokio::time::timeout(Duration::from_secs(10), ready_rx).await {
+        Ok(Ok(Ok(()))) => {}
+        Ok(Ok(Err(why))) => {
+            sub_done.store(true, Ordering::Relaxed);
+            return Err(RunError::Refused { url, why });
+        }
+        _ => {
+            sub_done.store(true, Ordering::Relaxed);
+            return Err(RunError::Unreachable {
+                url,
+                what: "the load subscriber could not connect and subscribe".into(),
+                secs: 10.0,
+            });
+        }
     }
 
     // The sampler: one `Interval` a second.
@@ -378,7 +395,7 @@ pub async fn publish_counted(
             tokio::time::sleep_until((run_start + gap * k as u32).into()).await;
         }
         let client_id = format!("twin-load-{tag}-{s}");
-        let mut o = MqttOptions::new(client_id.clone(), host.clone(), port);
+        let mut o = ep.options(client_id.clone());
         o.set_keep_alive(Duration::from_secs(30));
         o.set_max_packet_size(max_packet, max_packet);
         let (client, el) = AsyncClient::new(o, 64);
@@ -572,6 +589,27 @@ pub async fn publish_counted(
         generator_behind: lag_p99_ms > 50.0 && cpu_seconds / wall.max(1e-3) > 0.8,
         histograms,
     })
+}
+
+/// A connection error that retrying cannot fix (refused CONNACK, TLS failure), as a
+/// sentence for the user.
+pub fn fatal(e: &rumqttc::ConnectionError) -> Option<String> {
+    use rumqttc::ConnectionError as E;
+    match e {
+        E::ConnectionRefused(code) => Some(format!(
+            "the broker refused the connection ({})",
+            match code {
+                rumqttc::ConnectReturnCode::BadUserNamePassword => "bad user name or password",
+                rumqttc::ConnectReturnCode::NotAuthorized => "not authorized",
+                rumqttc::ConnectReturnCode::BadClientId => "client id rejected",
+                rumqttc::ConnectReturnCode::ServiceUnavailable => "service unavailable",
+                rumqttc::ConnectReturnCode::RefusedProtocolVersion => "protocol version refused",
+                _ => "refused",
+            }
+        )),
+        E::Tls(t) => Some(format!("TLS failed: {t}")),
+        _ => None,
+    }
 }
 
 /// State the sessions of one run share.

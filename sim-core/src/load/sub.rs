@@ -9,9 +9,10 @@ use crate::ingest::DeviceTally;
 use crate::report::{Latency, histogram_to_base64, latency_histogram, round4};
 use crate::run::{RunError, qos_of};
 use crate::transport::broker::EmbeddedBroker;
+use crate::transport::endpoint::{Endpoint, Security};
 use crate::wire::unix_us;
 use hdrhistogram::Histogram;
-use rumqttc::{AsyncClient, Event, MqttOptions, Packet};
+use rumqttc::{AsyncClient, Event, Packet};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -38,6 +39,8 @@ pub struct SubSpec {
     pub connect_timeout: Duration,
     /// Which slice of the clients this process runs.
     pub shard: Shard,
+    /// TLS and credentials.
+    pub security: Security,
 }
 
 impl Default for SubSpec {
@@ -51,6 +54,7 @@ impl Default for SubSpec {
             broker: None,
             connect_timeout: Duration::from_secs(10),
             shard: Shard::default(),
+            security: Security::default(),
         }
     }
 }
@@ -126,7 +130,7 @@ pub async fn subscribe(
         Some(u) => (false, u.clone()),
         None => (true, EmbeddedBroker::start(sessions.len() + 16)?.url()),
     };
-    let (host, port) = scenarios::parse_broker_url(&url).map_err(RunError::BadInput)?;
+    let ep = Endpoint::new(&url, &spec.security).map_err(RunError::BadInput)?;
     let qos = qos_of(spec.qos);
     let counters = Arc::new(LoadCounters::default());
     let interval_hist = Arc::new(Mutex::new(latency_histogram()));
@@ -148,7 +152,7 @@ pub async fn subscribe(
     let end = Arc::new(Mutex::new(None::<Instant>));
     let mut tasks = Vec::new();
     for s in sessions.clone() {
-        let mut o = MqttOptions::new(format!("twin-sub-{tag}-{s}"), host.clone(), port);
+        let mut o = ep.options(format!("twin-sub-{tag}-{s}"));
         o.set_keep_alive(Duration::from_secs(30));
         o.set_max_packet_size(1 << 20, 1 << 20);
         let (client, mut el) = AsyncClient::new(o, 16);

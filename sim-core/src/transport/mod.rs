@@ -2,4 +2,5 @@
 
 pub mod broker;
 pub mod dispatch;
+pub mod endpoint;
 pub mod session;

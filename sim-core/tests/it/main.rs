@@ -12,6 +12,7 @@ mod mosquitto;
 mod network;
 mod overload;
 mod sim;
+mod tls;
 
 use scenarios::Scenario;
 use sim_core::report::Report;

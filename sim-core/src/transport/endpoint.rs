@@ -1,0 +1,299 @@
+//! Where and how to reach a broker: host and port from an `mqtt://` or `mqtts://` URL,
+//! TLS through rustls (certificate verification on unless asked otherwise), and
+//! credentials. Passwords never appear in `Debug` output, logs or reports.
+
+use rumqttc::{MqttOptions, TlsConfiguration, Transport};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::pem::PemObject as _;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// How to authenticate and secure a connection (the CLI's `--username`, `--password`,
+/// `--cafile`, `--cert`, `--key`, `--insecure`).
+#[derive(Clone, Default, PartialEq)]
+pub struct Security {
+    /// MQTT user name.
+    pub username: Option<String>,
+    /// MQTT password.
+    pub password: Option<String>,
+    /// PEM file of the CA certificates to trust instead of the system's.
+    pub cafile: Option<PathBuf>,
+    /// PEM client certificate (chain) for mutual TLS.
+    pub cert: Option<PathBuf>,
+    /// PEM private key of the client certificate.
+    pub key: Option<PathBuf>,
+    /// Accept any server certificate (testing only).
+    pub insecure: bool,
+}
+
+impl std::fmt::Debug for Security {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Security")
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("cafile", &self.cafile)
+            .field("cert", &self.cert)
+            .field("key", &self.key)
+            .field("insecure", &self.insecure)
+            .finish()
+    }
+}
+
+/// A broker to connect to, ready to make client options.
+#[derive(Clone)]
+pub struct Endpoint {
+    /// Host name or address.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    tls: Option<Arc<ClientConfig>>,
+    credentials: Option<(String, String)>,
+}
+
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("tls", &self.tls.is_some())
+            .field("username", &self.credentials.as_ref().map(|c| &c.0))
+            .finish()
+    }
+}
+
+/// Split a broker URL: (host, port, TLS). `mqtts://` defaults to port 8883.
+pub fn parse_url(url: &str) -> Result<(String, u16, bool), String> {
+    if let Some(rest) = url.strip_prefix("mqtts://") {
+        let has_port = rest
+            .trim_end_matches('/')
+            .rsplit_once(':')
+            .is_some_and(|(h, _)| !h.ends_with('['));
+        let (host, port) = scenarios::parse_broker_url(&format!("mqtt://{rest}"))
+            .map_err(|e| e.replace("mqtt://", "mqtts://"))?;
+        Ok((host, if has_port { port } else { 8883 }, true))
+    } else {
+        let (host, port) = scenarios::parse_broker_url(url)?;
+        Ok((host, port, false))
+    }
+}
+
+impl Endpoint {
+    /// Resolve a URL and the security settings; file and certificate problems are
+    /// reported here, before any connection.
+    pub fn new(url: &str, sec: &Security) -> Result<Endpoint, String> {
+        let (host, port, tls) = parse_url(url)?;
+        if !tls && (sec.cafile.is_some() || sec.cert.is_some() || sec.insecure) {
+            return Err(format!(
+                "--cafile, --cert and --insecure need a TLS broker url (mqtts://), not {url}"
+            ));
+        }
+        if sec.cert.is_some() != sec.key.is_some() {
+            return Err("--cert and --key go together".into());
+        }
+        if sec.password.is_some() && sec.username.is_none() {
+            return Err("a password needs a --username".into());
+        }
+        let tls = if tls {
+            Some(Arc::new(client_config(sec)?))
+        } else {
+            None
+        };
+        let credentials = sec
+            .username
+            .clone()
+            .map(|u| (u, sec.password.clone().unwrap_or_default()));
+        Ok(Endpoint {
+            host,
+            port,
+            tls,
+            credentials,
+        })
+    }
+
+    /// Whether connections use TLS.
+    pub fn is_tls(&self) -> bool {
+        self.tls.is_some()
+    }
+
+    /// Client options for one session: transport and credentials set.
+    pub fn options(&self, client_id: impl Into<String>) -> MqttOptions {
+        let mut o = MqttOptions::new(client_id, self.host.clone(), self.port);
+        if let Some(cfg) = &self.tls {
+            o.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(
+                cfg.clone(),
+            )));
+        }
+        if let Some((u, p)) = &self.credentials {
+            o.set_credentials(u.clone(), p.clone());
+        }
+        o
+    }
+}
+
+fn client_config(sec: &Security) -> Result<ClientConfig, String> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS setup: {e}"))?;
+    let builder = if sec.insecure {
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AcceptAny(provider)))
+    } else {
+        let mut roots = RootCertStore::empty();
+        match &sec.cafile {
+            Some(path) => {
+                let certs = CertificateDer::pem_file_iter(path)
+                    .map_err(|e| format!("--cafile {}: {e}", path.display()))?
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| format!("--cafile {}: {e}", path.display()))?;
+                let (added, _) = roots.add_parsable_certificates(certs);
+                if added == 0 {
+                    return Err(format!(
+                        "--cafile {}: no PEM certificate in it",
+                        path.display()
+                    ));
+                }
+            }
+            None => {
+                let found = rustls_native_certs::load_native_certs();
+                roots.add_parsable_certificates(found.certs);
+                if roots.is_empty() {
+                    return Err(
+                        "no system CA certificates found; give the broker's CA with --cafile"
+                            .into(),
+                    );
+                }
+            }
+        }
+        builder.with_root_certificates(roots)
+    };
+    match (&sec.cert, &sec.key) {
+        (Some(cert), Some(key)) => {
+            let chain = CertificateDer::pem_file_iter(cert)
+                .map_err(|e| format!("--cert {}: {e}", cert.display()))?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| format!("--cert {}: {e}", cert.display()))?;
+            if chain.is_empty() {
+                return Err(format!(
+                    "--cert {}: no PEM certificate in it",
+                    cert.display()
+                ));
+            }
+            let key = PrivateKeyDer::from_pem_file(key)
+                .map_err(|e| format!("--key {}: {e}", key.display()))?;
+            builder
+                .with_client_auth_cert(chain, key)
+                .map_err(|e| format!("client certificate: {e}"))
+        }
+        _ => Ok(builder.with_no_client_auth()),
+    }
+}
+
+/// `--insecure`: accepts every server certificate, still checking the handshake
+/// signatures with the provider's algorithms.
+#[derive(Debug)]
+struct AcceptAny(Arc<rustls::crypto::CryptoProvider>);
+
+impl ServerCertVerifier for AcceptAny {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_split_with_tls_and_default_ports() {
+        assert_eq!(
+            parse_url("mqtts://broker.example:9999").unwrap(),
+            ("broker.example".into(), 9999, true)
+        );
+        assert_eq!(
+            parse_url("mqtts://broker.example").unwrap(),
+            ("broker.example".into(), 8883, true)
+        );
+        assert_eq!(
+            parse_url("mqtt://127.0.0.1").unwrap(),
+            ("127.0.0.1".into(), 1883, false)
+        );
+        assert!(parse_url("http://x").is_err());
+    }
+
+    #[test]
+    fn passwords_stay_out_of_debug_output() {
+        let sec = Security {
+            username: Some("alice".into()),
+            password: Some("s3cret-value".into()),
+            ..Security::default()
+        };
+        let ep = Endpoint::new("mqtt://127.0.0.1:1883", &sec).unwrap();
+        for text in [format!("{sec:?}"), format!("{ep:?}")] {
+            assert!(!text.contains("s3cret-value"), "{text}");
+            assert!(text.contains("alice"), "{text}");
+        }
+    }
+
+    #[test]
+    fn tls_options_need_a_tls_url_and_files_that_exist() {
+        let sec = Security {
+            insecure: true,
+            ..Security::default()
+        };
+        assert!(Endpoint::new("mqtt://127.0.0.1:1883", &sec).is_err());
+        assert!(
+            Endpoint::new("mqtts://127.0.0.1:8883", &sec)
+                .unwrap()
+                .is_tls()
+        );
+        let sec = Security {
+            cafile: Some("/nonexistent/ca.pem".into()),
+            ..Security::default()
+        };
+        let e = Endpoint::new("mqtts://127.0.0.1:8883", &sec).unwrap_err();
+        assert!(e.contains("/nonexistent/ca.pem"), "{e}");
+    }
+}

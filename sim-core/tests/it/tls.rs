@@ -1,0 +1,133 @@
+//! TLS and credentials against a real Mosquitto: a CA made in the test (rcgen), a TLS
+//! listener with a password file; exact counts when everything matches, a clear and
+//! quick refusal when the CA or the password does not.
+
+use sim_core::load::{LoadSpec, publish};
+use sim_core::run::RunError;
+use sim_core::test_support::Mosquitto;
+use sim_core::transport::endpoint::Security;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+
+/// A CA and a server certificate for 127.0.0.1 signed by it, as PEM files in `dir`;
+/// returns the CA file.
+fn make_pki(dir: &Path, name: &str) -> PathBuf {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let params = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".into()]).unwrap();
+    let cert = params.signed_by(&key, &ca, &ca_key).unwrap();
+    std::fs::write(dir.join(format!("{name}-ca.pem")), ca.pem()).unwrap();
+    std::fs::write(dir.join(format!("{name}-server.pem")), cert.pem()).unwrap();
+    std::fs::write(dir.join(format!("{name}-server.key")), key.serialize_pem()).unwrap();
+    dir.join(format!("{name}-ca.pem"))
+}
+
+fn run(spec: &LoadSpec) -> Result<sim_core::load::LoadReport, RunError> {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        tokio::time::timeout(
+            Duration::from_secs(60),
+            publish(spec, Arc::new(AtomicBool::new(false))),
+        )
+        .await
+        .expect("load run ends by itself")
+    })
+}
+
+#[test]
+fn tls_with_a_password_counts_exactly_and_refusals_are_quick_and_clear() {
+    if !Mosquitto::wanted() {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("twin-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca = make_pki(&dir, "good");
+    let other_ca = make_pki(&dir, "other");
+    let passwd = dir.join("passwd");
+    let st = std::process::Command::new("/usr/bin/mosquitto_passwd")
+        .args(["-b", "-c"])
+        .arg(&passwd)
+        .args(["loader", "right-password"])
+        .status()
+        .expect("mosquitto_passwd runs");
+    assert!(st.success());
+    let conf = format!(
+        "cafile {}\ncertfile {}\nkeyfile {}\nallow_anonymous false\npassword_file {}",
+        ca.display(),
+        dir.join("good-server.pem").display(),
+        dir.join("good-server.key").display(),
+        passwd.display()
+    );
+    let m = Mosquitto::start(&conf).unwrap();
+    let url = format!("mqtts://{}", m.addr);
+    let good = Security {
+        username: Some("loader".into()),
+        password: Some("right-password".into()),
+        cafile: Some(ca.clone()),
+        ..Security::default()
+    };
+    let spec = LoadSpec {
+        clients: 5,
+        interval: Duration::from_millis(20),
+        count: Some(20),
+        qos: 1,
+        broker: Some(url.clone()),
+        security: good.clone(),
+        ..LoadSpec::default()
+    };
+    let r = run(&spec).unwrap();
+    assert_eq!(
+        (r.messages.sent, r.messages.received, r.messages.lost),
+        (100, 100, 0)
+    );
+    assert_eq!(r.acked, 100);
+    // The report names the broker, never the password.
+    let json = serde_json::to_string(&r).unwrap();
+    assert!(!json.contains("right-password"));
+
+    // --insecure skips verification, so the same broker works without the CA.
+    let insecure = LoadSpec {
+        security: Security {
+            cafile: None,
+            insecure: true,
+            ..good.clone()
+        },
+        ..spec.clone()
+    };
+    assert_eq!(run(&insecure).unwrap().messages.received, 100);
+
+    // Wrong password: refused at once, not retried for the whole connect timeout.
+    let t0 = Instant::now();
+    let wrong = LoadSpec {
+        security: Security {
+            password: Some("wrong".into()),
+            ..good.clone()
+        },
+        ..spec.clone()
+    };
+    match run(&wrong) {
+        Err(RunError::Refused { why, .. }) => assert!(why.contains("refused"), "{why}"),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert!(t0.elapsed() < Duration::from_secs(5), "{:?}", t0.elapsed());
+
+    // A CA that did not sign the broker's certificate: TLS fails, clearly.
+    let mismatched = LoadSpec {
+        security: Security {
+            cafile: Some(other_ca),
+            ..good
+        },
+        ..spec
+    };
+    match run(&mismatched) {
+        Err(RunError::Refused { why, .. }) => assert!(why.contains("TLS"), "{why}"),
+        other => panic!("expected a TLS failure, got {other:?}"),
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
