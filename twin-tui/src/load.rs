@@ -139,6 +139,9 @@ pub struct LoadSubArgs {
     /// Broker URL (mqtt://host:port or mqtts://host:port); default: the embedded broker.
     #[arg(long, env = "TWIN_BROKER")]
     pub broker: Option<String>,
+    /// MQTT protocol version: 3.1.1 or 5.
+    #[arg(long, value_parser = sim_core::load::Protocol::parse, default_value = "3.1.1")]
+    pub mqtt_version: sim_core::load::Protocol,
     /// TLS and credentials.
     #[command(flatten)]
     pub security: SecurityArgs,
@@ -250,6 +253,9 @@ pub struct LoadPubArgs {
     /// Broker URL (mqtt://host:port or mqtts://host:port); default: the embedded broker.
     #[arg(long, env = "TWIN_BROKER")]
     pub broker: Option<String>,
+    /// MQTT protocol version: 3.1.1 or 5.
+    #[arg(long, value_parser = sim_core::load::Protocol::parse, default_value = "3.1.1")]
+    pub mqtt_version: sim_core::load::Protocol,
     /// TLS and credentials.
     #[command(flatten)]
     pub security: SecurityArgs,
@@ -344,6 +350,7 @@ fn load_pub(args: LoadPubArgs) -> anyhow::Result<u8> {
         connect_timeout: secs(args.connect_timeout),
         shard: args.shard.unwrap_or_default(),
         security: args.security.security()?,
+        protocol: args.mqtt_version,
     };
     let (csv, hdr) = (create(&args.csv)?, create(&args.hdr_log)?);
     let runtime = io_runtime()?;
@@ -650,6 +657,7 @@ fn load_sub(args: LoadSubArgs) -> anyhow::Result<u8> {
         connect_timeout: secs(args.connect_timeout),
         shard: args.shard.unwrap_or_default(),
         security: args.security.security()?,
+        protocol: args.mqtt_version,
     };
     let (csv, hdr) = (create(&args.csv)?, create(&args.hdr_log)?);
     let runtime = io_runtime()?;

@@ -1,9 +1,11 @@
 //! `twin load`: broker load testing with exact accounting.
 
+mod client;
 mod conn;
 mod publish;
 mod sub;
 
+pub use client::Protocol;
 pub use conn::{ConnReport, ConnSpec, connect};
 pub use publish::*;
 pub use sub::{SubReport, SubSpec, subscribe};

@@ -10,18 +10,17 @@
 //! Gateway mode: one session publishes for `devices_per_session` devices, as an edge
 //! gateway does, each device with its own `seq` stream and topic.
 
+use super::client::{Ev, Loop, Protocol, session};
 use super::{Interval, LoadCounters, Shard, process_cpu_seconds, run_tag, spawn_sampler};
 use crate::ingest::DeviceTally;
 use crate::report::{
     Latency, histogram_from_base64, histogram_to_base64, latency_histogram, round4,
 };
 use crate::run::RunError;
-use crate::run::qos_of;
 use crate::transport::broker::EmbeddedBroker;
 use crate::transport::endpoint::{Endpoint, Security};
 use crate::wire::unix_us;
 use hdrhistogram::Histogram;
-use rumqttc::{AsyncClient, Event, Outgoing, Packet};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -66,6 +65,8 @@ pub struct LoadSpec {
     pub shard: Shard,
     /// TLS and credentials.
     pub security: Security,
+    /// MQTT 3.1.1 or 5.
+    pub protocol: Protocol,
 }
 
 impl Default for LoadSpec {
@@ -86,6 +87,7 @@ impl Default for LoadSpec {
             connect_timeout: Duration::from_secs(10),
             shard: Shard::default(),
             security: Security::default(),
+            protocol: Protocol::V311,
         }
     }
 }
@@ -252,7 +254,6 @@ pub async fn publish_counted(
         None => (true, EmbeddedBroker::start(sessions.len() + 16)?.url()),
     };
     let ep = Endpoint::new(&url, &spec.security).map_err(RunError::BadInput)?;
-    let qos = qos_of(spec.qos);
     let counters = Arc::new(LoadCounters::default());
     let cpu0 = process_cpu_seconds();
     let state = Arc::new(Mutex::new(SubState {
@@ -268,10 +269,15 @@ pub async fn publish_counted(
 
     // Subscriber first, so nothing is missed.
     let filter = filter_of(&spec.topic, spec.shard.index);
-    let mut o = ep.options(format!("twin-load-sub-{tag}"));
-    o.set_keep_alive(Duration::from_secs(30));
-    o.set_max_packet_size(max_packet, max_packet);
-    let (sub, mut sub_loop) = AsyncClient::new(o, 64);
+    let keep_alive = Duration::from_secs(30);
+    let (sub, mut sub_loop) = session(
+        &ep,
+        spec.protocol,
+        format!("twin-load-sub-{tag}"),
+        keep_alive,
+        max_packet,
+        64,
+    );
     let (ready_tx, ready_rx) = oneshot::channel::<Result<(), String>>();
     let sub_done = Arc::new(AtomicBool::new(false));
     let sub_task = {
@@ -279,22 +285,23 @@ pub async fn publish_counted(
         let counters = counters.clone();
         let done = sub_done.clone();
         let filter = filter.clone();
+        let spec_qos = spec.qos;
+        let sub = sub.clone();
         tokio::spawn(async move {
             let mut ready = Some(ready_tx);
-            while !done.load(Ordering::Relaxed) {
-                match tokio::time::timeout(Duration::from_millis(100), sub_loop.poll()).await {
-                    Ok(Ok(Event::Incoming(Packet::ConnAck(_)))) => {
-                        let _ = sub.try_subscribe(filter.clone(), qos);
-                    }
-                    Ok(Ok(Event::Incoming(Packet::SubAck(_)))) => {
+            let qos = spec_qos;
+            loop {
+                match sub_loop.next().await {
+                    Ev::ConnAck => sub.try_subscribe(&filter, qos),
+                    Ev::SubAck => {
                         if let Some(r) = ready.take() {
                             let _ = r.send(Ok(()));
                         }
                     }
-                    Ok(Ok(Event::Incoming(Packet::Publish(p)))) => {
+                    Ev::Publish(payload) => {
                         let now = unix_us();
                         let Ok(mut st) = state.lock() else { continue };
-                        let Some((publisher, seq, intended, sent)) = decode(&p.payload) else {
+                        let Some((publisher, seq, intended, sent)) = decode(&payload) else {
                             st.malformed += 1;
                             continue;
                         };
@@ -314,9 +321,13 @@ pub async fn publish_counted(
                             counters.received.fetch_add(1, Ordering::Relaxed);
                         }
                     }
-                    Ok(Err(e)) => {
+                    Ev::Disconnected => return,
+                    Ev::Error(why) => {
+                        if done.load(Ordering::Relaxed) {
+                            return;
+                        }
                         // Refusals and TLS failures will not heal by retrying: say so now.
-                        if let Some(why) = fatal(&e)
+                        if let Some(why) = why
                             && let Some(r) = ready.take()
                         {
                             let _ = r.send(Err(why));
@@ -395,10 +406,14 @@ pub async fn publish_counted(
             tokio::time::sleep_until((run_start + gap * k as u32).into()).await;
         }
         let client_id = format!("twin-load-{tag}-{s}");
-        let mut o = ep.options(client_id.clone());
-        o.set_keep_alive(Duration::from_secs(30));
-        o.set_max_packet_size(max_packet, max_packet);
-        let (client, el) = AsyncClient::new(o, 64);
+        let (client, el) = session(
+            &ep,
+            spec.protocol,
+            client_id.clone(),
+            keep_alive,
+            max_packet,
+            64,
+        );
         let (up_tx, up_rx) = oneshot::channel::<()>();
         let poller = tokio::spawn(poll_session(
             el,
@@ -419,7 +434,8 @@ pub async fn publish_counted(
             counters.clone(),
             first_start.clone(),
         );
-        let (size, retain, timeout) = (spec.size, spec.retain, spec.connect_timeout);
+        let (size, retain, timeout, spec_qos) =
+            (spec.size, spec.retain, spec.connect_timeout, spec.qos);
         let n_sessions = sessions.len().max(1) as u64;
         // Spread sessions over one step so they do not fire in lockstep.
         let offset = step_us * k as u64 / n_sessions;
@@ -456,11 +472,7 @@ pub async fn publish_counted(
                     counters.lag_us.fetch_max(lag, Ordering::Relaxed);
                     let device = (s * dps + j) as u32;
                     let payload = encode(device, seq, intended, now, size);
-                    if client
-                        .publish(&topics[j], qos, retain, payload)
-                        .await
-                        .is_ok()
-                    {
+                    if client.publish(&topics[j], spec_qos, retain, payload).await {
                         sent[j].fetch_add(1, Ordering::Relaxed);
                         counters.sent.fetch_add(1, Ordering::Relaxed);
                     }
@@ -591,27 +603,6 @@ pub async fn publish_counted(
     })
 }
 
-/// A connection error that retrying cannot fix (refused CONNACK, TLS failure), as a
-/// sentence for the user.
-pub fn fatal(e: &rumqttc::ConnectionError) -> Option<String> {
-    use rumqttc::ConnectionError as E;
-    match e {
-        E::ConnectionRefused(code) => Some(format!(
-            "the broker refused the connection ({})",
-            match code {
-                rumqttc::ConnectReturnCode::BadUserNamePassword => "bad user name or password",
-                rumqttc::ConnectReturnCode::NotAuthorized => "not authorized",
-                rumqttc::ConnectReturnCode::BadClientId => "client id rejected",
-                rumqttc::ConnectReturnCode::ServiceUnavailable => "service unavailable",
-                rumqttc::ConnectReturnCode::RefusedProtocolVersion => "protocol version refused",
-                _ => "refused",
-            }
-        )),
-        E::Tls(t) => Some(format!("TLS failed: {t}")),
-        _ => None,
-    }
-}
-
 /// State the sessions of one run share.
 struct Shared {
     ack: Mutex<Histogram<u64>>,
@@ -625,7 +616,7 @@ struct Shared {
 /// Drive one publishing session: count its connection, time its acknowledgements,
 /// reconnect after errors (rumqttc reconnects on the next poll) until the run finishes.
 async fn poll_session(
-    mut el: rumqttc::EventLoop,
+    mut el: Loop,
     up: oneshot::Sender<()>,
     permit: Option<tokio::sync::OwnedSemaphorePermit>,
     shared: Arc<Shared>,
@@ -637,8 +628,8 @@ async fn poll_session(
     let mut pending: HashMap<u16, Instant> = HashMap::new();
     let mut backoff = Duration::from_millis(100);
     loop {
-        match el.poll().await {
-            Ok(Event::Incoming(Packet::ConnAck(_))) => {
+        match el.next().await {
+            Ev::ConnAck => {
                 permit.take();
                 connected = true;
                 backoff = Duration::from_millis(100);
@@ -648,21 +639,17 @@ async fn poll_session(
                     let _ = u.send(());
                 }
             }
-            Ok(Event::Outgoing(Outgoing::Publish(pkid))) if pkid != 0 => {
+            Ev::Sent(pkid) => {
                 pending.insert(pkid, Instant::now());
             }
-            Ok(Event::Incoming(Packet::PubAck(a))) => ack(&mut pending, a.pkid, &shared, &counters),
-            Ok(Event::Incoming(Packet::PubComp(c))) => {
-                ack(&mut pending, c.pkid, &shared, &counters)
-            }
-            Ok(Event::Outgoing(Outgoing::Disconnect)) => {
+            Ev::Ack(pkid) => ack(&mut pending, pkid, &shared, &counters),
+            Ev::Disconnected => {
                 if connected {
                     counters.connections.fetch_sub(1, Ordering::Relaxed);
                 }
                 return;
             }
-            Ok(_) => {}
-            Err(_) => {
+            Ev::Error(_) => {
                 permit.take();
                 if connected {
                     connected = false;
@@ -678,6 +665,7 @@ async fn poll_session(
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(5));
             }
+            _ => {}
         }
     }
 }

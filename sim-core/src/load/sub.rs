@@ -4,15 +4,15 @@
 //! between the first and the last one it saw), and measures latency from the send time.
 //! Other payloads (a real fleet's telemetry, another tool's load) count as untimed.
 
+use super::client::{Ev, Protocol, session};
 use super::{Interval, LoadCounters, Shard, decode, run_tag, spawn_sampler};
 use crate::ingest::DeviceTally;
 use crate::report::{Latency, histogram_to_base64, latency_histogram, round4};
-use crate::run::{RunError, qos_of};
+use crate::run::RunError;
 use crate::transport::broker::EmbeddedBroker;
 use crate::transport::endpoint::{Endpoint, Security};
 use crate::wire::unix_us;
 use hdrhistogram::Histogram;
-use rumqttc::{AsyncClient, Event, Packet};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -41,6 +41,8 @@ pub struct SubSpec {
     pub shard: Shard,
     /// TLS and credentials.
     pub security: Security,
+    /// MQTT 3.1.1 or 5.
+    pub protocol: Protocol,
 }
 
 impl Default for SubSpec {
@@ -55,6 +57,7 @@ impl Default for SubSpec {
             connect_timeout: Duration::from_secs(10),
             shard: Shard::default(),
             security: Security::default(),
+            protocol: Protocol::V311,
         }
     }
 }
@@ -131,7 +134,7 @@ pub async fn subscribe(
         None => (true, EmbeddedBroker::start(sessions.len() + 16)?.url()),
     };
     let ep = Endpoint::new(&url, &spec.security).map_err(RunError::BadInput)?;
-    let qos = qos_of(spec.qos);
+    let qos = spec.qos;
     let counters = Arc::new(LoadCounters::default());
     let interval_hist = Arc::new(Mutex::new(latency_histogram()));
     let subscribed = Arc::new(AtomicU64::new(0));
@@ -152,10 +155,14 @@ pub async fn subscribe(
     let end = Arc::new(Mutex::new(None::<Instant>));
     let mut tasks = Vec::new();
     for s in sessions.clone() {
-        let mut o = ep.options(format!("twin-sub-{tag}-{s}"));
-        o.set_keep_alive(Duration::from_secs(30));
-        o.set_max_packet_size(1 << 20, 1 << 20);
-        let (client, mut el) = AsyncClient::new(o, 16);
+        let (client, mut el) = session(
+            &ep,
+            spec.protocol,
+            format!("twin-sub-{tag}-{s}"),
+            Duration::from_secs(30),
+            1 << 20,
+            16,
+        );
         let (filter, counters, interval_hist, subscribed, stop, end, listening) = (
             spec.filter.clone(),
             counters.clone(),
@@ -185,7 +192,7 @@ pub async fn subscribe(
                     None => Instant::now() + Duration::from_millis(100),
                 };
                 let ev = tokio::select! {
-                    ev = el.poll() => ev,
+                    ev = el.next() => ev,
                     _ = tokio::time::sleep_until(deadline.into()) => {
                         if !up || end.lock().ok().and_then(|e| *e).is_some() { break; }
                         continue;
@@ -193,18 +200,16 @@ pub async fn subscribe(
                     _ = listening.notified() => continue,
                 };
                 match ev {
-                    Ok(Event::Incoming(Packet::ConnAck(_))) => {
-                        let _ = client.try_subscribe(filter.clone(), qos);
-                    }
-                    Ok(Event::Incoming(Packet::SubAck(_))) if !up => {
+                    Ev::ConnAck => client.try_subscribe(&filter, qos),
+                    Ev::SubAck if !up => {
                         up = true;
                         subscribed.fetch_add(1, Ordering::Relaxed);
                         counters.connections.fetch_add(1, Ordering::Relaxed);
                     }
-                    Ok(Event::Incoming(Packet::Publish(p))) => {
+                    Ev::Publish(payload) => {
                         t.counts.received += 1;
                         counters.received.fetch_add(1, Ordering::Relaxed);
-                        let Some((publisher, seq, _, sent)) = decode(&p.payload) else {
+                        let Some((publisher, seq, _, sent)) = decode(&payload) else {
                             t.counts.untimed += 1;
                             continue;
                         };
@@ -221,8 +226,7 @@ pub async fn subscribe(
                             }
                         }
                     }
-                    Ok(_) => {}
-                    Err(_) => {
+                    Ev::Error(_) => {
                         counters.errors.fetch_add(1, Ordering::Relaxed);
                         if up {
                             up = false;
@@ -230,10 +234,11 @@ pub async fn subscribe(
                         }
                         tokio::time::sleep(Duration::from_millis(200)).await;
                     }
+                    _ => {}
                 }
             }
-            let _ = client.try_disconnect();
-            let _ = tokio::time::timeout(Duration::from_millis(500), el.poll()).await;
+            client.try_disconnect();
+            let _ = tokio::time::timeout(Duration::from_millis(500), el.next()).await;
             for (tally, low) in t.per_publisher.values() {
                 t.counts.distinct += tally.received;
                 t.counts.duplicates += tally.duplicates;

@@ -132,6 +132,22 @@ impl Endpoint {
     }
 }
 
+impl Endpoint {
+    /// As [`Endpoint::options`], for an MQTT 5 session.
+    pub fn options_v5(&self, client_id: impl Into<String>) -> rumqttc::v5::MqttOptions {
+        let mut o = rumqttc::v5::MqttOptions::new(client_id, self.host.clone(), self.port);
+        if let Some(cfg) = &self.tls {
+            o.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(
+                cfg.clone(),
+            )));
+        }
+        if let Some((u, p)) = &self.credentials {
+            o.set_credentials(u.clone(), p.clone());
+        }
+        o
+    }
+}
+
 fn client_config(sec: &Security) -> Result<ClientConfig, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = ClientConfig::builder_with_provider(provider.clone())

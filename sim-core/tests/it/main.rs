@@ -9,6 +9,7 @@ mod faults;
 mod load;
 mod load_sub;
 mod mosquitto;
+mod mqtt5;
 mod network;
 mod overload;
 mod sim;
