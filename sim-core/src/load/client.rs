@@ -61,7 +61,7 @@ pub enum Client {
 /// The event loop of a session.
 pub enum Loop {
     /// MQTT 3.1.1.
-    V4(rumqttc::EventLoop),
+    V4(Box<rumqttc::EventLoop>),
     /// MQTT 5.
     V5(Box<rumqttc::v5::EventLoop>),
 }
@@ -89,7 +89,7 @@ pub fn session(
             o.set_keep_alive(keep_alive);
             o.set_max_packet_size(max_packet, max_packet);
             let (c, l) = rumqttc::AsyncClient::new(o, cap);
-            (Client::V4(c), Loop::V4(l))
+            (Client::V4(c), Loop::V4(Box::new(l)))
         }
         Protocol::V5 => {
             let mut o = ep.options_v5(client_id);

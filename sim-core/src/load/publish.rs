@@ -509,7 +509,7 @@ pub async fn publish_counted(
     let publish_secs = (publish_end.max(start) - start).as_secs_f64().max(1e-3);
     shared.finishing.store(true, Ordering::Relaxed);
     for (_, c) in &clients {
-        let _ = c.try_disconnect();
+        c.try_disconnect();
     }
     for (poller, _) in clients {
         if tokio::time::timeout(Duration::from_secs(2), poller)
