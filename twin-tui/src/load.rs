@@ -467,7 +467,7 @@ fn pub_summary(r: &LoadReport) -> String {
         String::new()
     };
     let mut out = format!(
-        "load pub{shard}{merged}: {} sessions, {} devices, qos {}, {} B, {:.1} s on {}\n\
+        "load pub{shard}{merged}: {} sessions, {} devices ({} seen), qos {}, {} B, {:.1} s on {}\n\
          messages  {} sent, {} received, {} lost, {} duplicates, {} out of order ({:.0} recv/s)\n\
          acked     {}\n\
          latency   {}\n\
@@ -478,6 +478,7 @@ fn pub_summary(r: &LoadReport) -> String {
          cpu       {:.2} s ({:.2} s per 100k messages)\n",
         r.clients,
         r.devices,
+        r.devices_seen,
         r.qos,
         r.size,
         r.wall_seconds,

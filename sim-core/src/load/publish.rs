@@ -154,6 +154,9 @@ pub struct LoadReport {
     pub clients: u64,
     /// Devices this report covers (sessions × devices per session).
     pub devices: u64,
+    /// Devices at least one of whose messages came back.
+    #[serde(default)]
+    pub devices_seen: u64,
     /// QoS.
     pub qos: u8,
     /// Payload bytes.
@@ -579,6 +582,7 @@ pub async fn publish_counted(
         merged: 1,
         clients: sessions.len() as u64,
         devices: n_devices as u64,
+        devices_seen: st.tallies.iter().filter(|t| t.received > 0).count() as u64,
         qos: spec.qos,
         size: spec.size.max(HEADER) as u64,
         wall_seconds: round4(wall),
@@ -689,6 +693,7 @@ pub fn merge(reports: &[LoadReport]) -> Result<LoadReport, String> {
     out.merged = 0;
     out.clients = 0;
     out.devices = 0;
+    out.devices_seen = 0;
     out.messages = crate::report::MessageCounts {
         sent: 0,
         received: 0,
@@ -716,6 +721,7 @@ pub fn merge(reports: &[LoadReport]) -> Result<LoadReport, String> {
         out.merged += r.merged;
         out.clients += r.clients;
         out.devices += r.devices;
+        out.devices_seen += r.devices_seen;
         let (a, b) = (&mut out.messages, &r.messages);
         a.sent += b.sent;
         a.received += b.received;

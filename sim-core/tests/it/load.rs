@@ -138,7 +138,7 @@ fn gateway_sessions_publish_for_many_devices_each_counted_apart() {
         ..spec(1, None)
     };
     let r = run(&s);
-    assert_eq!((r.clients, r.devices), (4, 200));
+    assert_eq!((r.clients, r.devices, r.devices_seen), (4, 200, 200));
     assert_eq!(r.messages.sent, 400, "{:?}", r.messages);
     assert_eq!(r.messages.received, 400, "{:?}", r.messages);
     assert_eq!((r.messages.lost, r.messages.duplicates), (0, 0));
