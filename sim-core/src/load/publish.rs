@@ -12,9 +12,7 @@
 
 use super::{Shard, run_tag};
 use crate::ingest::DeviceTally;
-use crate::report::{
-    Latency, histogram_from_base64, histogram_to_base64, latency_histogram, round4,
-};
+use crate::report::{Latency, histogram_to_base64, latency_histogram, round4};
 use crate::run::RunError;
 use crate::run::qos_of;
 use crate::transport::broker::EmbeddedBroker;
@@ -805,11 +803,7 @@ pub fn merge(reports: &[LoadReport]) -> Result<LoadReport, String> {
         out.cpu_seconds += r.cpu_seconds;
         out.wall_seconds = out.wall_seconds.max(r.wall_seconds);
         out.generator_behind |= r.generator_behind;
-        for (name, text) in &r.histograms {
-            let h = histogram_from_base64(text).map_err(|e| format!("{name}: {e}"))?;
-            let into = hists.entry(name.clone()).or_insert_with(latency_histogram);
-            into.add(&h).map_err(|e| format!("{name}: {e:?}"))?;
-        }
+        super::add_histograms(&mut hists, &r.histograms)?;
     }
     let get = |n: &str| hists.get(n).and_then(Latency::of);
     out.latency_ms = get("latency");
