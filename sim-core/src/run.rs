@@ -633,7 +633,7 @@ async fn shutdown_sessions(
 
 /// Raise the open-file soft limit to the hard limit and check the fleet fits under it:
 /// one socket per session, two with the embedded broker (its end is in this process too).
-fn check_file_limit(devices: usize, embedded: bool) -> Result<(), RunError> {
+pub(crate) fn check_file_limit(devices: usize, embedded: bool) -> Result<(), RunError> {
     let limit = rlimit::increase_nofile_limit(u64::MAX).unwrap_or(u64::MAX);
     let per = if embedded { 2 } else { 1 };
     let needed = devices as u64 * per + 128;

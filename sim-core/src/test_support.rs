@@ -1,10 +1,14 @@
-//! Helpers for tests that need a real broker: a Mosquitto process on a free port.
-//! (The embedded broker is [`crate::transport::broker::EmbeddedBroker`].)
+//! Helpers for tests that need a real broker: a Mosquitto process on a free port, and
+//! [`ConnackServer`], a listener that speaks just enough MQTT to accept (or refuse)
+//! sessions and record who opened them. (The embedded broker is
+//! [`crate::transport::broker::EmbeddedBroker`].)
 
-use std::io::Write as _;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::io::{Read as _, Write as _};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 /// Where Debian installs the broker.
@@ -86,6 +90,11 @@ impl Mosquitto {
     pub fn url(&self) -> String {
         format!("mqtt://{}", self.addr)
     }
+
+    /// What the broker logged so far (connections, with their peer address and client id).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("mosquitto.log")).unwrap_or_default()
+    }
 }
 
 impl Drop for Mosquitto {
@@ -93,5 +102,204 @@ impl Drop for Mosquitto {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// One CONNECT a [`ConnackServer`] received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeenConnect {
+    /// Where the connection came from.
+    pub peer: SocketAddr,
+    /// The client id in the CONNECT payload.
+    pub client_id: String,
+    /// The keep-alive, seconds.
+    pub keep_alive: u16,
+    /// The connect flags byte (0x02 = clean session only).
+    pub flags: u8,
+}
+
+/// What the connection threads of a [`ConnackServer`] record.
+#[derive(Debug, Default)]
+struct Seen {
+    /// Every CONNECT, in arrival order.
+    connects: Vec<SeenConnect>,
+    /// PINGREQs answered.
+    pings: u64,
+    /// DISCONNECTs received.
+    disconnects: u64,
+    /// Connections whose thread has ended (closed by the client, or after a refusal).
+    closed: u64,
+}
+
+/// A listener on 127.0.0.1 and a free port that speaks just enough MQTT 3.1.1 to test a
+/// connection holder without a broker: each CONNECT gets a CONNACK with the return code
+/// given at start (0 accepts; non-zero refuses and closes), each PINGREQ a PINGRESP; it
+/// records who connected, from which address, and what they sent. A thread a connection.
+#[derive(Debug)]
+pub struct ConnackServer {
+    /// Its listener.
+    pub addr: SocketAddr,
+    /// What the connection threads record, and a signal for waiters.
+    seen: Arc<(Mutex<Seen>, Condvar)>,
+    /// Tells the accept thread to stop.
+    done: Arc<AtomicBool>,
+    /// Every accepted connection, to shut them down on drop.
+    streams: Arc<Mutex<Vec<TcpStream>>>,
+}
+
+impl ConnackServer {
+    /// Listen on 127.0.0.1 and a free port; answer every CONNECT with `return_code`.
+    pub fn start(return_code: u8) -> std::io::Result<ConnackServer> {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let addr = listener.local_addr()?;
+        let seen = Arc::new((Mutex::new(Seen::default()), Condvar::new()));
+        let done = Arc::new(AtomicBool::new(false));
+        let streams = Arc::new(Mutex::new(Vec::new()));
+        {
+            let (seen, done, streams) = (seen.clone(), done.clone(), streams.clone());
+            std::thread::Builder::new()
+                .name("connack-accept".into())
+                .spawn(move || {
+                    for conn in listener.incoming() {
+                        if done.load(Ordering::Acquire) {
+                            return;
+                        }
+                        let Ok(conn) = conn else { continue };
+                        if let (Ok(mut all), Ok(c)) = (streams.lock(), conn.try_clone()) {
+                            all.push(c);
+                        }
+                        let seen = seen.clone();
+                        let _ = std::thread::Builder::new()
+                            .name("connack-conn".into())
+                            .spawn(move || {
+                                let _ = serve(conn, return_code, &seen);
+                                let (lock, cv) = &*seen;
+                                if let Ok(mut s) = lock.lock() {
+                                    s.closed += 1;
+                                }
+                                cv.notify_all();
+                            });
+                    }
+                })?;
+        }
+        Ok(ConnackServer {
+            addr,
+            seen,
+            done,
+            streams,
+        })
+    }
+
+    /// `mqtt://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("mqtt://{}", self.addr)
+    }
+
+    /// The CONNECTs received so far.
+    pub fn connects(&self) -> Vec<SeenConnect> {
+        self.seen
+            .0
+            .lock()
+            .map(|s| s.connects.clone())
+            .unwrap_or_default()
+    }
+
+    /// PINGREQs answered so far.
+    pub fn pings(&self) -> u64 {
+        self.seen.0.lock().map(|s| s.pings).unwrap_or_default()
+    }
+
+    /// Wait (at most `timeout`) until `n` connections have ended; returns how many
+    /// DISCONNECTs and how many closed connections were seen by then.
+    pub fn wait_closed(&self, n: u64, timeout: Duration) -> (u64, u64) {
+        let (lock, cv) = &*self.seen;
+        let Ok(guard) = lock.lock() else {
+            return (0, 0);
+        };
+        match cv.wait_timeout_while(guard, timeout, |s| s.closed < n) {
+            Ok((s, _)) => (s.disconnects, s.closed),
+            Err(_) => (0, 0),
+        }
+    }
+}
+
+impl Drop for ConnackServer {
+    fn drop(&mut self) {
+        self.done.store(true, Ordering::Release);
+        // Wake the accept thread so it sees `done`, and end every connection thread.
+        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
+        if let Ok(all) = self.streams.lock() {
+            for s in all.iter() {
+                let _ = s.shutdown(Shutdown::Both);
+            }
+        }
+    }
+}
+
+/// Serve one connection until it ends.
+fn serve(
+    mut conn: TcpStream,
+    return_code: u8,
+    seen: &(Mutex<Seen>, Condvar),
+) -> std::io::Result<()> {
+    let peer = conn.peer_addr()?;
+    // No test holds a session for longer; a stuck client does not keep the thread.
+    conn.set_read_timeout(Some(Duration::from_secs(120)))?;
+    let record = |f: &dyn Fn(&mut Seen)| {
+        if let Ok(mut s) = seen.0.lock() {
+            f(&mut s);
+        }
+        seen.1.notify_all();
+    };
+    loop {
+        let mut first = [0u8; 1];
+        if conn.read(&mut first)? == 0 {
+            return Ok(());
+        }
+        let mut len = 0usize;
+        for shift in [0, 7, 14, 21] {
+            let mut b = [0u8; 1];
+            conn.read_exact(&mut b)?;
+            len |= usize::from(b[0] & 0x7F) << shift;
+            if b[0] & 0x80 == 0 {
+                break;
+            }
+        }
+        let mut body = vec![0u8; len];
+        conn.read_exact(&mut body)?;
+        match first[0] {
+            0x10 => {
+                let bad = || std::io::Error::other(format!("malformed CONNECT {body:02x?}"));
+                if body.len() < 12 || body[..7] != [0, 4, b'M', b'Q', b'T', b'T', 4] {
+                    return Err(bad());
+                }
+                let id_len = usize::from(u16::from_be_bytes([body[10], body[11]]));
+                let id = body.get(12..12 + id_len).ok_or_else(bad)?;
+                let c = SeenConnect {
+                    peer,
+                    client_id: String::from_utf8_lossy(id).into_owned(),
+                    keep_alive: u16::from_be_bytes([body[8], body[9]]),
+                    flags: body[7],
+                };
+                record(&|s| s.connects.push(c.clone()));
+                conn.write_all(&[0x20, 0x02, 0x00, return_code])?;
+                if return_code != 0 {
+                    return Ok(());
+                }
+            }
+            0xC0 => {
+                conn.write_all(&[0xD0, 0x00])?;
+                record(&|s| s.pings += 1);
+            }
+            0xE0 => {
+                record(&|s| s.disconnects += 1);
+                return Ok(());
+            }
+            other => {
+                return Err(std::io::Error::other(format!(
+                    "unexpected packet type byte {other:#04x}"
+                )));
+            }
+        }
     }
 }

@@ -8,10 +8,11 @@ use crate::cli::{
 use anyhow::Context;
 use clap::Subcommand;
 use scenarios::Dur;
-use sim_core::load::{Interval, LoadReport, Shard};
+use sim_core::load::{ConnCounters, ConnReport, Interval, LoadReport, Shard};
 use sim_core::report::Latency;
 use sim_core::run::RunError;
 use std::io::Write as _;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -42,8 +43,12 @@ pub enum LoadCommand {
     /// connected), 2 bad flags, 3 --fail-on-loss and a message was lost, 130
     /// interrupted (the report is still written).
     Pub(LoadPubArgs),
-    /// Open N sessions at a ramp rate and hold them; report CONNECT→CONNACK latency
-    /// percentiles and failures.
+    /// Open N sessions at a ramp rate and hold them, pinging at the keep-alive; report
+    /// CONNECT→CONNACK latency percentiles, failures and refusals, and the memory each
+    /// held session cost this process; a line each second.
+    ///
+    /// Exit codes: 0 done, 1 failed (a session did not connect, or dropped during the
+    /// hold), 2 bad flags, 130 interrupted (the report is still written).
     Conn(LoadConnArgs),
     /// N subscribers on a topic filter: receive rate, and for `twin load pub` payloads
     /// (from another process or machine) duplicates, reordering, gaps in each
@@ -162,9 +167,9 @@ pub struct LoadSubArgs {
 /// `twin report ...`.
 #[derive(Debug, Subcommand)]
 pub enum ReportCommand {
-    /// Merge the JSON reports of the shards of one `twin load pub --shard i/N` run into
-    /// the report one unsharded run would have written: counts add, latency histograms
-    /// add (the percentiles are exact, not averaged).
+    /// Merge the JSON reports of the shards of one `twin load pub --shard i/N` or `twin
+    /// load conn --shard i/N` run into the report one unsharded run would have written:
+    /// counts add, latency histograms add (the percentiles are exact, not averaged).
     Merge(MergeArgs),
 }
 
@@ -197,9 +202,23 @@ pub struct LoadConnArgs {
     /// Broker URL (mqtt://host:port); default: the embedded broker.
     #[arg(long, env = "TWIN_BROKER")]
     pub broker: Option<String>,
+    /// Local addresses to connect from, round-robin, e.g. 127.0.0.2,127.0.0.3: each
+    /// gives another range of ephemeral ports towards the broker (about 28k on Linux).
+    #[arg(long, value_name = "IP,...", value_delimiter = ',')]
+    pub source_ip: Vec<IpAddr>,
+    /// Open the i-th of N disjoint slices of the clients, e.g. 0/4 (`twin report merge`
+    /// adds the shard reports).
+    #[arg(long, value_parser = Shard::parse, env = "TWIN_SHARD")]
+    pub shard: Option<Shard>,
+    /// MQTT keep-alive; each session pings every half of it.
+    #[arg(long, value_parser = parse_dur, default_value = "60s")]
+    pub keep_alive: Dur,
     /// Write the JSON report to this file ("-" for stdout).
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
+    /// No progress lines on stderr.
+    #[arg(long)]
+    pub quiet: bool,
 }
 
 /// `twin load pub`.
@@ -607,38 +626,117 @@ fn load_conn(args: LoadConnArgs) -> anyhow::Result<u8> {
     if let Some(b) = &args.broker {
         scenarios::parse_broker_url(b).map_err(RunError::BadInput)?;
     }
+    let keep_alive = secs(args.keep_alive);
+    if keep_alive.as_secs() > u64::from(u16::MAX) {
+        return Err(bad(format!(
+            "--keep-alive {}: MQTT allows at most 65535 s",
+            args.keep_alive
+        )));
+    }
     let spec = sim_core::load::ConnSpec {
         clients: args.clients,
         ramp_per_s: args.ramp,
         hold: secs(args.hold),
         connect_timeout: secs(args.connect_timeout),
         broker: args.broker.clone(),
+        source_ips: args.source_ip.clone(),
+        shard: args.shard.unwrap_or_default(),
+        keep_alive,
     };
+    let to_stdout = args.json.as_deref() == Some(Path::new("-"));
     let runtime = io_runtime()?;
     let stop = Arc::new(AtomicBool::new(false));
     let report = runtime.block_on(async {
         stop_on_ctrl_c(stop.clone());
-        sim_core::load::connect(&spec, stop.clone()).await
+        let counters = Arc::new(ConnCounters::default());
+        let lines = (!args.quiet && !to_stdout).then(|| tokio::spawn(conn_lines(counters.clone())));
+        let r = sim_core::load::connect_counted(&spec, stop.clone(), counters).await;
+        if let Some(l) = lines {
+            l.abort();
+        }
+        r
     })?;
     runtime.shutdown_timeout(Duration::from_secs(1));
     if let Some(path) = &args.json {
         write_json(path, &report)?;
     }
-    let _ = writeln!(
-        std::io::stdout(),
-        "load conn: {} of {} connected, {} failed, {} held, ramp {:.1} s on {}\nconnect   {}",
-        report.connected,
-        report.clients,
-        report.failed,
-        report.held,
-        report.ramp_seconds,
-        report.broker.url,
-        percentiles(&report.connect_ms)
-    );
+    if !to_stdout {
+        let _ = write!(std::io::stdout(), "{}", conn_summary(&report));
+    }
     if stop.load(Ordering::Relaxed) {
         return Ok(EXIT_INTERRUPTED);
     }
-    Ok(if report.failed > 0 { EXIT_FAILED } else { 0 })
+    if report.failed > 0 {
+        eprintln!("{} sessions did not connect", report.failed);
+        return Ok(EXIT_FAILED);
+    }
+    if report.held < report.connected {
+        eprintln!(
+            "{} sessions dropped during the hold",
+            report.connected - report.held
+        );
+        return Ok(EXIT_FAILED);
+    }
+    Ok(0)
+}
+
+/// A line on stderr each second: sessions connected, failed and held so far.
+async fn conn_lines(c: Arc<ConnCounters>) {
+    let start = tokio::time::Instant::now();
+    let mut tick = tokio::time::interval_at(start + Duration::from_secs(1), Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        let _ = writeln!(
+            std::io::stderr(),
+            "{:>5.0}s  connected {:>7}  failed {:>6} ({} refused)  held {:>7}",
+            start.elapsed().as_secs_f64(),
+            c.connected.load(Ordering::Relaxed),
+            c.failed.load(Ordering::Relaxed),
+            c.refused.load(Ordering::Relaxed),
+            c.up.load(Ordering::Relaxed),
+        );
+    }
+}
+
+fn conn_summary(r: &ConnReport) -> String {
+    let shard = r
+        .shard
+        .as_deref()
+        .map_or(String::new(), |s| format!(" (shard {s})"));
+    let merged = if r.merged > 1 {
+        format!(" (merged from {} reports)", r.merged)
+    } else {
+        String::new()
+    };
+    let codes: Vec<String> = r
+        .refused_codes
+        .iter()
+        .map(|(code, n)| format!("{n} with code {code}"))
+        .collect();
+    let refused = if codes.is_empty() {
+        format!("{} refused", r.refused)
+    } else {
+        format!("{} refused: {}", r.refused, codes.join(", "))
+    };
+    let rss = match (r.rss_kib, r.rss_per_session_kib) {
+        (Some(total), Some(per)) => {
+            format!("{total} KiB at the hold, rss per session {per:.2} KiB")
+        }
+        (Some(total), None) => format!("{total} KiB at the hold, rss per session -"),
+        _ => "rss per session - (no /proc/self/status)".to_string(),
+    };
+    format!(
+        "load conn{shard}{merged}: {} of {} connected, {} failed ({refused}), {} held, ramp {:.1} s on {}\n\
+         connect   {}\n\
+         memory    {rss}\n",
+        r.connected,
+        r.clients,
+        r.failed,
+        r.held,
+        r.ramp_seconds,
+        r.broker.url,
+        percentiles(&r.connect_ms)
+    )
 }
 
 fn load_sub(args: LoadSubArgs) -> anyhow::Result<u8> {
@@ -713,24 +811,73 @@ fn load_sub(args: LoadSubArgs) -> anyhow::Result<u8> {
 /// Run a `twin report` subcommand.
 pub fn report(cmd: ReportCommand) -> anyhow::Result<u8> {
     let ReportCommand::Merge(args) = cmd;
-    let mut reports = Vec::new();
+    let mut values = Vec::new();
     for p in &args.reports {
         let text = std::fs::read_to_string(p)
             .map_err(|e| bad(format!("cannot read report {}: {e}", p.display())))?;
-        let r: LoadReport = serde_json::from_str(&text).map_err(|e| {
-            bad(format!(
-                "{}: not a `twin load pub` JSON report: {e}",
-                p.display()
-            ))
-        })?;
-        reports.push(r);
+        let v: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| bad(format!("{}: not a JSON report: {e}", p.display())))?;
+        let command = v
+            .get("command")
+            .and_then(|c| c.as_str())
+            .unwrap_or_default()
+            .to_string();
+        values.push((p, command, v));
     }
-    let merged = sim_core::load::merge(&reports).map_err(bad)?;
-    if let Some(path) = &args.json {
-        write_json(path, &merged)?;
+    let Some((first_path, command, _)) = values.first() else {
+        return Err(bad("no reports to merge"));
+    };
+    let command = command.clone();
+    if let Some((p, other, _)) = values.iter().find(|(_, c, _)| *c != command) {
+        return Err(bad(format!(
+            "cannot merge a `{command}` report ({}) with a `{other}` report ({})",
+            first_path.display(),
+            p.display()
+        )));
     }
-    if args.json.as_deref() != Some(Path::new("-")) {
-        let _ = write!(std::io::stdout(), "{}", pub_summary(&merged));
+    fn parse<T: serde::de::DeserializeOwned>(
+        values: Vec<(&PathBuf, String, serde_json::Value)>,
+        what: &str,
+    ) -> anyhow::Result<Vec<T>> {
+        values
+            .into_iter()
+            .map(|(p, _, v)| {
+                serde_json::from_value(v).map_err(|e| {
+                    bad(format!(
+                        "{}: not a `twin {what}` JSON report: {e}",
+                        p.display()
+                    ))
+                })
+            })
+            .collect()
+    }
+    let to_stdout = args.json.as_deref() == Some(Path::new("-"));
+    let summary = match command.as_str() {
+        "load pub" => {
+            let merged =
+                sim_core::load::merge(&parse::<LoadReport>(values, "load pub")?).map_err(bad)?;
+            if let Some(path) = &args.json {
+                write_json(path, &merged)?;
+            }
+            pub_summary(&merged)
+        }
+        "load conn" => {
+            let merged = sim_core::load::merge_conn(&parse::<ConnReport>(values, "load conn")?)
+                .map_err(bad)?;
+            if let Some(path) = &args.json {
+                write_json(path, &merged)?;
+            }
+            conn_summary(&merged)
+        }
+        other => {
+            return Err(bad(format!(
+                "{}: `command` is {other:?}; only `load pub` and `load conn` reports merge",
+                first_path.display()
+            )));
+        }
+    };
+    if !to_stdout {
+        let _ = write!(std::io::stdout(), "{summary}");
     }
     Ok(0)
 }

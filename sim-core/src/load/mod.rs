@@ -2,16 +2,19 @@
 
 mod client;
 mod conn;
+pub mod idle;
 mod publish;
 mod sub;
 
 pub use client::Protocol;
-pub use conn::{ConnReport, ConnSpec, connect};
+pub use conn::{ConnCounters, ConnReport, ConnSpec, connect, connect_counted, merge_conn};
 pub use publish::*;
 pub use sub::{SubReport, SubSpec, subscribe};
 
+use crate::report::{histogram_from_base64, latency_histogram};
 use crate::wire::unix_us;
 use hdrhistogram::Histogram;
+use std::collections::BTreeMap;
 use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -168,6 +171,27 @@ pub(crate) fn spawn_sampler(
             (last, at, at_unix, cpu_last) = (now, Instant::now(), unix_us(), cpu);
         }
     })
+}
+
+/// This process's resident memory, KiB (`VmRSS` in `/proc/self/status`).
+pub fn process_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    // "VmRSS:\t  123456 kB"
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Add a report's base64 histograms into `into`, by name (the shard merges).
+pub(crate) fn add_histograms(
+    into: &mut BTreeMap<String, Histogram<u64>>,
+    from: &BTreeMap<String, String>,
+) -> Result<(), String> {
+    for (name, text) in from {
+        let h = histogram_from_base64(text).map_err(|e| format!("{name}: {e}"))?;
+        let sum = into.entry(name.clone()).or_insert_with(latency_histogram);
+        sum.add(&h).map_err(|e| format!("{name}: {e:?}"))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -13,9 +13,7 @@
 use super::client::{Ev, Loop, Protocol, session};
 use super::{Interval, LoadCounters, Shard, process_cpu_seconds, run_tag, spawn_sampler};
 use crate::ingest::DeviceTally;
-use crate::report::{
-    Latency, histogram_from_base64, histogram_to_base64, latency_histogram, round4,
-};
+use crate::report::{Latency, histogram_to_base64, latency_histogram, round4};
 use crate::run::RunError;
 use crate::transport::broker::EmbeddedBroker;
 use crate::transport::endpoint::{Endpoint, Security};
@@ -739,11 +737,7 @@ pub fn merge(reports: &[LoadReport]) -> Result<LoadReport, String> {
         out.cpu_seconds += r.cpu_seconds;
         out.wall_seconds = out.wall_seconds.max(r.wall_seconds);
         out.generator_behind |= r.generator_behind;
-        for (name, text) in &r.histograms {
-            let h = histogram_from_base64(text).map_err(|e| format!("{name}: {e}"))?;
-            let into = hists.entry(name.clone()).or_insert_with(latency_histogram);
-            into.add(&h).map_err(|e| format!("{name}: {e:?}"))?;
-        }
+        super::add_histograms(&mut hists, &r.histograms)?;
     }
     let get = |n: &str| hists.get(n).and_then(Latency::of);
     out.latency_ms = get("latency");

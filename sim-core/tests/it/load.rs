@@ -1,7 +1,9 @@
-//! `twin load pub` against real brokers: exact counts, both latencies.
+//! `twin load pub` and `twin load conn` against real brokers (and a CONNACK-only
+//! listener): exact counts, both latencies, source addresses, shards.
 
-use sim_core::load::{LoadSpec, publish};
-use sim_core::test_support::Mosquitto;
+use sim_core::load::{ConnReport, ConnSpec, LoadSpec, Shard, connect, merge_conn, publish};
+use sim_core::test_support::{ConnackServer, Mosquitto};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
@@ -83,25 +85,42 @@ fn load_pub_counts_exactly_against_mosquitto() {
     assert_exact(&r);
 }
 
+fn conn(spec: &ConnSpec) -> ConnReport {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        tokio::time::timeout(
+            Duration::from_secs(60),
+            connect(spec, Arc::new(AtomicBool::new(false))),
+        )
+        .await
+        .expect("load conn ends by itself")
+        .expect("load conn runs")
+    })
+}
+
 #[test]
 fn load_conn_opens_holds_and_times_every_session() {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let spec = sim_core::load::ConnSpec {
+    let spec = ConnSpec {
         clients: 200,
         ramp_per_s: 2000.0,
         hold: Duration::from_millis(300),
         connect_timeout: Duration::from_secs(10),
-        broker: None,
+        ..ConnSpec::default()
     };
-    let r = rt
-        .block_on(sim_core::load::connect(
-            &spec,
-            Arc::new(AtomicBool::new(false)),
-        ))
-        .unwrap();
-    assert_eq!((r.connected, r.failed, r.held), (200, 0, 200));
+    let r = conn(&spec);
+    assert!(r.broker.embedded);
+    assert_eq!(
+        (r.clients, r.connected, r.failed, r.held),
+        (200, 200, 0, 200)
+    );
+    assert_eq!(r.refused, 0);
     let l = r.connect_ms.expect("connect latency");
     assert!(l.p50 > 0.0 && l.p50 <= l.max);
+    assert_eq!(l.count, 200);
+    assert!(r.histograms.contains_key("connect"));
+    assert!(r.rss_kib.expect("rss at the hold") > 0);
+    assert!(r.rss_per_session_kib.is_some());
+    assert_eq!((r.shard.as_deref(), r.merged), (None, 1));
 
     // Nothing listening: every attempt fails, within the timeout, and is counted.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -109,21 +128,155 @@ fn load_conn_opens_holds_and_times_every_session() {
         .local_addr()
         .unwrap()
         .port();
-    let spec = sim_core::load::ConnSpec {
+    let spec = ConnSpec {
         clients: 3,
         broker: Some(format!("mqtt://127.0.0.1:{port}")),
         connect_timeout: Duration::from_secs(1),
         hold: Duration::ZERO,
         ..spec
     };
-    let r = rt
-        .block_on(sim_core::load::connect(
-            &spec,
-            Arc::new(AtomicBool::new(false)),
-        ))
-        .unwrap();
-    assert_eq!((r.connected, r.failed, r.held), (0, 3, 0));
+    let r = conn(&spec);
+    assert_eq!((r.connected, r.failed, r.refused, r.held), (0, 3, 0, 0));
     assert!(r.connect_ms.is_none());
+    assert_eq!(r.rss_per_session_kib, None);
+}
+
+#[test]
+fn load_conn_spreads_sessions_over_source_ips_and_says_goodbye() {
+    let server = ConnackServer::start(0).unwrap();
+    let spec = ConnSpec {
+        clients: 20,
+        ramp_per_s: 1000.0,
+        hold: Duration::from_millis(200),
+        broker: Some(server.url()),
+        source_ips: vec!["127.0.0.2".parse().unwrap(), "127.0.0.3".parse().unwrap()],
+        keep_alive: Duration::from_secs(30),
+        ..ConnSpec::default()
+    };
+    let r = conn(&spec);
+    assert_eq!((r.connected, r.failed, r.held), (20, 0, 20));
+    let seen = server.connects();
+    assert_eq!(seen.len(), 20);
+    let from = |ip: &str| {
+        seen.iter()
+            .filter(|c| c.peer.ip().to_string() == ip)
+            .count()
+    };
+    assert_eq!((from("127.0.0.2"), from("127.0.0.3")), (10, 10));
+    // Round-robin by session index: even indices from the first address.
+    for c in &seen {
+        let index: usize = c.client_id.rsplit('-').next().unwrap().parse().unwrap();
+        let want = if index.is_multiple_of(2) {
+            "127.0.0.2"
+        } else {
+            "127.0.0.3"
+        };
+        assert_eq!(c.peer.ip().to_string(), want, "{c:?}");
+        assert!(c.client_id.starts_with("twin-conn-"), "{c:?}");
+        assert_eq!((c.keep_alive, c.flags), (30, 0x02), "{c:?}");
+    }
+    // Released sessions send DISCONNECT before closing.
+    assert_eq!(server.wait_closed(20, Duration::from_secs(10)), (20, 20));
+}
+
+#[test]
+fn load_conn_pings_at_half_the_keep_alive() {
+    let server = ConnackServer::start(0).unwrap();
+    let spec = ConnSpec {
+        clients: 2,
+        hold: Duration::from_millis(2500),
+        broker: Some(server.url()),
+        keep_alive: Duration::from_secs(2),
+        ..ConnSpec::default()
+    };
+    let r = conn(&spec);
+    assert_eq!((r.connected, r.held), (2, 2));
+    // Pings at 1 s and 2 s of each session's hold, each answered (or it would drop).
+    assert_eq!(server.wait_closed(2, Duration::from_secs(10)), (2, 2));
+    assert_eq!(server.pings(), 4);
+}
+
+#[test]
+fn load_conn_counts_refused_connacks_by_code() {
+    let server = ConnackServer::start(5).unwrap();
+    let spec = ConnSpec {
+        clients: 4,
+        hold: Duration::ZERO,
+        broker: Some(server.url()),
+        ..ConnSpec::default()
+    };
+    let r = conn(&spec);
+    assert_eq!((r.connected, r.failed, r.refused, r.held), (0, 4, 4, 0));
+    assert_eq!(r.refused_codes, BTreeMap::from([(5, 4)]));
+    assert!(r.connect_ms.is_none());
+}
+
+#[test]
+fn load_conn_shards_take_disjoint_slices_and_merge_to_the_totals() {
+    let server = ConnackServer::start(0).unwrap();
+    let shards: Vec<ConnReport> = (0..3)
+        .map(|i| {
+            conn(&ConnSpec {
+                clients: 10,
+                hold: Duration::ZERO,
+                broker: Some(server.url()),
+                shard: Shard { index: i, count: 3 },
+                ..ConnSpec::default()
+            })
+        })
+        .collect();
+    assert_eq!(
+        shards.iter().map(|r| r.clients).collect::<Vec<_>>(),
+        [3, 3, 4]
+    );
+    assert_eq!(shards[2].shard.as_deref(), Some("2/3"));
+    // Global indices 0..10, each opened once.
+    let mut indices: Vec<usize> = server
+        .connects()
+        .iter()
+        .map(|c| c.client_id.rsplit('-').next().unwrap().parse().unwrap())
+        .collect();
+    indices.sort();
+    assert_eq!(indices, (0..10).collect::<Vec<_>>());
+    let m = merge_conn(&shards).unwrap();
+    assert_eq!(
+        (m.merged, m.clients, m.connected, m.failed, m.held),
+        (3, 10, 10, 0, 10)
+    );
+    assert_eq!(m.connect_ms.unwrap().count, 10);
+    let max = shards
+        .iter()
+        .map(|r| r.connect_ms.unwrap().max)
+        .fold(0.0, f64::max);
+    assert_eq!(m.connect_ms.unwrap().max, max);
+}
+
+#[test]
+fn load_conn_from_two_source_ips_against_mosquitto() {
+    if !Mosquitto::wanted() {
+        return;
+    }
+    let m = Mosquitto::start("").unwrap();
+    let r = conn(&ConnSpec {
+        clients: 50,
+        ramp_per_s: 1000.0,
+        hold: Duration::from_millis(300),
+        broker: Some(m.url()),
+        source_ips: vec!["127.0.0.2".parse().unwrap(), "127.0.0.3".parse().unwrap()],
+        ..ConnSpec::default()
+    });
+    assert!(!r.broker.embedded);
+    assert_eq!((r.connected, r.failed, r.held), (50, 0, 50));
+    assert!(r.rss_per_session_kib.is_some());
+    // Mosquitto logs each CONNECT it accepted before answering it.
+    let log = m.log();
+    for ip in ["127.0.0.2", "127.0.0.3"] {
+        let n = log
+            .lines()
+            .filter(|l| l.contains(&format!("New client connected from {ip}:")))
+            .count();
+        assert_eq!(n, 25, "{ip} in {log}");
+    }
 }
 
 #[test]

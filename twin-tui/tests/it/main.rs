@@ -388,6 +388,138 @@ fn four_shard_processes_merge_to_the_totals_of_one_run() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+#[test]
+fn load_conn_binds_its_source_ip_and_its_shard_reports_merge() {
+    let server = sim_core::test_support::ConnackServer::start(0).unwrap();
+    let url = server.url();
+    let dir = std::env::temp_dir().join(format!("twin-conn-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let json = |name: &str| dir.join(name).to_str().unwrap().to_string();
+    let (whole, s0, s1, merged) = (
+        json("whole.json"),
+        json("s0.json"),
+        json("s1.json"),
+        json("merged.json"),
+    );
+    let base = [
+        "load",
+        "conn",
+        "-c",
+        "12",
+        "--ramp",
+        "1000",
+        "--hold",
+        "1500ms",
+        "--source-ip",
+        "127.0.0.2",
+        "--keep-alive",
+        "20s",
+        "--broker",
+        &url,
+    ];
+    let with = |extra: &[&str]| -> Vec<String> {
+        base.iter().chain(extra).map(|s| s.to_string()).collect()
+    };
+    let args = with(&["--json", &whole]);
+    let o = twin(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("12 of 12 connected, 0 failed"), "{out}");
+    assert!(out.contains("rss per session"), "{out}");
+    // A progress line each second while holding.
+    let err = stderr(&o);
+    assert!(
+        err.lines()
+            .any(|l| l.contains("connected      12") && l.contains("held      12")),
+        "{err}"
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&whole).unwrap()).unwrap();
+    assert_eq!(v["command"], "load conn");
+    assert_eq!(
+        (v["connected"].as_u64(), v["held"].as_u64()),
+        (Some(12), Some(12))
+    );
+    assert_eq!(
+        (v["failed"].as_u64(), v["refused"].as_u64()),
+        (Some(0), Some(0))
+    );
+    assert!(
+        v["rss_kib"].is_u64() && v["rss_per_session_kib"].is_f64(),
+        "{v}"
+    );
+    assert!(v["histograms"]["connect"].is_string());
+    assert_eq!(v["connect_ms"]["count"], 12);
+    let seen = server.connects();
+    assert_eq!(seen.len(), 12);
+    assert!(
+        seen.iter()
+            .all(|c| c.peer.ip().to_string() == "127.0.0.2" && c.keep_alive == 20),
+        "{seen:?}"
+    );
+    // Two shards, the second through TWIN_SHARD, then merged.
+    let args = with(&["--shard", "0/2", "--quiet", "--json", &s0]);
+    let o = twin(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("held"), "--quiet: {}", stderr(&o));
+    let args = with(&["--json", &s1]);
+    let o = Command::new(env!("CARGO_BIN_EXE_twin"))
+        .args(&args)
+        .env("TWIN_SHARD", "1/2")
+        .output_async()
+        .wait_with_output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = twin(&["report", "merge", "--json", &merged, &s0, &s1]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("12 of 12 connected"),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&merged).unwrap()).unwrap();
+    assert_eq!(m["command"], "load conn");
+    assert_eq!(
+        (m["merged"].as_u64(), m["clients"].as_u64()),
+        (Some(2), Some(12))
+    );
+    assert_eq!(
+        (m["connected"].as_u64(), m["held"].as_u64()),
+        (Some(12), Some(12))
+    );
+    assert_eq!(m["connect_ms"]["count"], 12);
+    assert!(m.get("shard").is_none());
+    // 12 + 6 + 6 sessions, each with its own global index once per run.
+    assert_eq!(server.connects().len(), 24);
+    // A conn report does not merge with a pub report; bad source IPs are bad input.
+    let pub_report = json("pub.json");
+    std::fs::write(&pub_report, r#"{"command":"load pub"}"#).unwrap();
+    let o = twin(&["report", "merge", &s0, &pub_report]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("cannot merge"), "{}", stderr(&o));
+    let o = twin(&[
+        "load",
+        "conn",
+        "--source-ip",
+        "127.0.0.2,nonsense",
+        "--broker",
+        &url,
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let o = twin(&[
+        "load",
+        "conn",
+        "--source-ip",
+        "192.0.2.77",
+        "--broker",
+        &url,
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("cannot be bound"), "{}", stderr(&o));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 trait SpawnOutput {
     fn output_async(&mut self) -> std::process::Child;
 }

@@ -1,0 +1,265 @@
+//! Idle MQTT 3.1.1 sessions for `twin load conn`, without a client library.
+//!
+//! A held idle session needs five packets: CONNECT, CONNACK, PINGREQ, PINGRESP and
+//! DISCONNECT. A rumqttc session carries fixed buffers sized for publishing (an 8 KiB
+//! QoS 2 bitset, a 100-event queue, a 100-entry pending list, inflight arrays, read
+//! buffers): about 30 KiB of RSS per held session, which caps how many sessions one load
+//! process can hold. Here a session is a tokio `TcpStream` and one small future: the
+//! CONNECT packet is built, written and freed, and CONNACK and PINGRESP (4 and 2 bytes)
+//! are read into a 4-byte buffer on the future's own state, so a held session owns no
+//! heap buffer beyond what tokio needs for the socket.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::{TcpSocket, TcpStream};
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+/// PINGREQ: type 12, no flags, remaining length 0 (MQTT 3.1.1 §3.12).
+pub const PINGREQ: [u8; 2] = [0xC0, 0x00];
+/// PINGRESP: type 13, remaining length 0 (§3.13).
+pub const PINGRESP: [u8; 2] = [0xD0, 0x00];
+/// DISCONNECT: type 14, remaining length 0 (§3.14).
+pub const DISCONNECT: [u8; 2] = [0xE0, 0x00];
+/// The largest remaining length the four-byte encoding holds (§2.2.3).
+pub const MAX_REMAINING_LENGTH: usize = 268_435_455;
+
+/// Why a session did not open, or did not stay open.
+#[derive(Debug, thiserror::Error)]
+pub enum IdleError {
+    /// Socket, connect, read or write failed (refused TCP connection, reset, ...).
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    /// The broker answered CONNECT with a non-zero CONNACK return code (§3.2.2.3).
+    #[error("CONNACK return code {code} ({})", connack_reason(*code))]
+    Refused {
+        /// The return code, 1 to 5 in MQTT 3.1.1.
+        code: u8,
+    },
+    /// The broker sent bytes that are not what this state of the session expects.
+    #[error("unexpected bytes from the broker: {0:02x?}")]
+    Protocol(Vec<u8>),
+    /// The broker closed the connection.
+    #[error("the broker closed the connection")]
+    Closed,
+    /// A PINGREQ went unanswered for half the keep-alive.
+    #[error("no PINGRESP within half the keep-alive")]
+    NoPingResponse,
+    /// A packet too large for MQTT 3.1.1 (a client id over 65535 bytes).
+    #[error("{0}")]
+    TooLong(String),
+}
+
+/// What a CONNACK return code means (MQTT 3.1.1 §3.2.2.3, table 3.1).
+pub fn connack_reason(code: u8) -> &'static str {
+    match code {
+        0 => "connection accepted",
+        1 => "unacceptable protocol version",
+        2 => "identifier rejected",
+        3 => "server unavailable",
+        4 => "bad user name or password",
+        5 => "not authorized",
+        _ => "reserved",
+    }
+}
+
+/// Append the "remaining length" of a fixed header: 7 bits a byte, least significant
+/// first, the high bit set on every byte but the last (§2.2.3).
+pub fn encode_remaining_length(n: usize, out: &mut Vec<u8>) -> Result<(), IdleError> {
+    if n > MAX_REMAINING_LENGTH {
+        return Err(IdleError::TooLong(format!(
+            "remaining length {n} is over the MQTT maximum of {MAX_REMAINING_LENGTH}"
+        )));
+    }
+    let mut n = n;
+    loop {
+        let mut byte = (n % 128) as u8;
+        n /= 128;
+        if n > 0 {
+            byte |= 0x80;
+        }
+        out.push(byte);
+        if n == 0 {
+            return Ok(());
+        }
+    }
+}
+
+/// A CONNECT packet (§3.1): protocol "MQTT" level 4, clean session, no will, no user
+/// name or password, the keep-alive in seconds and the client id.
+pub fn connect_packet(client_id: &str, keep_alive_s: u16) -> Result<Vec<u8>, IdleError> {
+    let id = client_id.as_bytes();
+    let id_len = u16::try_from(id.len()).map_err(|_| {
+        IdleError::TooLong(format!(
+            "client id of {} bytes is over the MQTT maximum of 65535",
+            id.len()
+        ))
+    })?;
+    // Variable header (10 bytes) + the id as a length-prefixed string.
+    let remaining = 10 + 2 + id.len();
+    let mut p = Vec::with_capacity(1 + 4 + remaining);
+    p.push(0x10);
+    encode_remaining_length(remaining, &mut p)?;
+    // Protocol name, level 4 (3.1.1), connect flags: clean session only.
+    p.extend_from_slice(&[0x00, 0x04, b'M', b'Q', b'T', b'T', 0x04, 0x02]);
+    p.extend_from_slice(&keep_alive_s.to_be_bytes());
+    p.extend_from_slice(&id_len.to_be_bytes());
+    p.extend_from_slice(id);
+    Ok(p)
+}
+
+/// Open a session: a TCP connection to `broker` (from `source`, any port, when given),
+/// the CONNECT `packet` written, and a CONNACK with return code 0 read back.
+pub async fn open(
+    broker: SocketAddr,
+    source: Option<IpAddr>,
+    packet: Vec<u8>,
+) -> Result<TcpStream, IdleError> {
+    let socket = if broker.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    if let Some(ip) = source {
+        socket.bind(SocketAddr::new(ip, 0))?;
+    }
+    let mut stream = socket.connect(broker).await?;
+    stream.set_nodelay(true)?;
+    stream.write_all(&packet).await?;
+    drop(packet);
+    let mut ack = [0u8; 4];
+    stream.read_exact(&mut ack).await.map_err(|e| {
+        if e.kind() == std::io::ErrorKind::UnexpectedEof {
+            IdleError::Closed
+        } else {
+            IdleError::Io(e)
+        }
+    })?;
+    // CONNACK: type 2, remaining length 2, acknowledge flags (session present), code.
+    match ack {
+        [0x20, 0x02, _, 0] => Ok(stream),
+        [0x20, 0x02, _, code] => Err(IdleError::Refused { code }),
+        other => Err(IdleError::Protocol(other.to_vec())),
+    }
+}
+
+/// Hold an open session until `release` turns true: a PINGREQ every half keep-alive
+/// (none when it is 0), each answered by a PINGRESP before the next is due. Returns
+/// `Ok` when released; an error when the session dropped.
+pub async fn hold(
+    stream: &mut TcpStream,
+    keep_alive_s: u16,
+    release: &mut watch::Receiver<bool>,
+) -> Result<(), IdleError> {
+    let period = Duration::from_millis(u64::from(keep_alive_s) * 500);
+    let mut next_ping = (keep_alive_s > 0).then(|| Instant::now() + period);
+    // PINGREQs sent and not yet answered, and how much of a PINGRESP has arrived.
+    let mut unanswered = 0u8;
+    let mut partial = false;
+    let mut buf = [0u8; 4];
+    loop {
+        tokio::select! {
+            // A closed sender releases too: nobody is left to hold the session for. (The
+            // borrow `wait_for` returns is dropped here: it must not live across an await.)
+            _ = async { drop(release.wait_for(|r| *r).await) } => return Ok(()),
+            n = stream.read(&mut buf) => {
+                let n = n?;
+                if n == 0 {
+                    return Err(IdleError::Closed);
+                }
+                for &b in &buf[..n] {
+                    match (partial, b) {
+                        (false, 0xD0) => partial = true,
+                        (true, 0x00) => {
+                            partial = false;
+                            unanswered = unanswered.saturating_sub(1);
+                        }
+                        _ => return Err(IdleError::Protocol(buf[..n].to_vec())),
+                    }
+                }
+            }
+            _ = tokio::time::sleep_until(next_ping.unwrap_or_else(Instant::now)), if next_ping.is_some() => {
+                if unanswered > 0 {
+                    return Err(IdleError::NoPingResponse);
+                }
+                stream.write_all(&PINGREQ).await?;
+                unanswered += 1;
+                next_ping = next_ping.map(|t| t + period);
+            }
+        }
+    }
+}
+
+/// End a session cleanly: DISCONNECT, then close our side.
+pub async fn close(mut stream: TcpStream) {
+    let _ = stream.write_all(&DISCONNECT).await;
+    let _ = stream.shutdown().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rl(n: usize) -> Vec<u8> {
+        let mut v = Vec::new();
+        encode_remaining_length(n, &mut v).unwrap();
+        v
+    }
+
+    #[test]
+    fn remaining_length_matches_the_spec_table() {
+        // MQTT 3.1.1 §2.2.3, table 2.4: the bounds of each encoded size.
+        assert_eq!(rl(0), [0x00]);
+        assert_eq!(rl(127), [0x7F]);
+        assert_eq!(rl(128), [0x80, 0x01]);
+        assert_eq!(rl(16_383), [0xFF, 0x7F]);
+        assert_eq!(rl(16_384), [0x80, 0x80, 0x01]);
+        assert_eq!(rl(2_097_151), [0xFF, 0xFF, 0x7F]);
+        assert_eq!(rl(2_097_152), [0x80, 0x80, 0x80, 0x01]);
+        assert_eq!(rl(268_435_455), [0xFF, 0xFF, 0xFF, 0x7F]);
+        // The spec's worked example: 321 = 65 + 2·128.
+        assert_eq!(rl(321), [0xC1, 0x02]);
+        assert!(encode_remaining_length(268_435_456, &mut Vec::new()).is_err());
+    }
+
+    #[test]
+    fn connect_packet_is_byte_exact() {
+        // §3.1: fixed header 0x10 + remaining length, "MQTT", level 4, flags, keep-alive,
+        // then the client id with its two-byte length.
+        let p = connect_packet("ab", 60).unwrap();
+        assert_eq!(
+            p,
+            [
+                0x10, 14, // CONNECT, remaining length 10 + 2 + 2
+                0x00, 0x04, b'M', b'Q', b'T', b'T', // protocol name
+                0x04, // protocol level 3.1.1
+                0x02, // clean session; no will, user name or password
+                0x00, 0x3C, // keep-alive 60 s
+                0x00, 0x02, b'a', b'b', // client id
+            ]
+        );
+        // An empty id (allowed with clean session) and a keep-alive over 255 s.
+        assert_eq!(
+            connect_packet("", 300).unwrap(),
+            [
+                0x10, 12, 0, 4, b'M', b'Q', b'T', b'T', 4, 2, 0x01, 0x2C, 0, 0
+            ]
+        );
+        // A long id needs a two-byte remaining length: 12 + 200 = 212 = 84 + 1·128.
+        let long = "x".repeat(200);
+        let p = connect_packet(&long, 1).unwrap();
+        assert_eq!(&p[..3], [0x10, 0xD4, 0x01]);
+        assert_eq!(&p[13..15], [0x00, 200]);
+        assert_eq!(p.len(), 3 + 212);
+        assert!(connect_packet(&"x".repeat(65_536), 1).is_err());
+    }
+
+    #[test]
+    fn fixed_packets_are_the_spec_bytes() {
+        assert_eq!(PINGREQ, [0b1100_0000, 0]);
+        assert_eq!(PINGRESP, [0b1101_0000, 0]);
+        assert_eq!(DISCONNECT, [0b1110_0000, 0]);
+        assert_eq!(connack_reason(5), "not authorized");
+    }
+}
