@@ -525,6 +525,12 @@ fn pub_summary(r: &LoadReport) -> String {
             "warning   the generator fell behind its schedule while busy: twin, not only the \
              broker, limited this run (spread it with --shard)\n",
         );
+    } else if r.schedule_lag_ms.is_some_and(|l| l.p99 > 50.0) {
+        out.push_str(
+            "warning   publishes left late (lag p99 above 50 ms) while twin had CPU to spare: \
+             the broker's back-pressure (acknowledgements, full in-flight windows) held the \
+             rate down; the intended-time latency counts that wait\n",
+        );
     }
     out
 }
