@@ -199,7 +199,13 @@ pub struct LoadConnArgs {
     /// Give up on one connection attempt after this long.
     #[arg(long, value_parser = parse_dur, default_value = "10s")]
     pub connect_timeout: Dur,
-    /// Broker URL (mqtt://host:port); default: the embedded broker.
+    /// MQTT protocol version: 3.1.1 or 5.
+    #[arg(long, value_parser = sim_core::load::Protocol::parse, default_value = "3.1.1")]
+    pub mqtt_version: sim_core::load::Protocol,
+    /// TLS and credentials.
+    #[command(flatten)]
+    pub security: SecurityArgs,
+    /// Broker URL (mqtt://host:port or mqtts://host:port); default: the embedded broker.
     #[arg(long, env = "TWIN_BROKER")]
     pub broker: Option<String>,
     /// Local addresses to connect from, round-robin, e.g. 127.0.0.2,127.0.0.3: each
@@ -630,7 +636,7 @@ fn load_conn(args: LoadConnArgs) -> anyhow::Result<u8> {
         return Err(bad("--clients and --ramp must be positive"));
     }
     if let Some(b) = &args.broker {
-        scenarios::parse_broker_url(b).map_err(RunError::BadInput)?;
+        sim_core::transport::endpoint::parse_url(b).map_err(RunError::BadInput)?;
     }
     let keep_alive = secs(args.keep_alive);
     if keep_alive.as_secs() > u64::from(u16::MAX) {
@@ -648,6 +654,8 @@ fn load_conn(args: LoadConnArgs) -> anyhow::Result<u8> {
         source_ips: args.source_ip.clone(),
         shard: args.shard.unwrap_or_default(),
         keep_alive,
+        security: args.security.security()?,
+        protocol: args.mqtt_version,
     };
     let to_stdout = args.json.as_deref() == Some(Path::new("-"));
     let runtime = io_runtime()?;

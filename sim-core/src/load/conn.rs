@@ -42,6 +42,10 @@ pub struct ConnSpec {
     /// MQTT keep-alive sent in CONNECT (whole seconds, at most 65535; 0 = none); the
     /// session pings every half of it.
     pub keep_alive: Duration,
+    /// TLS and credentials.
+    pub security: crate::transport::endpoint::Security,
+    /// MQTT 3.1.1 or 5.
+    pub protocol: super::Protocol,
 }
 
 impl Default for ConnSpec {
@@ -55,6 +59,8 @@ impl Default for ConnSpec {
             source_ips: Vec::new(),
             shard: Shard::default(),
             keep_alive: Duration::from_secs(60),
+            security: Default::default(),
+            protocol: super::Protocol::V311,
         }
     }
 }
@@ -140,6 +146,8 @@ struct Shared {
     start: Instant,
     /// µs from `start` to the latest CONNACK 0.
     last_connack_us: AtomicU64,
+    /// TLS for `mqtts://`.
+    tls: Option<idle::Tls>,
 }
 
 /// Open this shard's sessions at `ramp_per_s`, hold them, report.
@@ -167,7 +175,17 @@ pub async fn connect_counted(
             (true, b.url(), Some(b))
         }
     };
-    let broker = resolve(&url, &spec.source_ips).await?;
+    let ep = crate::transport::endpoint::Endpoint::new(&url, &spec.security)
+        .map_err(RunError::BadInput)?;
+    let tls = match ep.tls_config() {
+        Some(config) => Some(idle::Tls {
+            config,
+            server_name: rustls::pki_types::ServerName::try_from(ep.host.clone())
+                .map_err(|e| RunError::BadInput(format!("broker host {}: {e}", ep.host)))?,
+        }),
+        None => None,
+    };
+    let broker = resolve(&ep.host, ep.port, &spec.source_ips).await?;
     check_sources(&spec.source_ips)?;
     crate::run::check_file_limit(sessions.len(), embedded)?;
     let shared = Arc::new(Shared {
@@ -177,6 +195,7 @@ pub async fn connect_counted(
         settled: AtomicU64::new(0),
         start: Instant::now(),
         last_connack_us: AtomicU64::new(0),
+        tls,
     });
     let (release_tx, release_rx) = watch::channel(false);
     let tag = run_tag();
@@ -191,8 +210,13 @@ pub async fn connect_counted(
         tokio::time::sleep_until(start + gap.mul_f64(k as f64)).await;
         let source =
             (!spec.source_ips.is_empty()).then(|| spec.source_ips[i % spec.source_ips.len()]);
-        let packet = idle::connect_packet(&format!("twin-conn-{tag}-{i}"), keep_alive_s)
-            .map_err(|e| RunError::BadInput(e.to_string()))?;
+        let packet = idle::connect_packet(
+            &format!("twin-conn-{tag}-{i}"),
+            keep_alive_s,
+            spec.protocol == super::Protocol::V5,
+            ep.credentials(),
+        )
+        .map_err(|e| RunError::BadInput(e.to_string()))?;
         tasks.push(tokio::spawn(session(
             broker,
             source,
@@ -278,7 +302,11 @@ async fn session(
     mut release: watch::Receiver<bool>,
 ) {
     let t0 = Instant::now();
-    let opened = tokio::time::timeout(timeout, idle::open(broker, source, packet)).await;
+    let opened = tokio::time::timeout(
+        timeout,
+        idle::open(broker, source, packet, shared.tls.as_ref()),
+    )
+    .await;
     let c = &shared.counters;
     let mut stream = match opened {
         Ok(Ok(s)) => s,
@@ -325,9 +353,8 @@ async fn session(
 }
 
 /// The broker's address, of the source addresses' family when they are given.
-async fn resolve(url: &str, sources: &[IpAddr]) -> Result<SocketAddr, RunError> {
-    let (host, port) = scenarios::parse_broker_url(url).map_err(RunError::BadInput)?;
-    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), port))
+async fn resolve(host: &str, port: u16, sources: &[IpAddr]) -> Result<SocketAddr, RunError> {
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
         .await
         .map_err(|e| RunError::BadInput(format!("broker host \"{host}\" does not resolve: {e}")))?
         .collect();
@@ -516,6 +543,7 @@ mod tests {
             settled: AtomicU64::new(0),
             start: Instant::now(),
             last_connack_us: AtomicU64::new(0),
+            tls: None,
         });
         let f = session(
             ([127, 0, 0, 1], 1).into(),

@@ -1,4 +1,5 @@
-//! Idle MQTT 3.1.1 sessions for `twin load conn`, without a client library.
+//! Idle MQTT 3.1.1 or 5 sessions for `twin load conn`, without a client library, over
+//! TCP or TLS (tokio-rustls, the configuration `mqtts://` brokers get everywhere else).
 //!
 //! A held idle session needs five packets: CONNECT, CONNACK, PINGREQ, PINGRESP and
 //! DISCONNECT. A rumqttc session carries fixed buffers sized for publishing (an 8 KiB
@@ -10,8 +11,11 @@
 //! heap buffer beyond what tokio needs for the socket.
 
 use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, ReadBuf};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -46,7 +50,10 @@ pub enum IdleError {
     /// A PINGREQ went unanswered for half the keep-alive.
     #[error("no PINGRESP within half the keep-alive")]
     NoPingResponse,
-    /// A packet too large for MQTT 3.1.1 (a client id over 65535 bytes).
+    /// The TLS handshake failed (certificate not trusted, name mismatch, ...).
+    #[error("TLS failed: {0}")]
+    Tls(std::io::Error),
+    /// A packet too large for MQTT (a client id over 65535 bytes).
     #[error("{0}")]
     TooLong(String),
 }
@@ -86,36 +93,124 @@ pub fn encode_remaining_length(n: usize, out: &mut Vec<u8>) -> Result<(), IdleEr
     }
 }
 
-/// A CONNECT packet (§3.1): protocol "MQTT" level 4, clean session, no will, no user
-/// name or password, the keep-alive in seconds and the client id.
-pub fn connect_packet(client_id: &str, keep_alive_s: u16) -> Result<Vec<u8>, IdleError> {
-    let id = client_id.as_bytes();
-    let id_len = u16::try_from(id.len()).map_err(|_| {
-        IdleError::TooLong(format!(
-            "client id of {} bytes is over the MQTT maximum of 65535",
-            id.len()
-        ))
-    })?;
-    // Variable header (10 bytes) + the id as a length-prefixed string.
-    let remaining = 10 + 2 + id.len();
+/// A CONNECT packet (§3.1; MQTT 5 §3.1 when `v5`): protocol "MQTT" level 4 (or 5, with
+/// an empty property list), clean session, no will, the keep-alive in seconds, the
+/// client id, and the user name and password when given.
+pub fn connect_packet(
+    client_id: &str,
+    keep_alive_s: u16,
+    v5: bool,
+    credentials: Option<(&str, &str)>,
+) -> Result<Vec<u8>, IdleError> {
+    let string = |s: &str, what: &str| -> Result<Vec<u8>, IdleError> {
+        let len = u16::try_from(s.len()).map_err(|_| {
+            IdleError::TooLong(format!(
+                "{what} of {} bytes is over the MQTT maximum of 65535",
+                s.len()
+            ))
+        })?;
+        let mut v = len.to_be_bytes().to_vec();
+        v.extend_from_slice(s.as_bytes());
+        Ok(v)
+    };
+    let mut payload = string(client_id, "client id")?;
+    // Connect flags: clean session, then user name (0x80) and password (0x40).
+    let mut flags = 0x02u8;
+    if let Some((user, pass)) = credentials {
+        flags |= 0xC0;
+        payload.extend(string(user, "user name")?);
+        payload.extend(string(pass, "password")?);
+    }
+    let mut var = vec![
+        0x00,
+        0x04,
+        b'M',
+        b'Q',
+        b'T',
+        b'T',
+        if v5 { 0x05 } else { 0x04 },
+        flags,
+    ];
+    var.extend_from_slice(&keep_alive_s.to_be_bytes());
+    if v5 {
+        // Property length 0: no properties.
+        var.push(0x00);
+    }
+    let remaining = var.len() + payload.len();
     let mut p = Vec::with_capacity(1 + 4 + remaining);
     p.push(0x10);
     encode_remaining_length(remaining, &mut p)?;
-    // Protocol name, level 4 (3.1.1), connect flags: clean session only.
-    p.extend_from_slice(&[0x00, 0x04, b'M', b'Q', b'T', b'T', 0x04, 0x02]);
-    p.extend_from_slice(&keep_alive_s.to_be_bytes());
-    p.extend_from_slice(&id_len.to_be_bytes());
-    p.extend_from_slice(id);
+    p.extend(var);
+    p.extend(payload);
     Ok(p)
 }
 
+/// A session's connection: plain TCP or TLS over it.
+pub enum Stream {
+    /// `mqtt://`.
+    Plain(TcpStream),
+    /// `mqtts://`.
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+/// TLS for a session: the client configuration and the name to verify.
+#[derive(Clone)]
+pub struct Tls {
+    /// From the broker's [`crate::transport::endpoint::Endpoint`].
+    pub config: Arc<rustls::ClientConfig>,
+    /// The broker's host name (or address) the certificate must match.
+    pub server_name: rustls::pki_types::ServerName<'static>,
+}
+
 /// Open a session: a TCP connection to `broker` (from `source`, any port, when given),
-/// the CONNECT `packet` written, and a CONNACK with return code 0 read back.
+/// TLS over it when asked, the CONNECT `packet` written, and a CONNACK with return (or
+/// reason) code 0 read back.
 pub async fn open(
     broker: SocketAddr,
     source: Option<IpAddr>,
     packet: Vec<u8>,
-) -> Result<TcpStream, IdleError> {
+    tls: Option<&Tls>,
+) -> Result<Stream, IdleError> {
     let socket = if broker.is_ipv4() {
         TcpSocket::new_v4()?
     } else {
@@ -124,23 +219,42 @@ pub async fn open(
     if let Some(ip) = source {
         socket.bind(SocketAddr::new(ip, 0))?;
     }
-    let mut stream = socket.connect(broker).await?;
-    stream.set_nodelay(true)?;
+    let tcp = socket.connect(broker).await?;
+    tcp.set_nodelay(true)?;
+    let mut stream = match tls {
+        None => Stream::Plain(tcp),
+        // Boxed: the handshake's state is large, and only lives while it runs; inline it
+        // would size every held session's future.
+        Some(t) => Stream::Tls(Box::new(
+            Box::pin(
+                tokio_rustls::TlsConnector::from(t.config.clone())
+                    .connect(t.server_name.clone(), tcp),
+            )
+            .await
+            .map_err(IdleError::Tls)?,
+        )),
+    };
     stream.write_all(&packet).await?;
     drop(packet);
-    let mut ack = [0u8; 4];
-    stream.read_exact(&mut ack).await.map_err(|e| {
+    let eof = |e: std::io::Error| {
         if e.kind() == std::io::ErrorKind::UnexpectedEof {
             IdleError::Closed
         } else {
             IdleError::Io(e)
         }
-    })?;
-    // CONNACK: type 2, remaining length 2, acknowledge flags (session present), code.
-    match ack {
-        [0x20, 0x02, _, 0] => Ok(stream),
-        [0x20, 0x02, _, code] => Err(IdleError::Refused { code }),
-        other => Err(IdleError::Protocol(other.to_vec())),
+    };
+    // CONNACK: type 2, remaining length (2 in 3.1.1; 3 and more in 5, with properties),
+    // acknowledge flags (session present), then the return or reason code.
+    let mut head = [0u8; 2];
+    stream.read_exact(&mut head).await.map_err(eof)?;
+    if head[0] != 0x20 || head[1] < 2 || head[1] & 0x80 != 0 {
+        return Err(IdleError::Protocol(head.to_vec()));
+    }
+    let mut body = vec![0u8; usize::from(head[1])];
+    stream.read_exact(&mut body).await.map_err(eof)?;
+    match body[1] {
+        0 => Ok(stream),
+        code => Err(IdleError::Refused { code }),
     }
 }
 
@@ -148,7 +262,7 @@ pub async fn open(
 /// (none when it is 0), each answered by a PINGRESP before the next is due. Returns
 /// `Ok` when released; an error when the session dropped.
 pub async fn hold(
-    stream: &mut TcpStream,
+    stream: &mut Stream,
     keep_alive_s: u16,
     release: &mut watch::Receiver<bool>,
 ) -> Result<(), IdleError> {
@@ -192,7 +306,7 @@ pub async fn hold(
 }
 
 /// End a session cleanly: DISCONNECT, then close our side.
-pub async fn close(mut stream: TcpStream) {
+pub async fn close(mut stream: Stream) {
     let _ = stream.write_all(&DISCONNECT).await;
     let _ = stream.shutdown().await;
 }
@@ -227,7 +341,7 @@ mod tests {
     fn connect_packet_is_byte_exact() {
         // §3.1: fixed header 0x10 + remaining length, "MQTT", level 4, flags, keep-alive,
         // then the client id with its two-byte length.
-        let p = connect_packet("ab", 60).unwrap();
+        let p = connect_packet("ab", 60, false, None).unwrap();
         assert_eq!(
             p,
             [
@@ -241,18 +355,37 @@ mod tests {
         );
         // An empty id (allowed with clean session) and a keep-alive over 255 s.
         assert_eq!(
-            connect_packet("", 300).unwrap(),
+            connect_packet("", 300, false, None).unwrap(),
             [
                 0x10, 12, 0, 4, b'M', b'Q', b'T', b'T', 4, 2, 0x01, 0x2C, 0, 0
             ]
         );
         // A long id needs a two-byte remaining length: 12 + 200 = 212 = 84 + 1·128.
         let long = "x".repeat(200);
-        let p = connect_packet(&long, 1).unwrap();
+        let p = connect_packet(&long, 1, false, None).unwrap();
         assert_eq!(&p[..3], [0x10, 0xD4, 0x01]);
         assert_eq!(&p[13..15], [0x00, 200]);
         assert_eq!(p.len(), 3 + 212);
-        assert!(connect_packet(&"x".repeat(65_536), 1).is_err());
+        assert!(connect_packet(&"x".repeat(65_536), 1, false, None).is_err());
+    }
+
+    #[test]
+    fn mqtt5_and_credentials_are_byte_exact() {
+        // MQTT 5 §3.1.2: level 5 and a property length (0) after the keep-alive.
+        assert_eq!(
+            connect_packet("c", 10, true, None).unwrap(),
+            [
+                0x10, 14, 0, 4, b'M', b'Q', b'T', b'T', 5, 0x02, 0, 10, 0, 0, 1, b'c'
+            ]
+        );
+        // §3.1.2.8-9: user name and password flags, then both strings after the id.
+        assert_eq!(
+            connect_packet("c", 10, false, Some(("u", "pw"))).unwrap(),
+            [
+                0x10, 20, 0, 4, b'M', b'Q', b'T', b'T', 4, 0xC2, 0, 10, 0, 1, b'c', 0, 1, b'u', 0,
+                2, b'p', b'w'
+            ]
+        );
     }
 
     #[test]

@@ -117,6 +117,18 @@ impl Endpoint {
         self.tls.is_some()
     }
 
+    /// The TLS client configuration, for a `mqtts://` broker.
+    pub fn tls_config(&self) -> Option<Arc<ClientConfig>> {
+        self.tls.clone()
+    }
+
+    /// User name and password, when given.
+    pub fn credentials(&self) -> Option<(&str, &str)> {
+        self.credentials
+            .as_ref()
+            .map(|(u, p)| (u.as_str(), p.as_str()))
+    }
+
     /// Client options for one session: transport and credentials set.
     pub fn options(&self, client_id: impl Into<String>) -> MqttOptions {
         let mut o = MqttOptions::new(client_id, self.host.clone(), self.port);

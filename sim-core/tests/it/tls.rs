@@ -117,6 +117,43 @@ fn tls_with_a_password_counts_exactly_and_refusals_are_quick_and_clear() {
     }
     assert!(t0.elapsed() < Duration::from_secs(5), "{:?}", t0.elapsed());
 
+    // `load conn` holds sessions over the same TLS listener with the same credentials,
+    // over MQTT 3.1.1 and 5; a wrong password is counted as refused, by CONNACK code.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    for protocol in [sim_core::load::Protocol::V311, sim_core::load::Protocol::V5] {
+        let conn = sim_core::load::ConnSpec {
+            clients: 20,
+            ramp_per_s: 1000.0,
+            hold: Duration::from_millis(200),
+            broker: Some(url.clone()),
+            security: good.clone(),
+            protocol,
+            ..sim_core::load::ConnSpec::default()
+        };
+        let r = rt
+            .block_on(sim_core::load::connect(
+                &conn,
+                Arc::new(AtomicBool::new(false)),
+            ))
+            .unwrap();
+        assert_eq!((r.connected, r.failed, r.held), (20, 0, 20), "{protocol:?}");
+        let bad = sim_core::load::ConnSpec {
+            clients: 3,
+            security: Security {
+                password: Some("wrong".into()),
+                ..good.clone()
+            },
+            ..conn
+        };
+        let r = rt
+            .block_on(sim_core::load::connect(
+                &bad,
+                Arc::new(AtomicBool::new(false)),
+            ))
+            .unwrap();
+        assert_eq!((r.connected, r.refused), (0, 3), "{protocol:?}: {r:?}");
+    }
+
     // A CA that did not sign the broker's certificate: TLS fails, clearly.
     let mismatched = LoadSpec {
         security: Security {
