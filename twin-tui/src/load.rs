@@ -262,6 +262,14 @@ pub struct LoadPubArgs {
     /// Messages per device (the smaller of this and --duration wins).
     #[arg(long)]
     pub count: Option<u64>,
+    /// Local addresses to publish from, round-robin over the sessions, e.g.
+    /// 127.0.0.2,127.0.0.3 (each gives another range of ephemeral ports).
+    #[arg(long, value_delimiter = ',', value_name = "IP,...")]
+    pub source_ip: Vec<std::net::IpAddr>,
+    /// Most QoS 1/2 messages a session has awaiting acknowledgement; a full window
+    /// holds its publishes back (the schedule lag shows it).
+    #[arg(long, default_value_t = 100)]
+    pub inflight: usize,
     /// New sessions per second (default: as fast as the broker takes them).
     #[arg(long)]
     pub ramp: Option<f64>,
@@ -376,6 +384,8 @@ fn load_pub(args: LoadPubArgs) -> anyhow::Result<u8> {
         shard: args.shard.unwrap_or_default(),
         security: args.security.security()?,
         protocol: args.mqtt_version,
+        source_ips: args.source_ip.clone(),
+        inflight: args.inflight,
     };
     let (csv, hdr) = (create(&args.csv)?, create(&args.hdr_log)?);
     let runtime = io_runtime()?;

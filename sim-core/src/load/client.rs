@@ -1,5 +1,5 @@
-//! One MQTT session of the load engine, over MQTT 3.1.1 or MQTT 5 (rumqttc's two
-//! clients), reduced to the events the load engine counts.
+//! The load engine's subscribing sessions, over MQTT 3.1.1 or MQTT 5 (rumqttc's two
+//! clients), reduced to the events the subscribers count. (Publishers use `lean`.)
 
 use crate::transport::endpoint::Endpoint;
 use bytes::Bytes;
@@ -37,10 +37,6 @@ pub enum Ev {
     SubAck,
     /// A message arrived.
     Publish(Bytes),
-    /// PUBACK or PUBCOMP for this packet id.
-    Ack(u16),
-    /// A QoS > 0 publish with this packet id went out.
-    Sent(u16),
     /// The DISCONNECT we asked for went out.
     Disconnected,
     /// Anything else.
@@ -102,20 +98,6 @@ pub fn session(
 }
 
 impl Client {
-    /// Publish, waiting for room in the request queue; `false` if the session is gone.
-    pub async fn publish(&self, topic: &str, qos: u8, retain: bool, payload: Vec<u8>) -> bool {
-        match self {
-            Client::V4(c) => c
-                .publish(topic, crate::run::qos_of(qos), retain, payload)
-                .await
-                .is_ok(),
-            Client::V5(c) => c
-                .publish(topic.to_string(), qos5(qos), retain, payload)
-                .await
-                .is_ok(),
-        }
-    }
-
     /// Ask for a subscription without waiting.
     pub fn try_subscribe(&self, filter: &str, qos: u8) {
         let ok = match self {
@@ -148,8 +130,6 @@ impl Loop {
                     Packet::ConnAck(_) => Ev::ConnAck,
                     Packet::SubAck(_) => Ev::SubAck,
                     Packet::Publish(p) => Ev::Publish(p.payload),
-                    Packet::PubAck(a) => Ev::Ack(a.pkid),
-                    Packet::PubComp(c) => Ev::Ack(c.pkid),
                     _ => Ev::Other,
                 },
                 Ok(rumqttc::Event::Outgoing(o)) => outgoing(o),
@@ -160,8 +140,6 @@ impl Loop {
                     p5::Packet::ConnAck(_) => Ev::ConnAck,
                     p5::Packet::SubAck(_) => Ev::SubAck,
                     p5::Packet::Publish(p) => Ev::Publish(p.payload),
-                    p5::Packet::PubAck(a) => Ev::Ack(a.pkid),
-                    p5::Packet::PubComp(c) => Ev::Ack(c.pkid),
                     _ => Ev::Other,
                 },
                 Ok(rumqttc::v5::Event::Outgoing(o)) => outgoing(o),
@@ -173,7 +151,6 @@ impl Loop {
 
 fn outgoing(o: Outgoing) -> Ev {
     match o {
-        Outgoing::Publish(pkid) if pkid != 0 => Ev::Sent(pkid),
         Outgoing::Disconnect => Ev::Disconnected,
         _ => Ev::Other,
     }

@@ -353,7 +353,11 @@ async fn session(
 }
 
 /// The broker's address, of the source addresses' family when they are given.
-async fn resolve(host: &str, port: u16, sources: &[IpAddr]) -> Result<SocketAddr, RunError> {
+pub(crate) async fn resolve(
+    host: &str,
+    port: u16,
+    sources: &[IpAddr],
+) -> Result<SocketAddr, RunError> {
     let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
         .await
         .map_err(|e| RunError::BadInput(format!("broker host \"{host}\" does not resolve: {e}")))?

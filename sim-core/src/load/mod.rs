@@ -3,6 +3,7 @@
 mod client;
 mod conn;
 pub mod idle;
+mod lean;
 mod publish;
 mod sub;
 

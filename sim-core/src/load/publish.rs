@@ -10,7 +10,8 @@
 //! Gateway mode: one session publishes for `devices_per_session` devices, as an edge
 //! gateway does, each device with its own `seq` stream and topic.
 
-use super::client::{Ev, Loop, Protocol, session};
+use super::client::{Ev, Protocol, session};
+use super::conn::resolve;
 use super::{Interval, LoadCounters, Shard, process_cpu_seconds, run_tag, spawn_sampler};
 use crate::ingest::DeviceTally;
 use crate::report::{Latency, histogram_to_base64, latency_histogram, round4};
@@ -20,8 +21,8 @@ use crate::transport::endpoint::{Endpoint, Security};
 use crate::wire::unix_us;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{Semaphore, mpsc, oneshot};
@@ -65,6 +66,10 @@ pub struct LoadSpec {
     pub security: Security,
     /// MQTT 3.1.1 or 5.
     pub protocol: Protocol,
+    /// Local addresses the publishing sessions connect from, round-robin.
+    pub source_ips: Vec<std::net::IpAddr>,
+    /// Most QoS 1/2 messages a session has awaiting acknowledgement.
+    pub inflight: usize,
 }
 
 impl Default for LoadSpec {
@@ -86,6 +91,8 @@ impl Default for LoadSpec {
             shard: Shard::default(),
             security: Security::default(),
             protocol: Protocol::V311,
+            source_ips: Vec::new(),
+            inflight: 100,
         }
     }
 }
@@ -373,7 +380,7 @@ pub async fn publish_counted(
         })
     });
 
-    // Publishing sessions: a poll task (acks, connection state) and a schedule task.
+    // Publishing sessions: one task each, owning its socket (see `lean`).
     let interval_us = spec.interval.as_micros().max(1) as u64;
     let per_device = {
         let by_time = (spec.duration.as_micros() as u64).div_ceil(interval_us);
@@ -382,18 +389,17 @@ pub async fn publish_counted(
     // A session's messages, round-robin over its devices, one every `step` µs.
     let step_us = (interval_us / dps as u64).max(1);
     let per_session = per_device * dps as u64;
-    let sent: Vec<Arc<AtomicU64>> = (0..n_devices)
-        .map(|_| Arc::new(AtomicU64::new(0)))
-        .collect();
-    let shared = Arc::new(Shared {
-        ack: Mutex::new(latency_histogram()),
-        connect: Mutex::new(latency_histogram()),
-        lag: Mutex::new(latency_histogram()),
-        failed: AtomicU64::new(0),
-        connected: AtomicU64::new(0),
-        finishing: AtomicBool::new(false),
-    });
-    let first_start = Arc::new(Mutex::new(None::<Instant>));
+    let broker = resolve(&ep.host, ep.port, &spec.source_ips).await?;
+    let tls = match ep.tls_config() {
+        Some(config) => Some(Arc::new(super::idle::Tls {
+            config,
+            server_name: rustls::pki_types::ServerName::try_from(ep.host.clone())
+                .map_err(|e| RunError::BadInput(format!("broker host {}: {e}", ep.host)))?,
+        })),
+        None => None,
+    };
+    let keep_alive_s = keep_alive.as_secs() as u16;
+    let (release_tx, release_rx) = tokio::sync::watch::channel(false);
     let connecting = Arc::new(Semaphore::new(256));
     let gap = spec
         .ramp_per_s
@@ -407,119 +413,99 @@ pub async fn publish_counted(
             tokio::time::sleep_until((run_start + gap * k as u32).into()).await;
         }
         let client_id = format!("twin-load-{tag}-{s}");
-        let (client, el) = session(
-            &ep,
-            spec.protocol,
-            client_id.clone(),
+        let connect = super::idle::connect_packet(
+            &client_id,
+            keep_alive_s,
+            spec.protocol == Protocol::V5,
+            ep.credentials(),
+        )
+        .map_err(|e| RunError::BadInput(e.to_string()))?;
+        let topics = (0..dps)
+            .map(|j| topic_of(&spec.topic, s * dps + j, &client_id, spec.shard.index).into_bytes())
+            .collect();
+        let session = super::lean::PubSession {
+            broker,
+            source: (!spec.source_ips.is_empty())
+                .then(|| spec.source_ips[s % spec.source_ips.len()]),
+            connect,
+            tls: tls.clone(),
+            v5: spec.protocol == Protocol::V5,
+            qos: spec.qos,
+            retain: spec.retain,
+            size: spec.size,
+            topics,
+            first_device: (s * dps) as u32,
+            messages: per_session,
+            step_us,
+            // Spread sessions over one step so they do not fire in lockstep.
+            offset_us: step_us * k as u64 / sessions.len().max(1) as u64,
             keep_alive,
-            max_packet,
-            64,
-        );
-        let (up_tx, up_rx) = oneshot::channel::<()>();
-        let poller = tokio::spawn(poll_session(
-            el,
-            up_tx,
-            connecting.clone().acquire_owned().await.ok(),
-            shared.clone(),
+            connect_timeout: spec.connect_timeout,
+            inflight: spec.inflight.max(1),
+        };
+        tasks.push(tokio::spawn(session.run(
             counters.clone(),
-        ));
-        let topics: Vec<String> = (0..dps)
-            .map(|j| topic_of(&spec.topic, s * dps + j, &client_id, spec.shard.index))
-            .collect();
-        let sent: Vec<Arc<AtomicU64>> = (0..dps)
-            .map(|j| sent[(s - sessions.start) * dps + j].clone())
-            .collect();
-        let (stop, shared, counters, first_start) = (
             stop.clone(),
-            shared.clone(),
-            counters.clone(),
-            first_start.clone(),
-        );
-        let (size, retain, timeout, spec_qos) =
-            (spec.size, spec.retain, spec.connect_timeout, spec.qos);
-        let n_sessions = sessions.len().max(1) as u64;
-        // Spread sessions over one step so they do not fire in lockstep.
-        let offset = step_us * k as u64 / n_sessions;
-        tasks.push((
-            poller,
-            tokio::spawn(async move {
-                let t0 = Instant::now();
-                if tokio::time::timeout(timeout, up_rx).await.is_err() {
-                    shared.failed.fetch_add(1, Ordering::Relaxed);
-                    return client;
-                }
-                shared
-                    .connect
-                    .lock()
-                    .map(|mut h| h.saturating_record((t0.elapsed().as_micros() as u64).max(1)))
-                    .ok();
-                let start = Instant::now();
-                let start_us = unix_us();
-                if let Ok(mut f) = first_start.lock() {
-                    f.get_or_insert(start);
-                }
-                let mut lag_hist = latency_histogram();
-                for m in 0..per_session {
-                    if stop.load(Ordering::Relaxed) {
-                        break;
-                    }
-                    let (j, seq) = ((m % dps as u64) as usize, m / dps as u64);
-                    let due_off = offset + m * step_us;
-                    tokio::time::sleep_until((start + Duration::from_micros(due_off)).into()).await;
-                    let intended = start_us + due_off;
-                    let now = unix_us();
-                    let lag = now.saturating_sub(intended);
-                    lag_hist.saturating_record(lag.max(1));
-                    counters.lag_us.fetch_max(lag, Ordering::Relaxed);
-                    let device = (s * dps + j) as u32;
-                    let payload = encode(device, seq, intended, now, size);
-                    if client.publish(&topics[j], spec_qos, retain, payload).await {
-                        sent[j].fetch_add(1, Ordering::Relaxed);
-                        counters.sent.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-                if let Ok(mut h) = shared.lag.lock() {
-                    let _ = h.add(&lag_hist);
-                }
-                client
-            }),
-        ));
+            release_rx.clone(),
+            connecting.clone(),
+        )));
     }
-    let mut clients = Vec::new();
-    for (poller, t) in tasks {
-        if let Ok(c) = t.await {
-            clients.push((poller, c));
-        }
+    // Every session has its schedule written (or gave up) when `sent` stops short of
+    // nothing: wait for the schedule's end, then for the subscriber and the acks.
+    let expected = per_session * tasks.len() as u64;
+    let schedule_end = run_start
+        + gap.map_or(Duration::ZERO, |g| g * tasks.len() as u32)
+        + spec.connect_timeout
+        + Duration::from_micros(per_session.saturating_mul(step_us) + step_us);
+    while counters.sent.load(Ordering::Relaxed) < expected
+        && Instant::now() < schedule_end
+        && !stop.load(Ordering::Relaxed)
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let publish_end = Instant::now();
-    let total_sent: u64 = sent.iter().map(|s| s.load(Ordering::Relaxed)).sum();
+    let total_sent = counters.sent.load(Ordering::Relaxed);
     let deadline = Instant::now() + spec.drain;
-    // Wait for the subscriber and, at QoS > 0, for the acknowledgements.
     while (counters.received.load(Ordering::Relaxed) < total_sent
         || (spec.qos > 0 && counters.acked.load(Ordering::Relaxed) < total_sent))
         && Instant::now() < deadline
     {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let start = first_start
-        .lock()
-        .ok()
-        .and_then(|f| *f)
-        .unwrap_or(run_start);
-    let wall = (Instant::now().max(start) - start).as_secs_f64();
-    let publish_secs = (publish_end.max(start) - start).as_secs_f64().max(1e-3);
-    shared.finishing.store(true, Ordering::Relaxed);
-    for (_, c) in &clients {
-        c.try_disconnect();
-    }
-    for (poller, _) in clients {
-        if tokio::time::timeout(Duration::from_secs(2), poller)
-            .await
-            .is_err()
-        {
-            tracing::debug!("a load session did not close within 2 s");
+    let _ = release_tx.send(true);
+    let mut sent = vec![0u64; n_devices];
+    let (mut ack, mut connect, mut lag) = (
+        latency_histogram(),
+        latency_histogram(),
+        latency_histogram(),
+    );
+    let (mut connected, mut failed) = (0u64, 0u64);
+    let mut first_start: Option<Instant> = None;
+    for (k, t) in tasks.into_iter().enumerate() {
+        let Ok(Ok(o)) = tokio::time::timeout(Duration::from_secs(5), t).await else {
+            tracing::debug!("a load session did not end within 5 s");
+            continue;
+        };
+        for (j, n) in o.sent.iter().enumerate() {
+            sent[k * dps + j] = *n;
+        }
+        if o.connected {
+            connected += 1;
+        } else {
+            failed += 1;
+        }
+        if let Some(us) = o.connect_us {
+            connect.saturating_record(us);
+        }
+        let _ = ack.add(&o.ack);
+        let _ = lag.add(&o.lag);
+        if let Some(st) = o.start.map(Instant::from) {
+            first_start = Some(first_start.map_or(st, |f| f.min(st)));
         }
     }
+    let start: Instant = first_start.unwrap_or(run_start);
+    let wall = (Instant::now().max(start) - start).as_secs_f64();
+    let publish_secs = (publish_end.max(start) - start).as_secs_f64().max(1e-3);
     sub_done.store(true, Ordering::Relaxed);
     let _ = tokio::time::timeout(Duration::from_secs(2), sub_task).await;
     if let Some(s) = sampler {
@@ -543,19 +529,13 @@ pub async fn publish_counted(
         malformed: st.malformed,
     };
     for (i, t) in st.tallies.iter().enumerate() {
-        let s = sent[i].load(Ordering::Relaxed);
+        let s = sent[i];
         m.sent += s;
         m.received += t.received;
         m.lost += s.saturating_sub(t.received);
         m.duplicates += t.duplicates;
         m.out_of_order += t.out_of_order;
     }
-    let lock = |h: &Mutex<Histogram<u64>>| {
-        h.lock()
-            .map(|h| h.clone())
-            .unwrap_or_else(|_| latency_histogram())
-    };
-    let (ack, connect, lag) = (lock(&shared.ack), lock(&shared.connect), lock(&shared.lag));
     let lag_p99_ms = if lag.is_empty() {
         0.0
     } else {
@@ -589,8 +569,8 @@ pub async fn publish_counted(
         acked: counters.acked.load(Ordering::Relaxed),
         foreign: st.foreign,
         connect: ConnectCounts {
-            connected: shared.connected.load(Ordering::Relaxed),
-            failed: shared.failed.load(Ordering::Relaxed),
+            connected,
+            failed,
             errors: counters.errors.load(Ordering::Relaxed),
         },
         latency_ms: Latency::of(&st.actual),
@@ -603,82 +583,6 @@ pub async fn publish_counted(
         generator_behind: lag_p99_ms > 50.0 && cpu_seconds / wall.max(1e-3) > 0.8,
         histograms,
     })
-}
-
-/// State the sessions of one run share.
-struct Shared {
-    ack: Mutex<Histogram<u64>>,
-    connect: Mutex<Histogram<u64>>,
-    lag: Mutex<Histogram<u64>>,
-    failed: AtomicU64,
-    connected: AtomicU64,
-    finishing: AtomicBool,
-}
-
-/// Drive one publishing session: count its connection, time its acknowledgements,
-/// reconnect after errors (rumqttc reconnects on the next poll) until the run finishes.
-async fn poll_session(
-    mut el: Loop,
-    up: oneshot::Sender<()>,
-    permit: Option<tokio::sync::OwnedSemaphorePermit>,
-    shared: Arc<Shared>,
-    counters: Arc<LoadCounters>,
-) {
-    let mut up = Some(up);
-    let mut permit = permit;
-    let mut connected = false;
-    let mut pending: HashMap<u16, Instant> = HashMap::new();
-    let mut backoff = Duration::from_millis(100);
-    loop {
-        match el.next().await {
-            Ev::ConnAck => {
-                permit.take();
-                connected = true;
-                backoff = Duration::from_millis(100);
-                counters.connections.fetch_add(1, Ordering::Relaxed);
-                if let Some(u) = up.take() {
-                    shared.connected.fetch_add(1, Ordering::Relaxed);
-                    let _ = u.send(());
-                }
-            }
-            Ev::Sent(pkid) => {
-                pending.insert(pkid, Instant::now());
-            }
-            Ev::Ack(pkid) => ack(&mut pending, pkid, &shared, &counters),
-            Ev::Disconnected => {
-                if connected {
-                    counters.connections.fetch_sub(1, Ordering::Relaxed);
-                }
-                return;
-            }
-            Ev::Error(_) => {
-                permit.take();
-                if connected {
-                    connected = false;
-                    counters.connections.fetch_sub(1, Ordering::Relaxed);
-                }
-                if shared.finishing.load(Ordering::Relaxed)
-                    || up.as_ref().is_some_and(|u| u.is_closed())
-                {
-                    return;
-                }
-                counters.errors.fetch_add(1, Ordering::Relaxed);
-                pending.clear();
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(5));
-            }
-            _ => {}
-        }
-    }
-}
-
-fn ack(pending: &mut HashMap<u16, Instant>, pkid: u16, shared: &Shared, counters: &LoadCounters) {
-    if let Some(t) = pending.remove(&pkid) {
-        counters.acked.fetch_add(1, Ordering::Relaxed);
-        if let Ok(mut h) = shared.ack.lock() {
-            h.saturating_record((t.elapsed().as_micros() as u64).max(1));
-        }
-    }
 }
 
 /// Add shard reports of one `twin load pub` into one: counts and histograms add (so

@@ -80,9 +80,25 @@ fn load_pub_counts_exactly_against_mosquitto() {
         return;
     }
     let m = Mosquitto::start("").unwrap();
-    let r = run(&spec(1, Some(m.url())));
-    assert!(!r.broker.embedded);
-    assert_exact(&r);
+    // At QoS 2 too (PUBREC, PUBREL, PUBCOMP), from two source addresses.
+    for qos in [1, 2] {
+        let r = run(&LoadSpec {
+            source_ips: vec!["127.0.0.2".parse().unwrap(), "127.0.0.3".parse().unwrap()],
+            topic: format!("twin-load-test/{qos}/%i"),
+            ..spec(qos, Some(m.url()))
+        });
+        assert!(!r.broker.embedded);
+        assert_exact(&r);
+    }
+    let log = m.log();
+    for ip in ["127.0.0.2", "127.0.0.3"] {
+        let n = log
+            .lines()
+            .filter(|l| l.contains(&format!("New client connected from {ip}:")))
+            .count();
+        // Five of each run's ten publishers.
+        assert_eq!(n, 10, "{ip} in {log}");
+    }
 }
 
 fn conn(spec: &ConnSpec) -> ConnReport {
