@@ -249,6 +249,11 @@ pub struct LoadPubArgs {
     /// Publish with the retain flag.
     #[arg(long)]
     pub retain: bool,
+    /// Publish this JSON object (or @FILE's) instead of padded binary payloads: %i, %c
+    /// and %s are filled in per device, and the accounting travels as its first member
+    /// "twl", so the payload stays JSON for rule engines and consumers.
+    #[arg(long, value_name = "JSON|@FILE")]
+    pub payload: Option<String>,
     /// Payload size in bytes (at least 32, the header).
     #[arg(short = 's', long, default_value_t = 64)]
     pub size: usize,
@@ -267,9 +272,15 @@ pub struct LoadPubArgs {
     #[arg(long, value_delimiter = ',', value_name = "IP,...")]
     pub source_ip: Vec<std::net::IpAddr>,
     /// Most QoS 1/2 messages a session has awaiting acknowledgement; a full window
-    /// holds its publishes back (the schedule lag shows it).
-    #[arg(long, default_value_t = 100)]
+    /// holds its publishes back (the schedule lag shows it). Keep it within the
+    /// broker's receive quota (Mosquitto: max_inflight_messages, 20 by default): past
+    /// it a broker may acknowledge a message and drop it.
+    #[arg(long, default_value_t = 20)]
     pub inflight: usize,
+    /// Sessions of the in-process subscriber; more than one share the subscription
+    /// ($share), so the broker's delivery is not held to one session's in-flight window.
+    #[arg(long, default_value_t = 1)]
+    pub subscribers: usize,
     /// New sessions per second (default: as fast as the broker takes them).
     #[arg(long)]
     pub ramp: Option<f64>,
@@ -386,6 +397,11 @@ fn load_pub(args: LoadPubArgs) -> anyhow::Result<u8> {
         protocol: args.mqtt_version,
         source_ips: args.source_ip.clone(),
         inflight: args.inflight,
+        subscribers: args.subscribers,
+        payload: match &args.payload {
+            Some(p) => Some(payload_template(p)?),
+            None => None,
+        },
     };
     let (csv, hdr) = (create(&args.csv)?, create(&args.hdr_log)?);
     let runtime = io_runtime()?;
@@ -460,6 +476,28 @@ pub async fn scenario_lines(mut rx: tokio::sync::watch::Receiver<sim_core::run::
             p.sim_duration,
         );
         (last, cpu_last) = (p, cpu);
+    }
+}
+
+/// `--payload`: the text, or the file's after `@`; it must be a JSON object.
+fn payload_template(arg: &str) -> anyhow::Result<String> {
+    let text = match arg.strip_prefix('@') {
+        Some(path) => {
+            std::fs::read_to_string(path).map_err(|e| bad(format!("--payload @{path}: {e}")))?
+        }
+        None => arg.to_string(),
+    };
+    // Placeholders may stand where JSON wants values; check with them filled in.
+    let probe = text
+        .replace("%i", "0")
+        .replace("%c", "c")
+        .replace("%s", "0");
+    match serde_json::from_str::<serde_json::Value>(&probe) {
+        Ok(serde_json::Value::Object(_)) => Ok(text.trim().to_string()),
+        Ok(_) => Err(bad(
+            "--payload: expected a JSON object, like {\"temperature\": 21.5}",
+        )),
+        Err(e) => Err(bad(format!("--payload is not JSON: {e}"))),
     }
 }
 

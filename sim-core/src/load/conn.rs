@@ -304,7 +304,7 @@ async fn session(
     let t0 = Instant::now();
     let opened = tokio::time::timeout(
         timeout,
-        idle::open(broker, source, packet, shared.tls.as_ref()),
+        idle::open(broker, source, packet, shared.tls.as_ref(), true),
     )
     .await;
     let c = &shared.counters;

@@ -210,6 +210,7 @@ pub async fn open(
     source: Option<IpAddr>,
     packet: Vec<u8>,
     tls: Option<&Tls>,
+    nodelay: bool,
 ) -> Result<Stream, IdleError> {
     let socket = if broker.is_ipv4() {
         TcpSocket::new_v4()?
@@ -220,7 +221,7 @@ pub async fn open(
         socket.bind(SocketAddr::new(ip, 0))?;
     }
     let tcp = socket.connect(broker).await?;
-    tcp.set_nodelay(true)?;
+    tcp.set_nodelay(nodelay)?;
     let mut stream = match tls {
         None => Stream::Plain(tcp),
         // Boxed: the handshake's state is large, and only lives while it runs; inline it

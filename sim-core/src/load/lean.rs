@@ -8,7 +8,7 @@
 //! PUBCOMP), over TCP or TLS, from a chosen source address, reconnecting with backoff.
 
 use super::idle::{self, IdleError, Stream, Tls};
-use super::{LoadCounters, encode};
+use super::{LoadCounters, encode, encode_json};
 use crate::report::latency_histogram;
 use crate::wire::unix_us;
 use hdrhistogram::Histogram;
@@ -44,6 +44,8 @@ pub(crate) struct PubSession {
     pub size: usize,
     /// Topic of each of the session's devices.
     pub topics: Vec<Vec<u8>>,
+    /// JSON body of each device's messages, instead of padding.
+    pub bodies: Option<Vec<String>>,
     /// Global index of the session's first device.
     pub first_device: u32,
     /// Messages in all (round-robin over the devices).
@@ -238,13 +240,11 @@ impl PubSession {
                 let lag = now_us.saturating_sub(intended);
                 out.lag.saturating_record(lag.max(1));
                 worst_lag = worst_lag.max(lag);
-                let payload = encode(
-                    self.first_device + j as u32,
-                    seq,
-                    intended,
-                    now_us,
-                    self.size,
-                );
+                let device = self.first_device + j as u32;
+                let payload = match &self.bodies {
+                    Some(b) => encode_json(device, seq, intended, now_us, &b[j]),
+                    None => encode(device, seq, intended, now_us, self.size),
+                };
                 let pkid = if self.qos > 0 {
                     while pending.iter().any(|(p, _)| *p == next_pkid) {
                         next_pkid = next_pkid.checked_add(1).unwrap_or(1);
@@ -385,6 +385,8 @@ impl PubSession {
             self.source,
             self.connect.clone(),
             self.tls.as_deref(),
+            // Every due message already goes out in one write: nothing to wait for.
+            true,
         )
         .await
     }

@@ -68,6 +68,11 @@ pub struct LoadSpec {
     pub protocol: Protocol,
     /// Local addresses the publishing sessions connect from, round-robin.
     pub source_ips: Vec<std::net::IpAddr>,
+    /// Subscribers counting the messages (more than one share the subscription).
+    pub subscribers: usize,
+    /// A JSON object to publish instead of padding (`%i`, `%c`, `%s` filled in per
+    /// device); the accounting goes in as its first member, `"twl"`.
+    pub payload: Option<String>,
     /// Most QoS 1/2 messages a session has awaiting acknowledgement.
     pub inflight: usize,
 }
@@ -92,7 +97,9 @@ impl Default for LoadSpec {
             security: Security::default(),
             protocol: Protocol::V311,
             source_ips: Vec::new(),
-            inflight: 100,
+            payload: None,
+            subscribers: 1,
+            inflight: 20,
         }
     }
 }
@@ -109,8 +116,38 @@ pub fn encode(publisher: u32, seq: u64, intended_us: u64, sent_us: u64, size: us
     b
 }
 
-/// Decode a load payload: (publisher, seq, intended µs, sent µs).
+/// The key a JSON load payload starts with: `{"twl":"publisher.seq.intended.sent",...`.
+const JSON_KEY: &[u8] = b"{\"twl\":\"";
+
+/// Encode a load payload whose body is a JSON object (`template`, e.g. realistic
+/// telemetry): the accounting goes in as its first member, so the payload stays JSON
+/// that a broker's rule engine or a downstream consumer can parse.
+pub fn encode_json(
+    publisher: u32,
+    seq: u64,
+    intended_us: u64,
+    sent_us: u64,
+    template: &str,
+) -> Vec<u8> {
+    let rest = template
+        .trim_start()
+        .strip_prefix('{')
+        .unwrap_or("}")
+        .trim_start();
+    let sep = if rest.starts_with('}') { "" } else { "," };
+    format!("{{\"twl\":\"{publisher}.{seq}.{intended_us}.{sent_us}\"{sep}{rest}").into_bytes()
+}
+
+/// Decode a load payload, binary or JSON: (publisher, seq, intended µs, sent µs).
 pub fn decode(b: &[u8]) -> Option<(u32, u64, u64, u64)> {
+    if let Some(rest) = b.strip_prefix(JSON_KEY) {
+        let end = rest.iter().position(|c| *c == b'"')?;
+        let text = std::str::from_utf8(&rest[..end]).ok()?;
+        let mut it = text.split('.');
+        let mut next = || it.next().and_then(|v| v.parse::<u64>().ok());
+        let publisher = u32::try_from(next()?).ok()?;
+        return Some((publisher, next()?, next()?, next()?));
+    }
     if b.len() < HEADER || &b[..4] != MAGIC {
         return None;
     }
@@ -164,7 +201,8 @@ pub struct LoadReport {
     pub devices_seen: u64,
     /// QoS.
     pub qos: u8,
-    /// Payload bytes.
+    /// Payload bytes (with `--payload`, the template's length; each message adds its
+    /// `"twl"` member).
     pub size: u64,
     /// Seconds from the first session start to the end of draining.
     pub wall_seconds: f64,
@@ -278,89 +316,104 @@ pub async fn publish_counted(
     // Subscriber first, so nothing is missed.
     let filter = filter_of(&spec.topic, spec.shard.index);
     let keep_alive = Duration::from_secs(30);
-    let (sub, mut sub_loop) = session(
-        &ep,
-        spec.protocol,
-        format!("twin-load-sub-{tag}"),
-        keep_alive,
-        max_packet,
-        64,
-    );
-    let (ready_tx, ready_rx) = oneshot::channel::<Result<(), String>>();
-    let sub_done = Arc::new(AtomicBool::new(false));
-    let sub_task = {
-        let state = state.clone();
-        let counters = counters.clone();
-        let done = sub_done.clone();
-        let filter = filter.clone();
-        let spec_qos = spec.qos;
-        let sub = sub.clone();
-        tokio::spawn(async move {
-            let mut ready = Some(ready_tx);
-            let qos = spec_qos;
-            loop {
-                match sub_loop.next().await {
-                    Ev::ConnAck => sub.try_subscribe(&filter, qos),
-                    Ev::SubAck => {
-                        if let Some(r) = ready.take() {
-                            let _ = r.send(Ok(()));
-                        }
-                    }
-                    Ev::Publish(payload) => {
-                        let now = unix_us();
-                        let Ok(mut st) = state.lock() else { continue };
-                        let Some((publisher, seq, intended, sent)) = decode(&payload) else {
-                            st.malformed += 1;
-                            continue;
-                        };
-                        let Some(d) = (publisher as usize)
-                            .checked_sub(dev_base)
-                            .filter(|d| *d < n_devices)
-                        else {
-                            st.foreign += 1;
-                            continue;
-                        };
-                        if !st.tallies[d].record(seq, &[]).duplicate {
-                            let lat = now.saturating_sub(sent).max(1);
-                            st.actual.saturating_record(lat);
-                            st.interval.saturating_record(lat);
-                            st.intended
-                                .saturating_record(now.saturating_sub(intended).max(1));
-                            counters.received.fetch_add(1, Ordering::Relaxed);
-                        }
-                    }
-                    Ev::Disconnected => return,
-                    Ev::Error(why) => {
-                        if done.load(Ordering::Relaxed) {
-                            return;
-                        }
-                        // Refusals and TLS failures will not heal by retrying: say so now.
-                        if let Some(why) = why
-                            && let Some(r) = ready.take()
-                        {
-                            let _ = r.send(Err(why));
-                            return;
-                        }
-                        tokio::time::sleep(Duration::from_millis(100)).await
-                    }
-                    _ => {}
-                }
-            }
-        })
+    // Several subscribers share the subscription (`$share`): each has its own in-flight
+    // window at the broker, so delivery is not held to one session's window.
+    let n_subs = spec.subscribers.max(1);
+    let sub_filter = if n_subs > 1 {
+        format!("$share/twin-{tag}/{filter}")
+    } else {
+        filter.clone()
     };
-    match tokio::time::timeout(Duration::from_secs(10), ready_rx).await {
-        Ok(Ok(Ok(()))) => {}
-        Ok(Ok(Err(why))) => {
-            sub_done.store(true, Ordering::Relaxed);
-            return Err(RunError::Refused { url, why });
-        }
-        _ => {
-            sub_done.store(true, Ordering::Relaxed);
-            return Err(RunError::Unreachable {
-                url,
-                what: "the load subscriber could not connect and subscribe".into(),
-                secs: 10.0,
-            });
+    let sub_done = Arc::new(AtomicBool::new(false));
+    let (mut subs, mut sub_tasks, mut readies) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..n_subs {
+        let (sub, mut sub_loop) = session(
+            &ep,
+            spec.protocol,
+            format!("twin-load-sub-{tag}-{i}"),
+            keep_alive,
+            max_packet,
+            64,
+        );
+        let (ready_tx, ready_rx) = oneshot::channel::<Result<(), String>>();
+        readies.push(ready_rx);
+        subs.push(sub.clone());
+        sub_tasks.push({
+            let state = state.clone();
+            let counters = counters.clone();
+            let done = sub_done.clone();
+            let filter = sub_filter.clone();
+            let spec_qos = spec.qos;
+            let sub = sub.clone();
+            tokio::spawn(async move {
+                let mut ready = Some(ready_tx);
+                let qos = spec_qos;
+                loop {
+                    match sub_loop.next().await {
+                        Ev::ConnAck => sub.try_subscribe(&filter, qos),
+                        Ev::SubAck => {
+                            if let Some(r) = ready.take() {
+                                let _ = r.send(Ok(()));
+                            }
+                        }
+                        Ev::Publish(payload) => {
+                            let now = unix_us();
+                            let Ok(mut st) = state.lock() else { continue };
+                            let Some((publisher, seq, intended, sent)) = decode(&payload) else {
+                                st.malformed += 1;
+                                continue;
+                            };
+                            let Some(d) = (publisher as usize)
+                                .checked_sub(dev_base)
+                                .filter(|d| *d < n_devices)
+                            else {
+                                st.foreign += 1;
+                                continue;
+                            };
+                            if !st.tallies[d].record(seq, &[]).duplicate {
+                                let lat = now.saturating_sub(sent).max(1);
+                                st.actual.saturating_record(lat);
+                                st.interval.saturating_record(lat);
+                                st.intended
+                                    .saturating_record(now.saturating_sub(intended).max(1));
+                                counters.received.fetch_add(1, Ordering::Relaxed);
+                            }
+                        }
+                        Ev::Disconnected => return,
+                        Ev::Error(why) => {
+                            if done.load(Ordering::Relaxed) {
+                                return;
+                            }
+                            // Refusals and TLS failures will not heal by retrying: say so now.
+                            if let Some(why) = why
+                                && let Some(r) = ready.take()
+                            {
+                                let _ = r.send(Err(why));
+                                return;
+                            }
+                            tokio::time::sleep(Duration::from_millis(100)).await
+                        }
+                        _ => {}
+                    }
+                }
+            })
+        });
+    }
+    for ready_rx in readies {
+        match tokio::time::timeout(Duration::from_secs(10), ready_rx).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(why))) => {
+                sub_done.store(true, Ordering::Relaxed);
+                return Err(RunError::Refused { url, why });
+            }
+            _ => {
+                sub_done.store(true, Ordering::Relaxed);
+                return Err(RunError::Unreachable {
+                    url,
+                    what: "the load subscriber could not connect and subscribe".into(),
+                    secs: 10.0,
+                });
+            }
         }
     }
 
@@ -423,6 +476,11 @@ pub async fn publish_counted(
         let topics = (0..dps)
             .map(|j| topic_of(&spec.topic, s * dps + j, &client_id, spec.shard.index).into_bytes())
             .collect();
+        let bodies = spec.payload.as_ref().map(|t| {
+            (0..dps)
+                .map(|j| topic_of(t, s * dps + j, &client_id, spec.shard.index))
+                .collect()
+        });
         let session = super::lean::PubSession {
             broker,
             source: (!spec.source_ips.is_empty())
@@ -434,6 +492,7 @@ pub async fn publish_counted(
             retain: spec.retain,
             size: spec.size,
             topics,
+            bodies,
             first_device: (s * dps) as u32,
             messages: per_session,
             step_us,
@@ -507,7 +566,12 @@ pub async fn publish_counted(
     let wall = (Instant::now().max(start) - start).as_secs_f64();
     let publish_secs = (publish_end.max(start) - start).as_secs_f64().max(1e-3);
     sub_done.store(true, Ordering::Relaxed);
-    let _ = tokio::time::timeout(Duration::from_secs(2), sub_task).await;
+    for s in &subs {
+        s.try_disconnect();
+    }
+    for t in sub_tasks {
+        let _ = tokio::time::timeout(Duration::from_secs(2), t).await;
+    }
     if let Some(s) = sampler {
         s.abort();
     }
@@ -562,7 +626,10 @@ pub async fn publish_counted(
         devices: n_devices as u64,
         devices_seen: st.tallies.iter().filter(|t| t.received > 0).count() as u64,
         qos: spec.qos,
-        size: spec.size.max(HEADER) as u64,
+        size: spec
+            .payload
+            .as_ref()
+            .map_or(spec.size.max(HEADER), String::len) as u64,
         wall_seconds: round4(wall),
         received_per_s: round4(m.received as f64 / publish_secs),
         messages: m,
@@ -671,6 +738,19 @@ mod tests {
         assert_eq!(encode(1, 2, 3, 4, 0).len(), HEADER);
         assert_eq!(decode(b"TWL1short"), None);
         assert_eq!(decode(&[0u8; 64]), None);
+    }
+
+    #[test]
+    fn json_payloads_carry_the_accounting_and_stay_json() {
+        let b = encode_json(3, 9, 100, 150, r#"{"temperature": 21.5, "unit": "C"}"#);
+        let v: serde_json::Value = serde_json::from_slice(&b).expect("valid JSON");
+        assert_eq!(v["temperature"], 21.5);
+        assert_eq!(v["twl"], "3.9.100.150");
+        assert_eq!(decode(&b), Some((3, 9, 100, 150)));
+        let empty = encode_json(1, 2, 3, 4, "{}");
+        assert_eq!(empty, br#"{"twl":"1.2.3.4"}"#);
+        assert_eq!(decode(br#"{"twl":"1.x.3.4"}"#), None);
+        assert_eq!(decode(br#"{"temperature": 1}"#), None);
     }
 
     #[test]

@@ -80,9 +80,11 @@ fn load_pub_counts_exactly_against_mosquitto() {
         return;
     }
     let m = Mosquitto::start("").unwrap();
-    // At QoS 2 too (PUBREC, PUBREL, PUBCOMP), from two source addresses.
+    // At QoS 2 too (PUBREC, PUBREL, PUBCOMP), from two source addresses; at QoS 2
+    // counted by three subscribers sharing the subscription.
     for qos in [1, 2] {
         let r = run(&LoadSpec {
+            subscribers: if qos == 2 { 3 } else { 1 },
             source_ips: vec!["127.0.0.2".parse().unwrap(), "127.0.0.3".parse().unwrap()],
             topic: format!("twin-load-test/{qos}/%i"),
             ..spec(qos, Some(m.url()))

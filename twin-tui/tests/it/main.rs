@@ -318,6 +318,40 @@ fn load_scenario_drives_a_fleet_as_the_load_with_a_line_a_second() {
     assert_eq!(o.status.code(), Some(2));
 }
 
+#[test]
+fn load_pub_json_payloads_stay_json_and_are_counted() {
+    let dir = std::env::temp_dir().join(format!("twin-load-json-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let json = dir.join("r.json");
+    let o = twin(&[
+        "load",
+        "pub",
+        "-c",
+        "3",
+        "-I",
+        "50ms",
+        "--count",
+        "10",
+        "--payload",
+        r#"{"device": "dev-%i", "temperature": 21.5}"#,
+        "--json",
+        json.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(v["messages"]["sent"], 30);
+    assert_eq!(v["messages"]["received"], 30);
+    assert_eq!(v["messages"]["malformed"], 0);
+    // Not JSON, or not an object: bad input.
+    for bad in ["{not json", "[1, 2]"] {
+        let o = twin(&["load", "pub", "--payload", bad]);
+        assert_eq!(o.status.code(), Some(2), "{bad}: {}", stderr(&o));
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 fn base64_decode(s: &str) -> Vec<u8> {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD
