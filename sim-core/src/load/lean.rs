@@ -62,6 +62,37 @@ pub(crate) struct PubSession {
     pub inflight: usize,
 }
 
+/// Histograms all sessions of a run record into. Shared, not per session: a
+/// microsecond histogram spanning an hour is about 180 KiB, which per session would be
+/// most of what a session costs. Each session records a whole batch per lock.
+pub(crate) struct RunHistograms {
+    /// PUBLISH → PUBACK/PUBCOMP, µs.
+    pub ack: std::sync::Mutex<Histogram<u64>>,
+    /// How late each message left against its schedule, µs.
+    pub lag: std::sync::Mutex<Histogram<u64>>,
+}
+
+impl Default for RunHistograms {
+    fn default() -> Self {
+        RunHistograms {
+            ack: std::sync::Mutex::new(latency_histogram()),
+            lag: std::sync::Mutex::new(latency_histogram()),
+        }
+    }
+}
+
+fn record_all(h: &std::sync::Mutex<Histogram<u64>>, values: &mut Vec<u64>) {
+    if values.is_empty() {
+        return;
+    }
+    if let Ok(mut h) = h.lock() {
+        for v in values.iter() {
+            h.saturating_record((*v).max(1));
+        }
+    }
+    values.clear();
+}
+
 /// What a session did.
 pub(crate) struct PubOutcome {
     /// Messages written, per device of the session.
@@ -70,10 +101,6 @@ pub(crate) struct PubOutcome {
     pub connected: bool,
     /// The first connection's TCP + CONNECT → CONNACK time, µs.
     pub connect_us: Option<u64>,
-    /// PUBLISH → PUBACK/PUBCOMP, µs.
-    pub ack: Histogram<u64>,
-    /// How late each message left against its schedule, µs.
-    pub lag: Histogram<u64>,
     /// When the schedule started.
     pub start: Option<Instant>,
 }
@@ -167,14 +194,14 @@ impl PubSession {
         stop: Arc<AtomicBool>,
         mut release: watch::Receiver<bool>,
         connecting: Arc<tokio::sync::Semaphore>,
+        hists: Arc<RunHistograms>,
     ) -> PubOutcome {
+        let (mut lags, mut acks): (Vec<u64>, Vec<u64>) = (Vec::new(), Vec::new());
         let dps = self.topics.len().max(1) as u64;
         let mut out = PubOutcome {
             sent: vec![0; self.topics.len()],
             connected: false,
             connect_us: None,
-            ack: latency_histogram(),
-            lag: latency_histogram(),
             start: None,
         };
         let permit = connecting.acquire_owned().await.ok();
@@ -238,7 +265,7 @@ impl PubSession {
                 let seq = m / dps;
                 let intended = start_us + self.due_us(m);
                 let lag = now_us.saturating_sub(intended);
-                out.lag.saturating_record(lag.max(1));
+                lags.push(lag);
                 worst_lag = worst_lag.max(lag);
                 let device = self.first_device + j as u32;
                 let payload = match &self.bodies {
@@ -275,6 +302,7 @@ impl PubSession {
             if worst_lag > 0 {
                 counters.lag_us.fetch_max(worst_lag, Ordering::Relaxed);
             }
+            record_all(&hists.lag, &mut lags);
             if !buf.is_empty() {
                 let wrote = stream.write_all(&buf).await;
                 buf.clear();
@@ -338,9 +366,7 @@ impl PubSession {
                                     .and_then(|i| pending.remove(i));
                                 match at {
                                     Some((_, at)) if ok => {
-                                        out.ack.saturating_record(
-                                            (at.elapsed().as_micros() as u64).max(1),
-                                        );
+                                        acks.push(at.elapsed().as_micros() as u64);
                                         counters.acked.fetch_add(1, Ordering::Relaxed);
                                     }
                                     Some(_) => {
@@ -364,6 +390,7 @@ impl PubSession {
                             Incoming::Other => {}
                         }
                     }
+                    record_all(&hists.ack, &mut acks);
                 }
                 _ = tokio::time::sleep_until(next_due), if next_due < far => {}
                 _ = tokio::time::sleep_until(ping_at), if !ping_every.is_zero() => {

@@ -454,6 +454,7 @@ pub async fn publish_counted(
     let keep_alive_s = keep_alive.as_secs() as u16;
     let (release_tx, release_rx) = tokio::sync::watch::channel(false);
     let connecting = Arc::new(Semaphore::new(256));
+    let hists = Arc::new(super::lean::RunHistograms::default());
     let gap = spec
         .ramp_per_s
         .map(|r| Duration::from_secs_f64(1.0 / r.max(0.001)));
@@ -507,6 +508,7 @@ pub async fn publish_counted(
             stop.clone(),
             release_rx.clone(),
             connecting.clone(),
+            hists.clone(),
         )));
     }
     // Every session has its schedule written (or gave up) when `sent` stops short of
@@ -533,11 +535,7 @@ pub async fn publish_counted(
     }
     let _ = release_tx.send(true);
     let mut sent = vec![0u64; n_devices];
-    let (mut ack, mut connect, mut lag) = (
-        latency_histogram(),
-        latency_histogram(),
-        latency_histogram(),
-    );
+    let mut connect = latency_histogram();
     let (mut connected, mut failed) = (0u64, 0u64);
     let mut first_start: Option<Instant> = None;
     for (k, t) in tasks.into_iter().enumerate() {
@@ -556,13 +554,17 @@ pub async fn publish_counted(
         if let Some(us) = o.connect_us {
             connect.saturating_record(us);
         }
-        let _ = ack.add(&o.ack);
-        let _ = lag.add(&o.lag);
         if let Some(st) = o.start.map(Instant::from) {
             first_start = Some(first_start.map_or(st, |f| f.min(st)));
         }
     }
     let start: Instant = first_start.unwrap_or(run_start);
+    let take = |h: &Mutex<Histogram<u64>>| {
+        h.lock()
+            .map(|h| h.clone())
+            .unwrap_or_else(|_| latency_histogram())
+    };
+    let (ack, lag) = (take(&hists.ack), take(&hists.lag));
     let wall = (Instant::now().max(start) - start).as_secs_f64();
     let publish_secs = (publish_end.max(start) - start).as_secs_f64().max(1e-3);
     sub_done.store(true, Ordering::Relaxed);
