@@ -56,6 +56,42 @@ pub enum LoadCommand {
     Sub(LoadSubArgs),
 }
 
+/// The broker a load command talks to, and how.
+#[derive(Debug, clap::Args)]
+pub struct BrokerArgs {
+    /// Broker URL (mqtt://host:port or mqtts://host:port); default: the embedded broker.
+    #[arg(long, env = "TWIN_BROKER")]
+    pub broker: Option<String>,
+    /// MQTT protocol version: 3.1.1 or 5.
+    #[arg(long, value_parser = sim_core::load::Protocol::parse, default_value = "3.1.1")]
+    pub mqtt_version: sim_core::load::Protocol,
+    /// TLS and credentials.
+    #[command(flatten)]
+    pub security: SecurityArgs,
+}
+
+impl BrokerArgs {
+    /// The URL checked, when one is given.
+    fn checked_url(&self) -> anyhow::Result<Option<String>> {
+        if let Some(b) = &self.broker {
+            sim_core::transport::endpoint::parse_url(b).map_err(RunError::BadInput)?;
+        }
+        Ok(self.broker.clone())
+    }
+}
+
+/// The interval series as files.
+#[derive(Debug, clap::Args)]
+pub struct SeriesArgs {
+    /// Write the interval series (one row a second) as CSV to this file.
+    #[arg(long, value_name = "FILE")]
+    pub csv: Option<PathBuf>,
+    /// Write each second's latency histogram as an HdrHistogram interval log (values in
+    /// µs, max column in ms), readable by HistogramLogProcessor and friends.
+    #[arg(long, value_name = "FILE")]
+    pub hdr_log: Option<PathBuf>,
+}
+
 /// How to reach a broker that wants TLS or credentials.
 #[derive(Debug, clap::Args)]
 pub struct SecurityArgs {
@@ -120,6 +156,9 @@ impl SecurityArgs {
 /// `twin load sub`.
 #[derive(Debug, clap::Args)]
 pub struct LoadSubArgs {
+    /// Which broker, how.
+    #[command(flatten)]
+    pub target: BrokerArgs,
     /// Subscribing sessions (over all shards); each receives every matching message.
     #[arg(short = 'c', long, default_value_t = 1)]
     pub clients: usize,
@@ -141,24 +180,12 @@ pub struct LoadSubArgs {
     /// Give up on a subscriber with no SUBACK after this long.
     #[arg(long, value_parser = parse_dur, default_value = "10s")]
     pub connect_timeout: Dur,
-    /// Broker URL (mqtt://host:port or mqtts://host:port); default: the embedded broker.
-    #[arg(long, env = "TWIN_BROKER")]
-    pub broker: Option<String>,
-    /// MQTT protocol version: 3.1.1 or 5.
-    #[arg(long, value_parser = sim_core::load::Protocol::parse, default_value = "3.1.1")]
-    pub mqtt_version: sim_core::load::Protocol,
-    /// TLS and credentials.
-    #[command(flatten)]
-    pub security: SecurityArgs,
     /// Write the JSON report to this file ("-" for stdout).
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
-    /// Write the interval series (one row a second) as CSV to this file.
-    #[arg(long, value_name = "FILE")]
-    pub csv: Option<PathBuf>,
-    /// Write each second's latency histogram as an HdrHistogram interval log.
-    #[arg(long, value_name = "FILE")]
-    pub hdr_log: Option<PathBuf>,
+    /// Interval series files.
+    #[command(flatten)]
+    pub series: SeriesArgs,
     /// No interval lines on stderr.
     #[arg(long)]
     pub quiet: bool,
@@ -187,6 +214,9 @@ pub struct MergeArgs {
 /// `twin load conn`.
 #[derive(Debug, clap::Args)]
 pub struct LoadConnArgs {
+    /// Which broker, how.
+    #[command(flatten)]
+    pub target: BrokerArgs,
     /// Sessions to open.
     #[arg(short = 'c', long, default_value_t = 100)]
     pub clients: usize,
@@ -199,15 +229,6 @@ pub struct LoadConnArgs {
     /// Give up on one connection attempt after this long.
     #[arg(long, value_parser = parse_dur, default_value = "10s")]
     pub connect_timeout: Dur,
-    /// MQTT protocol version: 3.1.1 or 5.
-    #[arg(long, value_parser = sim_core::load::Protocol::parse, default_value = "3.1.1")]
-    pub mqtt_version: sim_core::load::Protocol,
-    /// TLS and credentials.
-    #[command(flatten)]
-    pub security: SecurityArgs,
-    /// Broker URL (mqtt://host:port or mqtts://host:port); default: the embedded broker.
-    #[arg(long, env = "TWIN_BROKER")]
-    pub broker: Option<String>,
     /// Local addresses to connect from, round-robin, e.g. 127.0.0.2,127.0.0.3: each
     /// gives another range of ephemeral ports towards the broker (about 28k on Linux).
     #[arg(long, value_name = "IP,...", value_delimiter = ',')]
@@ -230,6 +251,9 @@ pub struct LoadConnArgs {
 /// `twin load pub`.
 #[derive(Debug, clap::Args)]
 pub struct LoadPubArgs {
+    /// Which broker, how.
+    #[command(flatten)]
+    pub target: BrokerArgs,
     /// MQTT sessions (over all shards).
     #[arg(short = 'c', long, default_value_t = 10)]
     pub clients: usize,
@@ -294,25 +318,12 @@ pub struct LoadPubArgs {
     /// Wait this long for messages and acknowledgements in flight after the last publish.
     #[arg(long, value_parser = parse_dur, default_value = "5s")]
     pub drain: Dur,
-    /// Broker URL (mqtt://host:port or mqtts://host:port); default: the embedded broker.
-    #[arg(long, env = "TWIN_BROKER")]
-    pub broker: Option<String>,
-    /// MQTT protocol version: 3.1.1 or 5.
-    #[arg(long, value_parser = sim_core::load::Protocol::parse, default_value = "3.1.1")]
-    pub mqtt_version: sim_core::load::Protocol,
-    /// TLS and credentials.
-    #[command(flatten)]
-    pub security: SecurityArgs,
     /// Write the JSON report to this file ("-" for stdout).
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
-    /// Write the interval series (one row a second) as CSV to this file.
-    #[arg(long, value_name = "FILE")]
-    pub csv: Option<PathBuf>,
-    /// Write each second's latency histogram as an HdrHistogram interval log (values in
-    /// µs, max column in ms), readable by HistogramLogProcessor and friends.
-    #[arg(long, value_name = "FILE")]
-    pub hdr_log: Option<PathBuf>,
+    /// Interval series files.
+    #[command(flatten)]
+    pub series: SeriesArgs,
     /// No interval lines on stderr.
     #[arg(long)]
     pub quiet: bool,
@@ -364,9 +375,7 @@ fn load_pub(args: LoadPubArgs) -> anyhow::Result<u8> {
             "--clients and --devices-per-session must be at least 1",
         ));
     }
-    if let Some(b) = &args.broker {
-        sim_core::transport::endpoint::parse_url(b).map_err(RunError::BadInput)?;
-    }
+    let broker = args.target.checked_url()?;
     if let Some(r) = args.ramp
         && !(r > 0.0 && r.is_finite())
     {
@@ -389,12 +398,12 @@ fn load_pub(args: LoadPubArgs) -> anyhow::Result<u8> {
         duration: secs(args.duration),
         count: args.count,
         drain: secs(args.drain),
-        broker: args.broker.clone(),
+        broker,
         ramp_per_s: args.ramp,
         connect_timeout: secs(args.connect_timeout),
         shard: args.shard.unwrap_or_default(),
-        security: args.security.security()?,
-        protocol: args.mqtt_version,
+        security: args.target.security.security()?,
+        protocol: args.target.mqtt_version,
         source_ips: args.source_ip.clone(),
         inflight: args.inflight,
         subscribers: args.subscribers,
@@ -403,7 +412,7 @@ fn load_pub(args: LoadPubArgs) -> anyhow::Result<u8> {
             None => None,
         },
     };
-    let (csv, hdr) = (create(&args.csv)?, create(&args.hdr_log)?);
+    let (csv, hdr) = (create(&args.series.csv)?, create(&args.series.hdr_log)?);
     let runtime = io_runtime()?;
     let stop = Arc::new(AtomicBool::new(false));
     let report = runtime.block_on(async {
@@ -683,9 +692,7 @@ fn load_conn(args: LoadConnArgs) -> anyhow::Result<u8> {
     if args.clients == 0 || !(args.ramp > 0.0 && args.ramp.is_finite()) {
         return Err(bad("--clients and --ramp must be positive"));
     }
-    if let Some(b) = &args.broker {
-        sim_core::transport::endpoint::parse_url(b).map_err(RunError::BadInput)?;
-    }
+    let broker = args.target.checked_url()?;
     let keep_alive = secs(args.keep_alive);
     if keep_alive.as_secs() > u64::from(u16::MAX) {
         return Err(bad(format!(
@@ -698,12 +705,12 @@ fn load_conn(args: LoadConnArgs) -> anyhow::Result<u8> {
         ramp_per_s: args.ramp,
         hold: secs(args.hold),
         connect_timeout: secs(args.connect_timeout),
-        broker: args.broker.clone(),
+        broker,
         source_ips: args.source_ip.clone(),
         shard: args.shard.unwrap_or_default(),
         keep_alive,
-        security: args.security.security()?,
-        protocol: args.mqtt_version,
+        security: args.target.security.security()?,
+        protocol: args.target.mqtt_version,
     };
     let to_stdout = args.json.as_deref() == Some(Path::new("-"));
     let runtime = io_runtime()?;
@@ -805,22 +812,20 @@ fn load_sub(args: LoadSubArgs) -> anyhow::Result<u8> {
     if args.clients == 0 {
         return Err(bad("--clients must be at least 1"));
     }
-    if let Some(b) = &args.broker {
-        sim_core::transport::endpoint::parse_url(b).map_err(RunError::BadInput)?;
-    }
+    let broker = args.target.checked_url()?;
     let spec = sim_core::load::SubSpec {
         clients: args.clients,
         filter: args.topic.clone(),
         qos: args.qos,
         duration: secs(args.duration),
         count: args.count,
-        broker: args.broker.clone(),
+        broker,
         connect_timeout: secs(args.connect_timeout),
         shard: args.shard.unwrap_or_default(),
-        security: args.security.security()?,
-        protocol: args.mqtt_version,
+        security: args.target.security.security()?,
+        protocol: args.target.mqtt_version,
     };
-    let (csv, hdr) = (create(&args.csv)?, create(&args.hdr_log)?);
+    let (csv, hdr) = (create(&args.series.csv)?, create(&args.series.hdr_log)?);
     let runtime = io_runtime()?;
     let stop = Arc::new(AtomicBool::new(false));
     let report = runtime.block_on(async {
