@@ -46,6 +46,7 @@ fn load_10k_runs_against_mosquitto() {
     if !sim_core::test_support::Mosquitto::wanted() {
         return;
     }
+    let _heavy = crate::heavy();
     let m = sim_core::test_support::Mosquitto::start("").unwrap();
     let r = run_example_on("load-10k.toml", 2.0, Some(m.url()));
     assert_eq!(r.devices.total, 10_000);

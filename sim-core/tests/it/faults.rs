@@ -154,6 +154,7 @@ fn faults_leave_the_other_devices_and_clean_readings_untouched() {
 
 #[test]
 fn the_faults_example_is_graded_and_detects_what_it_injects() {
+    let _heavy = crate::heavy();
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/examples/faults.toml");
     let s = scenarios::load(&path).unwrap();
     let r = run_blocking(&s, None);

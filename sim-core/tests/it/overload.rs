@@ -34,6 +34,7 @@ fn loss_on_a_small_broker_queue_equals_the_brokers_own_drop_count() {
         std::path::Path::new(MOSQUITTO_SUB).exists(),
         "{MOSQUITTO_SUB} missing: apt-get install -y mosquitto-clients"
     );
+    let _heavy = crate::heavy();
     // 100 queued and 1 in flight per client: the one subscriber cannot keep up with
     // 20 publishers at 1 kHz each, and the broker drops what does not fit its queue.
     let m = Mosquitto::start("max_queued_messages 100\nmax_inflight_messages 1\nsys_interval 1")
