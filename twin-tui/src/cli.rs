@@ -319,11 +319,23 @@ pub(crate) fn io_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 /// Set `stop` on Ctrl-C (call inside the runtime).
+/// Also on SIGTERM (what Kubernetes and systemd send), so a stopped run still writes its
+/// report.
 pub(crate) fn stop_on_ctrl_c(stop: Arc<AtomicBool>) {
     tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            stop.store(true, Ordering::Relaxed);
+        let term = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => if r.is_err() { return; },
+            _ = term => {}
         }
+        stop.store(true, Ordering::Relaxed);
     });
 }
 

@@ -352,6 +352,73 @@ fn load_pub_json_payloads_stay_json_and_are_counted() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+#[test]
+fn load_pub_stopped_by_sigterm_still_writes_its_report() {
+    use std::io::BufRead as _;
+    let dir = std::env::temp_dir().join(format!("twin-load-term-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let json = dir.join("r.json");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_twin"))
+        .args([
+            "load",
+            "pub",
+            "-c",
+            "5",
+            "--rate",
+            "100",
+            "--duration",
+            "60s",
+        ])
+        .arg("--json")
+        .arg(&json)
+        .current_dir(repo())
+        .env_remove("TWIN_BROKER")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait (bounded) for the first interval line: the load is running.
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let line = rx
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .expect("an interval line within 20 s");
+    assert!(line.contains("sent"), "{line}");
+    let st = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "twin did not stop on SIGTERM"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(130));
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let sent = v["messages"]["sent"].as_u64().unwrap();
+    assert!(sent > 0 && sent < 6000, "{sent}");
+    assert_eq!(v["messages"]["received"].as_u64().unwrap(), sent);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 fn base64_decode(s: &str) -> Vec<u8> {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD
