@@ -149,10 +149,10 @@ pub struct Progress {
     pub received: u64,
     /// Dropped at source so far.
     pub dropped_at_source: u64,
-    /// Latency percentiles of the last wall second's messages, ms (0 without any).
-    pub recent_p50_ms: f64,
+    /// Latency percentiles of the last wall second's messages, ms (`None` without any).
+    pub recent_p50_ms: Option<f64>,
     /// See `recent_p50_ms`.
-    pub recent_p99_ms: f64,
+    pub recent_p99_ms: Option<f64>,
 }
 
 /// Run a scenario to its end (or until `stop` is set) and build the report.
@@ -383,15 +383,8 @@ pub async fn run(
         progress.send_replace(prog);
         if last_rate_at.elapsed() >= Duration::from_secs(1) {
             if let Ok(mut st) = state.lock() {
-                let h = &st.latency_recent_us;
-                (prog.recent_p50_ms, prog.recent_p99_ms) = if h.is_empty() {
-                    (0.0, 0.0)
-                } else {
-                    (
-                        h.value_at_quantile(0.5) as f64 / 1000.0,
-                        h.value_at_quantile(0.99) as f64 / 1000.0,
-                    )
-                };
+                (prog.recent_p50_ms, prog.recent_p99_ms) =
+                    crate::snapshot::p50_p99_ms(&st.latency_recent_us);
                 st.latency_recent_us.reset();
             }
             recv_rate.push(prog.received - last_received);

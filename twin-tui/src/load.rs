@@ -463,13 +463,7 @@ pub async fn scenario_lines(mut rx: tokio::sync::watch::Receiver<sim_core::run::
             (Some(c), Some(l)) => format!("{:.0}%", 100.0 * (c - l)),
             _ => "-".into(),
         };
-        let ms = |v: f64| {
-            if v > 0.0 {
-                format!("{v:.2}")
-            } else {
-                "-".into()
-            }
-        };
+        let ms = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.2}"));
         let _ = writeln!(
             std::io::stderr(),
             "{t:>5}s  sent {:>7}/s  recv {:>7}/s  p50 {:>6} ms  p99 {:>6} ms  conn {}/{}  in flight {}  dropped at source {}  sim {:.0}/{:.0} s  cpu {cpu_text}",

@@ -80,7 +80,7 @@ pub struct ConnReport {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<String>,
     /// How many reports were merged into this one (1 for a single run).
-    #[serde(default = "one")]
+    #[serde(default = "super::one")]
     pub merged: u64,
     /// Sessions this report covers (this shard's slice).
     pub clients: u64,
@@ -113,10 +113,6 @@ pub struct ConnReport {
     /// base64), so `twin report merge` adds shards exactly.
     #[serde(default)]
     pub histograms: BTreeMap<String, String>,
-}
-
-fn one() -> u64 {
-    1
 }
 
 /// Running totals a caller can sample while the run goes on.
@@ -270,7 +266,7 @@ pub async fn connect_counted(
         version: env!("CARGO_PKG_VERSION").into(),
         command: "load conn".into(),
         broker: crate::report::BrokerInfo { url, embedded },
-        shard: (spec.shard.count > 1).then(|| format!("{}/{}", spec.shard.index, spec.shard.count)),
+        shard: spec.shard.label(),
         merged: 1,
         clients: sessions.len() as u64,
         connected: c.connected.load(Ordering::Relaxed),

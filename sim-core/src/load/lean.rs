@@ -8,7 +8,7 @@
 //! PUBCOMP), over TCP or TLS, from a chosen source address, reconnecting with backoff.
 
 use super::idle::{self, IdleError, Stream, Tls};
-use super::{LoadCounters, encode, encode_json};
+use super::{LoadCounters, encode_into, encode_json_into};
 use crate::report::latency_histogram;
 use crate::wire::unix_us;
 use hdrhistogram::Histogram;
@@ -220,6 +220,7 @@ impl PubSession {
         let mut up = true;
         let mut m = 0u64;
         let mut buf: Vec<u8> = Vec::with_capacity(1024);
+        let mut payload: Vec<u8> = Vec::new();
         let mut batch: Vec<usize> = Vec::new();
         let mut rbuf = vec![0u8; 2048];
         let mut rlen = 0usize;
@@ -268,10 +269,11 @@ impl PubSession {
                 lags.push(lag);
                 worst_lag = worst_lag.max(lag);
                 let device = self.first_device + j as u32;
-                let payload = match &self.bodies {
-                    Some(b) => encode_json(device, seq, intended, now_us, &b[j]),
-                    None => encode(device, seq, intended, now_us, self.size),
-                };
+                payload.clear();
+                match &self.bodies {
+                    Some(b) => encode_json_into(&mut payload, device, seq, intended, now_us, &b[j]),
+                    None => encode_into(&mut payload, device, seq, intended, now_us, self.size),
+                }
                 let pkid = if self.qos > 0 {
                     while pending.iter().any(|(p, _)| *p == next_pkid) {
                         next_pkid = next_pkid.checked_add(1).unwrap_or(1);

@@ -52,12 +52,22 @@ impl Shard {
         Ok(Shard { index, count })
     }
 
+    /// `"i/N"` for the reports, or `None` for an unsharded run.
+    pub fn label(&self) -> Option<String> {
+        (self.count > 1).then(|| format!("{}/{}", self.index, self.count))
+    }
+
     /// This shard's slice of `total` items (contiguous; the slices of all shards
     /// partition `0..total`).
     pub fn range(&self, total: usize) -> Range<usize> {
         let at = |k: usize| total * k / self.count;
         at(self.index)..at(self.index + 1)
     }
+}
+
+/// Serde default of the reports' `merged`: a report read without it is one run.
+pub(crate) fn one() -> u64 {
+    1
 }
 
 /// A tag that keeps this process's client ids apart from another's on the same broker.

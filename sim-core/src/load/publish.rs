@@ -107,13 +107,26 @@ impl Default for LoadSpec {
 /// Encode a load payload.
 pub fn encode(publisher: u32, seq: u64, intended_us: u64, sent_us: u64, size: usize) -> Vec<u8> {
     let mut b = Vec::with_capacity(size.max(HEADER));
+    encode_into(&mut b, publisher, seq, intended_us, sent_us, size);
+    b
+}
+
+/// As [`encode`], appending to `b` (publishers reuse one buffer).
+pub fn encode_into(
+    b: &mut Vec<u8>,
+    publisher: u32,
+    seq: u64,
+    intended_us: u64,
+    sent_us: u64,
+    size: usize,
+) {
+    let start = b.len();
     b.extend_from_slice(MAGIC);
     b.extend_from_slice(&publisher.to_le_bytes());
     b.extend_from_slice(&seq.to_le_bytes());
     b.extend_from_slice(&intended_us.to_le_bytes());
     b.extend_from_slice(&sent_us.to_le_bytes());
-    b.resize(size.max(HEADER), b'.');
-    b
+    b.resize(start + size.max(HEADER), b'.');
 }
 
 /// The key a JSON load payload starts with: `{"twl":"publisher.seq.intended.sent",...`.
@@ -129,13 +142,32 @@ pub fn encode_json(
     sent_us: u64,
     template: &str,
 ) -> Vec<u8> {
+    let mut b = Vec::new();
+    encode_json_into(&mut b, publisher, seq, intended_us, sent_us, template);
+    b
+}
+
+/// As [`encode_json`], appending to `b`.
+pub fn encode_json_into(
+    b: &mut Vec<u8>,
+    publisher: u32,
+    seq: u64,
+    intended_us: u64,
+    sent_us: u64,
+    template: &str,
+) {
+    use std::io::Write as _;
     let rest = template
         .trim_start()
         .strip_prefix('{')
         .unwrap_or("}")
         .trim_start();
     let sep = if rest.starts_with('}') { "" } else { "," };
-    format!("{{\"twl\":\"{publisher}.{seq}.{intended_us}.{sent_us}\"{sep}{rest}").into_bytes()
+    // Writing into a Vec cannot fail.
+    let _ = write!(
+        b,
+        "{{\"twl\":\"{publisher}.{seq}.{intended_us}.{sent_us}\"{sep}{rest}"
+    );
 }
 
 /// Decode a load payload, binary or JSON: (publisher, seq, intended µs, sent µs).
@@ -190,7 +222,7 @@ pub struct LoadReport {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<String>,
     /// How many reports were merged into this one (1 for a single run).
-    #[serde(default = "one")]
+    #[serde(default = "super::one")]
     pub merged: u64,
     /// Sessions this report covers.
     pub clients: u64,
@@ -236,10 +268,6 @@ pub struct LoadReport {
     /// The histograms behind the percentiles (µs, HdrHistogram V2 deflate, base64), so
     /// `twin report merge` adds shards exactly.
     pub histograms: BTreeMap<String, String>,
-}
-
-fn one() -> u64 {
-    1
 }
 
 struct SubState {
@@ -622,7 +650,7 @@ pub async fn publish_counted(
         version: env!("CARGO_PKG_VERSION").into(),
         command: "load pub".into(),
         broker: crate::report::BrokerInfo { url, embedded },
-        shard: (spec.shard.count > 1).then(|| format!("{}/{}", spec.shard.index, spec.shard.count)),
+        shard: spec.shard.label(),
         merged: 1,
         clients: sessions.len() as u64,
         devices: n_devices as u64,

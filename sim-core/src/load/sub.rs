@@ -286,7 +286,7 @@ pub async fn subscribe(
         version: env!("CARGO_PKG_VERSION").into(),
         command: "load sub".into(),
         broker: crate::report::BrokerInfo { url, embedded },
-        shard: (spec.shard.count > 1).then(|| format!("{}/{}", spec.shard.index, spec.shard.count)),
+        shard: spec.shard.label(),
         clients: sessions.len() as u64,
         subscribed: subscribed.load(Ordering::Relaxed),
         filter: spec.filter.clone(),
