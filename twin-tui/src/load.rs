@@ -8,7 +8,7 @@ use crate::cli::{
 use anyhow::Context;
 use clap::Subcommand;
 use scenarios::Dur;
-use sim_core::load::{ConnCounters, ConnReport, Interval, LoadReport, Shard};
+use sim_core::load::{BufferPolicy, ConnCounters, ConnReport, Interval, LoadReport, Shard};
 use sim_core::report::Latency;
 use sim_core::run::RunError;
 use std::io::Write as _;
@@ -305,9 +305,27 @@ pub struct LoadPubArgs {
     /// ($share), so the broker's delivery is not held to one session's in-flight window.
     #[arg(long, default_value_t = 1)]
     pub subscribers: usize,
-    /// New sessions per second (default: as fast as the broker takes them).
+    /// New sessions per second (default: as fast as the broker takes them). Also caps
+    /// reconnection attempts per second over the run after a broker failure
+    /// (default 1000/s), so sessions come back as a ramp, not a stampede.
     #[arg(long)]
     pub ramp: Option<f64>,
+    /// Messages each device keeps while it cannot write them (no connection, a full
+    /// in-flight window, the counting subscriber away). QoS 0 is never kept.
+    #[arg(long, default_value_t = 1000)]
+    pub buffer: usize,
+    /// Bytes each device keeps while it cannot write them.
+    #[arg(long, default_value_t = 1 << 20)]
+    pub buffer_bytes: usize,
+    /// When a device's buffer is full: block-device (its schedule waits; nothing is
+    /// dropped, later messages leave late), drop-oldest or drop-newest (counted in the
+    /// report's "dropped").
+    #[arg(long, value_parser = BufferPolicy::parse, default_value = "block-device")]
+    pub buffer_policy: BufferPolicy,
+    /// Ask the broker to keep the sessions (clean session off; MQTT 5: expiry 300 s),
+    /// so subscriptions and queued QoS 1/2 messages survive a lost connection.
+    #[arg(long)]
+    pub persistent: bool,
     /// Run the i-th of N disjoint slices of the clients, e.g. 0/4 (ids, devices and
     /// topics stay disjoint; `twin report merge` adds the shard reports).
     #[arg(long, value_parser = Shard::parse, env = "TWIN_SHARD")]
@@ -406,6 +424,10 @@ fn load_pub(args: LoadPubArgs) -> anyhow::Result<u8> {
         protocol: args.target.mqtt_version,
         source_ips: args.source_ip.clone(),
         inflight: args.inflight,
+        buffer: args.buffer.max(1),
+        buffer_bytes: args.buffer_bytes.max(1),
+        buffer_policy: args.buffer_policy,
+        persistent: args.persistent,
         subscribers: args.subscribers,
         payload: match &args.payload {
             Some(p) => Some(payload_template(p)?),
@@ -545,11 +567,11 @@ fn pub_summary(r: &LoadReport) -> String {
     let mut out = format!(
         "load pub{shard}{merged}: {} sessions, {} devices ({} seen), qos {}, {} B, {:.1} s on {}\n\
          messages  {} sent, {} received, {} lost, {} duplicates, {} out of order ({:.0} recv/s)\n\
-         acked     {}\n\
+         acked     {}; dropped at source {} (buffer full {}, offline {}, unsent {}); {} retransmitted\n\
          latency   {}\n\
          intended  {}\n\
          ack       {}\n\
-         connect   {} connected, {} failed, {} errors; {}\n\
+         connect   {} connected, {} failed, {} errors, {} reconnects (subscriber {}); {}\n\
          schedule  lag {}\n\
          cpu       {:.2} s ({:.2} s per 100k messages)\n",
         r.clients,
@@ -566,12 +588,19 @@ fn pub_summary(r: &LoadReport) -> String {
         m.out_of_order,
         r.received_per_s,
         r.acked,
+        m.dropped_at_source,
+        r.dropped.buffer_full,
+        r.dropped.offline,
+        r.dropped.unsent,
+        r.retransmitted,
         percentiles(&r.latency_ms),
         percentiles(&r.latency_intended_ms),
         percentiles(&r.ack_ms),
         r.connect.connected,
         r.connect.failed,
         r.connect.errors,
+        r.connect.reconnects,
+        r.connect.subscriber_reconnects,
         percentiles(&r.connect_ms),
         percentiles(&r.schedule_lag_ms),
         r.cpu_seconds,

@@ -211,6 +211,7 @@ pub async fn connect_counted(
             keep_alive_s,
             spec.protocol == super::Protocol::V5,
             ep.credentials(),
+            None,
         )
         .map_err(|e| RunError::BadInput(e.to_string()))?;
         tasks.push(tokio::spawn(session(

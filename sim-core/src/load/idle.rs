@@ -36,7 +36,7 @@ pub enum IdleError {
     #[error("{0}")]
     Io(#[from] std::io::Error),
     /// The broker answered CONNECT with a non-zero CONNACK return code (§3.2.2.3).
-    #[error("CONNACK return code {code} ({})", connack_reason(*code))]
+    #[error("connection refused: CONNACK return code {code} ({})", connack_reason(*code))]
     Refused {
         /// The return code, 1 to 5 in MQTT 3.1.1.
         code: u8,
@@ -58,7 +58,8 @@ pub enum IdleError {
     TooLong(String),
 }
 
-/// What a CONNACK return code means (MQTT 3.1.1 §3.2.2.3, table 3.1).
+/// What a CONNACK return code means (MQTT 3.1.1 §3.2.2.3, table 3.1) or, from 0x80, an
+/// MQTT 5 reason code.
 pub fn connack_reason(code: u8) -> &'static str {
     match code {
         0 => "connection accepted",
@@ -67,6 +68,21 @@ pub fn connack_reason(code: u8) -> &'static str {
         3 => "server unavailable",
         4 => "bad user name or password",
         5 => "not authorized",
+        // MQTT 5 reason codes (§3.2.2.2).
+        0x80 => "unspecified error",
+        0x81 => "malformed packet",
+        0x82 => "protocol error",
+        0x84 => "unsupported protocol version",
+        0x85 => "client identifier not valid",
+        0x86 => "bad user name or password",
+        0x87 => "not authorized",
+        0x88 => "server unavailable",
+        0x89 => "server busy",
+        0x8A => "banned",
+        0x8C => "bad authentication method",
+        0x95 => "packet too large",
+        0x97 => "quota exceeded",
+        0x9F => "connection rate exceeded",
         _ => "reserved",
     }
 }
@@ -93,14 +109,50 @@ pub fn encode_remaining_length(n: usize, out: &mut Vec<u8>) -> Result<(), IdleEr
     }
 }
 
-/// A CONNECT packet (§3.1; MQTT 5 §3.1 when `v5`): protocol "MQTT" level 4 (or 5, with
-/// an empty property list), clean session, no will, the keep-alive in seconds, the
-/// client id, and the user name and password when given.
+/// Read a variable byte integer (the remaining length, §2.2.3; MQTT 5 property
+/// lengths): `Ok(None)` when `b` ends before it does, else the value and its byte count.
+pub fn decode_varint(b: &[u8]) -> Result<Option<(usize, usize)>, IdleError> {
+    let (mut value, mut mult) = (0usize, 1usize);
+    for (i, &byte) in b.iter().enumerate() {
+        if i == 4 {
+            return Err(IdleError::Protocol(b[..4].to_vec()));
+        }
+        value += usize::from(byte & 0x7F) * mult;
+        if byte & 0x80 == 0 {
+            return Ok(Some((value, i + 1)));
+        }
+        mult *= 128;
+    }
+    if b.len() >= 4 {
+        return Err(IdleError::Protocol(b[..4].to_vec()));
+    }
+    Ok(None)
+}
+
+/// The first whole packet at the front of `b`: its fixed header's first byte, where its
+/// body starts and how long the body is; `Ok(None)` when it has not all arrived yet.
+pub fn frame(b: &[u8]) -> Result<Option<(u8, usize, usize)>, IdleError> {
+    let Some(&first) = b.first() else {
+        return Ok(None);
+    };
+    let Some((len, used)) = decode_varint(&b[1..])? else {
+        return Ok(None);
+    };
+    let start = 1 + used;
+    Ok((b.len() >= start + len).then_some((first, start, len)))
+}
+
+/// A CONNECT packet (§3.1; MQTT 5 §3.1 when `v5`): protocol "MQTT" level 4 (or 5),
+/// no will, the keep-alive in seconds, the client id, and the user name and password
+/// when given. `persistent` asks the broker to keep the session (clean session off);
+/// MQTT 5 carries it as the session expiry interval in seconds, 3.1.1 keeps it until
+/// the broker's own expiry.
 pub fn connect_packet(
     client_id: &str,
     keep_alive_s: u16,
     v5: bool,
     credentials: Option<(&str, &str)>,
+    persistent: Option<u32>,
 ) -> Result<Vec<u8>, IdleError> {
     let string = |s: &str, what: &str| -> Result<Vec<u8>, IdleError> {
         let len = u16::try_from(s.len()).map_err(|_| {
@@ -114,8 +166,8 @@ pub fn connect_packet(
         Ok(v)
     };
     let mut payload = string(client_id, "client id")?;
-    // Connect flags: clean session, then user name (0x80) and password (0x40).
-    let mut flags = 0x02u8;
+    // Connect flags: clean session (0x02), then user name (0x80) and password (0x40).
+    let mut flags = if persistent.is_some() { 0x00u8 } else { 0x02 };
     if let Some((user, pass)) = credentials {
         flags |= 0xC0;
         payload.extend(string(user, "user name")?);
@@ -133,8 +185,15 @@ pub fn connect_packet(
     ];
     var.extend_from_slice(&keep_alive_s.to_be_bytes());
     if v5 {
-        // Property length 0: no properties.
-        var.push(0x00);
+        match persistent {
+            // Property length 5: session expiry interval (0x11), four bytes.
+            Some(secs) => {
+                var.extend_from_slice(&[0x05, 0x11]);
+                var.extend_from_slice(&secs.to_be_bytes());
+            }
+            // Property length 0: no properties.
+            None => var.push(0x00),
+        }
     }
     let remaining = var.len() + payload.len();
     let mut p = Vec::with_capacity(1 + 4 + remaining);
@@ -342,7 +401,7 @@ mod tests {
     fn connect_packet_is_byte_exact() {
         // §3.1: fixed header 0x10 + remaining length, "MQTT", level 4, flags, keep-alive,
         // then the client id with its two-byte length.
-        let p = connect_packet("ab", 60, false, None).unwrap();
+        let p = connect_packet("ab", 60, false, None, None).unwrap();
         assert_eq!(
             p,
             [
@@ -356,35 +415,47 @@ mod tests {
         );
         // An empty id (allowed with clean session) and a keep-alive over 255 s.
         assert_eq!(
-            connect_packet("", 300, false, None).unwrap(),
+            connect_packet("", 300, false, None, None).unwrap(),
             [
                 0x10, 12, 0, 4, b'M', b'Q', b'T', b'T', 4, 2, 0x01, 0x2C, 0, 0
             ]
         );
         // A long id needs a two-byte remaining length: 12 + 200 = 212 = 84 + 1·128.
         let long = "x".repeat(200);
-        let p = connect_packet(&long, 1, false, None).unwrap();
+        let p = connect_packet(&long, 1, false, None, None).unwrap();
         assert_eq!(&p[..3], [0x10, 0xD4, 0x01]);
         assert_eq!(&p[13..15], [0x00, 200]);
         assert_eq!(p.len(), 3 + 212);
-        assert!(connect_packet(&"x".repeat(65_536), 1, false, None).is_err());
+        assert!(connect_packet(&"x".repeat(65_536), 1, false, None, None).is_err());
     }
 
     #[test]
     fn mqtt5_and_credentials_are_byte_exact() {
         // MQTT 5 §3.1.2: level 5 and a property length (0) after the keep-alive.
         assert_eq!(
-            connect_packet("c", 10, true, None).unwrap(),
+            connect_packet("c", 10, true, None, None).unwrap(),
             [
                 0x10, 14, 0, 4, b'M', b'Q', b'T', b'T', 5, 0x02, 0, 10, 0, 0, 1, b'c'
             ]
         );
         // §3.1.2.8-9: user name and password flags, then both strings after the id.
         assert_eq!(
-            connect_packet("c", 10, false, Some(("u", "pw"))).unwrap(),
+            connect_packet("c", 10, false, Some(("u", "pw")), None).unwrap(),
             [
                 0x10, 20, 0, 4, b'M', b'Q', b'T', b'T', 4, 0xC2, 0, 10, 0, 1, b'c', 0, 1, b'u', 0,
                 2, b'p', b'w'
+            ]
+        );
+        // A kept session: clean session off; MQTT 5 with a session expiry of 300 s.
+        assert_eq!(
+            connect_packet("c", 10, false, None, Some(300)).unwrap()[9],
+            0x00
+        );
+        assert_eq!(
+            connect_packet("c", 10, true, None, Some(300)).unwrap(),
+            [
+                0x10, 19, 0, 4, b'M', b'Q', b'T', b'T', 5, 0x00, 0, 10, 5, 0x11, 0, 0, 0x01, 0x2C,
+                0, 1, b'c'
             ]
         );
     }

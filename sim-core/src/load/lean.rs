@@ -8,10 +8,11 @@
 //! PUBCOMP), over TCP or TLS, from a chosen source address, reconnecting with backoff.
 
 use super::idle::{self, IdleError, Stream, Tls};
-use super::{LoadCounters, encode_into, encode_json_into};
+use super::{BufferPolicy, Dropped, LoadCounters, Pacer, encode_into, encode_json_into};
 use crate::report::latency_histogram;
 use crate::wire::unix_us;
 use hdrhistogram::Histogram;
+use rand::RngExt as _;
 use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -60,6 +61,18 @@ pub(crate) struct PubSession {
     pub connect_timeout: Duration,
     /// Most QoS 1/2 messages awaiting acknowledgement.
     pub inflight: usize,
+    /// Most messages waiting to be written (all devices of the session together).
+    pub buffer: usize,
+    /// Most bytes of messages waiting to be written.
+    pub buffer_bytes: usize,
+    /// What to do with a due message when the buffer is full and nothing can be written.
+    pub policy: BufferPolicy,
+    /// Open while the run's counting subscribers are all subscribed: a publisher holds
+    /// its messages while they are away, so what the report calls lost is what the
+    /// broker lost, not what nobody was listening for.
+    pub gate: watch::Receiver<bool>,
+    /// Spaces reconnection attempts over the run.
+    pub pacer: Arc<Pacer>,
 }
 
 /// Histograms all sessions of a run record into. Shared, not per session: a
@@ -103,6 +116,8 @@ pub(crate) struct PubOutcome {
     pub connect_us: Option<u64>,
     /// When the schedule started.
     pub start: Option<Instant>,
+    /// Messages not sent, by reason.
+    pub dropped: Dropped,
 }
 
 /// Append a PUBLISH (MQTT 3.1.1 §3.3, MQTT 5 §3.3 with an empty property list).
@@ -148,43 +163,114 @@ fn parse(buf: &[u8], out: &mut Vec<Incoming>) -> Result<usize, IdleError> {
     let mut at = 0;
     loop {
         let rest = &buf[at..];
-        if rest.len() < 2 {
+        let Some((first, start, len)) = idle::frame(rest)? else {
             return Ok(at);
-        }
-        // Remaining length, up to four bytes.
-        let (mut len, mut mult, mut i) = (0usize, 1usize, 1);
-        loop {
-            let Some(&b) = rest.get(i) else { return Ok(at) };
-            len += usize::from(b & 0x7F) * mult;
-            i += 1;
-            if b & 0x80 == 0 {
-                break;
-            }
-            mult *= 128;
-            if i > 4 {
-                return Err(IdleError::Protocol(rest[..i].to_vec()));
-            }
-        }
-        if rest.len() < i + len {
-            return Ok(at);
-        }
-        let body = &rest[i..i + len];
+        };
+        let body = &rest[start..start + len];
         let pkid = || body.get(..2).map(|b| u16::from_be_bytes([b[0], b[1]]));
         // MQTT 5 acknowledgements may carry a reason code; 0x80 and above is a failure.
         let ok = body.get(2).is_none_or(|r| *r < 0x80);
-        out.push(match (rest[0] >> 4, pkid()) {
+        out.push(match (first >> 4, pkid()) {
             (4 | 7, Some(pkid)) => Incoming::Done { pkid, ok },
             (5, Some(pkid)) => Incoming::Received { pkid, ok },
             (14, _) => Incoming::Disconnect,
             _ => Incoming::Other,
         });
-        at += i + len;
+        at += start + len;
+    }
+}
+
+/// A message waiting for the socket.
+#[derive(Debug, Clone, Copy)]
+struct Queued {
+    /// Its index in the session's schedule.
+    m: u64,
+    /// Written before a connection was lost: its packet id, and whether the broker had
+    /// acknowledged receipt (PUBREC), so PUBREL goes out rather than the PUBLISH.
+    again: Option<(u16, bool)>,
+}
+
+/// A QoS 1/2 message written and not yet acknowledged.
+#[derive(Debug, Clone, Copy)]
+struct Pending {
+    pkid: u16,
+    at: Instant,
+    m: u64,
+    /// PUBREC seen (QoS 2).
+    rec: bool,
+}
+
+/// Where a session keeps what it has not written yet and what awaits acknowledgement.
+struct Backlog {
+    queue: VecDeque<Queued>,
+    /// Bytes of the new (never written) messages in `queue`.
+    bytes: usize,
+    pending: VecDeque<Pending>,
+    next_pkid: u16,
+}
+
+impl Backlog {
+    /// A packet id not held by a pending or re-queued message, nor by `taken`.
+    fn free_pkid(&mut self, taken: &[u16]) -> u16 {
+        loop {
+            let p = self.next_pkid;
+            self.next_pkid = self.next_pkid.checked_add(1).unwrap_or(1);
+            let busy = self.pending.iter().any(|x| x.pkid == p)
+                || self
+                    .queue
+                    .iter()
+                    .any(|q| q.again.is_some_and(|(a, _)| a == p))
+                || taken.contains(&p);
+            if !busy {
+                return p;
+            }
+        }
     }
 }
 
 impl PubSession {
     fn due_us(&self, m: u64) -> u64 {
         self.offset_us + m * self.step_us
+    }
+
+    /// How much of the buffer a message of device `j` takes.
+    fn msg_bytes(&self, j: usize) -> usize {
+        self.topics[j].len()
+            + match &self.bodies {
+                Some(b) => b[j].len() + 64,
+                None => self.size.max(super::HEADER),
+            }
+    }
+
+    /// Messages due by `now` (from the schedule's start).
+    fn due_by(&self, start: Instant, now: Instant) -> u64 {
+        let since = now.saturating_duration_since(start).as_micros() as u64;
+        if since < self.offset_us {
+            return 0;
+        }
+        ((since - self.offset_us) / self.step_us.max(1) + 1).min(self.messages)
+    }
+
+    /// Connect, retrying with backoff until the connect timeout; a refusal or a TLS
+    /// failure ends it at once.
+    async fn first_open(&self) -> Option<Stream> {
+        let deadline = Instant::now() + self.connect_timeout;
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match tokio::time::timeout(left, self.open()).await {
+                Ok(Ok(s)) => return Some(s),
+                Ok(Err(IdleError::Refused { .. } | IdleError::Tls(_))) | Err(_) => return None,
+                Ok(Err(_)) => {}
+            }
+            let wait =
+                Duration::from_secs_f64(rand::rng().random_range(0.0..backoff.as_secs_f64()));
+            if Instant::now() + wait >= deadline {
+                return None;
+            }
+            tokio::time::sleep(wait).await;
+            backoff = (backoff * 2).min(Duration::from_secs(5));
+        }
     }
 
     /// Publish the schedule; then wait for outstanding acknowledgements until `release`.
@@ -203,12 +289,14 @@ impl PubSession {
             connected: false,
             connect_us: None,
             start: None,
+            dropped: Dropped::default(),
         };
+        let mut gate = self.gate.clone();
         let permit = connecting.acquire_owned().await.ok();
         let t0 = Instant::now();
-        let first = tokio::time::timeout(self.connect_timeout, self.open()).await;
+        let first = self.first_open().await;
         drop(permit);
-        let Ok(Ok(mut stream)) = first else {
+        let Some(mut stream) = first else {
             return out;
         };
         out.connected = true;
@@ -221,13 +309,17 @@ impl PubSession {
         let mut m = 0u64;
         let mut buf: Vec<u8> = Vec::with_capacity(1024);
         let mut payload: Vec<u8> = Vec::new();
-        let mut batch: Vec<usize> = Vec::new();
+        // Of the queue's front, the packet ids the current write gives them.
+        let mut taken: Vec<u16> = Vec::new();
         let mut rbuf = vec![0u8; 2048];
         let mut rlen = 0usize;
         let mut incoming = Vec::new();
-        // QoS 1/2 messages written and not yet acknowledged: (packet id, when written).
-        let mut pending: VecDeque<(u16, Instant)> = VecDeque::new();
-        let mut next_pkid: u16 = 1;
+        let mut log = Backlog {
+            queue: VecDeque::new(),
+            bytes: 0,
+            pending: VecDeque::new(),
+            next_pkid: 1,
+        };
         let ping_every = self.keep_alive / 2;
         let mut last_write = Instant::now();
         let mut backoff = Duration::from_millis(100);
@@ -236,112 +328,221 @@ impl PubSession {
             if stop.load(Ordering::Relaxed) || *release.borrow() {
                 break;
             }
+            let now = Instant::now();
+            let now_us = unix_us();
+            let open = up && *gate.borrow();
+            let window = self.qos == 0 || log.pending.len() < self.inflight;
+            let writable = open && window;
+            // Admit what has fallen due into the queue, by the buffer's policy when the
+            // session cannot write it now.
+            while m < self.messages && start + Duration::from_micros(self.due_us(m)) <= now {
+                if self.qos == 0 && !open {
+                    // QoS 0 is fire and forget: nothing to keep it for.
+                    out.dropped.offline += 1;
+                    counters.dropped.fetch_add(1, Ordering::Relaxed);
+                    m += 1;
+                    continue;
+                }
+                let bytes = self.msg_bytes((m % dps) as usize);
+                let full = log.queue.len() >= self.buffer
+                    || (log.bytes + bytes > self.buffer_bytes && !log.queue.is_empty());
+                if full {
+                    if writable {
+                        // Only behind: the queue drains as fast as the socket takes it.
+                        break;
+                    }
+                    match self.policy {
+                        BufferPolicy::BlockDevice => break,
+                        BufferPolicy::DropNewest => {
+                            out.dropped.buffer_full += 1;
+                            counters.dropped.fetch_add(1, Ordering::Relaxed);
+                            m += 1;
+                            continue;
+                        }
+                        BufferPolicy::DropOldest => {
+                            out.dropped.buffer_full += 1;
+                            counters.dropped.fetch_add(1, Ordering::Relaxed);
+                            match log.queue.iter().position(|q| q.again.is_none()) {
+                                Some(i) => {
+                                    if let Some(q) = log.queue.remove(i) {
+                                        log.bytes -= self.msg_bytes((q.m % dps) as usize);
+                                    }
+                                }
+                                // Only re-sends are queued: they stay, the new one goes.
+                                None => {
+                                    m += 1;
+                                    continue;
+                                }
+                            }
+                        }
+                    }
+                }
+                log.queue.push_back(Queued { m, again: None });
+                log.bytes += bytes;
+                m += 1;
+            }
+            // Write what the window allows, in one call.
+            let mut k = 0;
+            if open {
+                let mut worst_lag = 0;
+                while let Some(q) = log.queue.get(k).copied() {
+                    if !(self.qos == 0 || log.pending.len() + k < self.inflight)
+                        || buf.len() >= BATCH_BYTES
+                    {
+                        break;
+                    }
+                    let j = (q.m % dps) as usize;
+                    let intended = start_us + self.due_us(q.m);
+                    let pkid = match q.again {
+                        Some((pkid, true)) => {
+                            // QoS 2 received by the broker: only the release is owed.
+                            buf.extend_from_slice(&[0x62, 0x02]);
+                            buf.extend_from_slice(&pkid.to_be_bytes());
+                            taken.push(pkid);
+                            k += 1;
+                            continue;
+                        }
+                        Some((pkid, false)) => pkid,
+                        None if self.qos > 0 => log.free_pkid(&taken),
+                        None => 0,
+                    };
+                    if q.again.is_none() {
+                        let lag = now_us.saturating_sub(intended);
+                        lags.push(lag);
+                        worst_lag = worst_lag.max(lag);
+                    }
+                    let device = self.first_device + j as u32;
+                    let seq = q.m / dps;
+                    payload.clear();
+                    match &self.bodies {
+                        Some(b) => {
+                            encode_json_into(&mut payload, device, seq, intended, now_us, &b[j])
+                        }
+                        None => encode_into(&mut payload, device, seq, intended, now_us, self.size),
+                    }
+                    let at = buf.len();
+                    if publish_packet(
+                        &mut buf,
+                        &self.topics[j],
+                        self.qos,
+                        self.retain,
+                        pkid,
+                        self.v5,
+                        &payload,
+                    )
+                    .is_err()
+                    {
+                        break;
+                    }
+                    if q.again.is_some() {
+                        // §3.3.1.1: DUP on a re-delivery.
+                        buf[at] |= 0x08;
+                    }
+                    taken.push(pkid);
+                    k += 1;
+                }
+                if worst_lag > 0 {
+                    counters.lag_us.fetch_max(worst_lag, Ordering::Relaxed);
+                }
+            }
+            if !buf.is_empty() {
+                let wrote = stream.write_all(&buf).await;
+                buf.clear();
+                if wrote.is_err() {
+                    // Written into a dead socket: the queue keeps them, to go again.
+                    taken.clear();
+                    lags.clear();
+                    self.lost_connection(&counters, &mut up, &mut log);
+                    continue;
+                }
+                last_write = Instant::now();
+                record_all(&hists.lag, &mut lags);
+                let (mut fresh, mut again) = (0u64, 0u64);
+                for (q, pkid) in log.queue.drain(..k).zip(taken.drain(..)) {
+                    let j = (q.m % dps) as usize;
+                    match q.again {
+                        None => {
+                            out.sent[j] += 1;
+                            fresh += 1;
+                            log.bytes -= self.msg_bytes(j);
+                        }
+                        Some(_) => again += 1,
+                    }
+                    if self.qos > 0 {
+                        log.pending.push_back(Pending {
+                            pkid,
+                            at: now,
+                            m: q.m,
+                            rec: q.again.is_some_and(|(_, rec)| rec),
+                        });
+                    }
+                }
+                counters.sent.fetch_add(fresh, Ordering::Relaxed);
+                if again > 0 {
+                    counters.retransmitted.fetch_add(again, Ordering::Relaxed);
+                }
+            }
             if !up {
-                tokio::time::sleep(backoff).await;
+                // Full jitter over an exponential backoff, then a slot from the run's
+                // pacer, so a fleet coming back to a restarted broker arrives as a ramp.
+                let wait = rand::rng().random_range(0.0..backoff.as_secs_f64());
                 backoff = (backoff * 2).min(Duration::from_secs(5));
+                tokio::select! {
+                    _ = async {
+                        tokio::time::sleep(Duration::from_secs_f64(wait)).await;
+                        self.pacer.wait().await;
+                    } => {}
+                    _ = release.changed() => continue,
+                }
                 match tokio::time::timeout(self.connect_timeout, self.open()).await {
                     Ok(Ok(s)) => {
                         stream = s;
                         up = true;
                         backoff = Duration::from_millis(100);
                         counters.connections.fetch_add(1, Ordering::Relaxed);
+                        counters.reconnects.fetch_add(1, Ordering::Relaxed);
                         rlen = 0;
                     }
                     _ => {
                         counters.errors.fetch_add(1, Ordering::Relaxed);
-                        continue;
                     }
                 }
+                continue;
             }
-            // Everything due now, in one write.
-            let now = Instant::now();
-            let now_us = unix_us();
-            let mut worst_lag = 0;
-            while m < self.messages
-                && start + Duration::from_micros(self.due_us(m)) <= now
-                && (self.qos == 0 || pending.len() < self.inflight)
-                && buf.len() < BATCH_BYTES
-            {
-                let j = (m % dps) as usize;
-                let seq = m / dps;
-                let intended = start_us + self.due_us(m);
-                let lag = now_us.saturating_sub(intended);
-                lags.push(lag);
-                worst_lag = worst_lag.max(lag);
-                let device = self.first_device + j as u32;
-                payload.clear();
-                match &self.bodies {
-                    Some(b) => encode_json_into(&mut payload, device, seq, intended, now_us, &b[j]),
-                    None => encode_into(&mut payload, device, seq, intended, now_us, self.size),
-                }
-                let pkid = if self.qos > 0 {
-                    while pending.iter().any(|(p, _)| *p == next_pkid) {
-                        next_pkid = next_pkid.checked_add(1).unwrap_or(1);
-                    }
-                    let p = next_pkid;
-                    next_pkid = next_pkid.checked_add(1).unwrap_or(1);
-                    pending.push_back((p, now));
-                    p
-                } else {
-                    0
-                };
-                if publish_packet(
-                    &mut buf,
-                    &self.topics[j],
-                    self.qos,
-                    self.retain,
-                    pkid,
-                    self.v5,
-                    &payload,
-                )
-                .is_err()
-                {
-                    break;
-                }
-                batch.push(j);
-                m += 1;
-            }
-            if worst_lag > 0 {
-                counters.lag_us.fetch_max(worst_lag, Ordering::Relaxed);
-            }
-            record_all(&hists.lag, &mut lags);
-            if !buf.is_empty() {
-                let wrote = stream.write_all(&buf).await;
-                buf.clear();
-                if wrote.is_err() {
-                    // Written into a dead socket: not sent. The in-flight ones may or may
-                    // not have reached the broker; the subscriber's count decides.
-                    batch.clear();
-                    self.lost_connection(&counters, &mut up, &mut pending);
-                    continue;
-                }
-                last_write = Instant::now();
-                counters
-                    .sent
-                    .fetch_add(batch.len() as u64, Ordering::Relaxed);
-                for j in batch.drain(..) {
-                    out.sent[j] += 1;
-                }
-            }
-            if m >= self.messages && pending.is_empty() {
+            if m >= self.messages && log.queue.is_empty() && log.pending.is_empty() {
                 // Done; hold the session until the run releases it.
                 tokio::select! {
                     _ = release.changed() => break,
                     _ = tokio::time::sleep(Duration::from_millis(100)) => continue,
                 }
             }
-            let room = self.qos == 0 || pending.len() < self.inflight;
-            let next_due = if m < self.messages && room {
+            let writable =
+                up && *gate.borrow() && (self.qos == 0 || log.pending.len() < self.inflight);
+            if writable && !log.queue.is_empty() {
+                // More than one write's worth was due: go on after letting others run.
+                tokio::task::yield_now().await;
+                continue;
+            }
+            // Wake for the next due message, unless it could only wait behind a full
+            // queue that holds it back.
+            let blocked = m < self.messages && {
+                let b = self.msg_bytes((m % dps) as usize);
+                let full = log.queue.len() >= self.buffer
+                    || (log.bytes + b > self.buffer_bytes && !log.queue.is_empty());
+                full && (writable || self.policy == BufferPolicy::BlockDevice)
+            };
+            let next_due = if m < self.messages && !blocked {
                 start + Duration::from_micros(self.due_us(m))
             } else {
                 far
             };
             let ping_at = last_write + ping_every;
+            let gate_open = *gate.borrow();
             tokio::select! {
                 r = stream.read(&mut rbuf[rlen..]) => {
                     match r {
                         Ok(0) | Err(_) => {
-                            self.lost_connection(&counters, &mut up, &mut pending);
+                            self.lost_connection(&counters, &mut up, &mut log);
                             continue;
                         }
                         Ok(n) => rlen += n,
@@ -349,7 +550,7 @@ impl PubSession {
                     let used = match parse(&rbuf[..rlen], &mut incoming) {
                         Ok(u) => u,
                         Err(_) => {
-                            self.lost_connection(&counters, &mut up, &mut pending);
+                            self.lost_connection(&counters, &mut up, &mut log);
                             continue;
                         }
                     };
@@ -362,13 +563,14 @@ impl PubSession {
                     for p in incoming.drain(..) {
                         match p {
                             Incoming::Done { pkid, ok } => {
-                                let at = pending
+                                let at = log
+                                    .pending
                                     .iter()
-                                    .position(|(p, _)| *p == pkid)
-                                    .and_then(|i| pending.remove(i));
+                                    .position(|p| p.pkid == pkid)
+                                    .and_then(|i| log.pending.remove(i));
                                 match at {
-                                    Some((_, at)) if ok => {
-                                        acks.push(at.elapsed().as_micros() as u64);
+                                    Some(p) if ok => {
+                                        acks.push(p.at.elapsed().as_micros() as u64);
                                         counters.acked.fetch_add(1, Ordering::Relaxed);
                                     }
                                     Some(_) => {
@@ -378,16 +580,20 @@ impl PubSession {
                                 }
                             }
                             Incoming::Received { pkid, ok } => {
+                                let i = log.pending.iter().position(|p| p.pkid == pkid);
                                 if ok {
+                                    if let Some(i) = i {
+                                        log.pending[i].rec = true;
+                                    }
                                     buf.extend_from_slice(&[0x62, 0x02]);
                                     buf.extend_from_slice(&pkid.to_be_bytes());
-                                } else if let Some(i) = pending.iter().position(|(p, _)| *p == pkid) {
-                                    pending.remove(i);
+                                } else if let Some(i) = i {
+                                    log.pending.remove(i);
                                     counters.errors.fetch_add(1, Ordering::Relaxed);
                                 }
                             }
                             Incoming::Disconnect => {
-                                self.lost_connection(&counters, &mut up, &mut pending);
+                                self.lost_connection(&counters, &mut up, &mut log);
                             }
                             Incoming::Other => {}
                         }
@@ -398,9 +604,14 @@ impl PubSession {
                 _ = tokio::time::sleep_until(ping_at), if !ping_every.is_zero() => {
                     buf.extend_from_slice(&idle::PINGREQ);
                 }
+                _ = gate.changed(), if !gate_open => {}
                 _ = release.changed() => break,
             }
         }
+        // Due and not written: still queued, or held back by the schedule.
+        let due = self.due_by(start, Instant::now());
+        out.dropped.unsent =
+            due.saturating_sub(m) + log.queue.iter().filter(|q| q.again.is_none()).count() as u64;
         if up {
             counters.connections.fetch_sub(1, Ordering::Relaxed);
             let _ = tokio::time::timeout(Duration::from_secs(2), idle::close(stream)).await;
@@ -420,18 +631,20 @@ impl PubSession {
         .await
     }
 
-    fn lost_connection(
-        &self,
-        counters: &LoadCounters,
-        up: &mut bool,
-        pending: &mut VecDeque<(u16, Instant)>,
-    ) {
+    /// The connection is gone. QoS 1/2 messages awaiting acknowledgement go back to
+    /// the front of the queue, in order, to be written again on the next connection.
+    fn lost_connection(&self, counters: &LoadCounters, up: &mut bool, log: &mut Backlog) {
         if *up {
             *up = false;
             counters.connections.fetch_sub(1, Ordering::Relaxed);
             counters.errors.fetch_add(1, Ordering::Relaxed);
         }
-        pending.clear();
+        while let Some(p) = log.pending.pop_back() {
+            log.queue.push_front(Queued {
+                m: p.m,
+                again: Some((p.pkid, p.rec)),
+            });
+        }
     }
 }
 

@@ -4,6 +4,7 @@ mod client;
 mod conn;
 pub mod idle;
 mod lean;
+mod lean_sub;
 mod publish;
 mod sub;
 
@@ -15,6 +16,7 @@ pub use sub::{SubReport, SubSpec, subscribe};
 use crate::report::{histogram_from_base64, latency_histogram};
 use crate::wire::unix_us;
 use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::ops::Range;
 use std::sync::Arc;
@@ -120,6 +122,100 @@ pub struct LoadCounters {
     pub connections: AtomicU64,
     /// Worst schedule lag since the last sample, µs.
     pub lag_us: AtomicU64,
+    /// Messages dropped at the source (buffer full, QoS 0 offline).
+    pub dropped: AtomicU64,
+    /// QoS 1/2 messages written again after a lost connection.
+    pub retransmitted: AtomicU64,
+    /// Connections made again after a lost one.
+    pub reconnects: AtomicU64,
+}
+
+/// What a publisher does with a message that falls due while it cannot write it (no
+/// connection, its in-flight window full, or the counting subscriber away) and its
+/// buffer is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BufferPolicy {
+    /// Drop the oldest buffered message to make room (keep the freshest readings).
+    DropOldest,
+    /// Drop the new message.
+    DropNewest,
+    /// Stop the device's schedule until there is room: nothing is dropped, later
+    /// messages leave late (the intended-time latency shows by how much). The default:
+    /// a benchmark drops nothing it was not asked to.
+    #[default]
+    BlockDevice,
+}
+
+impl BufferPolicy {
+    /// Parse `drop-oldest`, `drop-newest` or `block-device`.
+    pub fn parse(s: &str) -> Result<BufferPolicy, String> {
+        match s {
+            "drop-oldest" => Ok(BufferPolicy::DropOldest),
+            "drop-newest" => Ok(BufferPolicy::DropNewest),
+            "block-device" => Ok(BufferPolicy::BlockDevice),
+            _ => Err(format!(
+                "buffer policy \"{s}\": expected drop-oldest, drop-newest or block-device"
+            )),
+        }
+    }
+}
+
+/// Messages a publisher did not send, by reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Dropped {
+    /// Pushed out of a full buffer (`drop-oldest`) or refused by it (`drop-newest`).
+    pub buffer_full: u64,
+    /// QoS 0 messages due while the session could not write: QoS 0 is not buffered.
+    pub offline: u64,
+    /// Due, still buffered (or held back by `block-device`) when the run ended.
+    pub unsent: u64,
+}
+
+impl Dropped {
+    /// All of them.
+    pub fn total(&self) -> u64 {
+        self.buffer_full + self.offline + self.unsent
+    }
+
+    /// Add another's counts.
+    pub fn add(&mut self, o: &Dropped) {
+        self.buffer_full += o.buffer_full;
+        self.offline += o.offline;
+        self.unsent += o.unsent;
+    }
+}
+
+/// Spaces the connection attempts of a run: at most `per_s` a second, whichever
+/// sessions ask, so thousands of sessions coming back to a restarted broker arrive as
+/// a ramp, not a stampede. Each waiting session holds one slot, so the queue is never
+/// longer than the sessions over the rate.
+pub(crate) struct Pacer {
+    gap: Duration,
+    next: std::sync::Mutex<tokio::time::Instant>,
+}
+
+impl Pacer {
+    /// At most `per_s` attempts a second.
+    pub fn new(per_s: f64) -> Pacer {
+        Pacer {
+            gap: Duration::from_secs_f64(1.0 / per_s.max(0.001)),
+            next: std::sync::Mutex::new(tokio::time::Instant::now()),
+        }
+    }
+
+    /// Wait for this caller's slot.
+    pub async fn wait(&self) {
+        let slot = match self.next.lock() {
+            Ok(mut next) => {
+                let slot = (*next).max(tokio::time::Instant::now());
+                *next = slot + self.gap;
+                slot
+            }
+            Err(_) => return,
+        };
+        tokio::time::sleep_until(slot).await;
+    }
 }
 
 /// CPU seconds (user + system) this process has used, from `/proc/self/stat`.

@@ -10,9 +10,13 @@
 //! Gateway mode: one session publishes for `devices_per_session` devices, as an edge
 //! gateway does, each device with its own `seq` stream and topic.
 
-use super::client::{Ev, Protocol, session};
+use super::client::Protocol;
 use super::conn::resolve;
-use super::{Interval, LoadCounters, Shard, process_cpu_seconds, run_tag, spawn_sampler};
+use super::lean_sub::{SubFailure, SubGate, SubSession, subscribe_packet};
+use super::{
+    BufferPolicy, Dropped, Interval, LoadCounters, Pacer, Shard, process_cpu_seconds, run_tag,
+    spawn_sampler,
+};
 use crate::ingest::DeviceTally;
 use crate::report::{Latency, histogram_to_base64, latency_histogram, round4};
 use crate::run::RunError;
@@ -75,7 +79,24 @@ pub struct LoadSpec {
     pub payload: Option<String>,
     /// Most QoS 1/2 messages a session has awaiting acknowledgement.
     pub inflight: usize,
+    /// Most messages a device keeps while it cannot write them.
+    pub buffer: usize,
+    /// Most bytes a device keeps while it cannot write them.
+    pub buffer_bytes: usize,
+    /// What a device does with a due message when its buffer is full.
+    pub buffer_policy: BufferPolicy,
+    /// Ask the broker to keep the sessions (clean session off; MQTT 5: a session
+    /// expiry of [`PERSISTENT_EXPIRY_S`]), so the subscriber's subscription and its
+    /// queued messages survive a lost connection.
+    pub persistent: bool,
 }
+
+/// Session expiry of `persistent` MQTT 5 sessions, seconds: long enough to ride out a
+/// broker restart, short enough not to leave a load run's sessions behind for long.
+pub const PERSISTENT_EXPIRY_S: u32 = 300;
+
+/// Reconnection attempts per second over a run when `--ramp` does not set it.
+pub const DEFAULT_RECONNECT_RATE: f64 = 1000.0;
 
 impl Default for LoadSpec {
     fn default() -> Self {
@@ -100,6 +121,10 @@ impl Default for LoadSpec {
             payload: None,
             subscribers: 1,
             inflight: 20,
+            buffer: 1000,
+            buffer_bytes: 1 << 20,
+            buffer_policy: BufferPolicy::default(),
+            persistent: false,
         }
     }
 }
@@ -205,6 +230,12 @@ pub struct ConnectCounts {
     pub failed: u64,
     /// Connection errors seen while publishing (each followed by a reconnect attempt).
     pub errors: u64,
+    /// Publishing sessions' connections made again after a lost one.
+    #[serde(default)]
+    pub reconnects: u64,
+    /// The counting subscribers' connections made again after a lost one.
+    #[serde(default)]
+    pub subscriber_reconnects: u64,
 }
 
 /// The report of a `twin load pub` run.
@@ -242,6 +273,13 @@ pub struct LoadReport {
     pub messages: crate::report::MessageCounts,
     /// PUBACKs (QoS 1) or PUBCOMPs (QoS 2) received.
     pub acked: u64,
+    /// Messages not sent, by reason (their sum is `messages.dropped_at_source`).
+    #[serde(default)]
+    pub dropped: Dropped,
+    /// QoS 1/2 messages written again after a lost connection (each counted once in
+    /// `sent`; a copy that reaches the subscriber twice is a duplicate).
+    #[serde(default)]
+    pub retransmitted: u64,
     /// Messages from devices outside this shard, seen by its subscriber and ignored.
     pub foreign: u64,
     /// Session connection outcome.
@@ -339,7 +377,6 @@ pub async fn publish_counted(
         foreign: 0,
     }));
     let tag = run_tag();
-    let max_packet = spec.size.max(HEADER) + 1024;
 
     // Subscriber first, so nothing is missed.
     let filter = filter_of(&spec.topic, spec.shard.index);
@@ -352,90 +389,90 @@ pub async fn publish_counted(
     } else {
         filter.clone()
     };
-    let sub_done = Arc::new(AtomicBool::new(false));
-    let (mut subs, mut sub_tasks, mut readies) = (Vec::new(), Vec::new(), Vec::new());
+    let broker = resolve(&ep.host, ep.port, &spec.source_ips).await?;
+    let tls = match ep.tls_config() {
+        Some(config) => Some(Arc::new(super::idle::Tls {
+            config,
+            server_name: rustls::pki_types::ServerName::try_from(ep.host.clone())
+                .map_err(|e| RunError::BadInput(format!("broker host {}: {e}", ep.host)))?,
+        })),
+        None => None,
+    };
+    let keep_alive_s = keep_alive.as_secs() as u16;
+    let v5 = spec.protocol == Protocol::V5;
+    let persistent = spec.persistent.then_some(PERSISTENT_EXPIRY_S);
+    // Open while every counting subscriber is subscribed.
+    let gate = Arc::new(SubGate {
+        need: n_subs,
+        up: std::sync::atomic::AtomicUsize::new(0),
+        tx: tokio::sync::watch::channel(false).0,
+    });
+    let subscribe = subscribe_packet(1, &sub_filter, spec.qos, v5)
+        .map_err(|e| RunError::BadInput(e.to_string()))?;
+    let (sub_release, sub_release_rx) = tokio::sync::watch::channel(false);
+    let (mut sub_tasks, mut readies) = (Vec::new(), Vec::new());
     for i in 0..n_subs {
-        let (sub, mut sub_loop) = session(
-            &ep,
-            spec.protocol,
-            format!("twin-load-sub-{tag}-{i}"),
+        let session = SubSession {
+            broker,
+            source: None,
+            connect: super::idle::connect_packet(
+                &format!("twin-load-sub-{tag}-{i}"),
+                keep_alive_s,
+                v5,
+                ep.credentials(),
+                persistent,
+            )
+            .map_err(|e| RunError::BadInput(e.to_string()))?,
+            tls: tls.clone(),
+            v5,
+            subscribe: subscribe.clone(),
             keep_alive,
-            max_packet,
-            64,
-        );
-        let (ready_tx, ready_rx) = oneshot::channel::<Result<(), String>>();
+            connect_timeout: spec.connect_timeout,
+            gate: Some(gate.clone()),
+        };
+        let (ready_tx, ready_rx) = oneshot::channel();
         readies.push(ready_rx);
-        subs.push(sub.clone());
-        sub_tasks.push({
-            let state = state.clone();
-            let counters = counters.clone();
-            let done = sub_done.clone();
-            let filter = sub_filter.clone();
-            let spec_qos = spec.qos;
-            let sub = sub.clone();
-            tokio::spawn(async move {
-                let mut ready = Some(ready_tx);
-                let qos = spec_qos;
-                loop {
-                    match sub_loop.next().await {
-                        Ev::ConnAck => sub.try_subscribe(&filter, qos),
-                        Ev::SubAck => {
-                            if let Some(r) = ready.take() {
-                                let _ = r.send(Ok(()));
-                            }
-                        }
-                        Ev::Publish(payload) => {
-                            let now = unix_us();
-                            let Ok(mut st) = state.lock() else { continue };
-                            let Some((publisher, seq, intended, sent)) = decode(&payload) else {
-                                st.malformed += 1;
-                                continue;
-                            };
-                            let Some(d) = (publisher as usize)
-                                .checked_sub(dev_base)
-                                .filter(|d| *d < n_devices)
-                            else {
-                                st.foreign += 1;
-                                continue;
-                            };
-                            if !st.tallies[d].record(seq, &[]).duplicate {
-                                let lat = now.saturating_sub(sent).max(1);
-                                st.actual.saturating_record(lat);
-                                st.interval.saturating_record(lat);
-                                st.intended
-                                    .saturating_record(now.saturating_sub(intended).max(1));
-                                counters.received.fetch_add(1, Ordering::Relaxed);
-                            }
-                        }
-                        Ev::Disconnected => return,
-                        Ev::Error(why) => {
-                            if done.load(Ordering::Relaxed) {
-                                return;
-                            }
-                            // Refusals and TLS failures will not heal by retrying: say so now.
-                            if let Some(why) = why
-                                && let Some(r) = ready.take()
-                            {
-                                let _ = r.send(Err(why));
-                                return;
-                            }
-                            tokio::time::sleep(Duration::from_millis(100)).await
-                        }
-                        _ => {}
+        let state = state.clone();
+        let counters = counters.clone();
+        sub_tasks.push(tokio::spawn(session.run(
+            ready_tx,
+            sub_release_rx.clone(),
+            move |batch| {
+                let now = unix_us();
+                let Ok(mut st) = state.lock() else { return };
+                let mut fresh = 0;
+                for payload in batch.iter() {
+                    let Some((publisher, seq, intended, sent)) = decode(payload) else {
+                        st.malformed += 1;
+                        continue;
+                    };
+                    let Some(d) = (publisher as usize)
+                        .checked_sub(dev_base)
+                        .filter(|d| *d < n_devices)
+                    else {
+                        st.foreign += 1;
+                        continue;
+                    };
+                    if !st.tallies[d].record(seq, &[]).duplicate {
+                        let lat = now.saturating_sub(sent).max(1);
+                        st.actual.saturating_record(lat);
+                        st.interval.saturating_record(lat);
+                        st.intended
+                            .saturating_record(now.saturating_sub(intended).max(1));
+                        fresh += 1;
                     }
                 }
-            })
-        });
+                counters.received.fetch_add(fresh, Ordering::Relaxed);
+            },
+        )));
     }
     for ready_rx in readies {
         match tokio::time::timeout(Duration::from_secs(10), ready_rx).await {
             Ok(Ok(Ok(()))) => {}
-            Ok(Ok(Err(why))) => {
-                sub_done.store(true, Ordering::Relaxed);
+            Ok(Ok(Err(SubFailure::Refused(why)))) => {
                 return Err(RunError::Refused { url, why });
             }
             _ => {
-                sub_done.store(true, Ordering::Relaxed);
                 return Err(RunError::Unreachable {
                     url,
                     what: "the load subscriber could not connect and subscribe".into(),
@@ -470,19 +507,12 @@ pub async fn publish_counted(
     // A session's messages, round-robin over its devices, one every `step` µs.
     let step_us = (interval_us / dps as u64).max(1);
     let per_session = per_device * dps as u64;
-    let broker = resolve(&ep.host, ep.port, &spec.source_ips).await?;
-    let tls = match ep.tls_config() {
-        Some(config) => Some(Arc::new(super::idle::Tls {
-            config,
-            server_name: rustls::pki_types::ServerName::try_from(ep.host.clone())
-                .map_err(|e| RunError::BadInput(format!("broker host {}: {e}", ep.host)))?,
-        })),
-        None => None,
-    };
-    let keep_alive_s = keep_alive.as_secs() as u16;
     let (release_tx, release_rx) = tokio::sync::watch::channel(false);
     let connecting = Arc::new(Semaphore::new(256));
     let hists = Arc::new(super::lean::RunHistograms::default());
+    let pacer = Arc::new(Pacer::new(
+        spec.ramp_per_s.unwrap_or(DEFAULT_RECONNECT_RATE),
+    ));
     let gap = spec
         .ramp_per_s
         .map(|r| Duration::from_secs_f64(1.0 / r.max(0.001)));
@@ -495,13 +525,9 @@ pub async fn publish_counted(
             tokio::time::sleep_until((run_start + gap * k as u32).into()).await;
         }
         let client_id = format!("twin-load-{tag}-{s}");
-        let connect = super::idle::connect_packet(
-            &client_id,
-            keep_alive_s,
-            spec.protocol == Protocol::V5,
-            ep.credentials(),
-        )
-        .map_err(|e| RunError::BadInput(e.to_string()))?;
+        let connect =
+            super::idle::connect_packet(&client_id, keep_alive_s, v5, ep.credentials(), persistent)
+                .map_err(|e| RunError::BadInput(e.to_string()))?;
         let topics = (0..dps)
             .map(|j| topic_of(&spec.topic, s * dps + j, &client_id, spec.shard.index).into_bytes())
             .collect();
@@ -516,7 +542,7 @@ pub async fn publish_counted(
                 .then(|| spec.source_ips[s % spec.source_ips.len()]),
             connect,
             tls: tls.clone(),
-            v5: spec.protocol == Protocol::V5,
+            v5,
             qos: spec.qos,
             retain: spec.retain,
             size: spec.size,
@@ -530,6 +556,11 @@ pub async fn publish_counted(
             keep_alive,
             connect_timeout: spec.connect_timeout,
             inflight: spec.inflight.max(1),
+            buffer: spec.buffer.max(1).saturating_mul(dps),
+            buffer_bytes: spec.buffer_bytes.max(1).saturating_mul(dps),
+            policy: spec.buffer_policy,
+            gate: gate.tx.subscribe(),
+            pacer: pacer.clone(),
         };
         tasks.push(tokio::spawn(session.run(
             counters.clone(),
@@ -546,7 +577,8 @@ pub async fn publish_counted(
         + gap.map_or(Duration::ZERO, |g| g * tasks.len() as u32)
         + spec.connect_timeout
         + Duration::from_micros(per_session.saturating_mul(step_us) + step_us);
-    while counters.sent.load(Ordering::Relaxed) < expected
+    while counters.sent.load(Ordering::Relaxed) + counters.dropped.load(Ordering::Relaxed)
+        < expected
         && Instant::now() < schedule_end
         && !stop.load(Ordering::Relaxed)
     {
@@ -566,6 +598,7 @@ pub async fn publish_counted(
     let mut connect = latency_histogram();
     let (mut connected, mut failed) = (0u64, 0u64);
     let mut first_start: Option<Instant> = None;
+    let mut dropped = Dropped::default();
     for (k, t) in tasks.into_iter().enumerate() {
         let Ok(Ok(o)) = tokio::time::timeout(Duration::from_secs(5), t).await else {
             tracing::debug!("a load session did not end within 5 s");
@@ -574,6 +607,7 @@ pub async fn publish_counted(
         for (j, n) in o.sent.iter().enumerate() {
             sent[k * dps + j] = *n;
         }
+        dropped.add(&o.dropped);
         if o.connected {
             connected += 1;
         } else {
@@ -595,12 +629,12 @@ pub async fn publish_counted(
     let (ack, lag) = (take(&hists.ack), take(&hists.lag));
     let wall = (Instant::now().max(start) - start).as_secs_f64();
     let publish_secs = (publish_end.max(start) - start).as_secs_f64().max(1e-3);
-    sub_done.store(true, Ordering::Relaxed);
-    for s in &subs {
-        s.try_disconnect();
-    }
+    let _ = sub_release.send(true);
+    let mut subscriber_reconnects = 0;
     for t in sub_tasks {
-        let _ = tokio::time::timeout(Duration::from_secs(2), t).await;
+        if let Ok(Ok(o)) = tokio::time::timeout(Duration::from_secs(3), t).await {
+            subscriber_reconnects += o.reconnects;
+        }
     }
     if let Some(s) = sampler {
         s.abort();
@@ -619,7 +653,7 @@ pub async fn publish_counted(
         lost: 0,
         duplicates: 0,
         out_of_order: 0,
-        dropped_at_source: 0,
+        dropped_at_source: dropped.total(),
         malformed: st.malformed,
     };
     for (i, t) in st.tallies.iter().enumerate() {
@@ -664,11 +698,15 @@ pub async fn publish_counted(
         received_per_s: round4(m.received as f64 / publish_secs),
         messages: m,
         acked: counters.acked.load(Ordering::Relaxed),
+        dropped,
+        retransmitted: counters.retransmitted.load(Ordering::Relaxed),
         foreign: st.foreign,
         connect: ConnectCounts {
             connected,
             failed,
             errors: counters.errors.load(Ordering::Relaxed),
+            reconnects: counters.reconnects.load(Ordering::Relaxed),
+            subscriber_reconnects,
         },
         latency_ms: Latency::of(&st.actual),
         latency_intended_ms: Latency::of(&st.intended),
@@ -703,6 +741,8 @@ pub fn merge(reports: &[LoadReport]) -> Result<LoadReport, String> {
         malformed: 0,
     };
     out.acked = 0;
+    out.dropped = Dropped::default();
+    out.retransmitted = 0;
     out.foreign = 0;
     out.connect = ConnectCounts::default();
     out.received_per_s = 0.0;
@@ -730,10 +770,14 @@ pub fn merge(reports: &[LoadReport]) -> Result<LoadReport, String> {
         a.dropped_at_source += b.dropped_at_source;
         a.malformed += b.malformed;
         out.acked += r.acked;
+        out.dropped.add(&r.dropped);
+        out.retransmitted += r.retransmitted;
         out.foreign += r.foreign;
         out.connect.connected += r.connect.connected;
         out.connect.failed += r.connect.failed;
         out.connect.errors += r.connect.errors;
+        out.connect.reconnects += r.connect.reconnects;
+        out.connect.subscriber_reconnects += r.connect.subscriber_reconnects;
         out.received_per_s += r.received_per_s;
         out.cpu_seconds += r.cpu_seconds;
         out.wall_seconds = out.wall_seconds.max(r.wall_seconds);

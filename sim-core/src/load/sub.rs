@@ -153,6 +153,7 @@ pub async fn subscribe(
         })
     });
     let end = Arc::new(Mutex::new(None::<Instant>));
+    let refused = Arc::new(Mutex::new(None::<String>));
     let mut tasks = Vec::new();
     for s in sessions.clone() {
         let (client, mut el) = session(
@@ -163,7 +164,7 @@ pub async fn subscribe(
             1 << 20,
             16,
         );
-        let (filter, counters, interval_hist, subscribed, stop, end, listening) = (
+        let (filter, counters, interval_hist, subscribed, stop, end, listening, refused) = (
             spec.filter.clone(),
             counters.clone(),
             interval_hist.clone(),
@@ -171,6 +172,7 @@ pub async fn subscribe(
             stop.clone(),
             end.clone(),
             listening.clone(),
+            refused.clone(),
         );
         let (count, timeout) = (spec.count, spec.connect_timeout);
         tasks.push(tokio::spawn(async move {
@@ -226,8 +228,15 @@ pub async fn subscribe(
                             }
                         }
                     }
-                    Ev::Error(_) => {
+                    Ev::Error(fatal) => {
                         counters.errors.fetch_add(1, Ordering::Relaxed);
+                        // A refusal or a TLS failure will not heal by retrying: no storm.
+                        if let Some(why) = fatal {
+                            if let Ok(mut r) = refused.lock() {
+                                r.get_or_insert(why);
+                            }
+                            break;
+                        }
                         if up {
                             up = false;
                             counters.connections.fetch_sub(1, Ordering::Relaxed);
@@ -256,6 +265,12 @@ pub async fn subscribe(
         && Instant::now() < wait_until
         && !stop.load(Ordering::Relaxed)
     {
+        if let Some(why) = refused.lock().ok().and_then(|r| r.clone()) {
+            for task in &tasks {
+                task.abort();
+            }
+            return Err(RunError::Refused { url, why });
+        }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let listen_start = Instant::now();
