@@ -43,7 +43,8 @@ impl Mosquitto {
     }
 
     /// Start Mosquitto on 127.0.0.1 and a free port, with extra config lines, and wait until
-    /// it accepts connections (at most 10 s).
+    /// it accepts connections (at most 10 s). `{dir}` in them stands for the broker's own
+    /// directory (for `persistence_location {dir}/`).
     pub fn start(extra_config: &str) -> std::io::Result<Mosquitto> {
         let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let addr: SocketAddr = ([127, 0, 0, 1], port).into();
@@ -58,16 +59,33 @@ impl Mosquitto {
         // A fleet test sends bursts to one ingest subscriber; keep the broker from
         // discarding queued QoS>0 messages so loss counts reflect the path under test.
         writeln!(f, "max_queued_messages 1000000")?;
-        writeln!(f, "{extra_config}")?;
+        writeln!(
+            f,
+            "{}",
+            extra_config.replace("{dir}", &dir.display().to_string())
+        )?;
         drop(f);
-        let log = std::fs::File::create(dir.join("mosquitto.log"))?;
-        let child = Command::new(MOSQUITTO_BIN)
+        std::fs::File::create(dir.join("mosquitto.log"))?;
+        let child = Self::spawn(&dir)?;
+        let mut m = Mosquitto { addr, child, dir };
+        m.wait_listening()?;
+        Ok(m)
+    }
+
+    fn spawn(dir: &std::path::Path) -> std::io::Result<Child> {
+        let log = std::fs::OpenOptions::new()
+            .append(true)
+            .open(dir.join("mosquitto.log"))?;
+        Command::new(MOSQUITTO_BIN)
             .arg("-c")
-            .arg(&conf)
+            .arg(dir.join("mosquitto.conf"))
             .stdout(Stdio::null())
             .stderr(log)
-            .spawn()?;
-        let mut m = Mosquitto { addr, child, dir };
+            .spawn()
+    }
+
+    fn wait_listening(&mut self) -> std::io::Result<()> {
+        let (addr, m) = (self.addr, self);
         let deadline = Instant::now() + Duration::from_secs(10);
         while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
             if let Some(status) = m.child.try_wait()? {
@@ -83,7 +101,35 @@ impl Mosquitto {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        Ok(m)
+        Ok(())
+    }
+
+    /// Kill the broker with SIGKILL (no goodbye, no saving) and reap it.
+    pub fn kill9(&mut self) -> std::io::Result<()> {
+        self.child.kill()?;
+        self.child.wait()?;
+        Ok(())
+    }
+
+    /// Start the broker again on the same port with the same configuration (its log
+    /// goes on in the same file), after [`Mosquitto::kill9`]; waits until it listens.
+    pub fn restart(&mut self) -> std::io::Result<()> {
+        self.child = Self::spawn(&self.dir)?;
+        self.wait_listening()
+    }
+
+    /// Send the broker a signal by name (`STOP`, `CONT`, `USR1`...), with kill(1).
+    pub fn signal(&self, name: &str) -> std::io::Result<()> {
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()?;
+        if !status.success() {
+            return Err(std::io::Error::other(format!(
+                "kill -{name} failed: {status}"
+            )));
+        }
+        Ok(())
     }
 
     /// `mqtt://127.0.0.1:PORT`.

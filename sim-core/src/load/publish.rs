@@ -466,8 +466,10 @@ pub async fn publish_counted(
             },
         )));
     }
+    // A broker not there yet is retried (with backoff) until the connect timeout.
+    let ready_by = tokio::time::Instant::now() + spec.connect_timeout;
     for ready_rx in readies {
-        match tokio::time::timeout(Duration::from_secs(10), ready_rx).await {
+        match tokio::time::timeout_at(ready_by, ready_rx).await {
             Ok(Ok(Ok(()))) => {}
             Ok(Ok(Err(SubFailure::Refused(why)))) => {
                 return Err(RunError::Refused { url, why });
@@ -476,7 +478,7 @@ pub async fn publish_counted(
                 return Err(RunError::Unreachable {
                     url,
                     what: "the load subscriber could not connect and subscribe".into(),
-                    secs: 10.0,
+                    secs: spec.connect_timeout.as_secs_f64(),
                 });
             }
         }

@@ -12,6 +12,7 @@ mod mosquitto;
 mod mqtt5;
 mod network;
 mod overload;
+mod reliability;
 mod sim;
 mod tls;
 
