@@ -7,12 +7,41 @@ use crate::{
     BatterySpec, DeviceSpec, Encoding, EnvironmentSpec, EventAction, EventSpec, GroupSpec,
     ModelSpec, MqttSpec, Scenario, SetValue,
 };
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 use toml::Spanned;
 
 /// Most devices one scenario may hold; beyond this a typo in `count` is likelier than intent.
 const MAX_DEVICES: usize = 2_000_000;
+
+/// Most environments one scenario may hold, over all `[[environment]]` tables: as many as
+/// devices, since a room without a device does nothing.
+const MAX_ENVIRONMENTS: usize = MAX_DEVICES;
+
+/// Most device references the expanded scenario may hold: the heaters of every thermostat,
+/// the targets of every event and the devices of every rule, added up. Each one is stored,
+/// so a few lines (a `*` event repeated, many thermostats in a room of many heaters) could
+/// otherwise ask for more memory than the machine has. Ten times the largest fleet.
+const MAX_REFERENCES: usize = 10 * MAX_DEVICES;
+
+/// Counts device references against [`MAX_REFERENCES`].
+struct References(usize);
+
+impl References {
+    fn add(&mut self, cx: &Ctx, span: Range<usize>, n: usize, what: &str) -> Res<()> {
+        self.0 += n;
+        if self.0 > MAX_REFERENCES {
+            return Err(cx.at(
+                span,
+                format!(
+                    "{what} brings the device references of thermostats, events and rules to {} in all; expected at most {MAX_REFERENCES} (a \"*\" target on a large fleet adds up quickly)",
+                    self.0
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
 
 /// Where errors point.
 struct Ctx<'a> {
@@ -221,6 +250,15 @@ pub(crate) fn expand(raw: RawScenario, src: &str, file: &str) -> Res<Scenario> {
     }
 
     // Pass 2: model parameters and references between devices.
+    let mut references = References(0);
+    // Heaters by environment, gathered once: a thermostat with no heater key drives every
+    // heater in its room, and searching the whole fleet per thermostat is quadratic.
+    let mut heaters_in: HashMap<Option<usize>, Vec<usize>> = HashMap::new();
+    for (i, d) in devices.iter().enumerate() {
+        if groups[d.group].model == ModelKind::Heater {
+            heaters_in.entry(d.environment).or_default().push(i);
+        }
+    }
     for (di, p) in pending.iter().enumerate() {
         let g = &raw.devices[p.group];
         let kind = groups[p.group].model;
@@ -229,8 +267,12 @@ pub(crate) fn expand(raw: RawScenario, src: &str, file: &str) -> Res<Scenario> {
             groups: &groups,
             ids: &id_index,
             environments: &environments,
+            heaters_in: &heaters_in,
         };
         let model = model_spec(&cx, g, kind, p.n, di, &fleet)?;
+        if let ModelSpec::Thermostat { heaters, .. } = &model {
+            references.add(&cx, g.model.span(), heaters.len(), "this thermostat")?;
+        }
         devices[di].model = model;
     }
 
@@ -264,16 +306,20 @@ pub(crate) fn expand(raw: RawScenario, src: &str, file: &str) -> Res<Scenario> {
 
     let mut events = Vec::new();
     for e in &raw.events {
-        events.push(event_spec(&cx, e, duration, tick, &devices)?);
+        let event = event_spec(&cx, e, duration, tick, &devices, &id_index)?;
+        references.add(&cx, e.target.span(), event.devices.len(), "this event")?;
+        events.push(event);
     }
     events.sort_by(|a, b| a.at.total_cmp(&b.at));
 
     let analytics = analytics_spec(&cx, raw.analytics.as_ref())?;
-    let rules = raw
-        .rules
-        .iter()
-        .map(|r| rule_spec(&cx, r, &devices))
-        .collect::<Res<Vec<_>>>()?;
+    let mut rules = Vec::new();
+    for r in &raw.rules {
+        let rule = rule_spec(&cx, r, &devices, &id_index)?;
+        let span = r.target.as_ref().map_or(r.sensor.span(), Spanned::span);
+        references.add(&cx, span, rule.devices.len(), "this rule")?;
+        rules.push(rule);
+    }
 
     Ok(Scenario {
         analytics,
@@ -464,6 +510,8 @@ pub fn parse_broker_url(url: &str) -> Result<(String, u16), String> {
 
 fn environments(cx: &Ctx, tables: &[EnvironmentTable]) -> Res<Vec<EnvironmentSpec>> {
     let mut out: Vec<EnvironmentSpec> = Vec::new();
+    // Names so far; scanning `out` instead makes `count = 100000` take minutes.
+    let mut names: HashSet<String> = HashSet::new();
     for t in tables {
         let count = count_of(cx, t.count.as_ref(), &t.name, "name")?;
         let finite = |v: &Option<Spanned<f64>>, key: &str, default: f64| -> Res<f64> {
@@ -534,10 +582,18 @@ fn environments(cx: &Ctx, tables: &[EnvironmentTable]) -> Res<Vec<EnvironmentSpe
         };
         for n in 1..=count {
             let name = expand_n(t.name.get_ref(), n);
-            if out.iter().any(|e| e.name == name) {
+            if !names.insert(name.clone()) {
                 return Err(cx.at(
                     t.name.span(),
                     format!("environment \"{name}\" is defined twice; expected unique names"),
+                ));
+            }
+            if out.len() >= MAX_ENVIRONMENTS {
+                return Err(cx.at(
+                    t.count.as_ref().map_or(t.name.span(), Spanned::span),
+                    format!(
+                        "the scenario has more than {MAX_ENVIRONMENTS} environments; expected fewer"
+                    ),
                 ));
             }
             out.push(EnvironmentSpec {
@@ -603,6 +659,8 @@ struct FleetSoFar<'a> {
     groups: &'a [GroupSpec],
     ids: &'a HashMap<String, usize>,
     environments: &'a [EnvironmentSpec],
+    /// Fleet indices of the heaters in each environment, in fleet order.
+    heaters_in: &'a HashMap<Option<usize>, Vec<usize>>,
 }
 
 impl FleetSoFar<'_> {
@@ -742,12 +800,7 @@ fn model_spec(
                 )?],
                 None => {
                     let env = fleet.devices[me].environment;
-                    let found: Vec<usize> = (0..fleet.devices.len())
-                        .filter(|&i| {
-                            fleet.devices[i].environment == env
-                                && fleet.kind(i) == ModelKind::Heater
-                        })
-                        .collect();
+                    let found = fleet.heaters_in.get(&env).cloned().unwrap_or_default();
                     if found.is_empty() {
                         let env_name = env.map_or("?", |e| fleet.environments[e].name.as_str());
                         return Err(cx.at(
@@ -796,12 +849,26 @@ fn glob_match(pattern: &str, text: &str) -> bool {
     true
 }
 
+/// Fleet indices an event or rule `target` names, in fleet order. An exact id is looked up:
+/// matching it against every id made each event cost a pass over the fleet, 25 s for 200
+/// events on the largest one.
+fn targets_of(pattern: &str, devices: &[DeviceSpec], ids: &HashMap<String, usize>) -> Vec<usize> {
+    if pattern.contains('*') {
+        (0..devices.len())
+            .filter(|&i| glob_match(pattern, &devices[i].id))
+            .collect()
+    } else {
+        ids.get(pattern).map(|&i| vec![i]).unwrap_or_default()
+    }
+}
+
 fn event_spec(
     cx: &Ctx,
     e: &EventTable,
     duration: f64,
     tick: f64,
     devices: &[DeviceSpec],
+    ids: &HashMap<String, usize>,
 ) -> Res<EventSpec> {
     let at = e.at.get_ref().secs();
     if at > duration {
@@ -815,9 +882,7 @@ fn event_spec(
         ));
     }
     let pattern = e.target.get_ref();
-    let targets: Vec<usize> = (0..devices.len())
-        .filter(|&i| glob_match(pattern, &devices[i].id))
-        .collect();
+    let targets = targets_of(pattern, devices, ids);
     if targets.is_empty() {
         return Err(cx.at(
             e.target.span(),
@@ -1109,14 +1174,19 @@ fn analytics_spec(cx: &Ctx, t: Option<&crate::raw::AnalyticsTable>) -> Res<crate
     Ok(a)
 }
 
-fn rule_spec(cx: &Ctx, r: &crate::raw::RuleTable, devices: &[DeviceSpec]) -> Res<crate::RuleSpec> {
+fn rule_spec(
+    cx: &Ctx,
+    r: &crate::raw::RuleTable,
+    devices: &[DeviceSpec],
+    ids: &HashMap<String, usize>,
+) -> Res<crate::RuleSpec> {
     let sensor = r.sensor.get_ref().clone();
-    let targets: Vec<usize> = (0..devices.len())
-        .filter(|&i| {
-            r.target
-                .as_ref()
-                .is_none_or(|t| glob_match(t.get_ref(), &devices[i].id))
-        })
+    let named = match &r.target {
+        Some(t) => targets_of(t.get_ref(), devices, ids),
+        None => (0..devices.len()).collect(),
+    };
+    let targets: Vec<usize> = named
+        .into_iter()
         .filter(|&i| {
             devices[i]
                 .model
@@ -1200,6 +1270,117 @@ mod tests {
         assert!(!glob_match("a*b*c", "a-x-c"));
         assert!(glob_match("relay-1", "relay-1"));
         assert!(!glob_match("relay-1", "relay-10"));
+    }
+
+    /// A scenario of one DHT22 in room `env`, after `tables`.
+    fn one_sensor_in(tables: &str, env: &str) -> String {
+        format!(
+            "[scenario]\nname = \"x\"\nduration = \"1m\"\n\n{tables}\n[[devices]]\nid = \"d\"\nmodel = \"dht22\"\nenvironment = \"{env}\"\n"
+        )
+    }
+
+    // Found with a hand-written input to the scenario_parse fuzz target: each new
+    // environment name was compared with every earlier one, so `count = 50000` took 5 s
+    // and `count = 2000000` hours.
+    #[test]
+    fn many_environments_expand_in_linear_time_and_names_stay_unique() {
+        let src = one_sensor_in(
+            "[[environment]]\nname = \"room-{n}\"\ncount = 200000\n",
+            "room-200000",
+        );
+        let s = crate::parse(&src, "rooms.toml").unwrap();
+        assert_eq!(s.environments.len(), 200_000);
+        assert_eq!(s.environments[199_999].name, "room-200000");
+        assert_eq!(s.devices[0].environment, Some(199_999));
+
+        let twice = one_sensor_in(
+            "[[environment]]\nname = \"room-{n}\"\ncount = 3\n\n[[environment]]\nname = \"room-2\"\n",
+            "room-1",
+        );
+        let e = crate::parse(&twice, "twice.toml").unwrap_err().to_string();
+        assert!(e.contains("\"room-2\" is defined twice"), "{e}");
+    }
+
+    #[test]
+    fn environments_beyond_the_limit_are_refused() {
+        let src = one_sensor_in(
+            "[[environment]]\nname = \"a-{n}\"\ncount = 2000000\n\n[[environment]]\nname = \"b\"\n",
+            "a-1",
+        );
+        let e = crate::parse(&src, "rooms.toml").unwrap_err();
+        assert!(
+            e.to_string().contains("more than 2000000 environments"),
+            "{e}"
+        );
+        assert_eq!(e.location(), Some((10, 8)), "{e}");
+    }
+
+    /// Heaters `h-{n}` (`heaters` of them) and thermostats `t-{n}` in room `lab`, plus a
+    /// heater in another room that no thermostat may pick up.
+    fn thermostats_and_heaters(thermostats: usize, heaters: usize) -> String {
+        format!(
+            "[scenario]\nname = \"x\"\nduration = \"1m\"\n\n\
+             [[environment]]\nname = \"lab\"\n\n[[environment]]\nname = \"shed\"\n\n\
+             [[devices]]\nid = \"h-{{n}}\"\nmodel = \"heater\"\nenvironment = \"lab\"\ncount = {heaters}\n\n\
+             [[devices]]\nid = \"shed-heater\"\nmodel = \"heater\"\nenvironment = \"shed\"\n\n\
+             [[devices]]\nid = \"t-{{n}}\"\nmodel = \"thermostat\"\nenvironment = \"lab\"\ncount = {thermostats}\n"
+        )
+    }
+
+    // Found with a hand-written input to the scenario_parse fuzz target: every thermostat
+    // without a heater key searched the whole fleet for heaters in its room, so 50 000
+    // thermostats took 8 s and 2 000 000 hours.
+    #[test]
+    fn thermostats_find_the_heaters_of_their_room_in_linear_time() {
+        let s = crate::parse(&thermostats_and_heaters(200_000, 2), "t.toml").unwrap();
+        assert_eq!(s.devices.len(), 200_003);
+        for d in &s.devices[3..] {
+            match &d.model {
+                ModelSpec::Thermostat { heaters, .. } => assert_eq!(heaters, &[0, 1], "{}", d.id),
+                other => panic!("{} is {other:?}", d.id),
+            }
+        }
+    }
+
+    // Found with a hand-written input to the scenario_parse fuzz target: 20 000 thermostats
+    // in a room of 20 000 heaters (a 199-byte file) stored 400 million heater references
+    // and the process aborted when memory ran out; they are now counted and refused past
+    // the limit.
+    #[test]
+    fn device_references_beyond_the_limit_are_refused() {
+        // 4 000 thermostats x 5 000 heaters is exactly the limit; one more is over.
+        assert!(crate::parse(&thermostats_and_heaters(4_000, 5_000), "t.toml").is_ok());
+        let e = crate::parse(&thermostats_and_heaters(4_001, 5_000), "t.toml").unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.contains("this thermostat brings the device references"),
+            "{text}"
+        );
+        assert!(
+            text.contains("to 20005000 in all; expected at most 20000000"),
+            "{text}"
+        );
+        assert_eq!(e.location(), Some((24, 9)), "{text}");
+    }
+
+    // Found with a hand-written input to the scenario_parse fuzz target: each event matched
+    // its target against every id, so 200 events on a 2 000 000-device fleet took 25 s.
+    // Exact ids are looked up now; a target with `*` still matches every id.
+    #[test]
+    fn exact_targets_name_one_device_and_patterns_every_match() {
+        let src = "[scenario]\nname = \"x\"\nduration = \"1m\"\n\n\
+                   [[environment]]\nname = \"lab\"\n\n\
+                   [[devices]]\nid = \"dht-{n}\"\nmodel = \"dht22\"\nenvironment = \"lab\"\ncount = 12\n\n\
+                   [[events]]\nat = \"10s\"\ntarget = \"dht-1\"\naction = \"disconnect\"\n\n\
+                   [[events]]\nat = \"20s\"\ntarget = \"dht-1*\"\naction = \"reconnect\"\n\n\
+                   [[rules]]\nsensor = \"temperature\"\ntarget = \"dht-12\"\nabove = 30.0\n";
+        let s = crate::parse(src, "t.toml").unwrap();
+        assert_eq!(s.events[0].devices, vec![0]);
+        assert_eq!(s.events[1].devices, vec![0, 9, 10, 11]);
+        assert_eq!(s.rules[0].devices, vec![11]);
+        let missing = src.replace("target = \"dht-1\"", "target = \"dht-13\"");
+        let e = crate::parse(&missing, "t.toml").unwrap_err().to_string();
+        assert!(e.contains("target \"dht-13\" matches no device"), "{e}");
     }
 
     #[test]
