@@ -261,6 +261,33 @@ pub struct Tls {
     pub server_name: rustls::pki_types::ServerName<'static>,
 }
 
+/// Where and how a session connects, kept to connect again.
+pub struct Dial {
+    /// Broker address.
+    pub broker: SocketAddr,
+    /// Local address to connect from.
+    pub source: Option<IpAddr>,
+    /// CONNECT, sent on every (re)connection.
+    pub connect: Vec<u8>,
+    /// TLS, for `mqtts://`.
+    pub tls: Option<Arc<Tls>>,
+}
+
+impl Dial {
+    /// [`open`] a connection, without Nagle's delay: the load sessions batch their
+    /// writes themselves.
+    pub async fn open(&self) -> Result<Stream, IdleError> {
+        open(
+            self.broker,
+            self.source,
+            self.connect.clone(),
+            self.tls.as_deref(),
+            true,
+        )
+        .await
+    }
+}
+
 /// Open a session: a TCP connection to `broker` (from `source`, any port, when given),
 /// TLS over it when asked, the CONNECT `packet` written, and a CONNACK with return (or
 /// reason) code 0 read back.

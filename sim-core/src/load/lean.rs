@@ -7,14 +7,13 @@
 //! window in a small ring. MQTT 3.1.1 and 5, QoS 0, 1 (PUBACK) and 2 (PUBREC, PUBREL,
 //! PUBCOMP), over TCP or TLS, from a chosen source address, reconnecting with backoff.
 
-use super::idle::{self, IdleError, Stream, Tls};
+use super::idle::{self, Dial, IdleError, Stream};
 use super::{BufferPolicy, Dropped, LoadCounters, Pacer, encode_into, encode_json_into};
 use crate::report::latency_histogram;
+use crate::transport::backoff::Backoff;
 use crate::wire::unix_us;
 use hdrhistogram::Histogram;
-use rand::RngExt as _;
 use std::collections::VecDeque;
-use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -27,14 +26,8 @@ const BATCH_BYTES: usize = 64 * 1024;
 
 /// One publishing session: where it connects, what it publishes, on what schedule.
 pub(crate) struct PubSession {
-    /// Broker address.
-    pub broker: SocketAddr,
-    /// Local address to connect from.
-    pub source: Option<IpAddr>,
-    /// CONNECT, sent on every (re)connection.
-    pub connect: Vec<u8>,
-    /// TLS, for `mqtts://`.
-    pub tls: Option<Arc<Tls>>,
+    /// Where it connects, again after a lost connection.
+    pub dial: Dial,
     /// MQTT 5 framing.
     pub v5: bool,
     /// QoS 0, 1 or 2.
@@ -255,21 +248,19 @@ impl PubSession {
     /// failure ends it at once.
     async fn first_open(&self) -> Option<Stream> {
         let deadline = Instant::now() + self.connect_timeout;
-        let mut backoff = Duration::from_millis(100);
+        let mut backoff = Backoff::default();
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            match tokio::time::timeout(left, self.open()).await {
+            match tokio::time::timeout(left, self.dial.open()).await {
                 Ok(Ok(s)) => return Some(s),
                 Ok(Err(IdleError::Refused { .. } | IdleError::Tls(_))) | Err(_) => return None,
                 Ok(Err(_)) => {}
             }
-            let wait =
-                Duration::from_secs_f64(rand::rng().random_range(0.0..backoff.as_secs_f64()));
+            let wait = backoff.next_wait();
             if Instant::now() + wait >= deadline {
                 return None;
             }
             tokio::time::sleep(wait).await;
-            backoff = (backoff * 2).min(Duration::from_secs(5));
         }
     }
 
@@ -322,7 +313,7 @@ impl PubSession {
         };
         let ping_every = self.keep_alive / 2;
         let mut last_write = Instant::now();
-        let mut backoff = Duration::from_millis(100);
+        let mut backoff = Backoff::default();
         let far = start + Duration::from_secs(86_400 * 365);
         loop {
             if stop.load(Ordering::Relaxed) || *release.borrow() {
@@ -485,20 +476,19 @@ impl PubSession {
             if !up {
                 // Full jitter over an exponential backoff, then a slot from the run's
                 // pacer, so a fleet coming back to a restarted broker arrives as a ramp.
-                let wait = rand::rng().random_range(0.0..backoff.as_secs_f64());
-                backoff = (backoff * 2).min(Duration::from_secs(5));
+                let wait = backoff.next_wait();
                 tokio::select! {
                     _ = async {
-                        tokio::time::sleep(Duration::from_secs_f64(wait)).await;
+                        tokio::time::sleep(wait).await;
                         self.pacer.wait().await;
                     } => {}
                     _ = release.changed() => continue,
                 }
-                match tokio::time::timeout(self.connect_timeout, self.open()).await {
+                match tokio::time::timeout(self.connect_timeout, self.dial.open()).await {
                     Ok(Ok(s)) => {
                         stream = s;
                         up = true;
-                        backoff = Duration::from_millis(100);
+                        backoff.reset();
                         counters.connections.fetch_add(1, Ordering::Relaxed);
                         counters.reconnects.fetch_add(1, Ordering::Relaxed);
                         rlen = 0;
@@ -617,18 +607,6 @@ impl PubSession {
             let _ = tokio::time::timeout(Duration::from_secs(2), idle::close(stream)).await;
         }
         out
-    }
-
-    async fn open(&self) -> Result<Stream, IdleError> {
-        idle::open(
-            self.broker,
-            self.source,
-            self.connect.clone(),
-            self.tls.as_deref(),
-            // Every due message already goes out in one write: nothing to wait for.
-            true,
-        )
-        .await
     }
 
     /// The connection is gone. QoS 1/2 messages awaiting acknowledgement go back to

@@ -7,9 +7,8 @@
 //! the caller in one batch, and answers them all in one write. MQTT 3.1.1 and 5, QoS 0,
 //! 1 and 2, TCP or TLS, reconnecting (and subscribing again) with backoff.
 
-use super::idle::{self, IdleError, Stream, Tls};
-use rand::RngExt as _;
-use std::net::{IpAddr, SocketAddr};
+use super::idle::{self, Dial, IdleError};
+use crate::transport::backoff::Backoff;
 use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -20,14 +19,8 @@ use tokio::time::Instant;
 
 /// One subscribing session.
 pub(crate) struct SubSession {
-    /// Broker address.
-    pub broker: SocketAddr,
-    /// Local address to connect from.
-    pub source: Option<IpAddr>,
-    /// CONNECT, sent on every (re)connection.
-    pub connect: Vec<u8>,
-    /// TLS, for `mqtts://`.
-    pub tls: Option<Arc<Tls>>,
+    /// Where it connects, again after a lost connection.
+    pub dial: Dial,
     /// MQTT 5 framing.
     pub v5: bool,
     /// SUBSCRIBE, sent after every CONNACK.
@@ -228,7 +221,7 @@ impl SubSession {
         let mut ready = Some(ready);
         let mut outcome = SubOutcome::default();
         let mut connected_once = false;
-        let mut backoff = Duration::from_millis(100);
+        let mut backoff = Backoff::default();
         let mut rbuf = vec![0u8; 64 * 1024];
         let mut wbuf: Vec<u8> = Vec::with_capacity(4096);
         let mut incoming = Vec::new();
@@ -247,7 +240,7 @@ impl SubSession {
             if released(&release) {
                 return outcome;
             }
-            let opened = tokio::time::timeout(self.connect_timeout, self.open()).await;
+            let opened = tokio::time::timeout(self.connect_timeout, self.dial.open()).await;
             let mut stream = match opened {
                 Ok(Ok(s)) => s,
                 Ok(Err(e @ (IdleError::Refused { .. } | IdleError::Tls(_)))) => {
@@ -257,11 +250,11 @@ impl SubSession {
                     }
                     // Refused after having been accepted: the broker may come back to
                     // its senses (a restart with its password file); keep trying.
-                    self.pause(&mut backoff, &mut release).await;
+                    Self::pause(&mut backoff, &mut release).await;
                     continue;
                 }
                 _ => {
-                    self.pause(&mut backoff, &mut release).await;
+                    Self::pause(&mut backoff, &mut release).await;
                     continue;
                 }
             };
@@ -269,7 +262,7 @@ impl SubSession {
                 outcome.reconnects += 1;
             }
             connected_once = true;
-            backoff = Duration::from_millis(100);
+            backoff.reset();
             if stream.write_all(&self.subscribe).await.is_err() {
                 continue;
             }
@@ -356,24 +349,10 @@ impl SubSession {
         }
     }
 
-    async fn open(&self) -> Result<Stream, IdleError> {
-        idle::open(
-            self.broker,
-            self.source,
-            self.connect.clone(),
-            self.tls.as_deref(),
-            true,
-        )
-        .await
-    }
-
-    /// Wait before the next attempt: full jitter over an exponential backoff capped at
-    /// 5 s, cut short by release.
-    async fn pause(&self, backoff: &mut Duration, release: &mut watch::Receiver<bool>) {
-        let wait = rand::rng().random_range(0.0..backoff.as_secs_f64());
-        *backoff = (*backoff * 2).min(Duration::from_secs(5));
+    /// Wait before the next attempt, cut short by release.
+    async fn pause(backoff: &mut Backoff, release: &mut watch::Receiver<bool>) {
         tokio::select! {
-            _ = tokio::time::sleep(Duration::from_secs_f64(wait)) => {}
+            _ = tokio::time::sleep(backoff.next_wait()) => {}
             _ = release.changed() => {}
         }
     }

@@ -12,6 +12,7 @@
 
 use super::client::Protocol;
 use super::conn::resolve;
+use super::idle::Dial;
 use super::lean_sub::{SubFailure, SubGate, SubSession, subscribe_packet};
 use super::{
     BufferPolicy, Dropped, Interval, LoadCounters, Pacer, Shard, process_cpu_seconds, run_tag,
@@ -413,17 +414,19 @@ pub async fn publish_counted(
     let (mut sub_tasks, mut readies) = (Vec::new(), Vec::new());
     for i in 0..n_subs {
         let session = SubSession {
-            broker,
-            source: None,
-            connect: super::idle::connect_packet(
-                &format!("twin-load-sub-{tag}-{i}"),
-                keep_alive_s,
-                v5,
-                ep.credentials(),
-                persistent,
-            )
-            .map_err(|e| RunError::BadInput(e.to_string()))?,
-            tls: tls.clone(),
+            dial: Dial {
+                broker,
+                source: None,
+                connect: super::idle::connect_packet(
+                    &format!("twin-load-sub-{tag}-{i}"),
+                    keep_alive_s,
+                    v5,
+                    ep.credentials(),
+                    persistent,
+                )
+                .map_err(|e| RunError::BadInput(e.to_string()))?,
+                tls: tls.clone(),
+            },
             v5,
             subscribe: subscribe.clone(),
             keep_alive,
@@ -539,11 +542,13 @@ pub async fn publish_counted(
                 .collect()
         });
         let session = super::lean::PubSession {
-            broker,
-            source: (!spec.source_ips.is_empty())
-                .then(|| spec.source_ips[s % spec.source_ips.len()]),
-            connect,
-            tls: tls.clone(),
+            dial: Dial {
+                broker,
+                source: (!spec.source_ips.is_empty())
+                    .then(|| spec.source_ips[s % spec.source_ips.len()]),
+                connect,
+                tls: tls.clone(),
+            },
             v5,
             qos: spec.qos,
             retain: spec.retain,

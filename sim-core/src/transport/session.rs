@@ -6,7 +6,6 @@
 
 use crate::sim::InboundCommand;
 use crate::wire::CommandPayload;
-use rand::RngExt;
 use rumqttc::{AsyncClient, Event, EventLoop, LastWill, MqttOptions, Packet, QoS};
 use scenarios::SetValue;
 use std::sync::Arc;
@@ -107,7 +106,7 @@ pub fn parse_command(payload: &[u8]) -> Option<Vec<(String, SetValue)>> {
 pub async fn run(ctx: SessionCtx, mut eventloop: EventLoop) {
     let mut ever_connected = false;
     let mut permit = None;
-    let mut backoff = Duration::from_millis(100);
+    let mut backoff = super::backoff::Backoff::default();
     loop {
         if ctx.signal.shutdown.load(Ordering::Acquire) {
             shutdown(&ctx, &mut eventloop).await;
@@ -130,7 +129,7 @@ pub async fn run(ctx: SessionCtx, mut eventloop: EventLoop) {
         match event {
             Ok(Event::Incoming(Packet::ConnAck(_))) => {
                 permit = None;
-                backoff = Duration::from_millis(100);
+                backoff.reset();
                 if ever_connected {
                     ctx.stats.reconnects.fetch_add(1, Ordering::Relaxed);
                 } else {
@@ -164,12 +163,9 @@ pub async fn run(ctx: SessionCtx, mut eventloop: EventLoop) {
                 permit = None;
                 ctx.stats.connect_errors.fetch_add(1, Ordering::Relaxed);
                 tracing::debug!(device = ctx.index, error = %e, "session error; reconnecting");
-                // Exponential backoff with full jitter, capped at 5 s.
-                let wait = rand::rng().random_range(0.0..backoff.as_secs_f64());
-                backoff = (backoff * 2).min(Duration::from_secs(5));
                 tokio::select! {
                     _ = ctx.signal.notify.notified() => {}
-                    _ = tokio::time::sleep(Duration::from_secs_f64(wait)) => {}
+                    _ = tokio::time::sleep(backoff.next_wait()) => {}
                 }
             }
         }
