@@ -45,6 +45,14 @@ pub enum Command {
     /// (`pub`), subscribers (`sub`), held connections (`conn`), or a scenario's fleet
     /// of twins in real time (`twin load SCENARIO`).
     Load(Box<crate::load::LoadArgs>),
+    /// Mirror physical devices (Tasmota, ESPHome, generic JSON firmware) as twins: their
+    /// readings, online state and desired/reported shadow, compared with a twin model.
+    /// `--discover 30s` prints a starter config; `twin mirror set DEVICE key=value`
+    /// changes a device's desired state.
+    ///
+    /// Exit codes: 0 done, 1 failed (broker unreachable), 2 bad config or flags, 130
+    /// interrupted (the report is still written).
+    Mirror(Box<crate::mirror::MirrorArgs>),
     /// Work with reports: merge the shard reports of a `twin load --shard` run.
     #[command(subcommand)]
     Report(crate::load::ReportCommand),
@@ -158,6 +166,10 @@ pub fn main() -> ExitCode {
             Ok(code) => ExitCode::from(code),
             Err(e) => report_error(&e),
         },
+        Command::Mirror(args) => match crate::mirror::main(*args) {
+            Ok(code) => ExitCode::from(code),
+            Err(e) => report_error(&e),
+        },
         Command::Report(cmd) => match crate::load::report(cmd) {
             Ok(code) => ExitCode::from(code),
             Err(e) => report_error(&e),
@@ -182,6 +194,15 @@ fn init_logging() {
 fn report_error(e: &anyhow::Error) -> ExitCode {
     if let Some(se) = e.downcast_ref::<ScenarioError>() {
         eprintln!("error: {se}");
+        return ExitCode::from(EXIT_BAD_INPUT);
+    }
+    if let Some(
+        hw_bridge::BridgeError::Config(_)
+        | hw_bridge::BridgeError::BadInput(_)
+        | hw_bridge::BridgeError::Read { .. },
+    ) = e.downcast_ref::<hw_bridge::BridgeError>()
+    {
+        eprintln!("error: {e:#}");
         return ExitCode::from(EXIT_BAD_INPUT);
     }
     if let Some(RunError::BadInput(_)) = e.downcast_ref::<RunError>() {

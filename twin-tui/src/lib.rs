@@ -3,5 +3,6 @@
 pub mod check;
 pub mod cli;
 pub mod load;
+pub mod mirror;
 pub mod progress;
 pub mod tui;

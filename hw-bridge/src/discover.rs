@@ -1,0 +1,479 @@
+//! `twin mirror --discover`: listen to everything a broker carries for a while, recognise
+//! the conventions devices follow (Tasmota, ESPHome, generic JSON), and write a starter
+//! configuration that `twin mirror` accepts as it is.
+
+use crate::adapter::{Adapter, Outcome};
+use crate::config::AdapterConfig;
+use crate::error::BridgeError;
+use rumqttc::{AsyncClient, Event, Packet, QoS};
+use serde_json::Value;
+use sim_core::transport::endpoint::Endpoint;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::time::{Duration, Instant};
+
+/// The last message seen on one topic.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Seen {
+    /// Topic.
+    pub topic: String,
+    /// Last payload (at most [`KEEP`] bytes of it).
+    pub payload: Vec<u8>,
+    /// Messages seen on it.
+    pub count: u64,
+}
+
+/// Bytes of each payload kept for classification.
+pub const KEEP: usize = 4096;
+
+/// Subscribe to `#` for `duration` and collect the last message of every topic.
+pub async fn listen(
+    endpoint: &Endpoint,
+    url: &str,
+    duration: Duration,
+) -> Result<Vec<Seen>, BridgeError> {
+    let mut mo = endpoint.options(format!("twin-discover-{}", std::process::id()));
+    mo.set_keep_alive(Duration::from_secs(30));
+    mo.set_max_packet_size(crate::session::MAX_INCOMING, 64 * 1024);
+    let (client, mut eventloop) = AsyncClient::new(mo, 16);
+    let end = Instant::now() + duration;
+    let mut seen: BTreeMap<String, Seen> = BTreeMap::new();
+    let mut connected = false;
+    loop {
+        let left = end.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, eventloop.poll()).await {
+            Err(_) => break,
+            Ok(Ok(Event::Incoming(Packet::ConnAck(_)))) => {
+                connected = true;
+                client
+                    .subscribe("#", QoS::AtMostOnce)
+                    .await
+                    .map_err(|e| BridgeError::Broker {
+                        url: url.into(),
+                        message: e.to_string(),
+                    })?;
+            }
+            Ok(Ok(Event::Incoming(Packet::Publish(p)))) => {
+                let e = seen.entry(p.topic.clone()).or_insert_with(|| Seen {
+                    topic: p.topic.clone(),
+                    payload: Vec::new(),
+                    count: 0,
+                });
+                e.count += 1;
+                e.payload = p.payload[..p.payload.len().min(KEEP)].to_vec();
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                if !connected {
+                    return Err(BridgeError::Broker {
+                        url: url.into(),
+                        message: e.to_string(),
+                    });
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+    let _ = client.disconnect().await;
+    Ok(seen.into_values().collect())
+}
+
+/// A device recognised in the traffic.
+#[derive(Debug, Clone, PartialEq)]
+struct Found {
+    id: String,
+    lines: Vec<String>,
+    comment: String,
+}
+
+/// Fields that name or number a message, not measure anything.
+const BOOKKEEPING: &[&str] = &[
+    "device_id",
+    "id",
+    "seq",
+    "timestamp",
+    "ts",
+    "time",
+    "sent_us",
+];
+
+/// A starter configuration for what was seen: one `[[device]]` per recognised device.
+pub fn starter_config(seen: &[Seen], fleet: &str, broker: Option<&str>) -> String {
+    let by_topic: BTreeMap<&str, &Seen> = seen.iter().map(|s| (s.topic.as_str(), s)).collect();
+    let mut claimed: BTreeSet<&str> = BTreeSet::new();
+    let mut found: Vec<Found> = Vec::new();
+
+    // Tasmota: its discovery message names the topic; tele/<t>/… shows it too.
+    let mut tasmota: BTreeSet<String> = BTreeSet::new();
+    for s in seen {
+        let levels: Vec<&str> = s.topic.split('/').collect();
+        match levels[..] {
+            ["tasmota", "discovery", _, "config"] => {
+                if let Ok(v) = serde_json::from_slice::<Value>(&s.payload)
+                    && let Some(t) = v.get("t").and_then(Value::as_str)
+                {
+                    tasmota.insert(t.to_string());
+                }
+                claimed.insert(&s.topic);
+            }
+            ["tasmota", "discovery", ..] => {
+                claimed.insert(&s.topic);
+            }
+            [
+                "tele",
+                t,
+                "LWT" | "STATE" | "SENSOR" | "INFO1" | "INFO2" | "INFO3",
+            ] => {
+                tasmota.insert(t.to_string());
+            }
+            _ => {}
+        }
+    }
+    for t in &tasmota {
+        let cfg = AdapterConfig::Tasmota { topic: t.clone() };
+        let (readings, topics) = decode_all(&cfg, seen);
+        claimed.extend(topics);
+        let mut lines = vec![
+            "adapter = \"tasmota\"".to_string(),
+            format!("topic = {}", quote(t)),
+        ];
+        lines.extend(model_line(&readings));
+        found.push(Found {
+            id: t.clone(),
+            lines,
+            comment: format!("Tasmota device {t}{}", reading_list(&readings)),
+        });
+    }
+
+    // ESPHome: <node>/status beside <node>/sensor|switch|binary_sensor/<id>/state.
+    let mut nodes: BTreeSet<String> = BTreeSet::new();
+    for s in seen {
+        let levels: Vec<&str> = s.topic.split('/').collect();
+        if let [node @ .., "sensor" | "switch" | "binary_sensor", _, "state"] = &levels[..]
+            && !node.is_empty()
+        {
+            let node = node.join("/");
+            if by_topic.contains_key(format!("{node}/status").as_str()) {
+                nodes.insert(node);
+            }
+        }
+    }
+    for node in &nodes {
+        let cfg = AdapterConfig::Esphome {
+            node: node.clone(),
+            readings: BTreeMap::new(),
+        };
+        let (readings, topics) = decode_all(&cfg, seen);
+        claimed.extend(topics);
+        // Everything else under the node (debug, commands, discovery) is ESPHome's too.
+        for s in seen
+            .iter()
+            .filter(|s| s.topic.starts_with(&format!("{node}/")))
+        {
+            claimed.insert(&s.topic);
+        }
+        found.push(Found {
+            id: node.clone(),
+            lines: vec![
+                "adapter = \"esphome\"".into(),
+                format!("node = {}", quote(node)),
+            ],
+            comment: format!("ESPHome node {node}{}", reading_list(&readings)),
+        });
+    }
+
+    // Generic JSON: an object with numbers in it on a topic nobody claimed.
+    let mut skipped: Vec<String> = Vec::new();
+    for s in seen {
+        if claimed.contains(s.topic.as_str())
+            || s.topic.starts_with('$')
+            || s.topic.starts_with("homeassistant/")
+            || s.topic.contains("/shadow")
+        {
+            if s.topic.starts_with("homeassistant/") {
+                skipped.push(s.topic.clone());
+            }
+            continue;
+        }
+        let Ok(Value::Object(o)) = serde_json::from_slice::<Value>(&s.payload) else {
+            continue;
+        };
+        let numbers: Vec<&String> = o
+            .iter()
+            .filter(|(k, v)| {
+                !BOOKKEEPING.contains(&k.as_str()) && v.as_f64().is_some_and(f64::is_finite)
+            })
+            .map(|(k, _)| k)
+            .collect();
+        if numbers.is_empty() {
+            continue;
+        }
+        let switches: Vec<&String> = o
+            .iter()
+            .filter(|(_, v)| v.is_boolean())
+            .map(|(k, _)| k)
+            .collect();
+        let payload_id = o
+            .get("device_id")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let dir = s.topic.rsplit_once('/').map(|(d, _)| d.to_string());
+        let id = payload_id
+            .clone()
+            .unwrap_or_else(|| s.topic.replace('/', "-"));
+        let mut lines = vec![
+            "adapter = \"json\"".to_string(),
+            format!("topic = {}", quote(&s.topic)),
+        ];
+        if let Some(pid) = &payload_id {
+            lines.push("id_pointer = \"/device_id\"".into());
+            lines.push(format!("source_id = {}", quote(pid)));
+        }
+        lines.push(format!("readings = {}", pointer_table(&numbers)));
+        if !switches.is_empty() {
+            lines.push(format!("state = {}", pointer_table(&switches)));
+        }
+        if let Some(dir) = &dir {
+            let status = format!("{dir}/status");
+            if let Some(st) = by_topic.get(status.as_str())
+                && std::str::from_utf8(&st.payload).is_ok_and(|p| {
+                    matches!(p.trim().to_ascii_lowercase().as_str(), "online" | "offline")
+                })
+            {
+                lines.push(format!("status_topic = {}", quote(&status)));
+                claimed.insert(st.topic.as_str());
+            }
+            lines.push(format!(
+                "# command_topic = {}   # where the firmware takes {{\"set\":{{...}}}}, if it does",
+                quote(&format!("{dir}/cmd"))
+            ));
+        }
+        let readings: Vec<(String, f64)> = numbers
+            .iter()
+            .filter_map(|k| Some(((*k).clone(), o.get(*k)?.as_f64()?)))
+            .collect();
+        lines.extend(model_line(&readings));
+        found.push(Found {
+            id,
+            lines,
+            comment: format!("JSON on {}{}", s.topic, reading_list(&readings)),
+        });
+    }
+
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "# Starter mirror config written by `twin mirror --discover`."
+    );
+    let _ = writeln!(
+        out,
+        "# {} device(s) recognised in {} topic(s).",
+        found.len(),
+        seen.len()
+    );
+    let _ = writeln!(out, "[mirror]");
+    let _ = writeln!(out, "fleet = {}", quote(fleet));
+    if let Some(b) = broker {
+        let _ = writeln!(out, "broker = {}", quote(b));
+    }
+    let mut ids: BTreeSet<String> = BTreeSet::new();
+    for f in &found {
+        let mut id = sanitise(&f.id);
+        let base = id.clone();
+        let mut n = 2;
+        while !ids.insert(id.clone()) {
+            id = format!("{base}-{n}");
+            n += 1;
+        }
+        let _ = writeln!(out, "\n# {}", f.comment);
+        let _ = writeln!(out, "[[device]]");
+        let _ = writeln!(out, "id = {}", quote(&id));
+        for l in &f.lines {
+            let _ = writeln!(out, "{l}");
+        }
+    }
+    if !skipped.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n# Home Assistant discovery topics seen ({}), not mirrored by this version:",
+            skipped.len()
+        );
+        for t in skipped.iter().take(10) {
+            let _ = writeln!(out, "#   {t}");
+        }
+    }
+    out
+}
+
+/// Every reading the adapter finds in the seen messages, and the topics it read.
+fn decode_all<'a>(cfg: &AdapterConfig, seen: &'a [Seen]) -> (Vec<(String, f64)>, Vec<&'a str>) {
+    let a = Adapter::new(cfg.clone());
+    let mut readings: Vec<(String, f64)> = Vec::new();
+    let mut topics = Vec::new();
+    for s in seen.iter().filter(|s| a.wants(&s.topic)) {
+        topics.push(s.topic.as_str());
+        if let Outcome::Events(ev) = a.decode(&s.topic, &s.payload, KEEP) {
+            for e in ev {
+                if let crate::adapter::Event::Reading(n, v) = e
+                    && !readings.iter().any(|(m, _)| *m == n)
+                {
+                    readings.push((n, v));
+                }
+            }
+        }
+    }
+    (readings, topics)
+}
+
+fn model_line(readings: &[(String, f64)]) -> Option<String> {
+    let has = |k: &str| readings.iter().any(|(n, _)| n == k);
+    (has("temperature") || has("power")).then(|| {
+        format!(
+            "model = {}",
+            quote(sim_core::ingest::guess_model(readings).name())
+        )
+    })
+}
+
+fn reading_list(readings: &[(String, f64)]) -> String {
+    if readings.is_empty() {
+        return String::new();
+    }
+    let r: Vec<String> = readings.iter().map(|(n, v)| format!("{n} {v}")).collect();
+    format!(": {}", r.join(", "))
+}
+
+fn pointer_table(keys: &[&String]) -> String {
+    let parts: Vec<String> = keys
+        .iter()
+        .map(|k| {
+            format!(
+                "{} = {}",
+                bare_or_quoted(k),
+                quote(&format!("/{}", k.replace('~', "~0").replace('/', "~1")))
+            )
+        })
+        .collect();
+    format!("{{ {} }}", parts.join(", "))
+}
+
+fn bare_or_quoted(k: &str) -> String {
+    if !k.is_empty()
+        && k.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        k.to_string()
+    } else {
+        quote(k)
+    }
+}
+
+/// A TOML basic string.
+fn quote(s: &str) -> String {
+    toml::Value::String(s.to_string()).to_string()
+}
+
+/// A device id from a topic or name: no '/', '+', '#'.
+fn sanitise(s: &str) -> String {
+    let id: String = s
+        .chars()
+        .map(|c| {
+            if matches!(c, '/' | '+' | '#') || c.is_whitespace() {
+                '-'
+            } else {
+                c
+            }
+        })
+        .collect();
+    if id.is_empty() { "device".into() } else { id }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::MirrorConfig;
+
+    fn seen(topic: &str, payload: &str) -> Seen {
+        Seen {
+            topic: topic.into(),
+            payload: payload.as_bytes().to_vec(),
+            count: 1,
+        }
+    }
+
+    fn sample() -> Vec<Seen> {
+        vec![
+            seen(
+                "tasmota/discovery/5CCF7F000001/config",
+                r#"{"ip":"10.0.0.5","dn":"Plug","t":"tasmota_plug","mac":"5CCF7F000001"}"#,
+            ),
+            seen("tele/tasmota_plug/LWT", "Online"),
+            seen(
+                "tele/tasmota_plug/SENSOR",
+                r#"{"AM2301":{"Temperature":21.5,"Humidity":40.1}}"#,
+            ),
+            seen("tele/tasmota_plug/STATE", r#"{"POWER":"OFF"}"#),
+            seen("kitchen/status", "online"),
+            seen("kitchen/sensor/kitchen_temperature/state", "22.1"),
+            seen("kitchen/switch/fan/state", "OFF"),
+            seen("kitchen/debug", "boot"),
+            seen(
+                "sensors/pico-1/telemetry",
+                r#"{"device_id":"pico-1","seq":3,"temperature":20.5,"humidity":41,"relay":false}"#,
+            ),
+            seen("sensors/pico-1/status", "online"),
+            seen("homeassistant/sensor/kitchen/t/config", "{}"),
+            seen("twin/home/plug/shadow", r#"{"state":{},"version":1}"#),
+            seen("$SYS/broker/uptime", "10"),
+            seen("weather/raw", "not json"),
+        ]
+    }
+
+    #[test]
+    fn recognises_each_convention_and_writes_a_config_that_parses() {
+        let text = starter_config(&sample(), "home", Some("mqtt://127.0.0.1:1883"));
+        let cfg =
+            MirrorConfig::parse(&text, "discovered.toml").unwrap_or_else(|e| panic!("{e}\n{text}"));
+        let summary: Vec<(String, &str)> = cfg
+            .devices
+            .iter()
+            .map(|d| (d.id.clone(), Adapter::new(d.adapter.clone()).name()))
+            .collect();
+        assert_eq!(
+            summary,
+            vec![
+                ("tasmota_plug".to_string(), "tasmota"),
+                ("kitchen".to_string(), "esphome"),
+                ("pico-1".to_string(), "json"),
+            ],
+            "{text}"
+        );
+        assert_eq!(cfg.broker.as_deref(), Some("mqtt://127.0.0.1:1883"));
+        assert_eq!(cfg.devices[0].model, Some(scenarios::ModelKind::Dht22));
+        match &cfg.devices[2].adapter {
+            AdapterConfig::Json(j) => {
+                assert_eq!(j.status_topic.as_deref(), Some("sensors/pico-1/status"));
+                assert_eq!(
+                    j.readings.get("temperature").map(String::as_str),
+                    Some("/temperature")
+                );
+                assert_eq!(j.state.get("relay").map(String::as_str), Some("/relay"));
+                assert_eq!(j.id_pointer.as_deref(), Some("/device_id"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            text.contains("homeassistant/sensor/kitchen/t/config"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn odd_names_are_quoted_and_ids_kept_unique() {
+        let s = vec![seen("a/b", r#"{"temp C":1.5}"#), seen("a-b", r#"{"x":1}"#)];
+        let text = starter_config(&s, "f", None);
+        let cfg = MirrorConfig::parse(&text, "d.toml").unwrap_or_else(|e| panic!("{e}\n{text}"));
+        let ids: Vec<&str> = cfg.devices.iter().map(|d| d.id.as_str()).collect();
+        assert_eq!(ids, vec!["a-b", "a-b-2"]);
+    }
+}

@@ -1,0 +1,366 @@
+//! Device emulators for tests: a Tasmota plug with a DHT22 (AM2301), an ESPHome node and
+//! a MicroPython-style generic JSON sensor, each a real MQTT session that publishes the
+//! way its firmware does, obeys its native commands, and leaves a last will. Killing one
+//! drops its connection without a goodbye, so the broker fires the will.
+
+use rumqttc::{AsyncClient, Event, LastWill, MqttOptions, Packet, QoS};
+use serde_json::json;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::task::JoinHandle;
+
+/// What a device's temperature is, given seconds since it started.
+pub type Curve = Arc<dyn Fn(f64) -> f64 + Send + Sync>;
+
+/// What an emulator did, for tests to check.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Log {
+    /// Native commands received: (topic, payload).
+    pub commands: Vec<(String, String)>,
+    /// Its switch (Tasmota POWER, ESPHome `fan`, the JSON sensor's `relay`).
+    pub switch_on: bool,
+    /// Telemetry messages published.
+    pub published: u64,
+}
+
+/// A running emulator; killed (connection dropped, last will fired) on [`Emulator::kill`]
+/// or drop.
+#[derive(Debug)]
+pub struct Emulator {
+    task: JoinHandle<()>,
+    log: Arc<Mutex<Log>>,
+}
+
+impl Emulator {
+    /// What it did so far.
+    pub fn log(&self) -> Log {
+        self.log.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    /// Drop the connection without DISCONNECT: the broker publishes the last will.
+    pub fn kill(&self) {
+        self.task.abort();
+    }
+
+    /// Wait until `check` holds for the log, at most `timeout`.
+    pub async fn wait_for(&self, timeout: Duration, check: impl Fn(&Log) -> bool) -> bool {
+        let end = Instant::now() + timeout;
+        while Instant::now() < end {
+            if check(&self.log()) {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        check(&self.log())
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn options(url: &str, id: &str, will: (&str, &str)) -> MqttOptions {
+    let (host, port, _) =
+        sim_core::transport::endpoint::parse_url(url).unwrap_or(("127.0.0.1".into(), 1883, false));
+    let mut o = MqttOptions::new(id, host, port);
+    o.set_keep_alive(Duration::from_secs(5));
+    o.set_last_will(LastWill::new(
+        will.0,
+        will.1.as_bytes().to_vec(),
+        QoS::AtLeastOnce,
+        true,
+    ));
+    o
+}
+
+/// Messages to publish: (topic, payload, retain).
+type Msgs = Vec<(String, Vec<u8>, bool)>;
+
+/// What a device does: on connect, on each period, on each command.
+trait Firmware: Send + 'static {
+    fn on_connect(&mut self) -> (Vec<String>, Msgs);
+    fn on_period(&mut self, t: f64, log: &mut Log) -> Msgs;
+    fn on_command(&mut self, topic: &str, payload: &str, t: f64, log: &mut Log) -> Msgs;
+}
+
+fn spawn(
+    url: &str,
+    id: &str,
+    will: (&str, &str),
+    every: Duration,
+    mut fw: impl Firmware,
+) -> Emulator {
+    let log = Arc::new(Mutex::new(Log::default()));
+    let opts = options(url, id, will);
+    let task = {
+        let log = log.clone();
+        tokio::spawn(async move {
+            let (client, mut eventloop) = AsyncClient::new(opts, 256);
+            let started = Instant::now();
+            let mut tick = tokio::time::interval(every);
+            let mut connected = false;
+            let send = |msgs: Msgs| {
+                for (topic, payload, retain) in msgs {
+                    let _ = client.try_publish(topic, QoS::AtLeastOnce, retain, payload);
+                }
+            };
+            loop {
+                tokio::select! {
+                    ev = eventloop.poll() => match ev {
+                        Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                            connected = true;
+                            let (subs, msgs) = fw.on_connect();
+                            for s in subs {
+                                let _ = client.try_subscribe(s, QoS::AtLeastOnce);
+                            }
+                            send(msgs);
+                        }
+                        Ok(Event::Incoming(Packet::Publish(p))) => {
+                            let text = String::from_utf8_lossy(&p.payload).to_string();
+                            let msgs = match log.lock() {
+                                Ok(mut l) => {
+                                    l.commands.push((p.topic.clone(), text.clone()));
+                                    fw.on_command(&p.topic, &text, started.elapsed().as_secs_f64(), &mut l)
+                                }
+                                Err(_) => Vec::new(),
+                            };
+                            send(msgs);
+                        }
+                        Ok(_) => {}
+                        Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+                    },
+                    _ = tick.tick(), if connected => {
+                        let msgs = match log.lock() {
+                            Ok(mut l) => fw.on_period(started.elapsed().as_secs_f64(), &mut l),
+                            Err(_) => Vec::new(),
+                        };
+                        send(msgs);
+                    }
+                }
+            }
+        })
+    };
+    Emulator { task, log }
+}
+
+struct Tasmota {
+    topic: String,
+    curve: Curve,
+}
+
+impl Tasmota {
+    fn power(&self, on: bool) -> Msgs {
+        let word = if on { "ON" } else { "OFF" };
+        vec![
+            (
+                format!("stat/{}/RESULT", self.topic),
+                json!({"POWER": word}).to_string().into_bytes(),
+                false,
+            ),
+            (
+                format!("stat/{}/POWER", self.topic),
+                word.as_bytes().to_vec(),
+                false,
+            ),
+        ]
+    }
+}
+
+impl Firmware for Tasmota {
+    fn on_connect(&mut self) -> (Vec<String>, Msgs) {
+        let t = &self.topic;
+        let discovery = json!({"ip": "127.0.0.1", "dn": "Emulated plug", "hn": t, "mac": "5CCF7F0000AA", "md": "Sonoff S31", "t": t, "ft": "%prefix%/%topic%/", "tp": ["cmnd", "stat", "tele"]});
+        (
+            vec![format!("cmnd/{t}/+")],
+            vec![
+                (format!("tele/{t}/LWT"), b"Online".to_vec(), true),
+                (
+                    "tasmota/discovery/5CCF7F0000AA/config".into(),
+                    discovery.to_string().into_bytes(),
+                    true,
+                ),
+            ],
+        )
+    }
+
+    fn on_period(&mut self, t: f64, log: &mut Log) -> Msgs {
+        log.published += 1;
+        let temp = ((self.curve)(t) * 10.0).round() / 10.0;
+        let power = if log.switch_on { "ON" } else { "OFF" };
+        vec![
+            (
+                format!("tele/{}/SENSOR", self.topic),
+                json!({"Time": "2026-11-23T10:00:00", "AM2301": {"Temperature": temp, "Humidity": 45.0, "DewPoint": 9.0}, "TempUnit": "C"}).to_string().into_bytes(),
+                false,
+            ),
+            (
+                format!("tele/{}/STATE", self.topic),
+                json!({"Time": "2026-11-23T10:00:00", "POWER": power, "Wifi": {"RSSI": 76}}).to_string().into_bytes(),
+                false,
+            ),
+        ]
+    }
+
+    fn on_command(&mut self, topic: &str, payload: &str, _t: f64, log: &mut Log) -> Msgs {
+        if topic != format!("cmnd/{}/POWER", self.topic) {
+            return Vec::new();
+        }
+        log.switch_on = match payload.trim().to_ascii_uppercase().as_str() {
+            "ON" | "1" => true,
+            "OFF" | "0" => false,
+            "TOGGLE" | "2" => !log.switch_on,
+            _ => return self.power(log.switch_on),
+        };
+        self.power(log.switch_on)
+    }
+}
+
+/// A Tasmota plug with an AM2301 (DHT22) on topic `topic`, publishing SENSOR and STATE
+/// every `every`, switching on `cmnd/{topic}/POWER`.
+pub fn tasmota_plug(url: &str, topic: &str, every: Duration, curve: Curve) -> Emulator {
+    let will = format!("tele/{topic}/LWT");
+    spawn(
+        url,
+        &format!("DVES_{topic}"),
+        (&will, "Offline"),
+        every,
+        Tasmota {
+            topic: topic.into(),
+            curve,
+        },
+    )
+}
+
+struct Esphome {
+    node: String,
+    curve: Curve,
+}
+
+impl Firmware for Esphome {
+    fn on_connect(&mut self) -> (Vec<String>, Msgs) {
+        let n = &self.node;
+        (
+            vec![format!("{n}/switch/+/command")],
+            vec![
+                (format!("{n}/status"), b"online".to_vec(), true),
+                (format!("{n}/switch/fan/state"), b"OFF".to_vec(), true),
+            ],
+        )
+    }
+
+    fn on_period(&mut self, t: f64, log: &mut Log) -> Msgs {
+        log.published += 1;
+        vec![(
+            format!("{}/sensor/{}_temperature/state", self.node, self.node),
+            format!("{:.2}", (self.curve)(t)).into_bytes(),
+            false,
+        )]
+    }
+
+    fn on_command(&mut self, topic: &str, payload: &str, _t: f64, log: &mut Log) -> Msgs {
+        if topic != format!("{}/switch/fan/command", self.node) {
+            return Vec::new();
+        }
+        log.switch_on = match payload.trim().to_ascii_uppercase().as_str() {
+            "ON" => true,
+            "OFF" => false,
+            "TOGGLE" => !log.switch_on,
+            _ => log.switch_on,
+        };
+        let word: &[u8] = if log.switch_on { b"ON" } else { b"OFF" };
+        vec![(
+            format!("{}/switch/fan/state", self.node),
+            word.to_vec(),
+            true,
+        )]
+    }
+}
+
+/// An ESPHome node `node` with a temperature sensor `{node}_temperature` and a switch
+/// `fan`.
+pub fn esphome_node(url: &str, node: &str, every: Duration, curve: Curve) -> Emulator {
+    let will = format!("{node}/status");
+    spawn(
+        url,
+        node,
+        (&will, "offline"),
+        every,
+        Esphome {
+            node: node.into(),
+            curve,
+        },
+    )
+}
+
+struct JsonSensor {
+    id: String,
+    seq: u64,
+    curve: Curve,
+}
+
+impl JsonSensor {
+    fn telemetry(&mut self, t: f64, log: &mut Log) -> (String, Vec<u8>, bool) {
+        log.published += 1;
+        let seq = self.seq;
+        self.seq += 1;
+        let p = json!({
+            "device_id": self.id, "seq": seq, "timestamp": sim_core::wire::unix_us() as f64 / 1e6,
+            "temperature": ((self.curve)(t) * 100.0).round() / 100.0, "humidity": 41.5, "relay": log.switch_on,
+        });
+        (
+            format!("sensors/{}/telemetry", self.id),
+            p.to_string().into_bytes(),
+            false,
+        )
+    }
+}
+
+impl Firmware for JsonSensor {
+    fn on_connect(&mut self) -> (Vec<String>, Msgs) {
+        (
+            vec![format!("sensors/{}/cmd", self.id)],
+            vec![(
+                format!("sensors/{}/status", self.id),
+                b"online".to_vec(),
+                true,
+            )],
+        )
+    }
+
+    fn on_period(&mut self, t: f64, log: &mut Log) -> Msgs {
+        vec![self.telemetry(t, log)]
+    }
+
+    fn on_command(&mut self, _topic: &str, payload: &str, t: f64, log: &mut Log) -> Msgs {
+        let v: serde_json::Value = serde_json::from_str(payload).unwrap_or_default();
+        if let Some(on) = v
+            .pointer("/set/relay")
+            .map(crate::value::normalise)
+            .and_then(|v| v.as_bool())
+        {
+            log.switch_on = on;
+        }
+        // Report the new state at once, as the firmware in hw-bridge/firmware does.
+        vec![self.telemetry(t, log)]
+    }
+}
+
+/// A MicroPython-style sensor: `{"device_id":…,"seq":…,"temperature":…,"relay":…}` on
+/// `sensors/{id}/telemetry`, status on `sensors/{id}/status`, commands on
+/// `sensors/{id}/cmd`.
+pub fn json_sensor(url: &str, id: &str, every: Duration, curve: Curve) -> Emulator {
+    let will = format!("sensors/{id}/status");
+    spawn(
+        url,
+        id,
+        (&will, "offline"),
+        every,
+        JsonSensor {
+            id: id.into(),
+            seq: 0,
+            curve,
+        },
+    )
+}

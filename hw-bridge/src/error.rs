@@ -1,0 +1,30 @@
+//! The crate's one error type.
+
+use scenarios::Located;
+
+/// What can go wrong in the bridge.
+#[derive(Debug, thiserror::Error)]
+pub enum BridgeError {
+    /// The configuration file could not be read.
+    #[error("reading {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The configuration is invalid; the message points at the file, line and column.
+    #[error("{0}")]
+    Config(Located),
+    /// Bad input given some other way (flags, `key=value` pairs).
+    #[error("{0}")]
+    BadInput(String),
+    /// The broker could not be reached, or refused the session.
+    #[error("broker {url}: {message}")]
+    Broker {
+        /// The broker URL.
+        url: String,
+        /// What happened.
+        message: String,
+    },
+}
