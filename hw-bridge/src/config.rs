@@ -59,6 +59,17 @@ pub enum AdapterConfig {
         /// Reading name → ESPHome sensor object id; empty: every sensor under its own id.
         readings: BTreeMap<String, String>,
     },
+    /// Homie 4 or 5: `{base}/{device_id}/$state`, `{base}/{device_id}/{node}/{property}`,
+    /// commands on `…/{property}/set`.
+    Homie {
+        /// `homie` (Homie 4) or `homie/5` (Homie 5).
+        base: String,
+        /// The Homie device id.
+        device_id: String,
+        /// Reading or state name → `node/property`; empty: every property as
+        /// `{node}_{property}`.
+        names: BTreeMap<String, String>,
+    },
 }
 
 /// The generic JSON adapter's settings.
@@ -134,6 +145,8 @@ struct RawDevice {
     publish_every: Option<Spanned<Dur>>,
     topic: Option<Spanned<String>>,
     node: Option<Spanned<String>>,
+    base: Option<Spanned<String>>,
+    device_id: Option<Spanned<String>>,
     id_pointer: Option<Spanned<String>>,
     source_id: Option<String>,
     readings: Option<Spanned<BTreeMap<String, String>>>,
@@ -158,7 +171,7 @@ struct RawTwin {
 }
 
 /// The adapters `adapter = "..."` accepts.
-pub const ADAPTERS: &[&str] = &["json", "tasmota", "esphome"];
+pub const ADAPTERS: &[&str] = &["json", "tasmota", "esphome", "homie"];
 
 impl MirrorConfig {
     /// Read and check a configuration file.
@@ -284,7 +297,17 @@ fn adapter(d: &RawDevice, id: &str, at: &At<'_>) -> Result<AdapterConfig, Bridge
         d.id_pointer.as_ref().map(Spanned::span),
         &["json"],
     )?;
-    only("state", d.state.as_ref().map(Spanned::span), &["json"])?;
+    only(
+        "state",
+        d.state.as_ref().map(Spanned::span),
+        &["json", "homie"],
+    )?;
+    only("base", d.base.as_ref().map(Spanned::span), &["homie"])?;
+    only(
+        "device_id",
+        d.device_id.as_ref().map(Spanned::span),
+        &["homie"],
+    )?;
     only(
         "status_topic",
         d.status_topic.as_ref().map(Spanned::span),
@@ -298,7 +321,7 @@ fn adapter(d: &RawDevice, id: &str, at: &At<'_>) -> Result<AdapterConfig, Bridge
     only(
         "readings",
         d.readings.as_ref().map(Spanned::span),
-        &["json", "esphome"],
+        &["json", "esphome", "homie"],
     )?;
     let need = |v: &Option<Spanned<String>>, key: &str| -> Result<String, BridgeError> {
         match v {
@@ -395,6 +418,51 @@ fn adapter(d: &RawDevice, id: &str, at: &At<'_>) -> Result<AdapterConfig, Bridge
                     .unwrap_or_default(),
             })
         }
+        "homie" => {
+            let device_id = need(&d.device_id, "device_id")?;
+            let id_span = d.device_id.as_ref().map_or(0..0, Spanned::span);
+            if !homie_id(&device_id) {
+                return Err(at(
+                    id_span,
+                    format!(
+                        "homie `device_id` \"{device_id}\" must be lower-case letters, digits and hyphens"
+                    ),
+                ));
+            }
+            let base = d
+                .base
+                .as_ref()
+                .map_or_else(|| "homie".to_string(), |b| b.get_ref().clone());
+            if base.is_empty() || base.contains(['+', '#']) {
+                return Err(at(
+                    d.base.as_ref().map_or(0..0, Spanned::span),
+                    format!(
+                        "homie `base` \"{base}\" is not a topic prefix (\"homie\", or \"homie/5\" for Homie 5)"
+                    ),
+                ));
+            }
+            let mut names = BTreeMap::new();
+            for m in [&d.readings, &d.state].into_iter().flatten() {
+                for (k, p) in m.get_ref() {
+                    match p.split_once('/') {
+                        Some((n, q)) if homie_id(n) && homie_id(q) => {
+                            names.insert(k.clone(), p.clone());
+                        }
+                        _ => {
+                            return Err(at(
+                                m.span(),
+                                format!("`{k} = \"{p}\"`: a Homie property is \"node/property\""),
+                            ));
+                        }
+                    }
+                }
+            }
+            Ok(AdapterConfig::Homie {
+                base,
+                device_id,
+                names,
+            })
+        }
         other => Err(at(
             d.adapter.span(),
             format!(
@@ -451,6 +519,14 @@ fn twin(
         tolerance,
         confirm: r.confirm.unwrap_or(3).max(1),
     })
+}
+
+/// A Homie id: lower-case letters, digits and hyphens, not starting with a hyphen.
+fn homie_id(s: &str) -> bool {
+    !s.is_empty()
+        && !s.starts_with('-')
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
 /// Whether `f` is a valid MQTT topic filter: `#` only as a whole last level, `+` only as
@@ -568,6 +644,17 @@ node = "kitchen-node"
         assert!(e.contains("m.toml:2:10"), "{e}");
         let e = err("[mirror]\nstale_after = \"0s\"\n");
         assert!(e.contains("longer than zero"), "{e}");
+    }
+
+    #[test]
+    fn the_example_config_parses() {
+        let src = include_str!("../examples/mirror.toml");
+        let c = MirrorConfig::parse(src, "examples/mirror.toml").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.devices.len(), 3);
+        assert_eq!(c.stale_after, 120.0);
+        let twin = c.devices[1].twin.as_ref().expect("pico-1 has a twin");
+        assert_eq!(twin.time_constant, 3.0 * 3600.0);
+        assert_eq!(twin.heater, Some(("plug".into(), "power".into())));
     }
 
     #[test]

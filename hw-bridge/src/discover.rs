@@ -1,6 +1,6 @@
 //! `twin mirror --discover`: listen to everything a broker carries for a while, recognise
 //! the conventions devices follow (Tasmota, ESPHome, generic JSON), and write a starter
-//! configuration that `twin mirror` accepts as it is.
+//! configuration that `twin mirror` accepts as it is. Homie devices are recognised too.
 
 use crate::adapter::{Adapter, Outcome};
 use crate::config::AdapterConfig;
@@ -179,6 +179,49 @@ pub fn starter_config(seen: &[Seen], fleet: &str, broker: Option<&str>) -> Strin
                 format!("node = {}", quote(node)),
             ],
             comment: format!("ESPHome node {node}{}", reading_list(&readings)),
+        });
+    }
+
+    // Homie 4 and 5: {base}/{device}/$state.
+    let mut homie: BTreeSet<(String, String)> = BTreeSet::new();
+    for s in seen {
+        let levels: Vec<&str> = s.topic.split('/').collect();
+        match levels[..] {
+            ["homie", "5", dev, "$state"] => {
+                homie.insert(("homie/5".into(), dev.to_string()));
+            }
+            ["homie", dev, "$state"] => {
+                homie.insert(("homie".into(), dev.to_string()));
+            }
+            _ => {}
+        }
+    }
+    for (base, dev) in &homie {
+        let cfg = AdapterConfig::Homie {
+            base: base.clone(),
+            device_id: dev.clone(),
+            names: BTreeMap::new(),
+        };
+        let (readings, _) = decode_all(&cfg, seen);
+        let prefix = format!("{base}/{dev}/");
+        for s in seen.iter().filter(|s| s.topic.starts_with(&prefix)) {
+            claimed.insert(&s.topic);
+        }
+        let mut lines = vec![
+            "adapter = \"homie\"".to_string(),
+            format!("device_id = {}", quote(dev)),
+        ];
+        if base != "homie" {
+            lines.push(format!("base = {}", quote(base)));
+        }
+        found.push(Found {
+            id: dev.clone(),
+            lines,
+            comment: format!(
+                "Homie {} device {dev}{}",
+                if base == "homie" { "4" } else { "5" },
+                reading_list(&readings)
+            ),
         });
     }
 
@@ -426,6 +469,11 @@ mod tests {
             seen("twin/home/plug/shadow", r#"{"state":{},"version":1}"#),
             seen("$SYS/broker/uptime", "10"),
             seen("weather/raw", "not json"),
+            seen("homie/greenhouse/$state", "ready"),
+            seen("homie/greenhouse/$homie", "4.0"),
+            seen("homie/greenhouse/sensor/temperature", "19.5"),
+            seen("homie/greenhouse/relay/on", "false"),
+            seen("homie/5/shed/$state", "ready"),
         ]
     }
 
@@ -444,13 +492,19 @@ mod tests {
             vec![
                 ("tasmota_plug".to_string(), "tasmota"),
                 ("kitchen".to_string(), "esphome"),
+                ("greenhouse".to_string(), "homie"),
+                ("shed".to_string(), "homie"),
                 ("pico-1".to_string(), "json"),
             ],
             "{text}"
         );
+        match &cfg.devices[3].adapter {
+            AdapterConfig::Homie { base, .. } => assert_eq!(base, "homie/5"),
+            other => panic!("{other:?}"),
+        }
         assert_eq!(cfg.broker.as_deref(), Some("mqtt://127.0.0.1:1883"));
         assert_eq!(cfg.devices[0].model, Some(scenarios::ModelKind::Dht22));
-        match &cfg.devices[2].adapter {
+        match &cfg.devices[4].adapter {
             AdapterConfig::Json(j) => {
                 assert_eq!(j.status_topic.as_deref(), Some("sensors/pico-1/status"));
                 assert_eq!(

@@ -156,8 +156,15 @@ impl Mirror {
         self.clock
     }
 
-    /// One message from the broker, received at `now`.
-    pub fn handle(&mut self, topic: &str, payload: &[u8], now: f64) -> Vec<Publish> {
+    /// One message from the broker, received at `now`. A retained message is old news:
+    /// it counts, but only an explicit online announcement in it marks a device online.
+    pub fn handle(
+        &mut self,
+        topic: &str,
+        payload: &[u8],
+        retained: bool,
+        now: f64,
+    ) -> Vec<Publish> {
         let t = self.time(now);
         if let Some(device) = self.shadow_update_target(topic) {
             return self.update(&device, payload, t);
@@ -190,7 +197,7 @@ impl Mirror {
             match o {
                 Outcome::NotMine => {}
                 Outcome::Malformed(why) => self.malformed(i, topic, why),
-                Outcome::Events(ev) => out.extend(self.apply(i, &ev, t)),
+                Outcome::Events(ev) => out.extend(self.apply(i, &ev, retained, t)),
             }
         }
         out
@@ -217,15 +224,18 @@ impl Mirror {
         d.last_malformed = Some(why);
     }
 
-    fn apply(&mut self, i: usize, events: &[Event], t: f64) -> Vec<Publish> {
+    fn apply(&mut self, i: usize, events: &[Event], retained: bool, t: f64) -> Vec<Publish> {
         let mut out = Vec::new();
         let mut doc_changed = false;
         self.devices[i].received += 1;
-        self.devices[i].last_seen = Some(t);
         let says_offline = events.contains(&Event::Online(false));
+        let says_online = events.contains(&Event::Online(true));
+        if !retained || says_online {
+            self.devices[i].last_seen = Some(t);
+        }
         if says_offline {
             doc_changed |= self.set_offline(i, t, "its last will (or status) says offline", 0.0);
-        } else if !self.devices[i].online {
+        } else if !self.devices[i].online && (!retained || says_online) {
             doc_changed = true;
             self.set_online(i, t, &mut out);
         }

@@ -1,6 +1,17 @@
 use super::*;
 use serde_json::json;
 
+/// Messages as they happen (not retained).
+trait Live {
+    fn handle_live(&mut self, topic: &str, payload: &[u8], now: f64) -> Vec<Publish>;
+}
+
+impl Live for Mirror {
+    fn handle_live(&mut self, topic: &str, payload: &[u8], now: f64) -> Vec<Publish> {
+        self.handle(topic, payload, false, now)
+    }
+}
+
 const CONFIG: &str = r#"
 [mirror]
 fleet = "home"
@@ -43,11 +54,11 @@ fn mirror() -> Mirror {
 
 fn sensor(m: &mut Mirror, t: f64, value: f64) -> Vec<Publish> {
     let p = json!({"device_id": "pico-1", "temperature": value, "humidity": 40.0});
-    m.handle("sensors/temperature", p.to_string().as_bytes(), 1000.0 + t)
+    m.handle_live("sensors/temperature", p.to_string().as_bytes(), 1000.0 + t)
 }
 
 fn update(m: &mut Mirror, device: &str, body: Value, t: f64) -> Vec<Publish> {
-    m.handle(
+    m.handle_live(
         &format!("twin/home/{device}/shadow/update"),
         body.to_string().as_bytes(),
         1000.0 + t,
@@ -92,7 +103,7 @@ fn readings_reach_their_device_and_not_its_neighbour() {
     let mut m = mirror();
     sensor(&mut m, 1.0, 21.0);
     sensor(&mut m, 2.0, 21.4);
-    m.handle(
+    m.handle_live(
         "sensors/temperature",
         br#"{"device_id":"pico-2","temperature":18.0}"#,
         1003.0,
@@ -111,7 +122,7 @@ fn readings_reach_their_device_and_not_its_neighbour() {
 #[test]
 fn desired_power_becomes_a_tasmota_command_and_converges() {
     let mut m = mirror();
-    m.handle("tele/tasmota_plug/LWT", b"Online", 1000.5);
+    m.handle_live("tele/tasmota_plug/LWT", b"Online", 1000.5);
     let out = update(
         &mut m,
         "plug",
@@ -136,7 +147,7 @@ fn desired_power_becomes_a_tasmota_command_and_converges() {
         json!({"power": true}).as_object().cloned().expect("obj")
     );
     // The plug answers; the delta clears and the new document is published, retained.
-    let out = m.handle("stat/tasmota_plug/POWER", b"ON", 1001.2);
+    let out = m.handle_live("stat/tasmota_plug/POWER", b"ON", 1001.2);
     assert_eq!(out.len(), 1);
     assert!(out[0].retain);
     let doc: Value = serde_json::from_slice(&out[0].payload).expect("json");
@@ -205,7 +216,7 @@ fn updates_are_checked() {
 #[test]
 fn an_unconfirmed_desire_raises_an_alert_and_is_resent_when_the_device_returns() {
     let mut m = mirror();
-    m.handle("tele/tasmota_plug/LWT", b"Online", 1000.0);
+    m.handle_live("tele/tasmota_plug/LWT", b"Online", 1000.0);
     update(
         &mut m,
         "plug",
@@ -231,7 +242,7 @@ fn an_unconfirmed_desire_raises_an_alert_and_is_resent_when_the_device_returns()
         ("plug", Some("power"))
     );
     // The plug's last will fires; when it comes back the command goes out again.
-    m.handle("tele/tasmota_plug/LWT", b"Offline", 1007.0);
+    m.handle_live("tele/tasmota_plug/LWT", b"Offline", 1007.0);
     let r = report(&m, 7.0);
     assert!(!dev(&r, "plug").online);
     assert!(
@@ -239,7 +250,7 @@ fn an_unconfirmed_desire_raises_an_alert_and_is_resent_when_the_device_returns()
             .iter()
             .any(|a| a.kind == "offline" && a.device == "plug" && a.end.is_none())
     );
-    let out = m.handle("tele/tasmota_plug/LWT", b"Online", 1008.0);
+    let out = m.handle_live("tele/tasmota_plug/LWT", b"Online", 1008.0);
     assert!(
         out.iter()
             .any(|p| p.topic == "cmnd/tasmota_plug/POWER" && p.payload == b"ON")
@@ -280,7 +291,7 @@ fn a_silent_device_goes_offline() {
 fn the_twin_follows_the_heater_and_flags_a_drifting_sensor() {
     let mut m = mirror();
     // The plug heats pico-1's room: the twin predicts warming, the sensor agrees.
-    m.handle("stat/tasmota_plug/POWER", b"ON", 1000.0);
+    m.handle_live("stat/tasmota_plug/POWER", b"ON", 1000.0);
     let mut t = 0.0;
     let mut temp = 20.0;
     for _ in 0..40 {
@@ -292,7 +303,7 @@ fn the_twin_follows_the_heater_and_flags_a_drifting_sensor() {
             .as_ref()
             .and_then(|tw| tw.predicted)
             .unwrap_or(temp);
-        m.handle("stat/tasmota_plug/POWER", b"ON", 1000.0 + t);
+        m.handle_live("stat/tasmota_plug/POWER", b"ON", 1000.0 + t);
         let p = dev(&report(&m, t), "pico-1").twin.clone().expect("twin");
         assert!(p.heater_on);
     }
@@ -348,12 +359,12 @@ fn malformed_payloads_are_counted_never_fatal() {
         ("tele/tasmota_plug/LWT", b"perhaps"),
         ("sensors/pico-1/status", b"\x01\x02"),
     ] {
-        m.handle(topic, payload, 1001.0);
+        m.handle_live(topic, payload, 1001.0);
     }
     // Junk on the topic pico-1 and pico-2 share cannot be pinned on either.
-    m.handle("sensors/temperature", b"\x00\x00", 1001.0);
+    m.handle_live("sensors/temperature", b"\x00\x00", 1001.0);
     // A wrong type from a known device is that device's.
-    m.handle(
+    m.handle_live(
         "sensors/temperature",
         br#"{"device_id":"pico-1","temperature":"21"}"#,
         1001.0,
@@ -378,7 +389,7 @@ fn sequence_gaps_count_as_lost() {
     let mut m = mirror();
     for seq in [0u64, 1, 2, 5, 6, 0, 1] {
         let p = json!({"device_id": "pico-2", "seq": seq, "temperature": 20.0});
-        m.handle("sensors/temperature", p.to_string().as_bytes(), 1001.0);
+        m.handle_live("sensors/temperature", p.to_string().as_bytes(), 1001.0);
     }
     let r = report(&m, 1.0);
     assert_eq!(
@@ -388,4 +399,25 @@ fn sequence_gaps_count_as_lost() {
     );
     assert_eq!(r.messages.lost, 2);
     assert_eq!(r.messages.sent, 9);
+}
+
+#[test]
+fn retained_values_do_not_bring_a_lost_device_back() {
+    let mut m = mirror();
+    // At start the broker hands over what it kept: the plug's will fired, and an old
+    // POWER answer is still retained. The plug stays offline.
+    m.handle("tele/tasmota_plug/LWT", b"Offline", true, 1000.0);
+    m.handle("stat/tasmota_plug/POWER", b"ON", true, 1000.0);
+    let r = report(&m, 0.0);
+    let p = dev(&r, "plug");
+    assert!(!p.online);
+    assert_eq!(p.last_seen, None);
+    assert_eq!(
+        p.shadow.reported.get("power"),
+        Some(&json!(true)),
+        "the value still counts"
+    );
+    // A retained announcement that it is online does count.
+    m.handle("tele/tasmota_plug/LWT", b"Online", true, 1001.0);
+    assert!(dev(&report(&m, 1.0), "plug").online);
 }

@@ -121,7 +121,7 @@ pub async fn run(
                     }
                 }
                 Ok(Event::Incoming(Packet::Publish(p))) => {
-                    send(mirror.handle(&p.topic, &p.payload, unix_now()));
+                    send(mirror.handle(&p.topic, &p.payload, p.retain, unix_now()));
                     flush_notes(&mut mirror);
                 }
                 Ok(_) => {}

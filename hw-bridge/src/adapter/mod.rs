@@ -6,6 +6,7 @@
 //! it answers [`Outcome::Malformed`] with the reason, and the mirror counts it.
 
 mod esphome;
+mod homie;
 mod json;
 mod tasmota;
 
@@ -63,6 +64,7 @@ impl Adapter {
             AdapterConfig::Json(_) => "json",
             AdapterConfig::Tasmota { .. } => "tasmota",
             AdapterConfig::Esphome { .. } => "esphome",
+            AdapterConfig::Homie { .. } => "homie",
         }
     }
 
@@ -72,6 +74,9 @@ impl Adapter {
             AdapterConfig::Json(j) => json::filters(j),
             AdapterConfig::Tasmota { topic } => tasmota::filters(topic),
             AdapterConfig::Esphome { node, .. } => esphome::filters(node),
+            AdapterConfig::Homie {
+                base, device_id, ..
+            } => homie::filters(base, device_id),
         }
     }
 
@@ -98,6 +103,11 @@ impl Adapter {
             AdapterConfig::Esphome { node, readings } => {
                 esphome::decode(node, readings, topic, payload)
             }
+            AdapterConfig::Homie {
+                base,
+                device_id,
+                names,
+            } => homie::decode(base, device_id, names, topic, payload),
         }
     }
 
@@ -107,6 +117,11 @@ impl Adapter {
             AdapterConfig::Json(j) => json::command(j, key, value),
             AdapterConfig::Tasmota { topic } => Ok(tasmota::command(topic, key, value)),
             AdapterConfig::Esphome { node, .. } => Ok(esphome::command(node, key, value)),
+            AdapterConfig::Homie {
+                base,
+                device_id,
+                names,
+            } => homie::command(base, device_id, names, key, value),
         }
     }
 }

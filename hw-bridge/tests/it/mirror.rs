@@ -1,4 +1,5 @@
-//! The mirror against real Mosquitto processes and emulated devices: readings reach the
+//! The mirror against real Mosquitto processes and emulated devices (Tasmota, generic
+//! JSON, ESPHome, Homie): readings reach the
 //! twins, shadow updates reach the devices and converge, a killed device goes offline, a
 //! drifting sensor raises a divergence alert, broken payloads are counted.
 
@@ -52,6 +53,13 @@ id = "kitchen"
 adapter = "esphome"
 node = "kitchen"
 readings = {{ temperature = "kitchen_temperature" }}
+
+[[device]]
+id = "greenhouse"
+adapter = "homie"
+device_id = "greenhouse"
+readings = {{ temperature = "sensor/temperature" }}
+state = {{ relay = "relay/on" }}
 "#
     );
     MirrorConfig::parse(&text, "mirror.toml").expect("valid config")
@@ -170,8 +178,9 @@ async fn tasmota_json_and_esphome_devices_are_mirrored_at_once() {
     let plug = emulator::tasmota_plug(&url, "tasmota_plug", PERIOD, constant(21.5));
     let pico = emulator::json_sensor(&url, "pico-1", PERIOD, constant(20.25));
     let kitchen = emulator::esphome_node(&url, "kitchen", PERIOD, constant(22.4));
+    let greenhouse = emulator::homie_device(&url, "greenhouse", PERIOD, constant(18.75));
     let mut m = Running::start(&config(&url), &url);
-    for id in ["plug", "pico-1", "kitchen"] {
+    for id in ["plug", "pico-1", "kitchen", "greenhouse"] {
         m.note(&[&format!("{id}: online")]).await;
     }
 
@@ -180,6 +189,7 @@ async fn tasmota_json_and_esphome_devices_are_mirrored_at_once() {
         ("plug", "power", &plug),
         ("pico-1", "relay", &pico),
         ("kitchen", "fan", &kitchen),
+        ("greenhouse", "relay", &greenhouse),
     ] {
         match set_and_wait(&url, id, json!({ key: "on" })).await {
             SetOutcome::Converged { reported, .. } => {
@@ -205,6 +215,12 @@ async fn tasmota_json_and_esphome_devices_are_mirrored_at_once() {
             .log()
             .commands
             .contains(&("kitchen/switch/fan/command".into(), "ON".into()))
+    );
+    assert!(
+        greenhouse
+            .log()
+            .commands
+            .contains(&("homie/greenhouse/relay/on/set".into(), "true".into()))
     );
     // A refused update says why.
     match set_and_wait(&url, "nobody", json!({"power": true})).await {
@@ -277,12 +293,18 @@ async fn tasmota_json_and_esphome_devices_are_mirrored_at_once() {
             .is_some_and(|s| s.contains("over the 65536-byte limit"))
     );
 
+    let g = device(&r, "greenhouse");
+    assert!(g.online);
+    assert_eq!(g.readings["temperature"].last, 18.75);
+    assert_eq!(g.shadow.reported.get("relay"), Some(&json!(true)));
+    assert_eq!(g.malformed, 0);
+
     assert_eq!(
         (r.devices.total, r.devices.seen, r.devices.online),
-        (3, 3, 2)
+        (4, 4, 3)
     );
     assert_eq!(r.messages.malformed, 3);
-    assert_eq!(r.commands_sent, 3);
+    assert_eq!(r.commands_sent, 4);
     assert!(
         r.alerts.iter().all(|a| a.kind != "divergence"),
         "{:?}",

@@ -1,5 +1,6 @@
 //! `twin mirror` as a user runs it, against a real Mosquitto and emulated devices (a
-//! Tasmota plug with a DHT22, a MicroPython-style JSON sensor, an ESPHome node):
+//! Tasmota plug with a DHT22, a MicroPython-style JSON sensor, an ESPHome node, a Homie
+//! device):
 //! `--discover` writes a config that `twin mirror` takes as it is, `twin mirror set`
 //! reaches the plug and sees `reported` converge, a killed plug goes offline, and SIGTERM
 //! still writes the report.
@@ -37,7 +38,8 @@ fn discover_then_mirror_then_set_from_the_command_line() {
     let plug = emulator::tasmota_plug(&url, "tasmota_plug", period, constant(21.5));
     let pico = emulator::json_sensor(&url, "pico-1", period, constant(20.25));
     let kitchen = emulator::esphome_node(&url, "kitchen", period, constant(22.4));
-    for e in [&plug, &pico, &kitchen] {
+    let greenhouse = emulator::homie_device(&url, "greenhouse", period, constant(18.75));
+    for e in [&plug, &pico, &kitchen, &greenhouse] {
         assert!(
             rt.block_on(e.wait_for(WAIT, |l| l.published >= 2)),
             "emulators publish"
@@ -71,6 +73,7 @@ fn discover_then_mirror_then_set_from_the_command_line() {
     assert_eq!(
         found,
         vec![
+            ("greenhouse".to_string(), "homie"),
             ("kitchen".to_string(), "esphome"),
             ("pico-1".to_string(), "json"),
             ("tasmota_plug".to_string(), "tasmota"),
@@ -127,7 +130,7 @@ fn discover_then_mirror_then_set_from_the_command_line() {
         }
         panic!("no line with {want:?}: {lines:#?}");
     };
-    for id in ["tasmota_plug", "pico-1", "kitchen"] {
+    for id in ["tasmota_plug", "pico-1", "kitchen", "greenhouse"] {
         wait_line(&format!("{id}: online"));
     }
 
@@ -175,9 +178,16 @@ fn discover_then_mirror_then_set_from_the_command_line() {
             .expect("json");
     assert_eq!(r["command"], "mirror");
     assert_eq!(r["interrupted"], true);
-    assert_eq!(r["devices"]["total"], 3);
-    assert_eq!(r["devices"]["seen"], 3);
-    assert_eq!(r["devices"]["online"], 2);
+    assert_eq!(r["devices"]["total"], 4);
+    assert_eq!(r["devices"]["seen"], 4);
+    assert_eq!(r["devices"]["online"], 3);
+    assert_eq!(
+        r["per_device"]
+            .as_array()
+            .and_then(|a| a.iter().find(|d| d["id"] == "greenhouse"))
+            .map(|d| d["readings"]["sensor_temperature"]["last"].clone()),
+        Some(serde_json::json!(18.75))
+    );
     let dev = |id: &str| {
         r["per_device"]
             .as_array()
@@ -199,5 +209,5 @@ fn discover_then_mirror_then_set_from_the_command_line() {
         a.iter()
             .any(|x| x["device"] == "tasmota_plug" && x["kind"] == "offline")
     }));
-    drop((pico, kitchen));
+    drop((pico, kitchen, greenhouse));
 }
