@@ -100,7 +100,7 @@ pub(crate) fn expand(raw: RawScenario, src: &str, file: &str) -> Res<Scenario> {
 
     let broker_url = match &raw.broker {
         Some(b) => {
-            parse_broker_url(b.url.get_ref()).map_err(|m| cx.at(b.url.span(), m))?;
+            broker_url_parts(b.url.get_ref()).map_err(|m| cx.at(b.url.span(), m))?;
             Some(b.url.get_ref().clone())
         }
         None => None,
@@ -476,36 +476,47 @@ fn mqtt_spec(cx: &Ctx, t: Option<&crate::raw::MqttTable>) -> Res<MqttSpec> {
     Ok(m)
 }
 
-/// Parse `mqtt://host:port` into host and port. `mqtts://` (TLS) is refused for now.
-pub fn parse_broker_url(url: &str) -> Result<(String, u16), String> {
-    let rest = if let Some(r) = url.strip_prefix("mqtt://") {
-        r
-    } else if url.starts_with("mqtts://") {
-        return Err(format!(
-            "broker url \"{url}\": TLS (mqtts://) is not supported by this version; expected mqtt://host:port"
-        ));
+/// Parse `mqtt://host:port` (plain TCP, port 1883 by default) or `mqtts://host:port`
+/// (TLS, port 8883 by default) into host, port and whether it is TLS.
+pub fn broker_url_parts(url: &str) -> Result<(String, u16, bool), String> {
+    let (rest, tls, default_port, scheme) = if let Some(r) = url.strip_prefix("mqtt://") {
+        (r, false, 1883, "mqtt")
+    } else if let Some(r) = url.strip_prefix("mqtts://") {
+        (r, true, 8883, "mqtts")
     } else {
         return Err(format!(
-            "broker url \"{url}\" has no scheme; expected mqtt://host:port, like mqtt://127.0.0.1:1883"
+            "broker url \"{url}\" has no scheme; expected mqtt://host:port (or mqtts:// for TLS), like mqtt://127.0.0.1:1883"
         ));
     };
     let rest = rest.trim_end_matches('/');
+    // An IPv6 literal is bracketed: the port is after "]:".
     let (host, port) = match rest.rsplit_once(':') {
-        Some((h, p)) => {
+        Some((h, p)) if !h.ends_with('[') && (!h.starts_with('[') || h.ends_with(']')) => {
             let port = p.parse::<u16>().map_err(|_| {
                 format!("broker url \"{url}\": port \"{p}\" is not a number from 1 to 65535")
             })?;
             (h, port)
         }
-        None => (rest, 1883),
+        _ => (rest, default_port),
     };
     let host = host.trim_start_matches('[').trim_end_matches(']');
     if host.is_empty() || port == 0 {
         return Err(format!(
-            "broker url \"{url}\" has no host or port; expected mqtt://host:port"
+            "broker url \"{url}\" has no host or port; expected {scheme}://host:port"
         ));
     }
-    Ok((host.to_string(), port))
+    Ok((host.to_string(), port, tls))
+}
+
+/// Parse a plain `mqtt://host:port` into host and port; a `mqtts://` URL is refused,
+/// for the callers that have no TLS settings to go with it.
+pub fn parse_broker_url(url: &str) -> Result<(String, u16), String> {
+    match broker_url_parts(url)? {
+        (_, _, true) => Err(format!(
+            "broker url \"{url}\": TLS (mqtts://) is not supported here; expected mqtt://host:port"
+        )),
+        (host, port, false) => Ok((host, port)),
+    }
 }
 
 fn environments(cx: &Ctx, tables: &[EnvironmentTable]) -> Res<Vec<EnvironmentSpec>> {
@@ -1400,5 +1411,18 @@ mod tests {
                 .unwrap_err()
                 .contains("TLS")
         );
+        assert_eq!(
+            broker_url_parts("mqtts://x").unwrap(),
+            ("x".into(), 8883, true)
+        );
+        assert_eq!(
+            broker_url_parts("mqtt://[::1]:1884").unwrap(),
+            ("::1".into(), 1884, false)
+        );
+        assert_eq!(
+            broker_url_parts("mqtts://[::1]").unwrap(),
+            ("::1".into(), 8883, true)
+        );
+        assert!(broker_url_parts("mqtts://:8883").is_err());
     }
 }

@@ -9,7 +9,7 @@ mod duration;
 mod error;
 mod expand;
 mod fault;
-pub use expand::parse_broker_url;
+pub use expand::{broker_url_parts, parse_broker_url};
 pub use fault::{FaultKind, FaultSpec};
 mod raw;
 

@@ -9,7 +9,7 @@ use crate::run::{Phase, RunError};
 use crate::snapshot::{DeviceRow, FleetSnapshot, last_readings, open_alerts, p50_p99_ms};
 use crate::transport::dispatch::SendLog;
 use rumqttc::QoS;
-use scenarios::{Encoding, parse_broker_url};
+use scenarios::Encoding;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -33,7 +33,11 @@ pub async fn attach(
     snapshots: watch::Sender<Arc<FleetSnapshot>>,
     stop: Arc<AtomicBool>,
 ) -> Result<(), RunError> {
-    let (host, port) = parse_broker_url(url).map_err(RunError::BadInput)?;
+    let endpoint = crate::transport::endpoint::Endpoint::new(
+        url,
+        &crate::transport::endpoint::Security::default(),
+    )
+    .map_err(RunError::BadInput)?;
     let analytics = FleetAnalytics::new(FleetConfig::default(), Vec::new(), &[], &[]);
     let state = Arc::new(Mutex::new(IngestState::new(&[], analytics, 0.0)));
     let counters = Arc::new(IngestCounters::default());
@@ -47,8 +51,7 @@ pub async fn attach(
             topics: topics_for(filter),
             attach: true,
         },
-        host,
-        port,
+        endpoint,
         QoS::AtLeastOnce,
         ready_tx,
     ));

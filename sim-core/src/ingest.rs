@@ -6,7 +6,7 @@ use crate::analytics::fleet::{FleetAnalytics, SeqEvent};
 use crate::transport::dispatch::SendLog;
 use crate::wire::{Decoded, Encoding, unix_us};
 use hdrhistogram::Histogram;
-use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use rumqttc::{AsyncClient, Event, Packet, QoS};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -307,13 +307,18 @@ pub fn guess_model(readings: &[(String, f64)]) -> scenarios::ModelKind {
 
 /// Connect, subscribe, then handle messages until `counters.stop`. `ready` fires once
 /// the subscriptions are acknowledged.
-pub async fn run(ingest: Ingest, host: String, port: u16, qos: QoS, ready: oneshot::Sender<()>) {
+pub async fn run(
+    ingest: Ingest,
+    endpoint: crate::transport::endpoint::Endpoint,
+    qos: QoS,
+    ready: oneshot::Sender<()>,
+) {
     let client_id = format!(
         "twin-ingest-{}-{}",
         std::process::id(),
         unix_us() % 1_000_000
     );
-    let mut o = MqttOptions::new(client_id, host, port);
+    let mut o = endpoint.options(client_id);
     o.set_keep_alive(Duration::from_secs(30));
     o.set_clean_session(true);
     o.set_max_packet_size(1024 * 1024, 1024 * 1024);

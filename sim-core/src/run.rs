@@ -9,9 +9,10 @@ use crate::sim::{SessionCommand, Sim, SimIo};
 use crate::snapshot::{FleetSnapshot, SnapshotHead};
 use crate::transport::broker::{BrokerError, EmbeddedBroker};
 use crate::transport::dispatch::{self, DispatchCounters, Route, SendLog};
+use crate::transport::endpoint::{Endpoint, Security};
 use crate::transport::session::{self, SessionCtx, SessionSignal, SessionStats};
 use rumqttc::{AsyncClient, QoS};
-use scenarios::{Scenario, fill_template, parse_broker_url};
+use scenarios::{Scenario, fill_template};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -29,6 +30,8 @@ pub struct RunOptions {
     pub connect_timeout: Duration,
     /// Connection attempts in flight at once.
     pub connect_concurrency: usize,
+    /// TLS and credentials for every session (device, ingest, controller).
+    pub security: Security,
     /// Where to publish live fleet snapshots (for the terminal UI), if anywhere.
     pub snapshots: Option<watch::Sender<Arc<FleetSnapshot>>>,
     /// The device whose history snapshots should carry (`usize::MAX` for none).
@@ -60,6 +63,7 @@ impl Default for RunOptions {
             drain_timeout: Duration::from_secs(10),
             connect_timeout: Duration::from_secs(30),
             connect_concurrency: 256,
+            security: Security::default(),
             snapshots: None,
             watch: None,
             pacing: None,
@@ -173,7 +177,7 @@ pub async fn run(
             (Some(b), u)
         }
     };
-    let (host, port) = parse_broker_url(&url).map_err(RunError::BadInput)?;
+    let endpoint = Endpoint::new(&url, &opts.security).map_err(RunError::BadInput)?;
     let qos = qos_of(scenario.mqtt.qos);
     let fleet = &scenario.fleet;
     let ids: Vec<String> = scenario.devices.iter().map(|d| d.id.clone()).collect();
@@ -216,8 +220,7 @@ pub async fn run(
             topics,
             attach: false,
         },
-        host.clone(),
-        port,
+        endpoint.clone(),
         qos,
         ready_tx,
     ));
@@ -243,14 +246,7 @@ pub async fn run(
                 .iter()
                 .map(|id| fill_template(&scenario.mqtt.command_topic, fleet, id))
                 .collect();
-            tokio::spawn(controller(
-                host.clone(),
-                port,
-                qos,
-                cmd_topics,
-                rx,
-                steer_tx,
-            ));
+            tokio::spawn(controller(endpoint.clone(), qos, cmd_topics, rx, steer_tx));
             Some(steer_rx)
         }
         None => None,
@@ -268,8 +264,7 @@ pub async fn run(
         let client_id = fill_template(&scenario.mqtt.client_id, fleet, id);
         let o = session::options(
             &client_id,
-            &host,
-            port,
+            &endpoint,
             scenario.mqtt.keep_alive,
             &status_topic,
         );
@@ -679,15 +674,14 @@ fn window_summaries(a: &FleetAnalytics, d: u32) -> BTreeMap<String, WindowSummar
 /// Publish UI commands on device command topics. Its event loop is polled by its own
 /// task; this one only awaits `publish`.
 async fn controller(
-    host: String,
-    port: u16,
+    endpoint: Endpoint,
     qos: QoS,
     topics: Vec<String>,
     mut rx: mpsc::Receiver<Control>,
     steer: mpsc::Sender<crate::sim::Steer>,
 ) {
     let id = format!("twin-controller-{}", std::process::id());
-    let mut o = rumqttc::MqttOptions::new(id, host, port);
+    let mut o = endpoint.options(id);
     o.set_keep_alive(Duration::from_secs(30));
     let (client, mut eventloop) = AsyncClient::new(o, 64);
     let poller = tokio::spawn(async move {

@@ -77,9 +77,13 @@ pub struct RunArgs {
     /// ({prefix}/{fleet}/{device}/telemetry and …/status).
     #[arg(long, default_value = "twin/#")]
     pub topic: String,
-    /// Broker URL (mqtt://host:port). Overrides the scenario's [broker]; default: embedded.
+    /// Broker URL (mqtt://host:port, or mqtts://host:port for TLS). Overrides the
+    /// scenario's [broker]; default: embedded.
     #[arg(long, env = "TWIN_BROKER")]
     pub broker: Option<String>,
+    /// TLS and credentials for every session of the run.
+    #[command(flatten)]
+    pub security: crate::load::SecurityArgs,
     /// Seed for every random draw; overrides the scenario's seed.
     #[arg(long)]
     pub seed: Option<u64>,
@@ -231,7 +235,7 @@ pub fn load_with_overrides(args: &RunArgs) -> anyhow::Result<Scenario> {
         s.speed = sp;
     }
     if let Some(b) = &args.broker {
-        scenarios::parse_broker_url(b).map_err(RunError::BadInput)?;
+        scenarios::broker_url_parts(b).map_err(RunError::BadInput)?;
     }
     Ok(s)
 }
@@ -243,6 +247,7 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<u8> {
     let scenario = load_with_overrides(&args)?;
     let opts = RunOptions {
         broker_url: args.broker.clone(),
+        security: args.security.security()?,
         drain_timeout: std::time::Duration::from_secs_f64(args.drain.secs()),
         connect_timeout: std::time::Duration::from_secs_f64(args.connect_timeout.secs()),
         ..RunOptions::default()
@@ -384,7 +389,7 @@ fn attach(args: &RunArgs) -> anyhow::Result<u8> {
         );
     }
     let url = args.broker.clone().unwrap_or_default();
-    scenarios::parse_broker_url(&url).map_err(RunError::BadInput)?;
+    scenarios::broker_url_parts(&url).map_err(RunError::BadInput)?;
     let runtime = io_runtime()?;
     let stop = Arc::new(AtomicBool::new(false));
     let (snap_tx, snap_rx) =

@@ -65,18 +65,7 @@ impl std::fmt::Debug for Endpoint {
 
 /// Split a broker URL: (host, port, TLS). `mqtts://` defaults to port 8883.
 pub fn parse_url(url: &str) -> Result<(String, u16, bool), String> {
-    if let Some(rest) = url.strip_prefix("mqtts://") {
-        let has_port = rest
-            .trim_end_matches('/')
-            .rsplit_once(':')
-            .is_some_and(|(h, _)| !h.ends_with('['));
-        let (host, port) = scenarios::parse_broker_url(&format!("mqtt://{rest}"))
-            .map_err(|e| e.replace("mqtt://", "mqtts://"))?;
-        Ok((host, if has_port { port } else { 8883 }, true))
-    } else {
-        let (host, port) = scenarios::parse_broker_url(url)?;
-        Ok((host, port, false))
-    }
+    scenarios::broker_url_parts(url)
 }
 
 impl Endpoint {

@@ -63,15 +63,15 @@ pub struct SessionCtx {
     pub signal: Arc<SessionSignal>,
 }
 
-/// Options for one device session: client id, keep-alive, last will `offline` retained.
+/// Options for one device session: client id, keep-alive, last will `offline` retained;
+/// TLS and credentials from the endpoint.
 pub fn options(
     client_id: &str,
-    host: &str,
-    port: u16,
+    endpoint: &super::endpoint::Endpoint,
     keep_alive: f64,
     status_topic: &str,
 ) -> MqttOptions {
-    let mut o = MqttOptions::new(client_id, host, port);
+    let mut o = endpoint.options(client_id);
     o.set_keep_alive(Duration::from_secs_f64(keep_alive.max(5.0)));
     o.set_clean_session(true);
     o.set_max_packet_size(256 * 1024, 256 * 1024);

@@ -168,3 +168,99 @@ fn tls_with_a_password_counts_exactly_and_refusals_are_quick_and_clear() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A scenario's fleet over TLS with a password: every device session, the ingest and the
+/// last wills go through the TLS listener, and the counts are exact. A CA that did not
+/// sign the broker's certificate fails the run clearly, within its connect timeout.
+#[test]
+fn a_scenario_runs_over_tls_with_credentials() {
+    if !Mosquitto::wanted() {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("twin-tls-run-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca = make_pki(&dir, "good");
+    let other_ca = make_pki(&dir, "other");
+    let passwd = dir.join("passwd");
+    let st = std::process::Command::new("/usr/bin/mosquitto_passwd")
+        .args(["-b", "-c"])
+        .arg(&passwd)
+        .args(["fleet", "fleet-password"])
+        .status()
+        .expect("mosquitto_passwd runs");
+    assert!(st.success());
+    let conf = format!(
+        "cafile {}\ncertfile {}\nkeyfile {}\nallow_anonymous false\npassword_file {}",
+        ca.display(),
+        dir.join("good-server.pem").display(),
+        dir.join("good-server.key").display(),
+        passwd.display()
+    );
+    let m = Mosquitto::start(&conf).unwrap();
+    let s = crate::scenario(
+        r#"
+[scenario]
+name = "tls"
+seed = 3
+duration = "20s"
+tick = "1s"
+speed = "max"
+
+[[environment]]
+name = "room"
+
+[[devices]]
+id = "t-{n}"
+count = 8
+model = "dht22"
+environment = "room"
+publish_every = "2s"
+"#,
+    );
+    let good = Security {
+        username: Some("fleet".into()),
+        password: Some("fleet-password".into()),
+        cafile: Some(ca),
+        ..Security::default()
+    };
+    let run = |security: Security, connect: Duration| {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let opts = sim_core::run::RunOptions {
+            broker_url: Some(format!("mqtts://{}", m.addr)),
+            security,
+            connect_timeout: connect,
+            ..sim_core::run::RunOptions::default()
+        };
+        let (tx, _rx) = tokio::sync::watch::channel(sim_core::run::Progress::default());
+        rt.block_on(async {
+            tokio::time::timeout(
+                Duration::from_secs(120),
+                sim_core::run::run(&s, opts, tx, Arc::new(AtomicBool::new(false))),
+            )
+            .await
+            .expect("the run ends by itself")
+        })
+    };
+    let r = run(good.clone(), Duration::from_secs(30)).expect("run over TLS");
+    crate::assert_clean(&r);
+    // 8 devices × 10 messages (every 2 s over 20 s).
+    assert_eq!(r.messages.sent, 80);
+    assert_eq!(r.devices.online, 8);
+    assert!(r.broker.url.starts_with("mqtts://"), "{}", r.broker.url);
+
+    let started = Instant::now();
+    let wrong_ca = Security {
+        cafile: Some(other_ca),
+        ..good
+    };
+    match run(wrong_ca, Duration::from_secs(3)) {
+        Err(RunError::Unreachable { .. }) => {}
+        other => panic!("expected the run to fail for the CA, got {other:?}"),
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
