@@ -477,14 +477,16 @@ impl PubSession {
                 // Full jitter over an exponential backoff, then a slot from the run's
                 // pacer, so a fleet coming back to a restarted broker arrives as a ramp.
                 let wait = backoff.next_wait();
-                tokio::select! {
-                    _ = async {
+                let permit = tokio::select! {
+                    p = async {
                         tokio::time::sleep(wait).await;
-                        self.pacer.wait().await;
-                    } => {}
+                        self.pacer.wait().await
+                    } => p,
                     _ = release.changed() => continue,
-                }
-                match tokio::time::timeout(self.connect_timeout, self.dial.open()).await {
+                };
+                let attempt = tokio::time::timeout(self.connect_timeout, self.dial.open()).await;
+                drop(permit);
+                match attempt {
                     Ok(Ok(s)) => {
                         stream = s;
                         up = true;

@@ -383,3 +383,88 @@ fn a_broker_absent_at_start_is_waited_for_until_the_deadline() {
     }
     assert!(t0.elapsed() < Duration::from_secs(10), "{:?}", t0.elapsed());
 }
+
+/// Connections the broker's log shows from the tool's publishers after its last
+/// (re)start, per second of its clock.
+fn publisher_connects_per_second(log: &str) -> std::collections::BTreeMap<u64, u64> {
+    let after = log.rfind("starting").map_or(log, |i| &log[i..]);
+    let mut per_s = std::collections::BTreeMap::new();
+    for line in after.lines() {
+        if !line.contains("New client connected")
+            || !line.contains(" as twin-load-")
+            || line.contains(" as twin-load-sub-")
+        {
+            continue;
+        }
+        if let Some(t) = line
+            .split(':')
+            .next()
+            .and_then(|t| t.trim().parse::<u64>().ok())
+        {
+            *per_s.entry(t).or_default() += 1;
+        }
+    }
+    per_s
+}
+
+#[test]
+fn a_reconnect_storm_keeps_to_the_ramp_in_the_broker_log() {
+    if !Mosquitto::wanted() {
+        return;
+    }
+    const SESSIONS: usize = 600;
+    const RAMP: f64 = 200.0;
+    let mut m = Mosquitto::start("").unwrap();
+    let topic = "rel-storm";
+    let (r, seen) = with_fault(
+        &mut m,
+        |url| LoadSpec {
+            clients: SESSIONS,
+            interval: Duration::from_secs(1),
+            duration: Duration::from_secs(14),
+            ramp_per_s: Some(RAMP),
+            ..load(1, url, topic)
+        },
+        topic,
+        async |m, p, s| {
+            // Every session up and publishing before the broker dies.
+            until(s, "every publisher seen", |s| {
+                s.copies
+                    .keys()
+                    .map(|k| k.0)
+                    .collect::<std::collections::HashSet<_>>()
+                    .len()
+                    == SESSIONS
+            })
+            .await;
+            kill_and_restart(m, p, s).await;
+        },
+    );
+    let seen = seen.lock().unwrap();
+    write_row(
+        "storm-qos1",
+        "kill -9 under 600 sessions, --ramp 200, restart after 2 s",
+        &r,
+        &seen,
+    );
+    assert_counts_agree(&r, &seen);
+    assert_eq!(
+        r.messages.sent,
+        (SESSIONS * 14) as u64,
+        "{:?} {:?}",
+        r.messages,
+        r.dropped
+    );
+    assert!(r.connect.reconnects >= SESSIONS as u64, "{:?}", r.connect);
+    // From the broker's own log: every publisher came back, and no second of its clock
+    // saw more of them connect than the ramp allows.
+    let per_s = publisher_connects_per_second(&m.log());
+    let total: u64 = per_s.values().sum();
+    assert!(
+        total >= SESSIONS as u64,
+        "{total} reconnections in the log: {per_s:?}"
+    );
+    let busiest = per_s.values().copied().max().unwrap_or(0);
+    assert!(busiest as f64 <= RAMP, "{busiest} in one second: {per_s:?}");
+    eprintln!("storm: reconnections per second {per_s:?}");
+}
