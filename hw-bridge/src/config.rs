@@ -70,6 +70,27 @@ pub enum AdapterConfig {
         /// `{node}_{property}`.
         names: BTreeMap<String, String>,
     },
+    /// Sparkplug B: `spBv1.0/{group}/NBIRTH|NDATA|NDEATH/{edge_node}` and
+    /// `spBv1.0/{group}/DBIRTH|DDATA|DDEATH/{edge_node}/{device}`, protobuf payloads,
+    /// commands as NCMD/DCMD.
+    Sparkplug(SparkplugConfig),
+}
+
+/// The Sparkplug B adapter's settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SparkplugConfig {
+    /// The Sparkplug group id.
+    pub group: String,
+    /// The edge node id.
+    pub edge_node: String,
+    /// The device behind the edge node; `None` mirrors the edge node's own metrics.
+    pub device: Option<String>,
+    /// Reading name → Sparkplug metric name; with `state`, empty: every numeric metric
+    /// as a reading, under its name lower-cased with '/' and spaces as '_'.
+    pub readings: BTreeMap<String, String>,
+    /// State name → Sparkplug metric name; with `readings`, empty: every boolean or
+    /// string metric as a state, named as above.
+    pub state: BTreeMap<String, String>,
 }
 
 /// The generic JSON adapter's settings.
@@ -147,6 +168,9 @@ struct RawDevice {
     node: Option<Spanned<String>>,
     base: Option<Spanned<String>>,
     device_id: Option<Spanned<String>>,
+    group: Option<Spanned<String>>,
+    edge_node: Option<Spanned<String>>,
+    device: Option<Spanned<String>>,
     id_pointer: Option<Spanned<String>>,
     source_id: Option<String>,
     readings: Option<Spanned<BTreeMap<String, String>>>,
@@ -171,7 +195,7 @@ struct RawTwin {
 }
 
 /// The adapters `adapter = "..."` accepts.
-pub const ADAPTERS: &[&str] = &["json", "tasmota", "esphome", "homie"];
+pub const ADAPTERS: &[&str] = &["json", "tasmota", "esphome", "homie", "sparkplug"];
 
 impl MirrorConfig {
     /// Read and check a configuration file.
@@ -300,7 +324,7 @@ fn adapter(d: &RawDevice, id: &str, at: &At<'_>) -> Result<AdapterConfig, Bridge
     only(
         "state",
         d.state.as_ref().map(Spanned::span),
-        &["json", "homie"],
+        &["json", "homie", "sparkplug"],
     )?;
     only("base", d.base.as_ref().map(Spanned::span), &["homie"])?;
     only(
@@ -321,8 +345,15 @@ fn adapter(d: &RawDevice, id: &str, at: &At<'_>) -> Result<AdapterConfig, Bridge
     only(
         "readings",
         d.readings.as_ref().map(Spanned::span),
-        &["json", "esphome", "homie"],
+        &["json", "esphome", "homie", "sparkplug"],
     )?;
+    for (key, v) in [
+        ("group", &d.group),
+        ("edge_node", &d.edge_node),
+        ("device", &d.device),
+    ] {
+        only(key, v.as_ref().map(Spanned::span), &["sparkplug"])?;
+    }
     let need = |v: &Option<Spanned<String>>, key: &str| -> Result<String, BridgeError> {
         match v {
             Some(s) if s.get_ref().is_empty() => Err(at(s.span(), format!("`{key}` is empty"))),
@@ -462,6 +493,55 @@ fn adapter(d: &RawDevice, id: &str, at: &At<'_>) -> Result<AdapterConfig, Bridge
                 device_id,
                 names,
             })
+        }
+        "sparkplug" => {
+            // Sparkplug ids are single topic levels: no '/', '+' or '#' (spec 3.0, 4.1.1).
+            let level = |v: &Option<Spanned<String>>, key: &str| -> Result<(), BridgeError> {
+                match v {
+                    Some(s) if s.get_ref().contains(['/', '+', '#']) => Err(at(
+                        s.span(),
+                        format!(
+                            "sparkplug `{key}` \"{}\" is one topic level: no '/', '+' or '#'",
+                            s.get_ref()
+                        ),
+                    )),
+                    _ => Ok(()),
+                }
+            };
+            let group = need(&d.group, "group")?;
+            level(&d.group, "group")?;
+            let edge_node = need(&d.edge_node, "edge_node")?;
+            level(&d.edge_node, "edge_node")?;
+            let device = match &d.device {
+                Some(_) => Some(need(&d.device, "device")?),
+                None => None,
+            };
+            level(&d.device, "device")?;
+            let metrics = |m: &Option<Spanned<BTreeMap<String, String>>>| -> Result<BTreeMap<String, String>, BridgeError> {
+                let Some(m) = m else { return Ok(BTreeMap::new()) };
+                match m.get_ref().iter().find(|(_, metric)| metric.is_empty()) {
+                    Some((k, _)) => Err(at(
+                        m.span(),
+                        format!("`{k} = \"\"`: name the Sparkplug metric, like \"Inputs/Temperature\""),
+                    )),
+                    None => Ok(m.get_ref().clone()),
+                }
+            };
+            let readings = metrics(&d.readings)?;
+            let state = metrics(&d.state)?;
+            if let Some(k) = readings.keys().find(|k| state.contains_key(*k)) {
+                return Err(at(
+                    d.state.as_ref().map_or(0..0, Spanned::span),
+                    format!("`{k}` is named in both `readings` and `state`"),
+                ));
+            }
+            Ok(AdapterConfig::Sparkplug(SparkplugConfig {
+                group,
+                edge_node,
+                device,
+                readings,
+                state,
+            }))
         }
         other => Err(at(
             d.adapter.span(),
@@ -655,6 +735,90 @@ node = "kitchen-node"
         let twin = c.devices[1].twin.as_ref().expect("pico-1 has a twin");
         assert_eq!(twin.time_constant, 3.0 * 3600.0);
         assert_eq!(twin.heater, Some(("plug".into(), "power".into())));
+    }
+
+    #[test]
+    fn sparkplug_devices_parse_and_their_mistakes_point_at_the_line() {
+        let c = MirrorConfig::parse(
+            "[[device]]\nid = \"press\"\nadapter = \"sparkplug\"\ngroup = \"plant\"\nedge_node = \"gw-1\"\ndevice = \"press-3\"\nreadings = { temperature = \"Inputs/Temperature\" }\nstate = { running = \"Running\" }\n\n[[device]]\nid = \"gw\"\nadapter = \"sparkplug\"\ngroup = \"plant\"\nedge_node = \"gw-1\"\n",
+            "m.toml",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        match (&c.devices[0].adapter, &c.devices[1].adapter) {
+            (AdapterConfig::Sparkplug(press), AdapterConfig::Sparkplug(gw)) => {
+                assert_eq!(
+                    (press.group.as_str(), press.edge_node.as_str()),
+                    ("plant", "gw-1")
+                );
+                assert_eq!(press.device.as_deref(), Some("press-3"));
+                assert_eq!(
+                    press.readings.get("temperature").map(String::as_str),
+                    Some("Inputs/Temperature")
+                );
+                assert_eq!(
+                    press.state.get("running").map(String::as_str),
+                    Some("Running")
+                );
+                assert_eq!(gw.device, None);
+                assert!(gw.readings.is_empty() && gw.state.is_empty());
+            }
+            other => panic!("{other:?}"),
+        }
+
+        let sp = "[[device]]\nid = \"a\"\nadapter = \"sparkplug\"\n";
+        let e = err(&format!("{sp}edge_node = \"gw-1\"\n"));
+        assert!(
+            e.contains("m.toml:3:11") && e.contains("needs `group`"),
+            "{e}"
+        );
+        let e = err(&format!("{sp}group = \"plant\"\n"));
+        assert!(e.contains("needs `edge_node`"), "{e}");
+        let e = err(&format!(
+            "{sp}group = \"plant/north\"\nedge_node = \"gw-1\"\n"
+        ));
+        assert!(
+            e.contains("m.toml:4:9") && e.contains("one topic level"),
+            "{e}"
+        );
+        let e = err(&format!(
+            "{sp}group = \"plant\"\nedge_node = \"gw-1\"\ndevice = \"+\"\n"
+        ));
+        assert!(
+            e.contains("m.toml:6:10") && e.contains("one topic level"),
+            "{e}"
+        );
+        let e = err(&format!(
+            "{sp}group = \"plant\"\nedge_node = \"gw-1\"\ndevice = \"\"\n"
+        ));
+        assert!(e.contains("m.toml:6:10") && e.contains("is empty"), "{e}");
+        let e = err(&format!(
+            "{sp}group = \"plant\"\nedge_node = \"gw-1\"\ntopic = \"x\"\n"
+        ));
+        assert!(
+            e.contains("m.toml:6:9") && e.contains("not a setting of adapter \"sparkplug\""),
+            "{e}"
+        );
+        let e = err(
+            "[[device]]\nid = \"a\"\nadapter = \"tasmota\"\ntopic = \"t\"\nedge_node = \"gw-1\"\n",
+        );
+        assert!(
+            e.contains("m.toml:5:13") && e.contains("(it is for sparkplug)"),
+            "{e}"
+        );
+        let e = err(&format!(
+            "{sp}group = \"plant\"\nedge_node = \"gw-1\"\nreadings = {{ t = \"\" }}\n"
+        ));
+        assert!(
+            e.contains("m.toml:6:12") && e.contains("name the Sparkplug metric"),
+            "{e}"
+        );
+        let e = err(&format!(
+            "{sp}group = \"plant\"\nedge_node = \"gw-1\"\nreadings = {{ t = \"T\" }}\nstate = {{ t = \"S\" }}\n"
+        ));
+        assert!(
+            e.contains("m.toml:7:9") && e.contains("both `readings` and `state`"),
+            "{e}"
+        );
     }
 
     #[test]

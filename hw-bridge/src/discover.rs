@@ -1,9 +1,9 @@
 //! `twin mirror --discover`: listen to everything a broker carries for a while, recognise
-//! the conventions devices follow (Tasmota, ESPHome, generic JSON), and write a starter
-//! configuration that `twin mirror` accepts as it is. Homie devices are recognised too.
+//! the conventions devices follow (Tasmota, ESPHome, Homie, Sparkplug B, generic JSON),
+//! and write a starter configuration that `twin mirror` accepts as it is.
 
 use crate::adapter::{Adapter, Outcome};
-use crate::config::AdapterConfig;
+use crate::config::{AdapterConfig, SparkplugConfig};
 use crate::error::BridgeError;
 use rumqttc::{AsyncClient, Event, Packet, QoS};
 use serde_json::Value;
@@ -225,6 +225,72 @@ pub fn starter_config(seen: &[Seen], fleet: &str, broker: Option<&str>) -> Strin
         });
     }
 
+    // Sparkplug B: spBv1.0/{group}/NBIRTH|NDATA|NDEATH/{node} and
+    // spBv1.0/{group}/DBIRTH|DDATA|DDEATH/{node}/{device}. Sparkplug never retains a
+    // BIRTH, so a node or device is found when it is born while we listen, or else from
+    // its DATA (or DEATH) topics; without the BIRTH, DATA that carries only aliases cannot
+    // be read, and the comment lists no readings. Every one of its devices implies the
+    // edge node, which is mirrored too (its online state is its devices').
+    let mut sparkplug: BTreeSet<(String, String, Option<String>)> = BTreeSet::new();
+    let mut births_first: Vec<Seen> = Vec::new();
+    for s in seen {
+        let levels: Vec<&str> = s.topic.split('/').collect();
+        match levels[..] {
+            [
+                crate::adapter::sparkplug::NAMESPACE,
+                g,
+                kind,
+                n,
+                ref rest @ ..,
+            ] if matches!(
+                (kind, rest.len()),
+                ("NBIRTH" | "NDATA" | "NDEATH", 0) | ("DBIRTH" | "DDATA" | "DDEATH", 1)
+            ) =>
+            {
+                sparkplug.insert((g.to_string(), n.to_string(), None));
+                if let [d] = rest {
+                    sparkplug.insert((g.to_string(), n.to_string(), Some(d.to_string())));
+                }
+                births_first.push(s.clone());
+                claimed.insert(&s.topic);
+            }
+            [crate::adapter::sparkplug::NAMESPACE, ..] => {
+                claimed.insert(&s.topic);
+            }
+            _ => {}
+        }
+    }
+    // The BIRTH first, so that DATA by alias reads.
+    births_first.sort_by_key(|s| !s.topic.contains("BIRTH/"));
+    for (group, node, device) in &sparkplug {
+        let cfg = AdapterConfig::Sparkplug(SparkplugConfig {
+            group: group.clone(),
+            edge_node: node.clone(),
+            device: device.clone(),
+            readings: BTreeMap::new(),
+            state: BTreeMap::new(),
+        });
+        let (readings, _) = decode_all(&cfg, &births_first);
+        let mut lines = vec![
+            "adapter = \"sparkplug\"".to_string(),
+            format!("group = {}", quote(group)),
+            format!("edge_node = {}", quote(node)),
+        ];
+        let what = match device {
+            Some(d) => {
+                lines.push(format!("device = {}", quote(d)));
+                format!("Sparkplug B device {d} of edge node {node} (group {group})")
+            }
+            None => format!("Sparkplug B edge node {node} (group {group})"),
+        };
+        lines.extend(model_line(&readings));
+        found.push(Found {
+            id: device.clone().unwrap_or_else(|| node.clone()),
+            lines,
+            comment: format!("{what}{}", reading_list(&readings)),
+        });
+    }
+
     // Generic JSON: an object with numbers in it on a topic nobody claimed.
     let mut skipped: Vec<String> = Vec::new();
     for s in seen {
@@ -350,10 +416,13 @@ pub fn starter_config(seen: &[Seen], fleet: &str, broker: Option<&str>) -> Strin
 
 /// Every reading the adapter finds in the seen messages, and the topics it read.
 fn decode_all<'a>(cfg: &AdapterConfig, seen: &'a [Seen]) -> (Vec<(String, f64)>, Vec<&'a str>) {
-    let a = Adapter::new(cfg.clone());
+    let mut a = Adapter::new(cfg.clone());
     let mut readings: Vec<(String, f64)> = Vec::new();
     let mut topics = Vec::new();
-    for s in seen.iter().filter(|s| a.wants(&s.topic)) {
+    for s in seen {
+        if !a.wants(&s.topic) {
+            continue;
+        }
         topics.push(s.topic.as_str());
         if let Outcome::Events(ev) = a.decode(&s.topic, &s.payload, KEEP) {
             for e in ev {
@@ -519,6 +588,129 @@ mod tests {
         assert!(
             text.contains("homeassistant/sensor/kitchen/t/config"),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn sparkplug_nodes_and_devices_are_found_from_births_and_data() {
+        use crate::adapter::sparkplug::{Metric, MetricValue, Payload, datatype};
+        use prost::Message as _;
+        let bytes = |seq: u64, metrics: Vec<Metric>| {
+            Payload {
+                timestamp: Some(1),
+                metrics,
+                seq: Some(seq),
+            }
+            .encode_to_vec()
+        };
+        let metric = |name: Option<&str>, alias: u64, dt: u32, v: MetricValue| Metric {
+            name: name.map(str::to_string),
+            alias: Some(alias),
+            datatype: Some(dt),
+            value: Some(v),
+            ..Metric::default()
+        };
+        let raw = |topic: &str, payload: Vec<u8>| Seen {
+            topic: topic.into(),
+            payload,
+            count: 1,
+        };
+        // Listed DATA first, as a broker's topics need not come in birth order.
+        let s = vec![
+            raw(
+                "spBv1.0/plant/DDATA/gw-1/press-3",
+                bytes(
+                    5,
+                    vec![metric(None, 2, datatype::DOUBLE, MetricValue::Double(22.5))],
+                ),
+            ),
+            raw(
+                "spBv1.0/plant/DBIRTH/gw-1/press-3",
+                bytes(
+                    1,
+                    vec![
+                        metric(
+                            Some("temperature"),
+                            2,
+                            datatype::DOUBLE,
+                            MetricValue::Double(21.5),
+                        ),
+                        metric(
+                            Some("running"),
+                            3,
+                            datatype::BOOLEAN,
+                            MetricValue::Boolean(true),
+                        ),
+                    ],
+                ),
+            ),
+            raw(
+                "spBv1.0/plant/NBIRTH/gw-1",
+                bytes(
+                    0,
+                    vec![metric(
+                        Some("bdSeq"),
+                        0,
+                        datatype::UINT64,
+                        MetricValue::Long(0),
+                    )],
+                ),
+            ),
+            // Only DATA seen from this one: found, its aliases unread.
+            raw(
+                "spBv1.0/plant/DDATA/gw-2/oven",
+                bytes(
+                    9,
+                    vec![metric(
+                        None,
+                        4,
+                        datatype::DOUBLE,
+                        MetricValue::Double(180.0),
+                    )],
+                ),
+            ),
+            raw("spBv1.0/STATE/scada-1", br#"{"online":true}"#.to_vec()),
+        ];
+        let text = starter_config(&s, "plant", None);
+        let cfg = MirrorConfig::parse(&text, "d.toml").unwrap_or_else(|e| panic!("{e}\n{text}"));
+        let found: Vec<(&str, &SparkplugConfig)> = cfg
+            .devices
+            .iter()
+            .map(|d| match &d.adapter {
+                AdapterConfig::Sparkplug(sp) => (d.id.as_str(), sp),
+                other => panic!("{other:?}\n{text}"),
+            })
+            .collect();
+        let summary: Vec<(&str, &str, &str, Option<&str>)> = found
+            .iter()
+            .map(|(id, sp)| {
+                (
+                    *id,
+                    sp.group.as_str(),
+                    sp.edge_node.as_str(),
+                    sp.device.as_deref(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            vec![
+                ("gw-1", "plant", "gw-1", None),
+                ("press-3", "plant", "gw-1", Some("press-3")),
+                ("gw-2", "plant", "gw-2", None),
+                ("oven", "plant", "gw-2", Some("oven")),
+            ],
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "Sparkplug B device press-3 of edge node gw-1 (group plant): temperature 21.5"
+            ),
+            "{text}"
+        );
+        assert!(
+            cfg.devices[1].model.is_some(),
+            "a temperature reading suggests a model: {text}"
         );
     }
 

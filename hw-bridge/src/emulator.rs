@@ -1,8 +1,11 @@
 //! Device emulators for tests: a Tasmota plug with a DHT22 (AM2301), an ESPHome node, a
-//! Homie 4 device and a MicroPython-style generic JSON sensor, each a real MQTT session that publishes the
-//! way its firmware does, obeys its native commands, and leaves a last will. Killing one
-//! drops its connection without a goodbye, so the broker fires the will.
+//! Homie 4 device, a Sparkplug B edge node with one device and a MicroPython-style
+//! generic JSON sensor, each a real MQTT session that publishes the way its firmware
+//! does, obeys its native commands, and leaves a last will. Killing one drops its
+//! connection without a goodbye, so the broker fires the will.
 
+use crate::adapter::sparkplug::{self, Metric, MetricValue, Payload, datatype};
+use prost::Message as _;
 use rumqttc::{AsyncClient, Event, LastWill, MqttOptions, Packet, QoS};
 use serde_json::json;
 use std::sync::{Arc, Mutex};
@@ -21,6 +24,9 @@ pub struct Log {
     pub switch_on: bool,
     /// Telemetry messages published.
     pub published: u64,
+    /// Sequence numbers to skip before the next data message, for a test that makes a
+    /// gap on purpose (the Sparkplug node reads it).
+    pub skip_seq: u64,
 }
 
 /// A running emulator; killed (connection dropped, last will fired) on [`Emulator::kill`]
@@ -42,6 +48,14 @@ impl Emulator {
         self.task.abort();
     }
 
+    /// Skip `n` sequence numbers before the next data message, as if `n` messages were
+    /// lost on the way (the Sparkplug node skips them before its next DDATA).
+    pub fn skip_seq(&self, n: u64) {
+        if let Ok(mut l) = self.log.lock() {
+            l.skip_seq += n;
+        }
+    }
+
     /// Wait until `check` holds for the log, at most `timeout`.
     pub async fn wait_for(&self, timeout: Duration, check: impl Fn(&Log) -> bool) -> bool {
         let end = Instant::now() + timeout;
@@ -61,18 +75,18 @@ impl Drop for Emulator {
     }
 }
 
-fn options(url: &str, id: &str, will: (&str, &str)) -> MqttOptions {
+fn options(url: &str, id: &str, will: LastWill) -> MqttOptions {
     let (host, port, _) =
         sim_core::transport::endpoint::parse_url(url).unwrap_or(("127.0.0.1".into(), 1883, false));
     let mut o = MqttOptions::new(id, host, port);
     o.set_keep_alive(Duration::from_secs(5));
-    o.set_last_will(LastWill::new(
-        will.0,
-        will.1.as_bytes().to_vec(),
-        QoS::AtLeastOnce,
-        true,
-    ));
+    o.set_last_will(will);
     o
+}
+
+/// A retained text last will (`offline`, `Offline`, `lost`).
+fn text_will(topic: &str, payload: &str) -> LastWill {
+    LastWill::new(topic, payload.as_bytes().to_vec(), QoS::AtLeastOnce, true)
 }
 
 /// Messages to publish: (topic, payload, retain).
@@ -82,16 +96,15 @@ type Msgs = Vec<(String, Vec<u8>, bool)>;
 trait Firmware: Send + 'static {
     fn on_connect(&mut self) -> (Vec<String>, Msgs);
     fn on_period(&mut self, t: f64, log: &mut Log) -> Msgs;
-    fn on_command(&mut self, topic: &str, payload: &str, t: f64, log: &mut Log) -> Msgs;
+    fn on_command(&mut self, topic: &str, payload: &[u8], t: f64, log: &mut Log) -> Msgs;
+    /// A command as [`Log::commands`] keeps it: its text, unless the firmware reads a
+    /// binary format.
+    fn describe(&self, _topic: &str, payload: &[u8]) -> String {
+        String::from_utf8_lossy(payload).into_owned()
+    }
 }
 
-fn spawn(
-    url: &str,
-    id: &str,
-    will: (&str, &str),
-    every: Duration,
-    mut fw: impl Firmware,
-) -> Emulator {
+fn spawn(url: &str, id: &str, will: LastWill, every: Duration, mut fw: impl Firmware) -> Emulator {
     let log = Arc::new(Mutex::new(Log::default()));
     let opts = options(url, id, will);
     let task = {
@@ -118,11 +131,11 @@ fn spawn(
                             send(msgs);
                         }
                         Ok(Event::Incoming(Packet::Publish(p))) => {
-                            let text = String::from_utf8_lossy(&p.payload).to_string();
+                            let text = fw.describe(&p.topic, &p.payload);
                             let msgs = match log.lock() {
                                 Ok(mut l) => {
-                                    l.commands.push((p.topic.clone(), text.clone()));
-                                    fw.on_command(&p.topic, &text, started.elapsed().as_secs_f64(), &mut l)
+                                    l.commands.push((p.topic.clone(), text));
+                                    fw.on_command(&p.topic, &p.payload, started.elapsed().as_secs_f64(), &mut l)
                                 }
                                 Err(_) => Vec::new(),
                             };
@@ -203,11 +216,15 @@ impl Firmware for Tasmota {
         ]
     }
 
-    fn on_command(&mut self, topic: &str, payload: &str, _t: f64, log: &mut Log) -> Msgs {
+    fn on_command(&mut self, topic: &str, payload: &[u8], _t: f64, log: &mut Log) -> Msgs {
         if topic != format!("cmnd/{}/POWER", self.topic) {
             return Vec::new();
         }
-        log.switch_on = match payload.trim().to_ascii_uppercase().as_str() {
+        log.switch_on = match String::from_utf8_lossy(payload)
+            .trim()
+            .to_ascii_uppercase()
+            .as_str()
+        {
             "ON" | "1" => true,
             "OFF" | "0" => false,
             "TOGGLE" | "2" => !log.switch_on,
@@ -224,7 +241,7 @@ pub fn tasmota_plug(url: &str, topic: &str, every: Duration, curve: Curve) -> Em
     spawn(
         url,
         &format!("DVES_{topic}"),
-        (&will, "Offline"),
+        text_will(&will, "Offline"),
         every,
         Tasmota {
             topic: topic.into(),
@@ -259,11 +276,15 @@ impl Firmware for Esphome {
         )]
     }
 
-    fn on_command(&mut self, topic: &str, payload: &str, _t: f64, log: &mut Log) -> Msgs {
+    fn on_command(&mut self, topic: &str, payload: &[u8], _t: f64, log: &mut Log) -> Msgs {
         if topic != format!("{}/switch/fan/command", self.node) {
             return Vec::new();
         }
-        log.switch_on = match payload.trim().to_ascii_uppercase().as_str() {
+        log.switch_on = match String::from_utf8_lossy(payload)
+            .trim()
+            .to_ascii_uppercase()
+            .as_str()
+        {
             "ON" => true,
             "OFF" => false,
             "TOGGLE" => !log.switch_on,
@@ -285,7 +306,7 @@ pub fn esphome_node(url: &str, node: &str, every: Duration, curve: Curve) -> Emu
     spawn(
         url,
         node,
-        (&will, "offline"),
+        text_will(&will, "offline"),
         every,
         Esphome {
             node: node.into(),
@@ -333,8 +354,8 @@ impl Firmware for JsonSensor {
         vec![self.telemetry(t, log)]
     }
 
-    fn on_command(&mut self, _topic: &str, payload: &str, t: f64, log: &mut Log) -> Msgs {
-        let v: serde_json::Value = serde_json::from_str(payload).unwrap_or_default();
+    fn on_command(&mut self, _topic: &str, payload: &[u8], t: f64, log: &mut Log) -> Msgs {
+        let v: serde_json::Value = serde_json::from_slice(payload).unwrap_or_default();
         if let Some(on) = v
             .pointer("/set/relay")
             .map(crate::value::normalise)
@@ -355,7 +376,7 @@ pub fn json_sensor(url: &str, id: &str, every: Duration, curve: Curve) -> Emulat
     spawn(
         url,
         id,
-        (&will, "offline"),
+        text_will(&will, "offline"),
         every,
         JsonSensor {
             id: id.into(),
@@ -414,14 +435,14 @@ impl Firmware for Homie {
         )]
     }
 
-    fn on_command(&mut self, topic: &str, payload: &str, _t: f64, log: &mut Log) -> Msgs {
+    fn on_command(&mut self, topic: &str, payload: &[u8], _t: f64, log: &mut Log) -> Msgs {
         if topic != format!("homie/{}/relay/on/set", self.id) {
             return Vec::new();
         }
         // Homie booleans are exactly `true` or `false`; anything else is ignored.
         match payload {
-            "true" => log.switch_on = true,
-            "false" => log.switch_on = false,
+            b"true" => log.switch_on = true,
+            b"false" => log.switch_on = false,
             _ => return Vec::new(),
         }
         vec![self.relay(log.switch_on)]
@@ -435,11 +456,286 @@ pub fn homie_device(url: &str, id: &str, every: Duration, curve: Curve) -> Emula
     spawn(
         url,
         id,
-        (&will, "lost"),
+        text_will(&will, "lost"),
         every,
         Homie {
             id: id.into(),
             curve,
+        },
+    )
+}
+
+/// Aliases the Sparkplug emulator declares in its BIRTHs, unique across the node.
+const UPTIME: u64 = 1;
+const TEMPERATURE: u64 = 2;
+const RUNNING: u64 = 3;
+
+struct Sparkplug {
+    group: String,
+    node: String,
+    device: String,
+    /// This session's number, in NBIRTH and in the will's NDEATH.
+    bd_seq: u64,
+    /// The last seq sent (every message but NDEATH counts, node and device alike);
+    /// `None` until this session's NBIRTH is sent.
+    seq: Option<u64>,
+    running: bool,
+    curve: Curve,
+    started: Instant,
+}
+
+impl Sparkplug {
+    fn topic(&self, kind: &str, device: bool) -> String {
+        let (ns, g, n) = (sparkplug::NAMESPACE, &self.group, &self.node);
+        if device {
+            format!("{ns}/{g}/{kind}/{n}/{}", self.device)
+        } else {
+            format!("{ns}/{g}/{kind}/{n}")
+        }
+    }
+
+    /// A message with the node's next seq (0 for an NBIRTH), `skip` numbers further on.
+    fn message(
+        &mut self,
+        kind: &str,
+        device: bool,
+        metrics: Vec<Metric>,
+        skip: u64,
+    ) -> (String, Vec<u8>, bool) {
+        let seq = match self.seq {
+            Some(last) if kind != "NBIRTH" => (last + 1 + skip) % 256,
+            _ => 0,
+        };
+        self.seq = Some(seq);
+        let p = Payload {
+            timestamp: Some(sim_core::wire::unix_us() / 1000),
+            metrics,
+            seq: Some(seq),
+        };
+        (self.topic(kind, device), p.encode_to_vec(), false)
+    }
+
+    /// NBIRTH then DBIRTH: every metric with its name, alias, datatype and value.
+    fn births(&mut self) -> Msgs {
+        let uptime = self.started.elapsed().as_secs();
+        let temperature = (self.curve)(self.started.elapsed().as_secs_f64());
+        let nbirth = vec![
+            metric(
+                Some(sparkplug::BD_SEQ),
+                None,
+                datatype::UINT64,
+                MetricValue::Long(self.bd_seq),
+            ),
+            metric(
+                Some("Node Control/Rebirth"),
+                None,
+                datatype::BOOLEAN,
+                MetricValue::Boolean(false),
+            ),
+            metric(
+                Some("uptime"),
+                Some(UPTIME),
+                datatype::UINT64,
+                MetricValue::Long(uptime),
+            ),
+        ];
+        let dbirth = vec![
+            metric(
+                Some("temperature"),
+                Some(TEMPERATURE),
+                datatype::DOUBLE,
+                MetricValue::Double(temperature),
+            ),
+            metric(
+                Some("running"),
+                Some(RUNNING),
+                datatype::BOOLEAN,
+                MetricValue::Boolean(self.running),
+            ),
+        ];
+        vec![
+            self.message("NBIRTH", false, nbirth, 0),
+            self.message("DBIRTH", true, dbirth, 0),
+        ]
+    }
+}
+
+/// A metric as the emulator sends it; DATA metrics carry only their alias.
+fn metric(name: Option<&str>, alias: Option<u64>, dt: u32, v: MetricValue) -> Metric {
+    Metric {
+        name: name.map(str::to_string),
+        alias,
+        datatype: name.map(|_| dt),
+        value: Some(v),
+        ..Metric::default()
+    }
+}
+
+/// An NDEATH payload with this `bdSeq`: the emulator's last will, or a stale one a test
+/// sends.
+pub fn sparkplug_death(bd_seq: u64) -> Vec<u8> {
+    Payload {
+        timestamp: Some(sim_core::wire::unix_us() / 1000),
+        metrics: vec![metric(
+            Some(sparkplug::BD_SEQ),
+            None,
+            datatype::UINT64,
+            MetricValue::Long(bd_seq),
+        )],
+        seq: None,
+    }
+    .encode_to_vec()
+}
+
+impl Firmware for Sparkplug {
+    fn on_connect(&mut self) -> (Vec<String>, Msgs) {
+        // A new session is born anew: the BIRTHs go out in the first period after it.
+        self.seq = None;
+        (
+            vec![self.topic("NCMD", false), self.topic("DCMD", true)],
+            Vec::new(),
+        )
+    }
+
+    fn on_period(&mut self, t: f64, log: &mut Log) -> Msgs {
+        log.switch_on = self.running;
+        if self.seq.is_none() {
+            return self.births();
+        }
+        log.published += 1;
+        let uptime = self.message(
+            "NDATA",
+            false,
+            vec![metric(
+                None,
+                Some(UPTIME),
+                datatype::UINT64,
+                MetricValue::Long(self.started.elapsed().as_secs()),
+            )],
+            0,
+        );
+        // A gap a test asks for shows on the device's message, so the device counts it.
+        let skip = std::mem::take(&mut log.skip_seq);
+        let temperature = self.message(
+            "DDATA",
+            true,
+            vec![metric(
+                None,
+                Some(TEMPERATURE),
+                datatype::DOUBLE,
+                MetricValue::Double((self.curve)(t)),
+            )],
+            skip,
+        );
+        vec![uptime, temperature]
+    }
+
+    fn on_command(&mut self, topic: &str, payload: &[u8], _t: f64, log: &mut Log) -> Msgs {
+        let Ok(p) = Payload::decode(payload) else {
+            return Vec::new();
+        };
+        let is = |m: &Metric, name: &str, alias: u64| {
+            m.name.as_deref() == Some(name) || (m.name.is_none() && m.alias == Some(alias))
+        };
+        if topic == self.topic("NCMD", false) {
+            let rebirth = p.metrics.iter().any(|m| {
+                m.name.as_deref() == Some("Node Control/Rebirth")
+                    && m.value == Some(MetricValue::Boolean(true))
+            });
+            return if rebirth { self.births() } else { Vec::new() };
+        }
+        if topic != self.topic("DCMD", true) {
+            return Vec::new();
+        }
+        let Some(MetricValue::Boolean(on)) = p
+            .metrics
+            .iter()
+            .find(|m| is(m, "running", RUNNING))
+            .and_then(|m| m.value.clone())
+        else {
+            return Vec::new();
+        };
+        self.running = on;
+        log.switch_on = on;
+        // The new value at once, as a DDATA by alias.
+        vec![self.message(
+            "DDATA",
+            true,
+            vec![metric(
+                None,
+                Some(RUNNING),
+                datatype::BOOLEAN,
+                MetricValue::Boolean(on),
+            )],
+            0,
+        )]
+    }
+
+    fn describe(&self, _topic: &str, payload: &[u8]) -> String {
+        let Ok(p) = Payload::decode(payload) else {
+            return format!("{} bytes, not a Sparkplug payload", payload.len());
+        };
+        let parts: Vec<String> = p
+            .metrics
+            .iter()
+            .map(|m| {
+                let name = m
+                    .name
+                    .clone()
+                    .unwrap_or_else(|| format!("alias {}", m.alias.unwrap_or(0)));
+                let v = match &m.value {
+                    Some(MetricValue::Boolean(b)) => b.to_string(),
+                    Some(MetricValue::Double(d)) => d.to_string(),
+                    Some(other) => format!("{other:?}"),
+                    None => "null".into(),
+                };
+                format!("{name}={v}")
+            })
+            .collect();
+        parts.join(",")
+    }
+}
+
+/// A Sparkplug B edge node `node` in group `group` with one device `device`:
+/// - its will is an NDEATH carrying `bdSeq` 1, which the broker publishes when it is
+///   killed;
+/// - once connected it publishes NBIRTH (`bdSeq`, `Node Control/Rebirth`, `uptime`;
+///   seq 0), then DBIRTH with `temperature` (Double, alias 2) and `running` (Boolean,
+///   alias 3), then every `every` an NDATA (`uptime`) and a DDATA (`temperature`), by
+///   alias;
+/// - a DCMD setting `running` is answered by a DDATA with the new value, and an NCMD
+///   `Node Control/Rebirth` by new BIRTHs.
+///
+/// `running` starts true. [`Emulator::skip_seq`] makes a gap in the seq on purpose.
+pub fn sparkplug_node(
+    url: &str,
+    group: &str,
+    node: &str,
+    device: &str,
+    every: Duration,
+    curve: Curve,
+) -> Emulator {
+    let bd_seq = 1;
+    let will = LastWill::new(
+        format!("{}/{group}/NDEATH/{node}", sparkplug::NAMESPACE),
+        sparkplug_death(bd_seq),
+        QoS::AtLeastOnce,
+        false,
+    );
+    spawn(
+        url,
+        node,
+        will,
+        every,
+        Sparkplug {
+            group: group.into(),
+            node: node.into(),
+            device: device.into(),
+            bd_seq,
+            seq: None,
+            running: true,
+            curve,
+            started: Instant::now(),
         },
     )
 }

@@ -170,7 +170,7 @@ impl Mirror {
             return self.update(&device, payload, t);
         }
         let mut matched: Vec<(usize, Outcome)> = Vec::new();
-        for (i, d) in self.devices.iter().enumerate() {
+        for (i, d) in self.devices.iter_mut().enumerate() {
             if d.adapter.wants(topic) {
                 matched.push((i, d.adapter.decode(topic, payload, self.max_payload)));
             }
@@ -266,6 +266,14 @@ impl Mirror {
                     }
                     // A lower seq is a restart of the firmware's counter.
                     d.last_seq = Some(*s);
+                }
+                Event::Lost(n) => {
+                    let d = &mut self.devices[i];
+                    d.lost += n;
+                    self.notes.push(format!(
+                        "{}: {n} message(s) lost (a gap in its sequence)",
+                        d.cfg.id
+                    ));
                 }
                 Event::Online(_) => {}
             }

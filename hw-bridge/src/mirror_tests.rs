@@ -421,3 +421,170 @@ fn retained_values_do_not_bring_a_lost_device_back() {
     m.handle("tele/tasmota_plug/LWT", b"Online", true, 1001.0);
     assert!(dev(&report(&m, 1.0), "plug").online);
 }
+
+/// Sparkplug B through the whole mirror: an edge node and one of its devices, born,
+/// read by alias, commanded, with a gap in the node's seq, junk, a stale NDEATH and the
+/// real one.
+#[test]
+fn a_sparkplug_node_and_its_device_are_mirrored() {
+    use crate::adapter::sparkplug::{Metric, MetricValue, Payload, datatype};
+    use prost::Message as _;
+    let cfg = MirrorConfig::parse(
+        r#"
+[mirror]
+fleet = "home"
+
+[[device]]
+id = "gw-1"
+adapter = "sparkplug"
+group = "plant"
+edge_node = "gw-1"
+
+[[device]]
+id = "press-3"
+adapter = "sparkplug"
+group = "plant"
+edge_node = "gw-1"
+device = "press-3"
+"#,
+        "m.toml",
+    )
+    .expect("valid config");
+    let mut m = Mirror::new(&cfg, 1000.0);
+    assert_eq!(
+        m.subscriptions(),
+        vec![
+            "spBv1.0/plant/+/gw-1",
+            "spBv1.0/plant/+/gw-1/+",
+            "twin/home/+/shadow/update"
+        ]
+    );
+    let metric = |name: Option<&str>, alias: u64, dt: Option<u32>, v: MetricValue| Metric {
+        name: name.map(str::to_string),
+        alias: Some(alias),
+        datatype: dt,
+        value: Some(v),
+        ..Metric::default()
+    };
+    let msg = |seq: Option<u64>, metrics: Vec<Metric>| {
+        Payload {
+            timestamp: Some(1),
+            metrics,
+            seq,
+        }
+        .encode_to_vec()
+    };
+    let bd_seq = |n: u64| {
+        metric(
+            Some("bdSeq"),
+            0,
+            Some(datatype::UINT64),
+            MetricValue::Long(n),
+        )
+    };
+    let temperature = |seq: u64, v: f64| {
+        msg(
+            Some(seq),
+            vec![metric(None, 2, None, MetricValue::Double(v))],
+        )
+    };
+
+    m.handle_live(
+        "spBv1.0/plant/NBIRTH/gw-1",
+        &msg(Some(0), vec![bd_seq(4)]),
+        1001.0,
+    );
+    let dbirth = msg(
+        Some(1),
+        vec![
+            metric(
+                Some("Temperature"),
+                2,
+                Some(datatype::DOUBLE),
+                MetricValue::Double(21.0),
+            ),
+            metric(
+                Some("Running"),
+                3,
+                Some(datatype::BOOLEAN),
+                MetricValue::Boolean(true),
+            ),
+        ],
+    );
+    m.handle_live("spBv1.0/plant/DBIRTH/gw-1/press-3", &dbirth, 1001.0);
+    m.handle_live(
+        "spBv1.0/plant/DDATA/gw-1/press-3",
+        &temperature(2, 21.5),
+        1002.0,
+    );
+    let notes = m.take_notes();
+    assert!(notes.contains(&"gw-1: online".to_string()), "{notes:?}");
+    assert!(notes.contains(&"press-3: online".to_string()), "{notes:?}");
+
+    // running=off becomes a DCMD with the BIRTH's alias; the DDATA answer confirms it.
+    let out = update(
+        &mut m,
+        "press-3",
+        json!({"state": {"desired": {"running": "off"}}}),
+        3.0,
+    );
+    assert_eq!(out[1].topic, "spBv1.0/plant/DCMD/gw-1/press-3");
+    let cmd = Payload::decode(out[1].payload.as_slice()).expect("protobuf");
+    assert_eq!(
+        (
+            cmd.metrics[0].name.as_deref(),
+            cmd.metrics[0].alias,
+            &cmd.metrics[0].value
+        ),
+        (Some("Running"), Some(3), &Some(MetricValue::Boolean(false)))
+    );
+    let answer = msg(
+        Some(3),
+        vec![metric(None, 3, None, MetricValue::Boolean(false))],
+    );
+    m.handle_live("spBv1.0/plant/DDATA/gw-1/press-3", &answer, 1003.5);
+    // The DCMD comes back to the mirror too: not a message from the device.
+    m.handle_live(&out[1].topic, &out[1].payload, 1003.5);
+
+    // seq 4 and 5 never arrive.
+    m.handle_live(
+        "spBv1.0/plant/DDATA/gw-1/press-3",
+        &temperature(6, 22.0),
+        1004.0,
+    );
+    // Junk on the device's topic is the device's; junk on NDEATH is both of theirs.
+    m.handle_live("spBv1.0/plant/DDATA/gw-1/press-3", b"\xff\xff\xff", 1004.0);
+    m.handle_live("spBv1.0/plant/NDEATH/gw-1", b"\xff\xff\xff", 1004.0);
+    // An NDEATH of the session before changes nothing; the current one takes both down.
+    m.handle_live(
+        "spBv1.0/plant/NDEATH/gw-1",
+        &msg(None, vec![bd_seq(3)]),
+        1005.0,
+    );
+    let r = report(&m, 5.0);
+    assert!(dev(&r, "gw-1").online && dev(&r, "press-3").online);
+    m.handle_live(
+        "spBv1.0/plant/NDEATH/gw-1",
+        &msg(None, vec![bd_seq(4)]),
+        1006.0,
+    );
+
+    let r = report(&m, 6.0);
+    let p = dev(&r, "press-3");
+    assert!(!p.online);
+    assert_eq!(p.adapter, "sparkplug");
+    assert_eq!(p.readings["temperature"].last, 22.0);
+    assert_eq!(p.readings["temperature"].count, 3);
+    assert_eq!(p.shadow.reported.get("running"), Some(&json!(false)));
+    assert!(p.shadow.delta.is_empty());
+    assert_eq!((p.lost, p.malformed), (2, 1));
+    // The DBIRTH, two DDATA readings, the answer and the NDEATH.
+    assert_eq!(p.received, 5);
+    let g = dev(&r, "gw-1");
+    assert!(!g.online);
+    assert_eq!((g.lost, g.malformed, g.received), (0, 0, 2));
+    assert_eq!(r.unattributed_malformed, 1);
+    assert_eq!((r.messages.lost, r.messages.malformed), (2, 2));
+    assert_eq!(r.alerts.iter().filter(|a| a.kind == "offline").count(), 2);
+    assert_eq!(r.commands_sent, 1);
+}

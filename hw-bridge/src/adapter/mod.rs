@@ -1,13 +1,17 @@
 //! Adapters: each device convention turned into the same [`Event`]s, and a desired state
 //! turned back into the device's own command.
 //!
-//! An adapter is pure: [`Adapter::decode`] looks at one message and says what it meant,
-//! [`Adapter::command`] says what to publish. No adapter panics or stops on bad input;
-//! it answers [`Outcome::Malformed`] with the reason, and the mirror counts it.
+//! An adapter does no I/O: [`Adapter::decode`] looks at one message and says what it
+//! meant, [`Adapter::command`] says what to publish. Most conventions need no memory of
+//! earlier messages; Sparkplug B does (metric aliases, birth/death and message
+//! sequences), so `decode` takes the adapter mutably and the Sparkplug one keeps its
+//! session inside. No adapter panics or stops on bad input; it answers
+//! [`Outcome::Malformed`] with the reason, and the mirror counts it.
 
 mod esphome;
 mod homie;
 mod json;
+pub(crate) mod sparkplug;
 mod tasmota;
 
 use crate::config::AdapterConfig;
@@ -24,6 +28,10 @@ pub enum Event {
     Online(bool),
     /// The message's sequence number, when the firmware counts its messages.
     Seq(u64),
+    /// Messages the device sent that never arrived, counted by the adapter itself (a
+    /// Sparkplug node's `seq` wraps at 256 and is shared by its devices, so gaps in it
+    /// are seen by the adapter, not by the mirror).
+    Lost(u64),
 }
 
 /// An adapter's verdict on one message.
@@ -50,12 +58,18 @@ pub struct Command {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Adapter {
     cfg: AdapterConfig,
+    /// What a Sparkplug edge node's messages taught so far (aliases, bdSeq, seq); left
+    /// empty by the other adapters, which read each message on its own.
+    sparkplug: sparkplug::Session,
 }
 
 impl Adapter {
     /// The adapter for a device's configuration.
     pub fn new(cfg: AdapterConfig) -> Adapter {
-        Adapter { cfg }
+        Adapter {
+            cfg,
+            sparkplug: sparkplug::Session::default(),
+        }
     }
 
     /// Its name in configs and reports.
@@ -65,6 +79,7 @@ impl Adapter {
             AdapterConfig::Tasmota { .. } => "tasmota",
             AdapterConfig::Esphome { .. } => "esphome",
             AdapterConfig::Homie { .. } => "homie",
+            AdapterConfig::Sparkplug(_) => "sparkplug",
         }
     }
 
@@ -77,6 +92,7 @@ impl Adapter {
             AdapterConfig::Homie {
                 base, device_id, ..
             } => homie::filters(base, device_id),
+            AdapterConfig::Sparkplug(s) => sparkplug::filters(s),
         }
     }
 
@@ -86,8 +102,9 @@ impl Adapter {
     }
 
     /// Decode one message on one of [`Adapter::filters`]. `max_payload` bytes at most
-    /// are parsed; a longer payload is malformed.
-    pub fn decode(&self, topic: &str, payload: &[u8], max_payload: usize) -> Outcome {
+    /// are parsed; a longer payload is malformed. Messages reach it in the order they
+    /// arrived: a Sparkplug adapter learns from each one.
+    pub fn decode(&mut self, topic: &str, payload: &[u8], max_payload: usize) -> Outcome {
         if !self.wants(topic) {
             return Outcome::NotMine;
         }
@@ -108,6 +125,9 @@ impl Adapter {
                 device_id,
                 names,
             } => homie::decode(base, device_id, names, topic, payload),
+            AdapterConfig::Sparkplug(s) => {
+                sparkplug::decode(s, &mut self.sparkplug, topic, payload)
+            }
         }
     }
 
@@ -122,6 +142,7 @@ impl Adapter {
                 device_id,
                 names,
             } => homie::command(base, device_id, names, key, value),
+            AdapterConfig::Sparkplug(s) => sparkplug::command(s, &self.sparkplug, key, value),
         }
     }
 }

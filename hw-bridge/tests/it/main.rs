@@ -1,4 +1,6 @@
 //! hw-bridge integration tests: device emulators (a Tasmota plug, an ESPHome node, a
-//! MicroPython-style JSON sensor) against a real Mosquitto, mirrored by the real session.
+//! Homie device, a MicroPython-style JSON sensor, a Sparkplug B edge node) against a real
+//! Mosquitto, mirrored by the real session.
 
 mod mirror;
+mod sparkplug;

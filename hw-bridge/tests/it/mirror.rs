@@ -17,8 +17,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::sync::mpsc::UnboundedReceiver;
 
-const PERIOD: Duration = Duration::from_millis(200);
-const WAIT: Duration = Duration::from_secs(15);
+pub(crate) const PERIOD: Duration = Duration::from_millis(200);
+pub(crate) const WAIT: Duration = Duration::from_secs(15);
 
 fn config(url: &str) -> MirrorConfig {
     let text = format!(
@@ -65,15 +65,16 @@ state = {{ relay = "relay/on" }}
     MirrorConfig::parse(&text, "mirror.toml").expect("valid config")
 }
 
-struct Running {
+pub(crate) struct Running {
     stop: Arc<AtomicBool>,
     task: tokio::task::JoinHandle<Result<MirrorReport, hw_bridge::BridgeError>>,
     notes: UnboundedReceiver<String>,
-    seen: Vec<String>,
+    /// Every note received so far.
+    pub(crate) seen: Vec<String>,
 }
 
 impl Running {
-    fn start(cfg: &MirrorConfig, url: &str) -> Running {
+    pub(crate) fn start(cfg: &MirrorConfig, url: &str) -> Running {
         let stop = Arc::new(AtomicBool::new(false));
         let (tx, notes) = tokio::sync::mpsc::unbounded_channel();
         let opts = MirrorOptions {
@@ -95,7 +96,7 @@ impl Running {
     }
 
     /// Wait for a note containing every one of `parts`.
-    async fn note(&mut self, parts: &[&str]) -> String {
+    pub(crate) async fn note(&mut self, parts: &[&str]) -> String {
         let hit = |n: &String| parts.iter().all(|p| n.contains(p));
         if let Some(n) = self.seen.iter().find(|n| hit(n)) {
             return n.clone();
@@ -119,7 +120,7 @@ impl Running {
         }
     }
 
-    async fn stop(self) -> MirrorReport {
+    pub(crate) async fn stop(self) -> MirrorReport {
         self.stop.store(true, Ordering::Relaxed);
         tokio::time::timeout(WAIT, self.task)
             .await
@@ -129,7 +130,7 @@ impl Running {
     }
 }
 
-fn constant(v: f64) -> Curve {
+pub(crate) fn constant(v: f64) -> Curve {
     Arc::new(move |_| v)
 }
 
@@ -137,7 +138,7 @@ fn map(v: Value) -> Map<String, Value> {
     v.as_object().cloned().expect("object")
 }
 
-async fn set_and_wait(url: &str, device: &str, desired: Value) -> SetOutcome {
+pub(crate) async fn set_and_wait(url: &str, device: &str, desired: Value) -> SetOutcome {
     let ep = Endpoint::new(url, &Security::default()).expect("endpoint");
     set(
         &ep,
@@ -152,7 +153,7 @@ async fn set_and_wait(url: &str, device: &str, desired: Value) -> SetOutcome {
     .expect("set answered")
 }
 
-async fn junk_client(url: &str) -> AsyncClient {
+pub(crate) async fn junk_client(url: &str) -> AsyncClient {
     let (host, port, _) = sim_core::transport::endpoint::parse_url(url).expect("url");
     let mut o = MqttOptions::new("junk", host, port);
     o.set_max_packet_size(4 * 1024 * 1024, 4 * 1024 * 1024);
@@ -161,7 +162,7 @@ async fn junk_client(url: &str) -> AsyncClient {
     client
 }
 
-fn device<'a>(r: &'a MirrorReport, id: &str) -> &'a hw_bridge::report::MirroredDevice {
+pub(crate) fn device<'a>(r: &'a MirrorReport, id: &str) -> &'a hw_bridge::report::MirroredDevice {
     r.per_device
         .iter()
         .find(|d| d.id == id)
