@@ -28,6 +28,13 @@ struct Proxy {
 
 impl Proxy {
     async fn start(broker: SocketAddr) -> Proxy {
+        Proxy::start_tapped(broker, None).await
+    }
+
+    /// A proxy that also counts, in `tap`, every load message it hands the tool: the
+    /// PUBLISH packets flowing from the broker down to the tool's subscriber, parsed here
+    /// from the bytes, independently of the tool's own parser.
+    async fn start_tapped(broker: SocketAddr, tap: Option<Arc<Mutex<Seen>>>) -> Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let open = Arc::new(AtomicBool::new(true));
@@ -37,11 +44,17 @@ impl Proxy {
                 if !gate.load(Ordering::Acquire) {
                     continue;
                 }
+                let tap = tap.clone();
                 tokio::spawn(async move {
                     if let Ok(mut up) = TcpStream::connect(broker).await {
                         let _ = up.set_nodelay(true);
                         let _ = down.set_nodelay(true);
-                        let _ = tokio::io::copy_bidirectional(&mut down, &mut up).await;
+                        match tap {
+                            None => {
+                                let _ = tokio::io::copy_bidirectional(&mut down, &mut up).await;
+                            }
+                            Some(tap) => tapped_copy(down, up, tap).await,
+                        }
                     }
                 });
             }
@@ -51,6 +64,75 @@ impl Proxy {
 
     fn url(&self) -> String {
         format!("mqtt://{}", self.addr)
+    }
+}
+
+/// Copy both ways; count the load messages in PUBLISH packets going down (broker to
+/// tool) once they are written to the tool.
+async fn tapped_copy(down: TcpStream, up: TcpStream, tap: Arc<Mutex<Seen>>) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let (mut down_r, mut down_w) = down.into_split();
+    let (mut up_r, mut up_w) = up.into_split();
+    let upward = tokio::spawn(async move {
+        let _ = tokio::io::copy(&mut down_r, &mut up_w).await;
+        let _ = up_w.shutdown().await;
+    });
+    let mut pending: Vec<u8> = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = match up_r.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        if down_w.write_all(&buf[..n]).await.is_err() {
+            break;
+        }
+        pending.extend_from_slice(&buf[..n]);
+        let used = count_publishes(&pending, &tap);
+        pending.drain(..used);
+    }
+    let _ = down_w.shutdown().await;
+    upward.abort();
+}
+
+/// Count the complete MQTT 3.1.1 packets at the front of `b` that are load PUBLISHes;
+/// returns the bytes used.
+fn count_publishes(b: &[u8], tap: &Arc<Mutex<Seen>>) -> usize {
+    let mut at = 0;
+    loop {
+        let rest = &b[at..];
+        // Fixed header: type and flags, then the remaining length (1–4 bytes, 7 bits each).
+        let (mut len, mut mult, mut i) = (0usize, 1usize, 1usize);
+        loop {
+            let Some(&byte) = rest.get(i) else { return at };
+            len += usize::from(byte & 0x7f) * mult;
+            mult *= 128;
+            i += 1;
+            if byte & 0x80 == 0 {
+                break;
+            }
+        }
+        if rest.len() < i + len {
+            return at;
+        }
+        let body = &rest[i..i + len];
+        if rest[0] >> 4 == 3 && body.len() >= 2 {
+            let qos = (rest[0] >> 1) & 3;
+            let topic_len = usize::from(u16::from_be_bytes([body[0], body[1]]));
+            let start = 2 + topic_len + if qos > 0 { 2 } else { 0 };
+            if let Some((publisher, seq, _, sent)) = body.get(start..).and_then(decode) {
+                let now = unix_us();
+                let mut s = tap.lock().unwrap();
+                *s.copies.entry((publisher, seq)).or_default() += 1;
+                if let Some(since) = s.since_us
+                    && s.recovered_us.is_none()
+                    && sent >= since
+                {
+                    s.recovered_us = Some(now - since);
+                }
+            }
+        }
+        at += i + len;
     }
 }
 
@@ -467,4 +549,69 @@ fn a_reconnect_storm_keeps_to_the_ramp_in_the_broker_log() {
     let busiest = per_s.values().copied().max().unwrap_or(0);
     assert!(busiest as f64 <= RAMP, "{busiest} in one second: {per_s:?}");
     eprintln!("storm: reconnections per second {per_s:?}");
+}
+
+#[test]
+fn kill_9_with_persistence_and_persistent_sessions_counts_what_reached_the_tool() {
+    if !Mosquitto::wanted() {
+        return;
+    }
+    // The broker saves its sessions and queues every second; the tool asks it to keep
+    // them. After kill -9 the broker comes back with what it saved: the subscriber's
+    // session and the messages queued for it then. What it had taken in since is lost,
+    // and messages delivered since the save may come again. Two subscribers would each
+    // get their own replay, so the count is taken on the tool's own connection: a tap in
+    // the proxy parses every PUBLISH the broker hands the tool.
+    let mut m = Mosquitto::start(
+        "persistence true\npersistence_location {dir}/\nautosave_interval 1\nautosave_on_changes false",
+    )
+    .unwrap();
+    let topic = "rel-persist";
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let tap = Arc::new(Mutex::new(Seen::default()));
+    let r = rt.block_on(async {
+        let proxy = Proxy::start_tapped(m.addr, Some(tap.clone())).await;
+        let spec = LoadSpec {
+            persistent: true,
+            ..load(1, proxy.url(), topic)
+        };
+        let run = tokio::spawn(async move {
+            publish_counted(&spec, Arc::new(AtomicBool::new(false)), None).await
+        });
+        until(&tap, "the load running", |s| s.distinct() >= 400).await;
+        // Past an autosave with the load under way, then no goodbye.
+        tokio::time::sleep(Duration::from_millis(1200)).await;
+        m.kill9().unwrap();
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        m.restart().unwrap();
+        tap.lock().unwrap().since_us = Some(unix_us());
+        let r = tokio::time::timeout(Duration::from_secs(90), run)
+            .await
+            .expect("the load ends by itself")
+            .unwrap()
+            .expect("the load run reports");
+        settle(&tap, r.messages.received).await;
+        r
+    });
+    let seen = tap.lock().unwrap();
+    write_row(
+        "persist-kill9-qos1",
+        "kill -9 with persistence (autosave 1 s) and `--persistent`, restart after 2 s",
+        &r,
+        &seen,
+    );
+    assert_counts_agree(&r, &seen);
+    assert_eq!(
+        r.messages.sent,
+        10 * 240,
+        "{:?} {:?}",
+        r.messages,
+        r.dropped
+    );
+    assert!(r.connect.reconnects >= 10, "{:?}", r.connect);
+    assert!(seen.recovered_us.is_some(), "publishing resumed");
 }
