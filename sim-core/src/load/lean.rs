@@ -140,7 +140,7 @@ pub fn publish_packet(
 
 /// A packet the broker sent a publisher.
 #[derive(Debug, PartialEq, Eq)]
-enum Incoming {
+pub(super) enum Incoming {
     /// PUBACK (QoS 1 done) or PUBCOMP (QoS 2 done); `ok` false for an MQTT 5 failure code.
     Done { pkid: u16, ok: bool },
     /// PUBREC: answer with PUBREL.
@@ -152,7 +152,7 @@ enum Incoming {
 }
 
 /// Split complete packets off the front of `buf`; returns how many bytes they took.
-fn parse(buf: &[u8], out: &mut Vec<Incoming>) -> Result<usize, IdleError> {
+pub(super) fn parse(buf: &[u8], out: &mut Vec<Incoming>) -> Result<usize, IdleError> {
     let mut at = 0;
     loop {
         let rest = &buf[at..];

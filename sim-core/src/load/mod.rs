@@ -13,6 +13,20 @@ pub use conn::{ConnCounters, ConnReport, ConnSpec, connect, connect_counted, mer
 pub use publish::*;
 pub use sub::{SubReport, SubSpec, subscribe};
 
+/// The lean sessions' packet parsers, for the fuzz targets in `fuzz/`: whatever the
+/// broker sends, they return an error, never panic.
+#[doc(hidden)]
+pub mod parsers {
+    pub use super::lean_sub::{SubIncoming, parse as subscriber};
+
+    /// The publishing session's parser (acks, PINGRESP): bytes used and packets found.
+    pub fn publisher(buf: &[u8]) -> Result<(usize, usize), super::idle::IdleError> {
+        let mut out = Vec::new();
+        let used = super::lean::parse(buf, &mut out)?;
+        Ok((used, out.len()))
+    }
+}
+
 use crate::report::{histogram_from_base64, latency_histogram};
 use crate::wire::unix_us;
 use hdrhistogram::Histogram;
