@@ -2,7 +2,13 @@
 //! (its adapter), and the twin each one is bound to. TOML, every key checked, every error
 //! with its file, line and column. `hw-bridge/README.md` documents each key.
 
+mod homeassistant;
+
 use crate::error::BridgeError;
+pub use homeassistant::{
+    DEFAULT_AVAILABLE, DEFAULT_NOT_AVAILABLE, DEFAULT_OFF, DEFAULT_ON, HaComponent, HaEntity,
+    HomeAssistantConfig, valid_name as valid_entity_name,
+};
 use scenarios::{Dur, Located, ModelKind};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -74,6 +80,10 @@ pub enum AdapterConfig {
     /// `spBv1.0/{group}/DBIRTH|DDATA|DDEATH/{edge_node}/{device}`, protobuf payloads,
     /// commands as NCMD/DCMD.
     Sparkplug(SparkplugConfig),
+    /// Home Assistant MQTT discovery: the entities a device announced under
+    /// `homeassistant/.../config`, each read from its `state_topic` through its
+    /// `value_template`, switches and numbers commanded on their `command_topic`.
+    HomeAssistant(HomeAssistantConfig),
 }
 
 /// The Sparkplug B adapter's settings.
@@ -177,6 +187,10 @@ struct RawDevice {
     state: Option<Spanned<BTreeMap<String, String>>>,
     status_topic: Option<Spanned<String>>,
     command_topic: Option<Spanned<String>>,
+    availability_topic: Option<Spanned<String>>,
+    payload_available: Option<Spanned<String>>,
+    payload_not_available: Option<Spanned<String>>,
+    entities: Option<Spanned<Vec<Spanned<homeassistant::RawEntity>>>>,
     twin: Option<Spanned<RawTwin>>,
 }
 
@@ -195,7 +209,14 @@ struct RawTwin {
 }
 
 /// The adapters `adapter = "..."` accepts.
-pub const ADAPTERS: &[&str] = &["json", "tasmota", "esphome", "homie", "sparkplug"];
+pub const ADAPTERS: &[&str] = &[
+    "json",
+    "tasmota",
+    "esphome",
+    "homie",
+    "sparkplug",
+    "homeassistant",
+];
 
 impl MirrorConfig {
     /// Read and check a configuration file.
@@ -354,6 +375,18 @@ fn adapter(d: &RawDevice, id: &str, at: &At<'_>) -> Result<AdapterConfig, Bridge
     ] {
         only(key, v.as_ref().map(Spanned::span), &["sparkplug"])?;
     }
+    for (key, v) in [
+        ("availability_topic", &d.availability_topic),
+        ("payload_available", &d.payload_available),
+        ("payload_not_available", &d.payload_not_available),
+    ] {
+        only(key, v.as_ref().map(Spanned::span), &["homeassistant"])?;
+    }
+    only(
+        "entities",
+        d.entities.as_ref().map(Spanned::span),
+        &["homeassistant"],
+    )?;
     let need = |v: &Option<Spanned<String>>, key: &str| -> Result<String, BridgeError> {
         match v {
             Some(s) if s.get_ref().is_empty() => Err(at(s.span(), format!("`{key}` is empty"))),
@@ -543,6 +576,7 @@ fn adapter(d: &RawDevice, id: &str, at: &At<'_>) -> Result<AdapterConfig, Bridge
                 state,
             }))
         }
+        "homeassistant" => Ok(AdapterConfig::HomeAssistant(homeassistant::parse(d, at)?)),
         other => Err(at(
             d.adapter.span(),
             format!(

@@ -1,6 +1,9 @@
 //! `twin mirror --discover`: listen to everything a broker carries for a while, recognise
-//! the conventions devices follow (Tasmota, ESPHome, Homie, Sparkplug B, generic JSON),
-//! and write a starter configuration that `twin mirror` accepts as it is.
+//! the conventions devices follow (Tasmota, ESPHome, Homie, Sparkplug B, Home Assistant
+//! MQTT discovery, generic JSON), and write a starter configuration that `twin mirror`
+//! accepts as it is.
+
+mod homeassistant;
 
 use crate::adapter::{Adapter, Outcome};
 use crate::config::{AdapterConfig, SparkplugConfig};
@@ -102,6 +105,9 @@ pub fn starter_config(seen: &[Seen], fleet: &str, broker: Option<&str>) -> Strin
     let by_topic: BTreeMap<&str, &Seen> = seen.iter().map(|s| (s.topic.as_str(), s)).collect();
     let mut claimed: BTreeSet<&str> = BTreeSet::new();
     let mut found: Vec<Found> = Vec::new();
+    // What each convention found, to tell a device announced twice (ESPHome and Tasmota
+    // also announce themselves by Home Assistant discovery).
+    let mut known: Vec<(String, Adapter)> = Vec::new();
 
     // Tasmota: its discovery message names the topic; tele/<t>/… shows it too.
     let mut tasmota: BTreeSet<String> = BTreeSet::new();
@@ -138,6 +144,7 @@ pub fn starter_config(seen: &[Seen], fleet: &str, broker: Option<&str>) -> Strin
             format!("topic = {}", quote(t)),
         ];
         lines.extend(model_line(&readings));
+        known.push((format!("Tasmota device {t}"), Adapter::new(cfg)));
         found.push(Found {
             id: t.clone(),
             lines,
@@ -172,6 +179,7 @@ pub fn starter_config(seen: &[Seen], fleet: &str, broker: Option<&str>) -> Strin
         {
             claimed.insert(&s.topic);
         }
+        known.push((format!("ESPHome node {node}"), Adapter::new(cfg)));
         found.push(Found {
             id: node.clone(),
             lines: vec![
@@ -214,15 +222,16 @@ pub fn starter_config(seen: &[Seen], fleet: &str, broker: Option<&str>) -> Strin
         if base != "homie" {
             lines.push(format!("base = {}", quote(base)));
         }
+        let what = format!(
+            "Homie {} device {dev}",
+            if base == "homie" { "4" } else { "5" }
+        );
         found.push(Found {
             id: dev.clone(),
             lines,
-            comment: format!(
-                "Homie {} device {dev}{}",
-                if base == "homie" { "4" } else { "5" },
-                reading_list(&readings)
-            ),
+            comment: format!("{what}{}", reading_list(&readings)),
         });
+        known.push((what, Adapter::new(cfg)));
     }
 
     // Sparkplug B: spBv1.0/{group}/NBIRTH|NDATA|NDEATH/{node} and
@@ -289,19 +298,23 @@ pub fn starter_config(seen: &[Seen], fleet: &str, broker: Option<&str>) -> Strin
             lines,
             comment: format!("{what}{}", reading_list(&readings)),
         });
+        known.push((what, Adapter::new(cfg)));
     }
 
+    // Home Assistant discovery: before generic JSON, which would take a device's JSON
+    // state topic for a device of its own.
+    let ha = homeassistant::find(seen, &known);
+    claimed.extend(ha.claimed);
+    found.extend(ha.found);
+
     // Generic JSON: an object with numbers in it on a topic nobody claimed.
-    let mut skipped: Vec<String> = Vec::new();
+    let discovery_prefix = format!("{}/", homeassistant::PREFIX);
     for s in seen {
         if claimed.contains(s.topic.as_str())
             || s.topic.starts_with('$')
-            || s.topic.starts_with("homeassistant/")
+            || s.topic.starts_with(&discovery_prefix)
             || s.topic.contains("/shadow")
         {
-            if s.topic.starts_with("homeassistant/") {
-                skipped.push(s.topic.clone());
-            }
             continue;
         }
         let Ok(Value::Object(o)) = serde_json::from_slice::<Value>(&s.payload) else {
@@ -401,14 +414,10 @@ pub fn starter_config(seen: &[Seen], fleet: &str, broker: Option<&str>) -> Strin
             let _ = writeln!(out, "{l}");
         }
     }
-    if !skipped.is_empty() {
-        let _ = writeln!(
-            out,
-            "\n# Home Assistant discovery topics seen ({}), not mirrored by this version:",
-            skipped.len()
-        );
-        for t in skipped.iter().take(10) {
-            let _ = writeln!(out, "#   {t}");
+    if !ha.notes.is_empty() {
+        let _ = writeln!(out, "\n# Home Assistant discovery not mirrored:");
+        for n in &ha.notes {
+            let _ = writeln!(out, "#   {n}");
         }
     }
     out

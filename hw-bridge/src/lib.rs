@@ -1,8 +1,9 @@
 //! twinfleet's bridge to physical devices.
 //!
 //! Real firmware publishes in its own conventions; an [`adapter`] turns each convention
-//! (Tasmota, ESPHome, Homie, Sparkplug B, generic JSON) into the same [`adapter::Event`]s and turns a desired
-//! state back into the device's native command. [`mirror::Mirror`] keeps, per device, its
+//! (Tasmota, ESPHome, Homie, Sparkplug B, Home Assistant MQTT discovery, generic JSON) into
+//! the same [`adapter::Event`]s and turns a desired state back into the device's native
+//! command. [`mirror::Mirror`] keeps, per device, its
 //! readings, online state and a desired/reported [`shadow`], feeds the readings through
 //! sim-core's analytics core beside a [`twin`] model's prediction, and raises an alert
 //! when the device disagrees with its twin. [`session`] runs it over MQTT, [`discover`]

@@ -588,3 +588,107 @@ device = "press-3"
     assert_eq!(r.alerts.iter().filter(|a| a.kind == "offline").count(), 2);
     assert_eq!(r.commands_sent, 1);
 }
+
+/// A device from Home Assistant discovery through the whole mirror: entities sharing a
+/// JSON state topic, a number and a switch commanded and confirmed, junk, and the
+/// availability topic's last will.
+#[test]
+fn a_home_assistant_device_is_mirrored() {
+    let cfg = MirrorConfig::parse(
+        r#"
+[mirror]
+fleet = "home"
+confirm_timeout = "5s"
+
+[[device]]
+id = "kitchen-plug"
+adapter = "homeassistant"
+availability_topic = "kitchen-plug/status"
+entities = [
+  { name = "temperature", component = "sensor", state_topic = "kitchen-plug/state", value_template = "{{ value_json.temperature }}" },
+  { name = "power", component = "switch", state_topic = "kitchen-plug/state", command_topic = "kitchen-plug/relay/set", value_template = "{{ value_json.power }}" },
+  { name = "target", component = "number", state_topic = "kitchen-plug/target", command_topic = "kitchen-plug/target/set" },
+]
+[device.twin]
+heater = "kitchen-plug.power"
+"#,
+        "m.toml",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let mut m = Mirror::new(&cfg, 1000.0);
+    assert_eq!(
+        m.subscriptions(),
+        vec![
+            "kitchen-plug/state",
+            "kitchen-plug/status",
+            "kitchen-plug/target",
+            "twin/home/+/shadow/update"
+        ]
+    );
+    m.handle("kitchen-plug/status", b"online", true, 1000.0);
+    m.handle_live(
+        "kitchen-plug/state",
+        br#"{"temperature":21.5,"power":"OFF"}"#,
+        1001.0,
+    );
+    let out = update(
+        &mut m,
+        "kitchen-plug",
+        json!({"state": {"desired": {"power": "on", "target": 22}}}),
+        2.0,
+    );
+    let sent: Vec<(&str, &[u8])> = out
+        .iter()
+        .filter(|p| !p.topic.starts_with("twin/"))
+        .map(|p| (p.topic.as_str(), p.payload.as_slice()))
+        .collect();
+    assert_eq!(
+        sent,
+        vec![
+            ("kitchen-plug/relay/set", &b"ON"[..]),
+            ("kitchen-plug/target/set", &b"22"[..])
+        ]
+    );
+    m.handle_live(
+        "kitchen-plug/state",
+        br#"{"temperature":21.6,"power":"ON"}"#,
+        1002.5,
+    );
+    m.handle_live("kitchen-plug/target", b"22.0", 1002.6);
+    // Junk and a value of the wrong type on the shared topic: counted on the device.
+    m.handle_live("kitchen-plug/state", b"\xff\xfe", 1003.0);
+    m.handle_live("kitchen-plug/state", br#"{"temperature":"warm"}"#, 1003.1);
+    // A key the device cannot be commanded is refused.
+    let out = update(
+        &mut m,
+        "kitchen-plug",
+        json!({"state": {"desired": {"temperature": 30}}}),
+        3.5,
+    );
+    assert_eq!(
+        out[0].topic,
+        "twin/home/kitchen-plug/shadow/update/rejected"
+    );
+    m.handle_live("kitchen-plug/status", b"offline", 1004.0);
+    m.tick(1010.0);
+
+    let r = report(&m, 10.0);
+    let d = dev(&r, "kitchen-plug");
+    assert_eq!(d.adapter, "homeassistant");
+    assert!(!d.online);
+    assert_eq!(d.readings["temperature"].last, 21.6);
+    assert_eq!(d.readings["target"].last, 22.0);
+    assert_eq!(
+        d.shadow.reported,
+        json!({"power": true, "target": 22.0})
+            .as_object()
+            .cloned()
+            .expect("obj")
+    );
+    assert!(d.shadow.delta.is_empty(), "{:?}", d.shadow.delta);
+    assert_eq!(d.malformed, 2);
+    assert!(d.twin.as_ref().is_some_and(|t| t.heater_on));
+    assert_eq!(r.commands_sent, 2);
+    let kinds: Vec<&str> = r.alerts.iter().map(|a| a.kind.as_str()).collect();
+    assert_eq!(kinds, vec!["offline"]);
+}

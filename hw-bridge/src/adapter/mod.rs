@@ -9,10 +9,12 @@
 //! [`Outcome::Malformed`] with the reason, and the mirror counts it.
 
 mod esphome;
+mod homeassistant;
 mod homie;
 mod json;
 pub(crate) mod sparkplug;
 mod tasmota;
+pub mod template;
 
 use crate::config::AdapterConfig;
 use serde_json::Value;
@@ -80,6 +82,7 @@ impl Adapter {
             AdapterConfig::Esphome { .. } => "esphome",
             AdapterConfig::Homie { .. } => "homie",
             AdapterConfig::Sparkplug(_) => "sparkplug",
+            AdapterConfig::HomeAssistant(_) => "homeassistant",
         }
     }
 
@@ -93,6 +96,7 @@ impl Adapter {
                 base, device_id, ..
             } => homie::filters(base, device_id),
             AdapterConfig::Sparkplug(s) => sparkplug::filters(s),
+            AdapterConfig::HomeAssistant(h) => homeassistant::filters(h),
         }
     }
 
@@ -128,6 +132,7 @@ impl Adapter {
             AdapterConfig::Sparkplug(s) => {
                 sparkplug::decode(s, &mut self.sparkplug, topic, payload)
             }
+            AdapterConfig::HomeAssistant(h) => homeassistant::decode(h, topic, payload),
         }
     }
 
@@ -143,6 +148,7 @@ impl Adapter {
                 names,
             } => homie::command(base, device_id, names, key, value),
             AdapterConfig::Sparkplug(s) => sparkplug::command(s, &self.sparkplug, key, value),
+            AdapterConfig::HomeAssistant(h) => homeassistant::command(h, key, value),
         }
     }
 }

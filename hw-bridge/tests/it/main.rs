@@ -1,6 +1,8 @@
 //! hw-bridge integration tests: device emulators (a Tasmota plug, an ESPHome node, a
-//! Homie device, a MicroPython-style JSON sensor, a Sparkplug B edge node) against a real
-//! Mosquitto, mirrored by the real session.
+//! Homie device, a MicroPython-style JSON sensor, a Sparkplug B edge node, a plug that
+//! announces itself by Home Assistant discovery) against a real Mosquitto, mirrored by
+//! the real session.
 
+mod homeassistant;
 mod mirror;
 mod sparkplug;
