@@ -84,7 +84,26 @@ pub enum AdapterConfig {
     /// `homeassistant/.../config`, each read from its `state_topic` through its
     /// `value_template`, switches and numbers commanded on their `command_topic`.
     HomeAssistant(HomeAssistantConfig),
+    /// Newline-delimited JSON over a serial port. The session bridges the port into MQTT
+    /// (`twin/{fleet}/{device}/serial/telemetry|status|cmd`); the mirror reads those
+    /// topics with the generic JSON adapter.
+    Serial(SerialConfig),
 }
+
+/// The serial adapter's settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SerialConfig {
+    /// The serial device, like `/dev/ttyUSB0`.
+    pub port: String,
+    /// Its baud rate (default 115 200).
+    pub baud: u32,
+    /// How the mirror reads the bridged lines: the generic JSON adapter on the serial
+    /// topics, with the device's `readings` and `state` pointers.
+    pub json: JsonConfig,
+}
+
+/// Baud rate of a serial device that names none.
+pub const DEFAULT_BAUD: u32 = 115_200;
 
 /// The Sparkplug B adapter's settings.
 #[derive(Debug, Clone, PartialEq)]
@@ -191,6 +210,8 @@ struct RawDevice {
     payload_available: Option<Spanned<String>>,
     payload_not_available: Option<Spanned<String>>,
     entities: Option<Spanned<Vec<Spanned<homeassistant::RawEntity>>>>,
+    port: Option<Spanned<String>>,
+    baud: Option<Spanned<u32>>,
     twin: Option<Spanned<RawTwin>>,
 }
 
@@ -216,6 +237,7 @@ pub const ADAPTERS: &[&str] = &[
     "homie",
     "sparkplug",
     "homeassistant",
+    "serial",
 ];
 
 impl MirrorConfig {
@@ -282,7 +304,17 @@ impl MirrorConfig {
                 None => None,
             };
             let publish_every = positive(&d.publish_every, 60.0, "publish_every")?;
-            let adapter = adapter(d, &id, &at)?;
+            let adapter = adapter(d, &id, &fleet, &at)?;
+            if let AdapterConfig::Serial(s) = &adapter
+                && devices
+                    .iter()
+                    .any(|e| matches!(&e.adapter, AdapterConfig::Serial(o) if o.port == s.port))
+            {
+                return Err(at(
+                    d.port.as_ref().map_or(0..0, Spanned::span),
+                    format!("serial port \"{}\" is used by two devices", s.port),
+                ));
+            }
             devices.push(DeviceConfig {
                 id,
                 model,
@@ -315,7 +347,12 @@ impl MirrorConfig {
 
 type At<'a> = dyn Fn(Range<usize>, String) -> BridgeError + 'a;
 
-fn adapter(d: &RawDevice, id: &str, at: &At<'_>) -> Result<AdapterConfig, BridgeError> {
+fn adapter(
+    d: &RawDevice,
+    id: &str,
+    fleet: &str,
+    at: &At<'_>,
+) -> Result<AdapterConfig, BridgeError> {
     // Keys that belong to one adapter only, so a typo'd adapter is not silently ignored.
     let only =
         |key: &str, span: Option<Range<usize>>, allowed: &[&str]| -> Result<(), BridgeError> {
@@ -345,7 +382,7 @@ fn adapter(d: &RawDevice, id: &str, at: &At<'_>) -> Result<AdapterConfig, Bridge
     only(
         "state",
         d.state.as_ref().map(Spanned::span),
-        &["json", "homie", "sparkplug"],
+        &["json", "homie", "sparkplug", "serial"],
     )?;
     only("base", d.base.as_ref().map(Spanned::span), &["homie"])?;
     only(
@@ -366,7 +403,7 @@ fn adapter(d: &RawDevice, id: &str, at: &At<'_>) -> Result<AdapterConfig, Bridge
     only(
         "readings",
         d.readings.as_ref().map(Spanned::span),
-        &["json", "esphome", "homie", "sparkplug"],
+        &["json", "esphome", "homie", "sparkplug", "serial"],
     )?;
     for (key, v) in [
         ("group", &d.group),
@@ -387,6 +424,8 @@ fn adapter(d: &RawDevice, id: &str, at: &At<'_>) -> Result<AdapterConfig, Bridge
         d.entities.as_ref().map(Spanned::span),
         &["homeassistant"],
     )?;
+    only("port", d.port.as_ref().map(Spanned::span), &["serial"])?;
+    only("baud", d.baud.as_ref().map(Spanned::span), &["serial"])?;
     let need = |v: &Option<Spanned<String>>, key: &str| -> Result<String, BridgeError> {
         match v {
             Some(s) if s.get_ref().is_empty() => Err(at(s.span(), format!("`{key}` is empty"))),
@@ -577,6 +616,30 @@ fn adapter(d: &RawDevice, id: &str, at: &At<'_>) -> Result<AdapterConfig, Bridge
             }))
         }
         "homeassistant" => Ok(AdapterConfig::HomeAssistant(homeassistant::parse(d, at)?)),
+        "serial" => {
+            let port = need(&d.port, "port")?;
+            let baud = match &d.baud {
+                Some(b) if *b.get_ref() == 0 => {
+                    return Err(at(b.span(), "`baud` must be greater than zero".into()));
+                }
+                Some(b) => *b.get_ref(),
+                None => DEFAULT_BAUD,
+            };
+            let topics = crate::serial::Topics::new(fleet, id);
+            Ok(AdapterConfig::Serial(SerialConfig {
+                port,
+                baud,
+                json: JsonConfig {
+                    topic: topics.telemetry,
+                    id_pointer: None,
+                    source_id: id.to_string(),
+                    readings: pointers(&d.readings)?,
+                    state: pointers(&d.state)?,
+                    status_topic: Some(topics.status),
+                    command_topic: Some(topics.cmd),
+                },
+            }))
+        }
         other => Err(at(
             d.adapter.span(),
             format!(
@@ -851,6 +914,94 @@ node = "kitchen-node"
         ));
         assert!(
             e.contains("m.toml:7:9") && e.contains("both `readings` and `state`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn serial_devices_parse_and_their_mistakes_point_at_the_line() {
+        let c = MirrorConfig::parse(
+            "[mirror]\nfleet = \"home\"\n\n[[device]]\nid = \"bench\"\nadapter = \"serial\"\nport = \"/dev/ttyUSB0\"\nreadings = { temperature = \"/t\" }\nstate = { relay = \"/relay\" }\n\n[[device]]\nid = \"desk\"\nadapter = \"serial\"\nport = \"/dev/ttyACM0\"\nbaud = 9600\n",
+            "m.toml",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let (AdapterConfig::Serial(bench), AdapterConfig::Serial(desk)) =
+            (&c.devices[0].adapter, &c.devices[1].adapter)
+        else {
+            panic!("{c:?}")
+        };
+        assert_eq!((bench.port.as_str(), bench.baud), ("/dev/ttyUSB0", 115_200));
+        assert_eq!((desk.port.as_str(), desk.baud), ("/dev/ttyACM0", 9600));
+        // The mirror reads the bridged lines as a JSON device on the serial topics.
+        assert_eq!(bench.json.topic, "twin/home/bench/serial/telemetry");
+        assert_eq!(
+            bench.json.status_topic.as_deref(),
+            Some("twin/home/bench/serial/status")
+        );
+        assert_eq!(
+            bench.json.command_topic.as_deref(),
+            Some("twin/home/bench/serial/cmd")
+        );
+        assert_eq!(
+            bench.json.readings.get("temperature").map(String::as_str),
+            Some("/t")
+        );
+        assert_eq!(
+            bench.json.state.get("relay").map(String::as_str),
+            Some("/relay")
+        );
+        assert!(desk.json.readings.is_empty() && desk.json.id_pointer.is_none());
+
+        let sd = "[[device]]\nid = \"a\"\nadapter = \"serial\"\n";
+        let e = err(sd);
+        assert!(
+            e.contains("m.toml:3:11") && e.contains("needs `port`"),
+            "{e}"
+        );
+        let e = err(&format!("{sd}port = \"\"\n"));
+        assert!(e.contains("m.toml:4:8") && e.contains("is empty"), "{e}");
+        let e = err(&format!("{sd}port = \"/dev/ttyUSB0\"\nbaud = 0\n"));
+        assert!(
+            e.contains("m.toml:5:8") && e.contains("greater than zero"),
+            "{e}"
+        );
+        let e = err(&format!("{sd}port = \"/dev/ttyUSB0\"\nbaud = -9600\n"));
+        assert!(e.contains("m.toml:5:8"), "{e}");
+        let e = err(&format!("{sd}port = \"/dev/ttyUSB0\"\nbaud = \"fast\"\n"));
+        assert!(e.contains("m.toml:5:8"), "{e}");
+        let e = err(&format!(
+            "{sd}port = \"/dev/ttyUSB0\"\ntopic = \"sensors/a\"\n"
+        ));
+        assert!(
+            e.contains("m.toml:5:9") && e.contains("not a setting of adapter \"serial\""),
+            "{e}"
+        );
+        let e = err(&format!(
+            "{sd}port = \"/dev/ttyUSB0\"\ncommand_topic = \"a/cmd\"\n"
+        ));
+        assert!(
+            e.contains("m.toml:5:17") && e.contains("not a setting of adapter \"serial\""),
+            "{e}"
+        );
+        let e = err(&format!(
+            "{sd}port = \"/dev/ttyUSB0\"\nreadings = {{ t = \"temperature\" }}\n"
+        ));
+        assert!(
+            e.contains("m.toml:5:12") && e.contains("JSON pointer"),
+            "{e}"
+        );
+        let e = err(
+            "[[device]]\nid = \"a\"\nadapter = \"json\"\ntopic = \"t\"\nport = \"/dev/ttyUSB0\"\n",
+        );
+        assert!(
+            e.contains("m.toml:5:8") && e.contains("(it is for serial)"),
+            "{e}"
+        );
+        let e = err(&format!(
+            "{sd}port = \"/dev/ttyUSB0\"\n[[device]]\nid = \"b\"\nadapter = \"serial\"\nport = \"/dev/ttyUSB0\"\n"
+        ));
+        assert!(
+            e.contains("m.toml:8:8") && e.contains("used by two devices"),
             "{e}"
         );
     }

@@ -314,6 +314,8 @@ pub fn starter_config(seen: &[Seen], fleet: &str, broker: Option<&str>) -> Strin
             || s.topic.starts_with('$')
             || s.topic.starts_with(&discovery_prefix)
             || s.topic.contains("/shadow")
+            // A running mirror's own bridging of a serial port, already mirrored.
+            || crate::serial::is_bridge_topic(&s.topic)
         {
             continue;
         }
@@ -545,6 +547,10 @@ mod tests {
             seen("sensors/pico-1/status", "online"),
             seen("homeassistant/sensor/kitchen/t/config", "{}"),
             seen("twin/home/plug/shadow", r#"{"state":{},"version":1}"#),
+            seen(
+                "twin/home/bench/serial/telemetry",
+                r#"{"temperature":21.5}"#,
+            ),
             seen("$SYS/broker/uptime", "10"),
             seen("weather/raw", "not json"),
             seen("homie/greenhouse/$state", "ready"),

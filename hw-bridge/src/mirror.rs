@@ -211,6 +211,15 @@ impl Mirror {
         (!device.contains('/')).then(|| device.to_string())
     }
 
+    /// A payload of device `id` that the session read itself and did not publish (a
+    /// serial line over `max_payload`): counted and noted like any malformed payload,
+    /// with `source` (the port) in place of a topic.
+    pub fn count_malformed(&mut self, id: &str, source: &str, why: String) {
+        if let Some(i) = self.devices.iter().position(|d| d.cfg.id == id) {
+            self.malformed(i, source, why);
+        }
+    }
+
     fn malformed(&mut self, i: usize, topic: &str, why: String) {
         let d = &mut self.devices[i];
         d.malformed += 1;

@@ -1,16 +1,20 @@
 //! `twin mirror` over MQTT: one session subscribes to every device's topics and the
 //! shadow update topic, hands each message to the [`Mirror`], and publishes what it
 //! answers (native commands, shadow documents) from a separate task, so a full request
-//! queue never blocks the polling loop.
+//! queue never blocks the polling loop. Serial devices are bridged into the same session
+//! by a task each ([`crate::serial::bridge`]): their lines come back to the mirror over
+//! the broker like any device's telemetry, and their commands go out through it.
 
 use crate::MirrorConfig;
 use crate::error::BridgeError;
 use crate::mirror::{Mirror, Publish};
 use crate::report::MirrorReport;
+use crate::serial::{self, BridgeEvent};
 use rumqttc::{AsyncClient, ConnectionError, Event, Packet, QoS, SubscribeFilter};
 use sim_core::report::BrokerInfo;
 use sim_core::transport::backoff::Backoff;
 use sim_core::transport::endpoint::Endpoint;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -55,11 +59,24 @@ pub async fn run(
     mo.set_max_packet_size(MAX_INCOMING, 1024 * 1024);
     let (client, mut eventloop) = AsyncClient::new(mo, 1024);
     let mut mirror = Mirror::new(cfg, unix_now());
+    let links = serial::links(cfg);
     let filters: Vec<SubscribeFilter> = mirror
         .subscriptions()
         .into_iter()
+        .chain(links.iter().map(|l| l.topics.cmd.clone()))
         .map(|f| SubscribeFilter::new(f, QoS::AtLeastOnce))
         .collect();
+    // Serial bridges: commands routed to each by topic; started once subscribed, so the
+    // mirror hears their first lines.
+    let mut cmd_routes: HashMap<String, mpsc::Sender<Vec<u8>>> = HashMap::new();
+    let mut unstarted = Vec::new();
+    for l in &links {
+        let (tx, rx) = mpsc::channel(serial::COMMAND_QUEUE);
+        cmd_routes.insert(l.topics.cmd.clone(), tx);
+        unstarted.push((l.clone(), rx));
+    }
+    let (bridge_tx, mut bridge_rx) = mpsc::channel::<BridgeEvent>(256);
+    let mut bridges = Vec::new();
 
     // Publishing awaits the request queue; it must not happen in the polling loop.
     let (pub_tx, mut pub_rx) = mpsc::channel::<Publish>(4096);
@@ -84,14 +101,15 @@ pub async fn run(
             }
         }
     };
+    let note = |n: String| match &notes {
+        Some(tx) => {
+            let _ = tx.send(n);
+        }
+        None => tracing::info!("{n}"),
+    };
     let flush_notes = |m: &mut Mirror| {
         for n in m.take_notes() {
-            match &notes {
-                Some(tx) => {
-                    let _ = tx.send(n);
-                }
-                None => tracing::info!("{n}"),
-            }
+            note(n);
         }
     };
 
@@ -109,6 +127,20 @@ pub async fn run(
             break false;
         }
         tokio::select! {
+            // Biased, bridge events first: a serial line counted here is counted before
+            // anything the bridge published after it comes back from the broker.
+            biased;
+            Some(ev) = bridge_rx.recv() => match ev {
+                BridgeEvent::Note(n) => note(n),
+                BridgeEvent::Malformed { device, source, why } => {
+                    mirror.count_malformed(&device, &source, why);
+                    flush_notes(&mut mirror);
+                }
+            },
+            _ = tick.tick() => {
+                send(mirror.tick(unix_now()));
+                flush_notes(&mut mirror);
+            }
             ev = eventloop.poll() => match ev {
                 Ok(Event::Incoming(Packet::ConnAck(_))) => {
                     backoff.reset();
@@ -118,11 +150,24 @@ pub async fn run(
                     if !ever_connected {
                         ever_connected = true;
                         send(mirror.documents());
+                        for (link, cmd_rx) in unstarted.drain(..) {
+                            let bridge =
+                                serial::bridge(link, client.clone(), cmd_rx, bridge_tx.clone());
+                            bridges.push(tokio::spawn(bridge));
+                        }
                     }
                 }
                 Ok(Event::Incoming(Packet::Publish(p))) => {
-                    send(mirror.handle(&p.topic, &p.payload, p.retain, unix_now()));
-                    flush_notes(&mut mirror);
+                    if let Some(tx) = cmd_routes.get(p.topic.as_str()) {
+                        // A retained command is stale; the mirror never retains one.
+                        if !p.retain && tx.try_send(p.payload.to_vec()).is_err() {
+                            tracing::warn!(topic = %p.topic,
+                                "serial command queue full, a command was dropped");
+                        }
+                    } else {
+                        send(mirror.handle(&p.topic, &p.payload, p.retain, unix_now()));
+                        flush_notes(&mut mirror);
+                    }
                 }
                 Ok(_) => {}
                 Err(e) => {
@@ -136,10 +181,6 @@ pub async fn run(
                     tokio::time::sleep(backoff.next_wait()).await;
                 }
             },
-            _ = tick.tick() => {
-                send(mirror.tick(unix_now()));
-                flush_notes(&mut mirror);
-            }
         }
     };
     let report = mirror.report(
@@ -151,6 +192,19 @@ pub async fn run(
         interrupted,
     );
     flush_notes(&mut mirror);
+    // The ports close with the bridges: their devices are no longer mirrored online.
+    for b in &bridges {
+        b.abort();
+    }
+    if !bridges.is_empty() {
+        for l in &links {
+            send(vec![Publish {
+                topic: l.topics.status.clone(),
+                payload: b"offline".to_vec(),
+                retain: true,
+            }]);
+        }
+    }
     // Let queued commands and documents go out before saying goodbye.
     drop(pub_tx);
     let _ = tokio::time::timeout(Duration::from_secs(2), async {

@@ -45,9 +45,9 @@ pub enum Command {
     /// (`pub`), subscribers (`sub`), held connections (`conn`), or a scenario's fleet
     /// of twins in real time (`twin load SCENARIO`).
     Load(Box<crate::load::LoadArgs>),
-    /// Mirror physical devices (Tasmota, ESPHome, Homie, Sparkplug B, generic JSON
-    /// firmware) as twins: their readings, online state and desired/reported shadow,
-    /// compared with a twin model.
+    /// Mirror physical devices (Tasmota, ESPHome, Homie, Sparkplug B, Home Assistant
+    /// discovery, generic JSON firmware, JSON lines on a serial port) as twins: their
+    /// readings, online state and desired/reported shadow, compared with a twin model.
     /// `--discover 30s` prints a starter config; `twin mirror set DEVICE key=value`
     /// changes a device's desired state.
     ///

@@ -26,7 +26,8 @@ pub struct MirrorArgs {
     #[arg(required_unless_present = "discover")]
     pub config: Option<PathBuf>,
     /// Listen to everything on the broker for this long, then print a starter config
-    /// for the devices recognised (Tasmota, ESPHome, Homie, Sparkplug B, generic JSON) on stdout and exit:
+    /// for the devices recognised (Tasmota, ESPHome, Homie, Sparkplug B, Home Assistant
+    /// discovery, generic JSON) on stdout and exit:
     /// `twin mirror --discover 30s --broker URL > mirror.toml`.
     #[arg(long, value_parser = parse_dur, value_name = "DURATION", conflicts_with = "config")]
     pub discover: Option<Dur>,

@@ -1,6 +1,9 @@
 //! Adapters: each device convention turned into the same [`Event`]s, and a desired state
 //! turned back into the device's own command.
 //!
+//! A serial device has no adapter of its own here: the session bridges its port into
+//! MQTT ([`crate::serial`]), and the generic JSON adapter reads the bridged topics.
+//!
 //! An adapter does no I/O: [`Adapter::decode`] looks at one message and says what it
 //! meant, [`Adapter::command`] says what to publish. Most conventions need no memory of
 //! earlier messages; Sparkplug B does (metric aliases, birth/death and message
@@ -83,6 +86,7 @@ impl Adapter {
             AdapterConfig::Homie { .. } => "homie",
             AdapterConfig::Sparkplug(_) => "sparkplug",
             AdapterConfig::HomeAssistant(_) => "homeassistant",
+            AdapterConfig::Serial(_) => "serial",
         }
     }
 
@@ -97,6 +101,8 @@ impl Adapter {
             } => homie::filters(base, device_id),
             AdapterConfig::Sparkplug(s) => sparkplug::filters(s),
             AdapterConfig::HomeAssistant(h) => homeassistant::filters(h),
+            // The session republishes the port's lines on MQTT: read them as JSON.
+            AdapterConfig::Serial(s) => json::filters(&s.json),
         }
     }
 
@@ -133,6 +139,7 @@ impl Adapter {
                 sparkplug::decode(s, &mut self.sparkplug, topic, payload)
             }
             AdapterConfig::HomeAssistant(h) => homeassistant::decode(h, topic, payload),
+            AdapterConfig::Serial(s) => json::decode(&s.json, topic, payload),
         }
     }
 
@@ -149,6 +156,7 @@ impl Adapter {
             } => homie::command(base, device_id, names, key, value),
             AdapterConfig::Sparkplug(s) => sparkplug::command(s, &self.sparkplug, key, value),
             AdapterConfig::HomeAssistant(h) => homeassistant::command(h, key, value),
+            AdapterConfig::Serial(s) => json::command(&s.json, key, value),
         }
     }
 }
