@@ -5,7 +5,7 @@
 
 mod homeassistant;
 
-use crate::adapter::{Adapter, Outcome};
+use crate::adapter::{Adapter, JSON_BOOKKEEPING, Outcome};
 use crate::config::{AdapterConfig, SparkplugConfig};
 use crate::error::BridgeError;
 use rumqttc::{AsyncClient, Event, Packet, QoS};
@@ -88,17 +88,6 @@ struct Found {
     lines: Vec<String>,
     comment: String,
 }
-
-/// Fields that name or number a message, not measure anything.
-const BOOKKEEPING: &[&str] = &[
-    "device_id",
-    "id",
-    "seq",
-    "timestamp",
-    "ts",
-    "time",
-    "sent_us",
-];
 
 /// A starter configuration for what was seen: one `[[device]]` per recognised device.
 pub fn starter_config(seen: &[Seen], fleet: &str, broker: Option<&str>) -> String {
@@ -325,7 +314,7 @@ pub fn starter_config(seen: &[Seen], fleet: &str, broker: Option<&str>) -> Strin
         let numbers: Vec<&String> = o
             .iter()
             .filter(|(k, v)| {
-                !BOOKKEEPING.contains(&k.as_str()) && v.as_f64().is_some_and(f64::is_finite)
+                !JSON_BOOKKEEPING.contains(&k.as_str()) && v.as_f64().is_some_and(f64::is_finite)
             })
             .map(|(k, _)| k)
             .collect();

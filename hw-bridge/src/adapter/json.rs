@@ -7,8 +7,9 @@ use super::{Command, Event, Outcome, online_word, text};
 use crate::config::JsonConfig;
 use serde_json::Value;
 
-/// Top-level fields that are bookkeeping, not readings, when no readings are named.
-const NOT_READINGS: &[&str] = &[
+/// Top-level fields that name or number a message, not readings (used when no readings
+/// are named, and by discovery).
+pub(crate) const NOT_READINGS: &[&str] = &[
     "device_id",
     "id",
     "seq",

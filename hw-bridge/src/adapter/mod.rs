@@ -15,6 +15,7 @@ mod esphome;
 mod homeassistant;
 mod homie;
 mod json;
+pub(crate) use json::NOT_READINGS as JSON_BOOKKEEPING;
 pub(crate) mod sparkplug;
 mod tasmota;
 pub mod template;

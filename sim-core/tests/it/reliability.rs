@@ -136,6 +136,19 @@ fn count_publishes(b: &[u8], tap: &Arc<Mutex<Seen>>) -> usize {
     }
 }
 
+/// Mosquitto settings for a broker that saves its sessions and queues every second.
+const SAVES_EVERY_SECOND: &str =
+    "persistence true\npersistence_location {dir}/\nautosave_interval 1\nautosave_on_changes false";
+
+/// The runtime a test's load and its fault run on.
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
 /// What the independent subscriber saw.
 #[derive(Default)]
 struct Seen {
@@ -268,11 +281,7 @@ fn with_fault<F>(
 where
     F: AsyncFnOnce(&mut Mosquitto, &Proxy, &Arc<Mutex<Seen>>),
 {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     rt.block_on(async {
         let proxy = Proxy::start(m.addr).await;
         let spec = spec(proxy.url());
@@ -408,10 +417,7 @@ fn a_broker_absent_at_start_is_waited_for_until_the_deadline() {
     // The independent subscriber's session and subscription are saved to disk before
     // the broker goes down, so the restarted broker queues every message for it from
     // its first moment, whoever reconnects first.
-    let mut m = Mosquitto::start(
-        "persistence true\npersistence_location {dir}/\nautosave_interval 1\nautosave_on_changes false",
-    )
-    .unwrap();
+    let mut m = Mosquitto::start(SAVES_EVERY_SECOND).unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let topic = "rel-absent";
     let (r, seen) = rt.block_on(async {
@@ -562,16 +568,9 @@ fn kill_9_with_persistence_and_persistent_sessions_counts_what_reached_the_tool(
     // and messages delivered since the save may come again. Two subscribers would each
     // get their own replay, so the count is taken on the tool's own connection: a tap in
     // the proxy parses every PUBLISH the broker hands the tool.
-    let mut m = Mosquitto::start(
-        "persistence true\npersistence_location {dir}/\nautosave_interval 1\nautosave_on_changes false",
-    )
-    .unwrap();
+    let mut m = Mosquitto::start(SAVES_EVERY_SECOND).unwrap();
     let topic = "rel-persist";
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     let tap = Arc::new(Mutex::new(Seen::default()));
     let r = rt.block_on(async {
         let proxy = Proxy::start_tapped(m.addr, Some(tap.clone())).await;

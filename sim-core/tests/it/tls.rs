@@ -28,6 +28,31 @@ fn make_pki(dir: &Path, name: &str) -> PathBuf {
     dir.join(format!("{name}-ca.pem"))
 }
 
+/// A Mosquitto with only a TLS listener (its certificate signed by a CA made here) and a
+/// password file holding `user`; returns it, its directory, the good CA and another CA.
+fn tls_broker(name: &str, user: &str, password: &str) -> (Mosquitto, PathBuf, PathBuf, PathBuf) {
+    let dir = std::env::temp_dir().join(format!("{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca = make_pki(&dir, "good");
+    let other_ca = make_pki(&dir, "other");
+    let passwd = dir.join("passwd");
+    let st = std::process::Command::new("/usr/bin/mosquitto_passwd")
+        .args(["-b", "-c"])
+        .arg(&passwd)
+        .args([user, password])
+        .status()
+        .expect("mosquitto_passwd runs");
+    assert!(st.success());
+    let conf = format!(
+        "cafile {}\ncertfile {}\nkeyfile {}\nallow_anonymous false\npassword_file {}",
+        ca.display(),
+        dir.join("good-server.pem").display(),
+        dir.join("good-server.key").display(),
+        passwd.display()
+    );
+    (Mosquitto::start(&conf).unwrap(), dir, ca, other_ca)
+}
+
 fn run(spec: &LoadSpec) -> Result<sim_core::load::LoadReport, RunError> {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
@@ -45,26 +70,7 @@ fn tls_with_a_password_counts_exactly_and_refusals_are_quick_and_clear() {
     if !Mosquitto::wanted() {
         return;
     }
-    let dir = std::env::temp_dir().join(format!("twin-tls-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let ca = make_pki(&dir, "good");
-    let other_ca = make_pki(&dir, "other");
-    let passwd = dir.join("passwd");
-    let st = std::process::Command::new("/usr/bin/mosquitto_passwd")
-        .args(["-b", "-c"])
-        .arg(&passwd)
-        .args(["loader", "right-password"])
-        .status()
-        .expect("mosquitto_passwd runs");
-    assert!(st.success());
-    let conf = format!(
-        "cafile {}\ncertfile {}\nkeyfile {}\nallow_anonymous false\npassword_file {}",
-        ca.display(),
-        dir.join("good-server.pem").display(),
-        dir.join("good-server.key").display(),
-        passwd.display()
-    );
-    let m = Mosquitto::start(&conf).unwrap();
+    let (m, dir, ca, other_ca) = tls_broker("twin-tls", "loader", "right-password");
     let url = format!("mqtts://{}", m.addr);
     let good = Security {
         username: Some("loader".into()),
@@ -177,26 +183,7 @@ fn a_scenario_runs_over_tls_with_credentials() {
     if !Mosquitto::wanted() {
         return;
     }
-    let dir = std::env::temp_dir().join(format!("twin-tls-run-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let ca = make_pki(&dir, "good");
-    let other_ca = make_pki(&dir, "other");
-    let passwd = dir.join("passwd");
-    let st = std::process::Command::new("/usr/bin/mosquitto_passwd")
-        .args(["-b", "-c"])
-        .arg(&passwd)
-        .args(["fleet", "fleet-password"])
-        .status()
-        .expect("mosquitto_passwd runs");
-    assert!(st.success());
-    let conf = format!(
-        "cafile {}\ncertfile {}\nkeyfile {}\nallow_anonymous false\npassword_file {}",
-        ca.display(),
-        dir.join("good-server.pem").display(),
-        dir.join("good-server.key").display(),
-        passwd.display()
-    );
-    let m = Mosquitto::start(&conf).unwrap();
+    let (m, dir, ca, other_ca) = tls_broker("twin-tls-run", "fleet", "fleet-password");
     let s = crate::scenario(
         r#"
 [scenario]
