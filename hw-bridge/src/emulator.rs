@@ -639,7 +639,7 @@ impl Sparkplug {
                 MetricValue::Long(self.bd_seq),
             ),
             metric(
-                Some("Node Control/Rebirth"),
+                Some(crate::adapter::sparkplug::REBIRTH),
                 None,
                 datatype::BOOLEAN,
                 MetricValue::Boolean(false),
@@ -751,7 +751,7 @@ impl Firmware for Sparkplug {
         };
         if topic == self.topic("NCMD", false) {
             let rebirth = p.metrics.iter().any(|m| {
-                m.name.as_deref() == Some("Node Control/Rebirth")
+                m.name.as_deref() == Some(crate::adapter::sparkplug::REBIRTH)
                     && m.value == Some(MetricValue::Boolean(true))
             });
             return if rebirth { self.births() } else { Vec::new() };

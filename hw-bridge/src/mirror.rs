@@ -284,6 +284,19 @@ impl Mirror {
                         d.cfg.id
                     ));
                 }
+                Event::Send(c) => {
+                    self.notes.push(format!(
+                        "{}: sent {} ({} bytes)",
+                        self.devices[i].cfg.id,
+                        c.topic,
+                        c.payload.len()
+                    ));
+                    out.push(Publish {
+                        topic: c.topic.clone(),
+                        payload: c.payload.clone(),
+                        retain: false,
+                    });
+                }
                 Event::Online(_) => {}
             }
         }

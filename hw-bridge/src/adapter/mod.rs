@@ -38,6 +38,9 @@ pub enum Event {
     /// Sparkplug node's `seq` wraps at 256 and is shared by its devices, so gaps in it
     /// are seen by the adapter, not by the mirror).
     Lost(u64),
+    /// Something the protocol wants sent to the device now (a Sparkplug host asks a
+    /// node it joined late to announce its metrics again).
+    Send(Command),
 }
 
 /// An adapter's verdict on one message.

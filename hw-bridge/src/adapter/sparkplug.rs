@@ -189,6 +189,11 @@ pub(crate) struct Session {
     lost: u64,
     /// The mirrored node's (or device's) metrics as its last BIRTH declared them.
     birth: Birth,
+    /// A BIRTH has been seen since the mirror started (or since the node's death).
+    born: bool,
+    /// A rebirth was asked for since the last BIRTH, so it is not asked again for
+    /// every DATA message.
+    rebirth_asked: bool,
 }
 
 /// Metrics declared by a BIRTH.
@@ -317,12 +322,24 @@ pub(super) fn decode(
         Kind::NBirth | Kind::DBirth => match Birth::declare(&p.metrics) {
             Ok(b) => {
                 s.birth = b;
+                s.born = true;
+                s.rebirth_asked = false;
                 events.push(Event::Online(true));
                 values(cfg, &s.birth, &p.metrics)
             }
             Err(e) => Err(e),
         },
-        Kind::NData | Kind::DData => values(cfg, &s.birth, &p.metrics),
+        Kind::NData | Kind::DData => match values(cfg, &s.birth, &p.metrics) {
+            // Joined after the node was born: its aliases are unknown here, not wrong.
+            // A host asks for a rebirth (once) and reads nothing until the BIRTH.
+            Err(_) if !s.born => {
+                if !std::mem::replace(&mut s.rebirth_asked, true) {
+                    events.push(Event::Send(rebirth(cfg)));
+                }
+                Ok(Vec::new())
+            }
+            other => other,
+        },
         _ => Ok(vec![Event::Online(false)]),
     };
     match read {
@@ -356,6 +373,7 @@ fn death(s: &mut Session, p: &Payload, topic: &str) -> Outcome {
         return Outcome::NotMine;
     }
     s.last_seq = None;
+    s.born = false;
     Outcome::Events(vec![Event::Online(false)])
 }
 
@@ -519,6 +537,27 @@ fn value(name: &str, declared: u32, v: &Option<MetricValue>) -> Result<Option<Va
         _ => Ok(None),
     }
 }
+
+/// The NCMD that asks an edge node to publish its NBIRTH and DBIRTHs again.
+fn rebirth(cfg: &SparkplugConfig) -> Command {
+    let payload = Payload {
+        timestamp: Some(now_ms()),
+        metrics: vec![Metric {
+            name: Some(REBIRTH.into()),
+            datatype: Some(datatype::BOOLEAN),
+            value: Some(MetricValue::Boolean(true)),
+            ..Metric::default()
+        }],
+        seq: None,
+    };
+    Command {
+        topic: format!("{NAMESPACE}/{}/NCMD/{}", cfg.group, cfg.edge_node),
+        payload: payload.encode_to_vec(),
+    }
+}
+
+/// The node control metric that asks for a rebirth.
+pub(crate) const REBIRTH: &str = "Node Control/Rebirth";
 
 pub(super) fn command(
     cfg: &SparkplugConfig,

@@ -569,3 +569,34 @@ fn commands_use_the_birth_alias_and_datatype() {
     assert_eq!(p.metrics[0].name.as_deref(), Some("running"));
     assert!(command(&mapped, &Session::default(), "speed", &json!(1)).is_err());
 }
+
+#[test]
+fn data_before_any_birth_asks_the_node_to_rebirth_once() {
+    // The mirror started after the node was born: its DATA carries aliases nobody here
+    // has heard of. That is not a broken message; a host asks for a rebirth.
+    let c = cfg(Some("press-3"));
+    let mut s = Session::default();
+    let e = events(decode(&c, &mut s, DDATA, &temperature(5, 20.0)));
+    let [Event::Send(cmd)] = &e[..] else {
+        panic!("expected one command, got {e:?}")
+    };
+    assert_eq!(cmd.topic, "spBv1.0/plant/NCMD/gw-1");
+    let p = Payload::decode(cmd.payload.as_slice()).expect("a Sparkplug payload");
+    assert_eq!(p.metrics.len(), 1);
+    assert_eq!(p.metrics[0].name.as_deref(), Some(REBIRTH));
+    assert_eq!(p.metrics[0].value, Some(MetricValue::Boolean(true)));
+    // Asked once: the next DATA before the BIRTH is skipped quietly.
+    assert_eq!(
+        events(decode(&c, &mut s, DDATA, &temperature(6, 20.5))),
+        vec![]
+    );
+    // The node answers with its BIRTHs; from then on an unknown alias is malformed.
+    assert_eq!(decode(&c, &mut s, NBIRTH, &nbirth(8)), Outcome::NotMine);
+    events(decode(&c, &mut s, DBIRTH, &dbirth(1)));
+    assert!(
+        events(decode(&c, &mut s, DDATA, &temperature(2, 21.0)))
+            .contains(&Event::Reading("temperature".into(), 21.0))
+    );
+    let unknown = payload(Some(3), vec![aliased(99, MetricValue::Double(1.0))]);
+    malformed(decode(&c, &mut s, DDATA, &unknown));
+}

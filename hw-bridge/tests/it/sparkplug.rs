@@ -176,3 +176,42 @@ async fn a_sparkplug_edge_node_and_its_device_are_mirrored() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mirror_that_joins_late_asks_the_node_to_rebirth() {
+    if !Mosquitto::wanted() {
+        return;
+    }
+    let broker = Mosquitto::start("").expect("mosquitto");
+    let url = broker.url();
+    // The node is born before anyone mirrors it: its BIRTHs are gone, its DATA carries
+    // aliases only.
+    let node = emulator::sparkplug_node(&url, "plant", "gw-1", "press-3", PERIOD, constant(19.0));
+    assert!(node.wait_for(WAIT, |l| l.published >= 3).await);
+    let mut m = Running::start(&config(&url), &url);
+    m.note(&["sent spBv1.0/plant/NCMD/gw-1"]).await;
+    // The node answers with new BIRTHs, and the aliases mean something again.
+    m.note(&["press-3: reported running = true"]).await;
+    let before = node.log().published;
+    assert!(node.wait_for(WAIT, |l| l.published >= before + 3).await);
+    let r = m.stop().await;
+    assert!(
+        node.log()
+            .commands
+            .iter()
+            .any(|(t, _)| t == "spBv1.0/plant/NCMD/gw-1"),
+        "{:?}",
+        node.log().commands
+    );
+    let p = device(&r, "press-3");
+    assert!(p.online);
+    assert!(
+        p.readings
+            .get("temperature")
+            .is_some_and(|t| t.last == 19.0),
+        "{:?}",
+        p.readings
+    );
+    assert_eq!(p.malformed, 0, "{:?}", p.last_malformed);
+    assert_eq!(r.messages.malformed, 0);
+}
