@@ -132,7 +132,7 @@ impl Mirror {
         let mut f: Vec<String> = self
             .devices
             .iter()
-            .flat_map(|d| d.adapter.filters())
+            .flat_map(|d| d.adapter.filters().iter().cloned())
             .collect();
         f.push(format!("twin/{}/+/shadow/update", self.fleet));
         f.sort();

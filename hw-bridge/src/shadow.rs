@@ -97,10 +97,11 @@ impl Shadow {
         }
         self.reported.insert(key.to_string(), value);
         self.version += 1;
+        let delta = self.delta();
         let confirmed: Vec<String> = self
             .pending
             .keys()
-            .filter(|k| !self.delta().contains_key(*k))
+            .filter(|k| !delta.contains_key(*k))
             .cloned()
             .collect();
         for k in &confirmed {

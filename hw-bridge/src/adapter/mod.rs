@@ -67,6 +67,8 @@ pub struct Command {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Adapter {
     cfg: AdapterConfig,
+    /// Topic filters it reads, worked out once: every message is matched against them.
+    filters: Vec<String>,
     /// What a Sparkplug edge node's messages taught so far (aliases, bdSeq, seq); left
     /// empty by the other adapters, which read each message on its own.
     sparkplug: sparkplug::Session,
@@ -75,8 +77,21 @@ pub struct Adapter {
 impl Adapter {
     /// The adapter for a device's configuration.
     pub fn new(cfg: AdapterConfig) -> Adapter {
+        let filters = match &cfg {
+            AdapterConfig::Json(j) => json::filters(j),
+            AdapterConfig::Tasmota { topic } => tasmota::filters(topic),
+            AdapterConfig::Esphome { node, .. } => esphome::filters(node),
+            AdapterConfig::Homie {
+                base, device_id, ..
+            } => homie::filters(base, device_id),
+            AdapterConfig::Sparkplug(s) => sparkplug::filters(s),
+            AdapterConfig::HomeAssistant(h) => homeassistant::filters(h),
+            // The session republishes the port's lines on MQTT: read them as JSON.
+            AdapterConfig::Serial(s) => json::filters(&s.json),
+        };
         Adapter {
             cfg,
+            filters,
             sparkplug: sparkplug::Session::default(),
         }
     }
@@ -95,24 +110,13 @@ impl Adapter {
     }
 
     /// Topic filters to subscribe to.
-    pub fn filters(&self) -> Vec<String> {
-        match &self.cfg {
-            AdapterConfig::Json(j) => json::filters(j),
-            AdapterConfig::Tasmota { topic } => tasmota::filters(topic),
-            AdapterConfig::Esphome { node, .. } => esphome::filters(node),
-            AdapterConfig::Homie {
-                base, device_id, ..
-            } => homie::filters(base, device_id),
-            AdapterConfig::Sparkplug(s) => sparkplug::filters(s),
-            AdapterConfig::HomeAssistant(h) => homeassistant::filters(h),
-            // The session republishes the port's lines on MQTT: read them as JSON.
-            AdapterConfig::Serial(s) => json::filters(&s.json),
-        }
+    pub fn filters(&self) -> &[String] {
+        &self.filters
     }
 
     /// Whether a topic is one of this device's.
     pub fn wants(&self, topic: &str) -> bool {
-        self.filters().iter().any(|f| rumqttc::matches(topic, f))
+        self.filters.iter().any(|f| rumqttc::matches(topic, f))
     }
 
     /// Decode one message on one of [`Adapter::filters`]. `max_payload` bytes at most

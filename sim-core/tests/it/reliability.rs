@@ -297,16 +297,25 @@ where
         });
         until(&seen, "the load running", |s| s.distinct() >= 200).await;
         fault(m, &proxy, &seen).await;
-        let r = tokio::time::timeout(Duration::from_secs(90), run)
-            .await
-            .expect("the load ends by itself")
-            .unwrap()
-            .expect("the load run reports");
-        // Anything still on its way to the independent subscriber arrives before the
-        // tool has drained and disconnected; give a last straggler time.
-        settle(&seen, r.messages.received).await;
+        let r = finish(run, &seen).await;
         (r, seen)
     })
+}
+
+/// Wait (at most 90 s) for the load run to end by itself, then for what is still on its
+/// way to the counter: anything the tool sent arrives before it has drained and
+/// disconnected, but a last straggler gets time.
+async fn finish(
+    run: tokio::task::JoinHandle<Result<LoadReport, sim_core::run::RunError>>,
+    seen: &Arc<Mutex<Seen>>,
+) -> LoadReport {
+    let r = tokio::time::timeout(Duration::from_secs(90), run)
+        .await
+        .expect("the load ends by itself")
+        .unwrap()
+        .expect("the load run reports");
+    settle(seen, r.messages.received).await;
+    r
 }
 
 /// Give what is still on its way to the independent subscriber up to 5 s to arrive.
@@ -434,12 +443,7 @@ fn a_broker_absent_at_start_is_waited_for_until_the_deadline() {
         tokio::time::sleep(Duration::from_millis(1500)).await;
         m.restart().unwrap();
         seen.lock().unwrap().since_us = Some(unix_us());
-        let r = tokio::time::timeout(Duration::from_secs(90), run)
-            .await
-            .expect("the load ends by itself")
-            .unwrap()
-            .expect("the load run reports");
-        settle(&seen, r.messages.received).await;
+        let r = finish(run, &seen).await;
         (r, seen)
     });
     let seen = seen.lock().unwrap();
@@ -588,13 +592,7 @@ fn kill_9_with_persistence_and_persistent_sessions_counts_what_reached_the_tool(
         tokio::time::sleep(Duration::from_secs(2)).await;
         m.restart().unwrap();
         tap.lock().unwrap().since_us = Some(unix_us());
-        let r = tokio::time::timeout(Duration::from_secs(90), run)
-            .await
-            .expect("the load ends by itself")
-            .unwrap()
-            .expect("the load run reports");
-        settle(&tap, r.messages.received).await;
-        r
+        finish(run, &tap).await
     });
     let seen = tap.lock().unwrap();
     write_row(
