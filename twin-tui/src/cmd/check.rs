@@ -1,13 +1,13 @@
 //! `twin check`: validate a scenario and print the fleet it would build.
 
-use scenarios::{Scenario, Speed};
+use crate::args::run::CheckArgs;
+use scenarios::{Dur, Scenario, Speed};
 use std::fmt::Write as _;
-use std::path::Path;
 
-/// Load and print; errors carry the file position.
-pub fn check(path: &Path, json: bool) -> anyhow::Result<()> {
-    let s = scenarios::load(path)?;
-    if json {
+/// Run `twin check`: load and print; errors carry the file position.
+pub fn main(args: &CheckArgs) -> anyhow::Result<()> {
+    let s = scenarios::load(&args.scenario)?;
+    if args.json {
         println!("{}", serde_json::to_string_pretty(&summary_json(&s))?);
     } else {
         print!("{}", summary_text(&s));
@@ -18,6 +18,16 @@ pub fn check(path: &Path, json: bool) -> anyhow::Result<()> {
 /// The fleet as text.
 pub fn summary_text(s: &Scenario) -> String {
     let mut o = String::new();
+    write_settings(&mut o, s);
+    write_environments(&mut o, s);
+    write_groups(&mut o, s);
+    write_expected(&mut o, s);
+    write_events(&mut o, s);
+    o
+}
+
+/// The scenario's line, its broker and its MQTT settings.
+fn write_settings(o: &mut String, s: &Scenario) {
     let speed = match s.speed {
         Speed::Max => "max".to_string(),
         Speed::Factor(f) => format!("{f}x"),
@@ -28,8 +38,8 @@ pub fn summary_text(s: &Scenario) -> String {
         s.name,
         s.fleet,
         s.seed,
-        scenarios::Dur(s.duration),
-        scenarios::Dur(s.tick),
+        Dur(s.duration),
+        Dur(s.tick),
         speed
     );
     let _ = writeln!(
@@ -48,6 +58,10 @@ pub fn summary_text(s: &Scenario) -> String {
         s.mqtt.command_topic,
         s.mqtt.status_topic
     );
+}
+
+/// One line an environment.
+fn write_environments(o: &mut String, s: &Scenario) {
     let _ = writeln!(o, "environments {}", s.environments.len());
     for e in &s.environments {
         let _ = writeln!(
@@ -57,9 +71,13 @@ pub fn summary_text(s: &Scenario) -> String {
             e.initial_temperature,
             e.outdoor_mean,
             e.outdoor_amplitude,
-            scenarios::Dur(e.time_constant)
+            Dur(e.time_constant)
         );
     }
+}
+
+/// The device groups as a table.
+fn write_groups(o: &mut String, s: &Scenario) {
     let _ = writeln!(
         o,
         "devices {} in {} groups",
@@ -78,11 +96,15 @@ pub fn summary_text(s: &Scenario) -> String {
             g.id_template,
             g.model.name(),
             g.count,
-            scenarios::Dur(g.publish_every).to_string(),
+            Dur(g.publish_every).to_string(),
             g.count as f64 / g.publish_every,
             g.model.readings().join(", ")
         );
     }
+}
+
+/// The message rate to expect, and at the scenario's speed the wall time.
+fn write_expected(o: &mut String, s: &Scenario) {
     let per_sim = s.expected_msgs_per_sim_second();
     let _ = write!(o, "expected {per_sim:.1} msg per sim second");
     match s.speed {
@@ -103,18 +125,21 @@ pub fn summary_text(s: &Scenario) -> String {
             );
         }
     }
+}
+
+/// One line a scheduled event.
+fn write_events(o: &mut String, s: &Scenario) {
     let _ = writeln!(o, "events {}", s.events.len());
     for e in &s.events {
         let _ = writeln!(
             o,
             "  at {:<10} {:?} on {} device(s), first {}",
-            scenarios::Dur(e.at).to_string(),
+            Dur(e.at).to_string(),
             e.action,
             e.devices.len(),
             e.devices.first().map_or("-", |&d| s.devices[d].id.as_str())
         );
     }
-    o
 }
 
 /// The fleet as JSON.

@@ -1,0 +1,237 @@
+//! `twin load SCENARIO` and `twin load pub|sub|conn`.
+
+use crate::args::broker::BrokerArgs;
+use crate::args::run::RunArgs;
+use crate::args::values::parse_dur;
+use clap::Subcommand;
+use scenarios::Dur;
+use sim_core::load::{BufferPolicy, Shard};
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+/// `twin load SCENARIO` or `twin load pub|sub|conn ...`.
+#[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct LoadArgs {
+    /// Synthetic load.
+    #[command(subcommand)]
+    pub command: Option<LoadCommand>,
+    /// Without a subcommand: run a scenario's fleet of twins in real time (speed 1
+    /// unless --speed says otherwise) as the load, realistic telemetry instead of
+    /// synthetic payloads, with a load line each second and the run report.
+    #[command(flatten)]
+    pub scenario: RunArgs,
+}
+
+/// `twin load ...`.
+#[derive(Debug, Subcommand)]
+pub enum LoadCommand {
+    /// N publishers on an open-loop schedule, counted by an in-process subscriber:
+    /// sent, received, lost, duplicates, reordering, latency from the actual and from
+    /// the intended send time, PUBACK/PUBCOMP latency; a line each second.
+    ///
+    /// Exit codes: 0 done, 1 failed (broker unreachable, sessions that never
+    /// connected), 2 bad flags, 3 --fail-on-loss and a message was lost, 130
+    /// interrupted (the report is still written).
+    Pub(LoadPubArgs),
+    /// Open N sessions at a ramp rate and hold them, pinging at the keep-alive; report
+    /// CONNECT→CONNACK latency percentiles, failures and refusals, and the memory each
+    /// held session cost this process; a line each second.
+    ///
+    /// Exit codes: 0 done, 1 failed (a session did not connect, or dropped during the
+    /// hold), 2 bad flags, 130 interrupted (the report is still written).
+    Conn(LoadConnArgs),
+    /// N subscribers on a topic filter: receive rate, and for `twin load pub` payloads
+    /// (from another process or machine) duplicates, reordering, gaps in each
+    /// publisher's sequence and latency from the send time.
+    Sub(LoadSubArgs),
+}
+
+/// The interval series as files.
+#[derive(Debug, clap::Args)]
+pub struct SeriesArgs {
+    /// Write the interval series (one row a second) as CSV to this file.
+    #[arg(long, value_name = "FILE")]
+    pub csv: Option<PathBuf>,
+    /// Write each second's latency histogram as an HdrHistogram interval log (values in
+    /// µs, max column in ms), readable by HistogramLogProcessor and friends.
+    #[arg(long, value_name = "FILE")]
+    pub hdr_log: Option<PathBuf>,
+}
+
+/// `twin load sub`.
+#[derive(Debug, clap::Args)]
+pub struct LoadSubArgs {
+    /// Which broker, how.
+    #[command(flatten)]
+    pub target: BrokerArgs,
+    /// Subscribing sessions (over all shards); each receives every matching message.
+    #[arg(short = 'c', long, default_value_t = 1)]
+    pub clients: usize,
+    /// Topic filter; wildcards + and # allowed.
+    #[arg(short = 't', long, default_value = "twin-load/#")]
+    pub topic: String,
+    /// QoS 0, 1 or 2.
+    #[arg(short = 'q', long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(0..=2))]
+    pub qos: u8,
+    /// How long to listen once subscribed.
+    #[arg(long, value_parser = parse_dur, default_value = "10s")]
+    pub duration: Dur,
+    /// Stop each subscriber after this many messages.
+    #[arg(long)]
+    pub count: Option<u64>,
+    /// Run the i-th of N disjoint slices of the subscribers, e.g. 0/4.
+    #[arg(long, value_parser = Shard::parse, env = "TWIN_SHARD")]
+    pub shard: Option<Shard>,
+    /// Give up on a subscriber with no SUBACK after this long.
+    #[arg(long, value_parser = parse_dur, default_value = "10s")]
+    pub connect_timeout: Dur,
+    /// Write the JSON report to this file ("-" for stdout).
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Interval series files.
+    #[command(flatten)]
+    pub series: SeriesArgs,
+    /// No interval lines on stderr.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// `twin load conn`.
+#[derive(Debug, clap::Args)]
+pub struct LoadConnArgs {
+    /// Which broker, how.
+    #[command(flatten)]
+    pub target: BrokerArgs,
+    /// Sessions to open.
+    #[arg(short = 'c', long, default_value_t = 100)]
+    pub clients: usize,
+    /// New connections per second.
+    #[arg(long, default_value_t = 500.0)]
+    pub ramp: f64,
+    /// Hold the sessions this long once all are up.
+    #[arg(long, value_parser = parse_dur, default_value = "5s")]
+    pub hold: Dur,
+    /// Give up on one connection attempt after this long.
+    #[arg(long, value_parser = parse_dur, default_value = "10s")]
+    pub connect_timeout: Dur,
+    /// Local addresses to connect from, round-robin, e.g. 127.0.0.2,127.0.0.3: each
+    /// gives another range of ephemeral ports towards the broker (about 28k on Linux).
+    #[arg(long, value_name = "IP,...", value_delimiter = ',')]
+    pub source_ip: Vec<IpAddr>,
+    /// Open the i-th of N disjoint slices of the clients, e.g. 0/4 (`twin report merge`
+    /// adds the shard reports).
+    #[arg(long, value_parser = Shard::parse, env = "TWIN_SHARD")]
+    pub shard: Option<Shard>,
+    /// MQTT keep-alive; each session pings every half of it.
+    #[arg(long, value_parser = parse_dur, default_value = "60s")]
+    pub keep_alive: Dur,
+    /// Write the JSON report to this file ("-" for stdout).
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// No progress lines on stderr.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// `twin load pub`.
+#[derive(Debug, clap::Args)]
+pub struct LoadPubArgs {
+    /// Which broker, how.
+    #[command(flatten)]
+    pub target: BrokerArgs,
+    /// MQTT sessions (over all shards).
+    #[arg(short = 'c', long, default_value_t = 10)]
+    pub clients: usize,
+    /// Gateway mode: devices each session publishes for, each with its own topic and
+    /// sequence numbers.
+    #[arg(long, default_value_t = 1, value_name = "K")]
+    pub devices_per_session: usize,
+    /// Time between two messages of one device, e.g. "100ms".
+    #[arg(short = 'I', long, value_parser = parse_dur, default_value = "100ms", conflicts_with = "rate")]
+    pub interval: Dur,
+    /// Total messages per second across all devices of all shards (sets the interval).
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// QoS 0, 1 or 2.
+    #[arg(short = 'q', long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(0..=2))]
+    pub qos: u8,
+    /// Publish with the retain flag.
+    #[arg(long)]
+    pub retain: bool,
+    /// Publish this JSON object (or @FILE's) instead of padded binary payloads: %i, %c
+    /// and %s are filled in per device, and the accounting travels as its first member
+    /// "twl", so the payload stays JSON for rule engines and consumers.
+    #[arg(long, value_name = "JSON|@FILE")]
+    pub payload: Option<String>,
+    /// Payload size in bytes (at least 32, the header).
+    #[arg(short = 's', long, default_value_t = 64)]
+    pub size: usize,
+    /// Topic: %i device index, %c client id, %s shard index. Keep %s in it when
+    /// sharding, so each shard's subscriber gets only its own shard's messages.
+    #[arg(short = 't', long, default_value = "twin-load/%s/%i")]
+    pub topic: String,
+    /// How long each session publishes once connected.
+    #[arg(long, value_parser = parse_dur, default_value = "10s")]
+    pub duration: Dur,
+    /// Messages per device (the smaller of this and --duration wins).
+    #[arg(long)]
+    pub count: Option<u64>,
+    /// Local addresses to publish from, round-robin over the sessions, e.g.
+    /// 127.0.0.2,127.0.0.3 (each gives another range of ephemeral ports).
+    #[arg(long, value_delimiter = ',', value_name = "IP,...")]
+    pub source_ip: Vec<IpAddr>,
+    /// Most QoS 1/2 messages a session has awaiting acknowledgement; a full window
+    /// holds its publishes back (the schedule lag shows it). Keep it within the
+    /// broker's receive quota (Mosquitto: max_inflight_messages, 20 by default): past
+    /// it a broker may acknowledge a message and drop it.
+    #[arg(long, default_value_t = 20)]
+    pub inflight: usize,
+    /// Sessions of the in-process subscriber; more than one share the subscription
+    /// ($share), so the broker's delivery is not held to one session's in-flight window.
+    #[arg(long, default_value_t = 1)]
+    pub subscribers: usize,
+    /// New sessions per second (default: as fast as the broker takes them). Also caps
+    /// reconnection attempts per second over the run after a broker failure
+    /// (default 1000/s), so sessions come back as a ramp, not a stampede.
+    #[arg(long)]
+    pub ramp: Option<f64>,
+    /// Messages each device keeps while it cannot write them (no connection, a full
+    /// in-flight window, the counting subscriber away). QoS 0 is never kept.
+    #[arg(long, default_value_t = 1000)]
+    pub buffer: usize,
+    /// Bytes each device keeps while it cannot write them.
+    #[arg(long, default_value_t = 1 << 20)]
+    pub buffer_bytes: usize,
+    /// When a device's buffer is full: block-device (its schedule waits; nothing is
+    /// dropped, later messages leave late), drop-oldest or drop-newest (counted in the
+    /// report's "dropped").
+    #[arg(long, value_parser = BufferPolicy::parse, default_value = "block-device")]
+    pub buffer_policy: BufferPolicy,
+    /// Ask the broker to keep the sessions (clean session off; MQTT 5: expiry 300 s),
+    /// so subscriptions and queued QoS 1/2 messages survive a lost connection.
+    #[arg(long)]
+    pub persistent: bool,
+    /// Run the i-th of N disjoint slices of the clients, e.g. 0/4 (ids, devices and
+    /// topics stay disjoint; `twin report merge` adds the shard reports).
+    #[arg(long, value_parser = Shard::parse, env = "TWIN_SHARD")]
+    pub shard: Option<Shard>,
+    /// Give up on a session with no CONNACK after this long.
+    #[arg(long, value_parser = parse_dur, default_value = "10s")]
+    pub connect_timeout: Dur,
+    /// Wait this long for messages and acknowledgements in flight after the last publish.
+    #[arg(long, value_parser = parse_dur, default_value = "5s")]
+    pub drain: Dur,
+    /// Write the JSON report to this file ("-" for stdout).
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Interval series files.
+    #[command(flatten)]
+    pub series: SeriesArgs,
+    /// No interval lines on stderr.
+    #[arg(long)]
+    pub quiet: bool,
+    /// Exit with code 3 if any message was lost.
+    #[arg(long)]
+    pub fail_on_loss: bool,
+}

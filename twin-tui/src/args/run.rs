@@ -1,0 +1,73 @@
+//! `twin run` and `twin tui` (one set of flags), and `twin check`.
+
+use crate::args::broker::SecurityArgs;
+use crate::args::values::{parse_dur, parse_speed};
+use scenarios::{Dur, Speed};
+use std::path::PathBuf;
+
+/// `twin run`.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Scenario file (TOML), e.g. scenarios/examples/quickstart.toml.
+    #[arg(required_unless_present = "attach")]
+    pub scenario: Option<PathBuf>,
+    /// `twin tui` only: watch a fleet that is already running on --broker (read-only),
+    /// finding devices as their telemetry arrives.
+    #[arg(long, requires = "broker")]
+    pub attach: bool,
+    /// With --attach: the topics to watch, as a filter over the wire contract's layout
+    /// ({prefix}/{fleet}/{device}/telemetry and …/status).
+    #[arg(long, default_value = "twin/#")]
+    pub topic: String,
+    /// Broker URL (mqtt://host:port, or mqtts://host:port for TLS). Overrides the
+    /// scenario's [broker]; default: embedded.
+    #[arg(long, env = "TWIN_BROKER")]
+    pub broker: Option<String>,
+    /// TLS and credentials for every session of the run.
+    #[command(flatten)]
+    pub security: SecurityArgs,
+    /// Seed for every random draw; overrides the scenario's seed.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Simulated duration, e.g. "30s", "2h"; overrides the scenario's.
+    #[arg(long, value_parser = parse_dur)]
+    pub duration: Option<Dur>,
+    /// Sim seconds per wall second, or "max"; overrides the scenario's.
+    #[arg(long, value_parser = parse_speed)]
+    pub speed: Option<Speed>,
+    /// Write the JSON report (the contract in DESIGN.md) to this file ("-" for stdout).
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// After the last step, wait this long for messages still in flight.
+    #[arg(long, value_parser = parse_dur, default_value = "10s")]
+    pub drain: Dur,
+    /// Wait this long for the broker and every session to connect.
+    #[arg(long, value_parser = parse_dur, default_value = "30s")]
+    pub connect_timeout: Dur,
+    /// Exit with code 3 if any message was lost or dropped at source.
+    #[arg(long)]
+    pub fail_on_loss: bool,
+    /// Exit with code 3 if, for any injected fault kind, recall falls below RECALL
+    /// (default 0.95 when the flag is given without a value).
+    #[arg(long, value_name = "RECALL", num_args = 0..=1, default_missing_value = "0.95")]
+    pub fail_on_miss: Option<f64>,
+    /// No progress bar and no summary on stdout.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Show the run in the terminal UI (as `twin tui`).
+    #[arg(long)]
+    pub tui: bool,
+    /// `twin load SCENARIO`: load-test lines each second instead of the progress bar.
+    #[arg(skip)]
+    pub load_lines: bool,
+}
+
+/// `twin check`.
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// Scenario file (TOML).
+    pub scenario: PathBuf,
+    /// Print the expanded fleet as JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}

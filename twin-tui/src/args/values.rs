@@ -1,0 +1,34 @@
+//! Value parsers for flags.
+//!
+//! clap's `value_parser` takes any `Fn(&str) -> Result<T, E>` with `E: Into<Box<dyn
+//! Error>>`; clap prints the error after the flag's name, so a plain message is all a
+//! parser needs to give.
+
+use scenarios::{Dur, Speed};
+
+/// A duration such as "30s" or "2h", longer than zero.
+pub fn parse_dur(s: &str) -> Result<Dur, String> {
+    let d = Dur::parse(s)?;
+    if d.secs() <= 0.0 {
+        return Err("expected a duration longer than zero".into());
+    }
+    Ok(d)
+}
+
+/// A run speed: sim seconds per wall second (a positive number), or "max".
+pub fn parse_speed(s: &str) -> Result<Speed, String> {
+    if s == "max" {
+        return Ok(Speed::Max);
+    }
+    match s.parse::<f64>() {
+        Ok(f) if f > 0.0 && f.is_finite() => Ok(Speed::Factor(f)),
+        _ => Err(format!(
+            "\"{s}\" is not a speed; expected a positive number (sim seconds per wall second) or \"max\""
+        )),
+    }
+}
+
+/// A parsed duration as the standard library's.
+pub fn to_duration(d: Dur) -> std::time::Duration {
+    std::time::Duration::from_secs_f64(d.secs())
+}

@@ -1,0 +1,80 @@
+//! `twin load conn`: open sessions at a ramp rate and hold them.
+
+use crate::args::load::LoadConnArgs;
+use crate::args::values::to_duration;
+use crate::common::exit::{EXIT_FAILED, EXIT_INTERRUPTED, bad_input};
+use crate::common::report::{is_stdout, write_report};
+use crate::common::runtime::io_runtime;
+use crate::common::signal::{Signals, stop_on_signal};
+use crate::output::lines::conn_lines;
+use crate::output::summary::conn_summary;
+use sim_core::load::{ConnCounters, ConnReport, ConnSpec};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+/// Run `twin load conn`: the sessions, a line a second, the report, then the exit code.
+pub fn main(args: &LoadConnArgs) -> anyhow::Result<u8> {
+    let spec = spec(args)?;
+    let to_stdout = is_stdout(args.json.as_deref());
+    let runtime = io_runtime()?;
+    let stop = stop_on_signal(&runtime, Signals::Shell);
+    let report = runtime.block_on(async {
+        let counters = Arc::new(ConnCounters::default());
+        let lines = (!args.quiet && !to_stdout).then(|| tokio::spawn(conn_lines(counters.clone())));
+        let r = sim_core::load::connect_counted(&spec, stop.clone(), counters).await;
+        if let Some(l) = lines {
+            l.abort();
+        }
+        r
+    })?;
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    write_report(args.json.as_deref(), &report, &conn_summary(&report))?;
+    if stop.load(Ordering::Relaxed) {
+        return Ok(EXIT_INTERRUPTED);
+    }
+    Ok(exit_code(&report))
+}
+
+/// The sessions the flags describe, checked.
+fn spec(args: &LoadConnArgs) -> anyhow::Result<ConnSpec> {
+    if args.clients == 0 || !(args.ramp > 0.0 && args.ramp.is_finite()) {
+        return Err(bad_input("--clients and --ramp must be positive"));
+    }
+    let broker = args.target.checked_url()?;
+    let keep_alive = to_duration(args.keep_alive);
+    if keep_alive.as_secs() > u64::from(u16::MAX) {
+        return Err(bad_input(format!(
+            "--keep-alive {}: MQTT allows at most 65535 s",
+            args.keep_alive
+        )));
+    }
+    Ok(ConnSpec {
+        clients: args.clients,
+        ramp_per_s: args.ramp,
+        hold: to_duration(args.hold),
+        connect_timeout: to_duration(args.connect_timeout),
+        broker,
+        source_ips: args.source_ip.clone(),
+        shard: args.shard.unwrap_or_default(),
+        keep_alive,
+        security: args.target.security.security()?,
+        protocol: args.target.mqtt_version,
+    })
+}
+
+/// 1 when a session did not connect or dropped during the hold (said on stderr), else 0.
+fn exit_code(report: &ConnReport) -> u8 {
+    if report.failed > 0 {
+        eprintln!("{} sessions did not connect", report.failed);
+        return EXIT_FAILED;
+    }
+    if report.held < report.connected {
+        eprintln!(
+            "{} sessions dropped during the hold",
+            report.connected - report.held
+        );
+        return EXIT_FAILED;
+    }
+    0
+}

@@ -1,0 +1,119 @@
+//! `twin load pub`: publishers on an open-loop schedule, counted by an in-process
+//! subscriber.
+
+use crate::args::load::LoadPubArgs;
+use crate::args::values::to_duration;
+use crate::common::exit::{EXIT_CONDITION, EXIT_FAILED, EXIT_INTERRUPTED, bad_input};
+use crate::common::report::{is_stdout, write_report};
+use crate::common::runtime::io_runtime;
+use crate::common::signal::{Signals, stop_on_signal};
+use crate::output::series::{SeriesFiles, recorded};
+use crate::output::summary::pub_summary;
+use sim_core::load::LoadSpec;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+/// Run `twin load pub`: the load, its interval series and report, then the exit code.
+pub fn main(args: &LoadPubArgs) -> anyhow::Result<u8> {
+    let spec = spec(args)?;
+    let files = SeriesFiles::create(&args.series.csv, &args.series.hdr_log)?;
+    let to_stdout = is_stdout(args.json.as_deref());
+    let runtime = io_runtime()?;
+    let stop = stop_on_signal(&runtime, Signals::Shell);
+    let report = runtime.block_on(recorded(files, args.quiet || to_stdout, |tx| {
+        sim_core::load::publish_counted(&spec, stop.clone(), Some(tx))
+    }))?;
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    write_report(args.json.as_deref(), &report, &pub_summary(&report))?;
+    if stop.load(Ordering::Relaxed) {
+        return Ok(EXIT_INTERRUPTED);
+    }
+    if report.connect.failed > 0 {
+        eprintln!(
+            "{} sessions never connected: their devices published nothing",
+            report.connect.failed
+        );
+        return Ok(EXIT_FAILED);
+    }
+    if args.fail_on_loss && report.messages.lost > 0 {
+        return Ok(EXIT_CONDITION);
+    }
+    Ok(0)
+}
+
+/// The load the flags describe, checked.
+fn spec(args: &LoadPubArgs) -> anyhow::Result<LoadSpec> {
+    if args.clients == 0 || args.devices_per_session == 0 {
+        return Err(bad_input(
+            "--clients and --devices-per-session must be at least 1",
+        ));
+    }
+    let broker = args.target.checked_url()?;
+    if let Some(r) = args.ramp
+        && !(r > 0.0 && r.is_finite())
+    {
+        return Err(bad_input(format!(
+            "--ramp {r}: expected sessions per second > 0"
+        )));
+    }
+    Ok(LoadSpec {
+        clients: args.clients,
+        devices_per_session: args.devices_per_session,
+        interval: interval(args)?,
+        qos: args.qos,
+        retain: args.retain,
+        size: args.size,
+        topic: args.topic.clone(),
+        duration: to_duration(args.duration),
+        count: args.count,
+        drain: to_duration(args.drain),
+        broker,
+        ramp_per_s: args.ramp,
+        connect_timeout: to_duration(args.connect_timeout),
+        shard: args.shard.unwrap_or_default(),
+        security: args.target.security.security()?,
+        protocol: args.target.mqtt_version,
+        source_ips: args.source_ip.clone(),
+        inflight: args.inflight,
+        buffer: args.buffer.max(1),
+        buffer_bytes: args.buffer_bytes.max(1),
+        buffer_policy: args.buffer_policy,
+        persistent: args.persistent,
+        subscribers: args.subscribers,
+        payload: args.payload.as_deref().map(payload_template).transpose()?,
+    })
+}
+
+/// Time between two messages of one device: --interval, or what --rate asks of all
+/// devices.
+fn interval(args: &LoadPubArgs) -> anyhow::Result<Duration> {
+    let devices = args.clients * args.devices_per_session;
+    match args.rate {
+        Some(r) if r > 0.0 && r.is_finite() => Ok(Duration::from_secs_f64(devices as f64 / r)),
+        Some(r) => Err(bad_input(format!(
+            "--rate {r}: expected messages per second > 0"
+        ))),
+        None => Ok(to_duration(args.interval)),
+    }
+}
+
+/// `--payload`: the text, or the file's after `@`; it must be a JSON object.
+fn payload_template(arg: &str) -> anyhow::Result<String> {
+    let text = match arg.strip_prefix('@') {
+        Some(path) => std::fs::read_to_string(path)
+            .map_err(|e| bad_input(format!("--payload @{path}: {e}")))?,
+        None => arg.to_string(),
+    };
+    // Placeholders may stand where JSON wants values; check with them filled in.
+    let probe = text
+        .replace("%i", "0")
+        .replace("%c", "c")
+        .replace("%s", "0");
+    match serde_json::from_str::<serde_json::Value>(&probe) {
+        Ok(serde_json::Value::Object(_)) => Ok(text.trim().to_string()),
+        Ok(_) => Err(bad_input(
+            "--payload: expected a JSON object, like {\"temperature\": 21.5}",
+        )),
+        Err(e) => Err(bad_input(format!("--payload is not JSON: {e}"))),
+    }
+}

@@ -1,0 +1,42 @@
+//! What a run runs: the scenario with the command line's overrides, and the run options
+//! the flags give.
+
+use crate::args::run::RunArgs;
+use crate::args::values::to_duration;
+use crate::common::exit::bad_input;
+use scenarios::Scenario;
+use sim_core::run::RunOptions;
+
+/// Load a scenario and apply the command-line overrides.
+pub fn load_with_overrides(args: &RunArgs) -> anyhow::Result<Scenario> {
+    let path = args
+        .scenario
+        .as_ref()
+        .ok_or_else(|| bad_input("a scenario file is required"))?;
+    let mut s = scenarios::load(path)?;
+    if let Some(seed) = args.seed {
+        s.seed = seed;
+    }
+    if let Some(d) = args.duration {
+        s.duration = d.secs();
+        s.events.retain(|e| e.at <= s.duration);
+    }
+    if let Some(sp) = args.speed {
+        s.speed = sp;
+    }
+    if let Some(b) = &args.broker {
+        scenarios::broker_url_parts(b).map_err(bad_input)?;
+    }
+    Ok(s)
+}
+
+/// The broker, security and timeouts of the flags (the password file read).
+pub fn run_options(args: &RunArgs) -> anyhow::Result<RunOptions> {
+    Ok(RunOptions {
+        broker_url: args.broker.clone(),
+        security: args.security.security()?,
+        drain_timeout: to_duration(args.drain),
+        connect_timeout: to_duration(args.connect_timeout),
+        ..RunOptions::default()
+    })
+}

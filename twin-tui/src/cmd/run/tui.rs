@@ -1,0 +1,100 @@
+//! The run watched and steered in the terminal UI (`twin tui`, `twin run --tui`), and a
+//! fleet another process runs, watched read-only (`twin tui --attach`).
+
+use crate::args::run::RunArgs;
+use crate::cmd::run::finish::finish;
+use crate::cmd::run::scenario::{load_with_overrides, run_options};
+use crate::common::exit::{EXIT_INTERRUPTED, bad_input};
+use crate::common::runtime::io_runtime;
+use crate::common::signal::{Signals, stop_on_signal};
+use crate::tui::Steering;
+use scenarios::Scenario;
+use sim_core::run::{Progress, RunOptions};
+use sim_core::snapshot::FleetSnapshot;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+
+/// Run the scenario under the terminal UI until it ends or the user quits; then write
+/// the report. A SIGTERM or SIGHUP quits as `q` does but exits 130.
+pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
+    let scenario = load_with_overrides(args)?;
+    let opts = run_options(args)?;
+    let runtime = io_runtime()?;
+    let (snap_tx, snap_rx) = watch::channel(Arc::new(first_snapshot(&scenario)));
+    let (ctl_tx, ctl_rx) = mpsc::channel(64);
+    let steering = Steering {
+        stop: Arc::default(),
+        controls: ctl_tx,
+        pacing: Arc::default(),
+        watch: Arc::new(AtomicUsize::new(usize::MAX)),
+        terminated: stop_on_signal(&runtime, Signals::Terminal),
+    };
+    let opts = RunOptions {
+        watch: Some(steering.watch.clone()),
+        pacing: Some(steering.pacing.clone()),
+        snapshots: Some(snap_tx),
+        controls: Some(ctl_rx),
+        // Quitting should not wait long for stragglers.
+        drain_timeout: Duration::from_millis(500),
+        ..opts
+    };
+    // The UI shows the snapshots; the progress channel only needs to stay open.
+    let (prog_tx, _prog_rx) = watch::channel(Progress::default());
+    let stop = steering.stop.clone();
+    let handle =
+        runtime.spawn(async move { sim_core::run::run(&scenario, opts, prog_tx, stop).await });
+    let terminated = steering.terminated.clone();
+    let report = crate::tui::drive(&runtime, snap_rx, handle, steering)?;
+    runtime.shutdown_timeout(Duration::from_millis(500));
+    let code = finish(args, &report, true)?;
+    Ok(if terminated.load(Ordering::Relaxed) {
+        EXIT_INTERRUPTED
+    } else {
+        code
+    })
+}
+
+/// What the UI shows before the run's first snapshot.
+fn first_snapshot(scenario: &Scenario) -> FleetSnapshot {
+    FleetSnapshot {
+        scenario: scenario.name.clone(),
+        sim_duration: scenario.duration,
+        devices_total: scenario.devices.len() as u64,
+        ..Default::default()
+    }
+}
+
+/// Watch a running fleet on --broker until `q`.
+pub fn attach(args: &RunArgs) -> anyhow::Result<u8> {
+    if !args.tui {
+        return Err(bad_input("--attach works with `twin tui`, not `twin run`"));
+    }
+    let url = args.broker.clone().unwrap_or_default();
+    scenarios::broker_url_parts(&url).map_err(bad_input)?;
+    let runtime = io_runtime()?;
+    let (snap_tx, snap_rx) = watch::channel(Arc::new(FleetSnapshot {
+        scenario: "attached".into(),
+        broker: url.clone(),
+        speed: "live".into(),
+        ..Default::default()
+    }));
+    // Nothing to steer in a fleet this process does not run: the channels lead nowhere.
+    let (ctl_tx, _ctl_rx) = mpsc::channel(1);
+    let steering = Steering {
+        stop: Arc::default(),
+        controls: ctl_tx,
+        pacing: Arc::default(),
+        watch: Arc::new(AtomicUsize::new(usize::MAX)),
+        terminated: Arc::new(AtomicBool::new(false)),
+    };
+    let stop = steering.stop.clone();
+    let topic = args.topic.clone();
+    let handle = runtime.spawn(async move {
+        sim_core::attach::attach(&url, &topic, scenarios::Encoding::Json, snap_tx, stop).await
+    });
+    crate::tui::drive(&runtime, snap_rx, handle, steering)?;
+    runtime.shutdown_timeout(Duration::from_millis(500));
+    Ok(0)
+}

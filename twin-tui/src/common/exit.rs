@@ -1,0 +1,67 @@
+//! Exit codes, and how an error becomes a message and one of them.
+
+use scenarios::ScenarioError;
+use sim_core::run::RunError;
+use std::process::ExitCode;
+
+/// Exit code: the run failed (broker unreachable, I/O error).
+pub const EXIT_FAILED: u8 = 1;
+/// Exit code: bad input (scenario, flags).
+pub const EXIT_BAD_INPUT: u8 = 2;
+/// Exit code: a `--fail-on-*` condition held.
+pub const EXIT_CONDITION: u8 = 3;
+/// Exit code: interrupted (the report is still written).
+pub const EXIT_INTERRUPTED: u8 = 130;
+
+/// Bad input the command line found itself (a flag, a file a flag names): exit code 2.
+#[derive(Debug)]
+pub struct BadInput(pub String);
+
+impl std::fmt::Display for BadInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BadInput {}
+
+/// A [`BadInput`] as the error a command returns.
+pub fn bad_input(msg: impl Into<String>) -> anyhow::Error {
+    BadInput(msg.into()).into()
+}
+
+/// The exit code of a command's outcome; an error is printed on stderr first.
+pub fn exit_code(outcome: anyhow::Result<u8>) -> ExitCode {
+    match outcome {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => report_error(&e),
+    }
+}
+
+/// Print an error and pick its exit code: 2 for bad input, 1 for everything else.
+fn report_error(e: &anyhow::Error) -> ExitCode {
+    if let Some(se) = e.downcast_ref::<ScenarioError>() {
+        eprintln!("error: {se}");
+        return ExitCode::from(EXIT_BAD_INPUT);
+    }
+    eprintln!("error: {e:#}");
+    ExitCode::from(if is_bad_input(e) {
+        EXIT_BAD_INPUT
+    } else {
+        EXIT_FAILED
+    })
+}
+
+/// Whether the error is the user's input rather than the run.
+fn is_bad_input(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<BadInput>().is_some()
+        || matches!(
+            e.downcast_ref::<hw_bridge::BridgeError>(),
+            Some(
+                hw_bridge::BridgeError::Config(_)
+                    | hw_bridge::BridgeError::BadInput(_)
+                    | hw_bridge::BridgeError::Read { .. }
+            )
+        )
+        || matches!(e.downcast_ref::<RunError>(), Some(RunError::BadInput(_)))
+}

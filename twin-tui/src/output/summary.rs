@@ -1,0 +1,148 @@
+//! The summaries a load command and `twin report merge` print on stdout.
+
+use sim_core::load::{ConnReport, LoadReport, SubReport};
+use sim_core::report::Latency;
+
+/// Latency percentiles in ms, or "no samples".
+pub fn percentiles(x: &Option<Latency>) -> String {
+    x.map_or("no samples".to_string(), |l| {
+        format!(
+            "p50 {:.2} p90 {:.2} p99 {:.2} p99.9 {:.2} max {:.2} ms",
+            l.p50, l.p90, l.p99, l.p999, l.max
+        )
+    })
+}
+
+/// Which shard a report covers, or how many it was merged from ("" for neither).
+fn origin(shard: Option<&str>, merged: u64) -> String {
+    let shard = shard.map_or(String::new(), |s| format!(" (shard {s})"));
+    let merged = if merged > 1 {
+        format!(" (merged from {merged} reports)")
+    } else {
+        String::new()
+    };
+    shard + &merged
+}
+
+/// `twin load pub` (and a merged `load pub` report).
+pub fn pub_summary(r: &LoadReport) -> String {
+    let m = &r.messages;
+    let origin = origin(r.shard.as_deref(), r.merged);
+    let mut out = format!(
+        "load pub{origin}: {} sessions, {} devices ({} seen), qos {}, {} B, {:.1} s on {}\n\
+         messages  {} sent, {} received, {} lost, {} duplicates, {} out of order ({:.0} recv/s)\n\
+         acked     {}; dropped at source {} (buffer full {}, offline {}, unsent {}); {} retransmitted\n\
+         latency   {}\n\
+         intended  {}\n\
+         ack       {}\n\
+         connect   {} connected, {} failed, {} errors, {} reconnects (subscriber {}); {}\n\
+         schedule  lag {}\n\
+         cpu       {:.2} s ({:.2} s per 100k messages)\n",
+        r.clients,
+        r.devices,
+        r.devices_seen,
+        r.qos,
+        r.size,
+        r.wall_seconds,
+        r.broker.url,
+        m.sent,
+        m.received,
+        m.lost,
+        m.duplicates,
+        m.out_of_order,
+        r.received_per_s,
+        r.acked,
+        m.dropped_at_source,
+        r.dropped.buffer_full,
+        r.dropped.offline,
+        r.dropped.unsent,
+        r.retransmitted,
+        percentiles(&r.latency_ms),
+        percentiles(&r.latency_intended_ms),
+        percentiles(&r.ack_ms),
+        r.connect.connected,
+        r.connect.failed,
+        r.connect.errors,
+        r.connect.reconnects,
+        r.connect.subscriber_reconnects,
+        percentiles(&r.connect_ms),
+        percentiles(&r.schedule_lag_ms),
+        r.cpu_seconds,
+        r.cpu_seconds * 100_000.0 / (m.sent.max(1) as f64),
+    );
+    out.push_str(pub_warning(r));
+    out
+}
+
+/// Who held a `load pub` run back, when someone did ("" otherwise).
+fn pub_warning(r: &LoadReport) -> &'static str {
+    if r.generator_behind {
+        "warning   the generator fell behind its schedule while busy: twin, not only the \
+         broker, limited this run (spread it with --shard)\n"
+    } else if r.schedule_lag_ms.is_some_and(|l| l.p99 > 50.0) {
+        "warning   publishes left late (lag p99 above 50 ms) while twin had CPU to spare: \
+         the broker's back-pressure (acknowledgements, full in-flight windows) held the \
+         rate down; the intended-time latency counts that wait\n"
+    } else {
+        ""
+    }
+}
+
+/// `twin load conn` (and a merged `load conn` report).
+pub fn conn_summary(r: &ConnReport) -> String {
+    let origin = origin(r.shard.as_deref(), r.merged);
+    let codes: Vec<String> = r
+        .refused_codes
+        .iter()
+        .map(|(code, n)| format!("{n} with code {code}"))
+        .collect();
+    let refused = if codes.is_empty() {
+        format!("{} refused", r.refused)
+    } else {
+        format!("{} refused: {}", r.refused, codes.join(", "))
+    };
+    let rss = match (r.rss_kib, r.rss_per_session_kib) {
+        (Some(total), Some(per)) => {
+            format!("{total} KiB at the hold, rss per session {per:.2} KiB")
+        }
+        (Some(total), None) => format!("{total} KiB at the hold, rss per session -"),
+        _ => "rss per session - (no /proc/self/status)".to_string(),
+    };
+    format!(
+        "load conn{origin}: {} of {} connected, {} failed ({refused}), {} held, ramp {:.1} s on {}\n\
+         connect   {}\n\
+         memory    {rss}\n",
+        r.connected,
+        r.clients,
+        r.failed,
+        r.held,
+        r.ramp_seconds,
+        r.broker.url,
+        percentiles(&r.connect_ms)
+    )
+}
+
+/// `twin load sub`.
+pub fn sub_summary(r: &SubReport) -> String {
+    let m = &r.messages;
+    format!(
+        "load sub: {} of {} subscribed to {} (qos {}), {:.1} s on {}\n\
+         messages  {} received ({:.0}/s), {} distinct from {} publishers, {} duplicates, {} out of order, {} missing in sequence, {} untimed\n\
+         latency   {}\n",
+        r.subscribed,
+        r.clients,
+        r.filter,
+        r.qos,
+        r.wall_seconds,
+        r.broker.url,
+        m.received,
+        r.received_per_s,
+        m.distinct,
+        r.publishers,
+        m.duplicates,
+        m.out_of_order,
+        m.gaps,
+        m.untimed,
+        percentiles(&r.latency_ms)
+    )
+}
