@@ -32,6 +32,20 @@ pub struct Steering {
     pub terminated: Arc<AtomicBool>,
 }
 
+impl Steering {
+    /// Handles for a fresh run: not stopped, the clock running at the scenario's speed,
+    /// no device watched.
+    pub fn new(controls: tokio::sync::mpsc::Sender<Control>, terminated: Arc<AtomicBool>) -> Self {
+        Steering {
+            stop: Arc::default(),
+            controls,
+            pacing: Arc::default(),
+            watch: Arc::new(AtomicUsize::new(usize::MAX)),
+            terminated,
+        }
+    }
+}
+
 /// Drive the terminal until the user quits (or a signal asks to). The run stops then;
 /// returns its report.
 pub fn drive<T>(

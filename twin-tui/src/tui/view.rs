@@ -6,7 +6,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Row, Sparkline, Table, TableState};
-use sim_core::snapshot::FleetSnapshot;
+use sim_core::snapshot::{DeviceRow, FleetSnapshot};
 
 /// Smallest terminal the layout fits.
 pub const MIN_SIZE: (u16, u16) = (80, 24);
@@ -54,6 +54,30 @@ pub fn view(m: &Model, snap: &FleetSnapshot, f: &mut Frame) {
         Constraint::Length(1),
     ])
     .areas(area);
+    f.render_widget(
+        Paragraph::new(title(m, snap)).style(Style::new().add_modifier(Modifier::BOLD)),
+        head,
+    );
+    draw_overview(snap, f, overview);
+    match (m.tab, m.detail) {
+        (Tab::Devices, Some(d)) => draw_detail(d, snap, f, main),
+        (Tab::Devices, None) => draw_devices(m, snap, f, main),
+        (Tab::Alerts, _) => draw_alerts(snap, f, main),
+    }
+    f.render_widget(
+        Paragraph::new(hint(m)).style(Style::new().fg(Color::DarkGray)),
+        foot,
+    );
+    if m.help {
+        draw_help(f, area);
+    }
+    if m.picking_fault {
+        draw_fault_picker(f, area);
+    }
+}
+
+/// The top line: scenario, sim clock, speed and broker (or, attached, the fleet's clock).
+fn title(m: &Model, snap: &FleetSnapshot) -> String {
     let speed = if m.paused {
         "PAUSED".to_string()
     } else if m.speed_scale != 1.0 {
@@ -61,7 +85,7 @@ pub fn view(m: &Model, snap: &FleetSnapshot, f: &mut Frame) {
     } else {
         snap.speed.clone()
     };
-    let title = if snap.speed == "live" {
+    if snap.speed == "live" {
         // Attached to a fleet this process does not run: its clock is the devices' own.
         format!(
             " twin · attached · fleet clock {} UTC · {}",
@@ -78,18 +102,12 @@ pub fn view(m: &Model, snap: &FleetSnapshot, f: &mut Frame) {
             snap.broker.trim_start_matches("mqtt://"),
             if snap.embedded { " embedded" } else { "" }
         )
-    };
-    f.render_widget(
-        Paragraph::new(title).style(Style::new().add_modifier(Modifier::BOLD)),
-        head,
-    );
-    draw_overview(snap, f, overview);
-    match (m.tab, m.detail) {
-        (Tab::Devices, Some(d)) => draw_detail(d, snap, f, main),
-        (Tab::Devices, None) => draw_devices(m, snap, f, main),
-        (Tab::Alerts, _) => draw_alerts(snap, f, main),
     }
-    let hint = if m.editing_filter {
+}
+
+/// The bottom line: the filter being typed, or the main keys and the sort.
+fn hint(m: &Model) -> String {
+    if m.editing_filter {
         format!(" filter: {}_   (enter done, esc clear)", m.filter)
     } else {
         format!(
@@ -102,16 +120,6 @@ pub fn view(m: &Model, snap: &FleetSnapshot, f: &mut Frame) {
             m.sort.title(),
             if m.descending { "↓" } else { "↑" }
         )
-    };
-    f.render_widget(
-        Paragraph::new(hint).style(Style::new().fg(Color::DarkGray)),
-        foot,
-    );
-    if m.help {
-        draw_help(f, area);
-    }
-    if m.picking_fault {
-        draw_fault_picker(f, area);
     }
 }
 
@@ -202,32 +210,7 @@ fn draw_devices(m: &Model, s: &FleetSnapshot, f: &mut Frame, area: Rect) {
         .iter()
         .skip(first)
         .take(height)
-        .map(|d| {
-            let age = d.last_seen.map_or("-".to_string(), |t| {
-                format!("{:.0}s", (s.sim_now - t).max(0.0))
-            });
-            let status = match d.online {
-                Some(true) => "on",
-                Some(false) => "OFF",
-                None => "?",
-            };
-            let style = if d.open_alerts > 0 {
-                Style::new().fg(Color::Red)
-            } else {
-                Style::new()
-            };
-            Row::new(vec![
-                d.id.clone(),
-                d.model.to_string(),
-                d.environment.clone(),
-                status.to_string(),
-                d.received.to_string(),
-                age,
-                d.open_alerts.to_string(),
-                readings_text(&d.readings),
-            ])
-            .style(style)
-        })
+        .map(|d| device_row(d, s.sim_now))
         .collect();
     let header = Row::new(vec![
         "id",
@@ -265,6 +248,34 @@ fn draw_devices(m: &Model, s: &FleetSnapshot, f: &mut Frame, area: Rect) {
         state = TableState::default();
     }
     f.render_stateful_widget(table, area, &mut state);
+}
+
+/// One device as a table row, red while it has open alerts.
+fn device_row(d: &DeviceRow, now: f64) -> Row<'static> {
+    let age = d
+        .last_seen
+        .map_or("-".to_string(), |t| format!("{:.0}s", (now - t).max(0.0)));
+    let status = match d.online {
+        Some(true) => "on",
+        Some(false) => "OFF",
+        None => "?",
+    };
+    let style = if d.open_alerts > 0 {
+        Style::new().fg(Color::Red)
+    } else {
+        Style::new()
+    };
+    Row::new(vec![
+        d.id.clone(),
+        d.model.to_string(),
+        d.environment.clone(),
+        status.to_string(),
+        d.received.to_string(),
+        age,
+        d.open_alerts.to_string(),
+        readings_text(&d.readings),
+    ])
+    .style(style)
 }
 
 fn draw_alerts(s: &FleetSnapshot, f: &mut Frame, area: Rect) {

@@ -3,6 +3,7 @@
 
 mod connect;
 mod publish;
+mod recorded;
 mod subscribe;
 
 use crate::args::load::LoadCommand;

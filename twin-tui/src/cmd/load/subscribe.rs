@@ -2,29 +2,24 @@
 
 use crate::args::load::LoadSubArgs;
 use crate::args::values::to_duration;
+use crate::cmd::load::recorded::{Reporting, run_recorded};
 use crate::common::exit::{EXIT_FAILED, EXIT_INTERRUPTED, bad_input};
-use crate::common::report::{is_stdout, write_report};
-use crate::common::runtime::io_runtime;
-use crate::common::signal::{Signals, stop_on_signal};
-use crate::output::series::{SeriesFiles, recorded};
 use crate::output::summary::sub_summary;
 use sim_core::load::SubSpec;
-use std::sync::atomic::Ordering;
-use std::time::Duration;
 
 /// Run `twin load sub`: listen, write the series and the report, then the exit code.
 pub fn main(args: &LoadSubArgs) -> anyhow::Result<u8> {
     let spec = spec(args)?;
-    let files = SeriesFiles::create(&args.series.csv, &args.series.hdr_log)?;
-    let to_stdout = is_stdout(args.json.as_deref());
-    let runtime = io_runtime()?;
-    let stop = stop_on_signal(&runtime, Signals::Shell);
-    let report = runtime.block_on(recorded(files, args.quiet || to_stdout, |tx| {
-        sim_core::load::subscribe(&spec, stop.clone(), Some(tx))
-    }))?;
-    runtime.shutdown_timeout(Duration::from_secs(1));
-    write_report(args.json.as_deref(), &report, &sub_summary(&report))?;
-    if stop.load(Ordering::Relaxed) {
+    let how = Reporting {
+        series: &args.series,
+        json: args.json.as_deref(),
+        quiet: args.quiet,
+        summary: sub_summary,
+    };
+    let (report, interrupted) = run_recorded(how, |stop, tx| {
+        sim_core::load::subscribe(&spec, stop, Some(tx))
+    })?;
+    if interrupted {
         return Ok(EXIT_INTERRUPTED);
     }
     Ok(if report.subscribed < report.clients {

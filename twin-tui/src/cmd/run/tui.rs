@@ -12,7 +12,7 @@ use scenarios::Scenario;
 use sim_core::run::{Progress, RunOptions};
 use sim_core::snapshot::FleetSnapshot;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 
@@ -24,13 +24,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
     let runtime = io_runtime()?;
     let (snap_tx, snap_rx) = watch::channel(Arc::new(first_snapshot(&scenario)));
     let (ctl_tx, ctl_rx) = mpsc::channel(64);
-    let steering = Steering {
-        stop: Arc::default(),
-        controls: ctl_tx,
-        pacing: Arc::default(),
-        watch: Arc::new(AtomicUsize::new(usize::MAX)),
-        terminated: stop_on_signal(&runtime, Signals::Terminal),
-    };
+    let steering = Steering::new(ctl_tx, stop_on_signal(&runtime, Signals::Terminal));
     let opts = RunOptions {
         watch: Some(steering.watch.clone()),
         pacing: Some(steering.pacing.clone()),
@@ -82,13 +76,7 @@ pub fn attach(args: &RunArgs) -> anyhow::Result<u8> {
     }));
     // Nothing to steer in a fleet this process does not run: the channels lead nowhere.
     let (ctl_tx, _ctl_rx) = mpsc::channel(1);
-    let steering = Steering {
-        stop: Arc::default(),
-        controls: ctl_tx,
-        pacing: Arc::default(),
-        watch: Arc::new(AtomicUsize::new(usize::MAX)),
-        terminated: Arc::new(AtomicBool::new(false)),
-    };
+    let steering = Steering::new(ctl_tx, Arc::default());
     let stop = steering.stop.clone();
     let topic = args.topic.clone();
     let handle = runtime.spawn(async move {
