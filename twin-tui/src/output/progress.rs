@@ -23,66 +23,64 @@ impl Bar {
 }
 
 /// Start the bar; it ends by itself when the run reports `Done` or the channel closes.
-pub fn spawn(mut rx: watch::Receiver<Progress>, scenario: &Scenario) -> Bar {
+pub fn spawn(rx: watch::Receiver<Progress>, scenario: &Scenario) -> Bar {
     if !std::io::stdout().is_terminal() {
         return Bar { thread: None };
     }
     let steps = (scenario.duration * 10.0).max(1.0) as u64;
     let thread = std::thread::Builder::new()
         .name("twin-progress".into())
-        .spawn(move || {
-            let bar = ProgressBar::new(steps);
-            bar.set_style(
-                ProgressStyle::with_template(
-                    "{spinner} [{elapsed_precise}] {wide_bar} {percent:>3}% {msg}",
-                )
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
-            );
-            bar.enable_steady_tick(Duration::from_millis(200));
-            loop {
-                let p = *rx.borrow_and_update();
-                let msg = match p.phase {
-                    Phase::Connecting => {
-                        format!("connecting {}/{} sessions", p.connected, p.devices)
-                    }
-                    Phase::Running | Phase::Draining => format!(
-                        "sim {:.0}/{:.0}s  sent {}  recv {}  dropped {}{}",
-                        p.sim_now,
-                        p.sim_duration,
-                        p.sent,
-                        p.received,
-                        p.dropped_at_source,
-                        if p.phase == Phase::Draining {
-                            "  draining"
-                        } else {
-                            ""
-                        }
-                    ),
-                    Phase::Done => String::new(),
-                };
-                bar.set_position((p.sim_now * 10.0) as u64);
-                bar.set_message(msg);
-                if p.phase == Phase::Done {
-                    break;
-                }
-                // Block until the next update (the run sends one every 100 ms).
-                if wait_for_change(&mut rx) {
-                    break;
-                }
-            }
-            bar.finish_and_clear();
-        })
+        .spawn(move || follow(rx, steps))
         .ok();
     Bar { thread }
 }
 
-/// Wait for a change without an async runtime (polls every 100 ms); true once closed.
-fn wait_for_change(rx: &mut watch::Receiver<Progress>) -> bool {
+/// Draw each progress update until the run is done, then clear the bar.
+fn follow(mut rx: watch::Receiver<Progress>, steps: u64) {
+    // A runtime of this thread's own, only to wait on the channel: the bar sleeps until
+    // the run sends (every 100 ms) instead of polling.
+    let Ok(waiter) = tokio::runtime::Builder::new_current_thread().build() else {
+        return;
+    };
+    let bar = ProgressBar::new(steps);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {wide_bar} {percent:>3}% {msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar.enable_steady_tick(Duration::from_millis(200));
     loop {
-        match rx.has_changed() {
-            Ok(true) => return false,
-            Ok(false) => std::thread::sleep(Duration::from_millis(100)),
-            Err(_) => return true,
+        let p = *rx.borrow_and_update();
+        bar.set_position((p.sim_now * 10.0) as u64);
+        bar.set_message(message(&p));
+        // Done, or the run closed the channel.
+        if p.phase == Phase::Done || waiter.block_on(rx.changed()).is_err() {
+            break;
         }
+    }
+    bar.finish_and_clear();
+}
+
+/// The text beside the bar.
+fn message(p: &Progress) -> String {
+    match p.phase {
+        Phase::Connecting => {
+            format!("connecting {}/{} sessions", p.connected, p.devices)
+        }
+        Phase::Running | Phase::Draining => format!(
+            "sim {:.0}/{:.0}s  sent {}  recv {}  dropped {}{}",
+            p.sim_now,
+            p.sim_duration,
+            p.sent,
+            p.received,
+            p.dropped_at_source,
+            if p.phase == Phase::Draining {
+                "  draining"
+            } else {
+                ""
+            }
+        ),
+        Phase::Done => String::new(),
     }
 }
