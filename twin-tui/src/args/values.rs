@@ -32,3 +32,32 @@ pub fn parse_speed(s: &str) -> Result<Speed, String> {
 pub fn to_duration(d: Dur) -> std::time::Duration {
     std::time::Duration::from_secs_f64(d.secs())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_must_be_longer_than_zero() {
+        assert_eq!(parse_dur("30s").map(Dur::secs), Ok(30.0));
+        assert_eq!(
+            parse_dur("0s").map(Dur::secs),
+            Err("expected a duration longer than zero".to_string())
+        );
+        assert!(parse_dur("soon").is_err());
+    }
+
+    #[test]
+    fn speeds_are_positive_factors_or_max() {
+        assert_eq!(parse_speed("max"), Ok(Speed::Max));
+        assert_eq!(parse_speed("2.5"), Ok(Speed::Factor(2.5)));
+        for bad in ["0", "-1", "inf", "fast"] {
+            assert_eq!(
+                parse_speed(bad),
+                Err(format!(
+                    "\"{bad}\" is not a speed; expected a positive number (sim seconds per wall second) or \"max\""
+                ))
+            );
+        }
+    }
+}

@@ -65,3 +65,27 @@ fn is_bad_input(e: &anyhow::Error) -> bool {
         )
         || matches!(e.downcast_ref::<RunError>(), Some(RunError::BadInput(_)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use anyhow::Context as _;
+
+    #[test]
+    fn bad_input_from_any_layer_is_exit_2_and_the_rest_exit_1() {
+        assert!(is_bad_input(&bad_input("--rate 0")));
+        assert!(is_bad_input(
+            &anyhow::Error::from(RunError::BadInput("x".into())).context("running")
+        ));
+        assert!(is_bad_input(
+            &hw_bridge::BridgeError::BadInput("x".into()).into()
+        ));
+        let io: anyhow::Result<()> = Err(std::io::Error::other("disk full")).context("writing");
+        assert!(io.is_err_and(|e| !is_bad_input(&e)));
+        let broker = hw_bridge::BridgeError::Broker {
+            url: "mqtt://h:1".into(),
+            message: "refused".into(),
+        };
+        assert!(!is_bad_input(&broker.into()));
+    }
+}

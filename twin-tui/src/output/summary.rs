@@ -146,3 +146,32 @@ pub fn sub_summary(r: &SubReport) -> String {
         percentiles(&r.latency_ms)
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_report_says_its_shard_or_how_many_it_merged() {
+        assert_eq!(origin(None, 1), "");
+        assert_eq!(origin(Some("1/4"), 1), " (shard 1/4)");
+        assert_eq!(origin(None, 4), " (merged from 4 reports)");
+    }
+
+    #[test]
+    fn percentiles_in_ms_or_no_samples() {
+        assert_eq!(percentiles(&None), "no samples");
+        let l = Latency {
+            p50: 1.0,
+            p90: 2.0,
+            p99: 3.0,
+            p999: 4.0,
+            max: 5.5,
+            count: 10,
+        };
+        assert_eq!(
+            percentiles(&Some(l)),
+            "p50 1.00 p90 2.00 p99 3.00 p99.9 4.00 max 5.50 ms"
+        );
+    }
+}

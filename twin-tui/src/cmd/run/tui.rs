@@ -7,7 +7,7 @@ use crate::cmd::run::scenario::{load_with_overrides, run_options};
 use crate::common::exit::{EXIT_INTERRUPTED, bad_input};
 use crate::common::runtime::io_runtime;
 use crate::common::signal::{Signals, stop_on_signal};
-use crate::tui::Steering;
+use crate::tui::driver::{Steering, drive};
 use scenarios::Scenario;
 use sim_core::run::{Progress, RunOptions};
 use sim_core::snapshot::FleetSnapshot;
@@ -40,7 +40,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
     let handle =
         runtime.spawn(async move { sim_core::run::run(&scenario, opts, prog_tx, stop).await });
     let terminated = steering.terminated.clone();
-    let report = crate::tui::drive(&runtime, snap_rx, handle, steering)?;
+    let report = drive(&runtime, snap_rx, handle, steering)?;
     runtime.shutdown_timeout(Duration::from_millis(500));
     let code = finish(args, &report, true)?;
     Ok(if terminated.load(Ordering::Relaxed) {
@@ -82,7 +82,7 @@ pub fn attach(args: &RunArgs) -> anyhow::Result<u8> {
     let handle = runtime.spawn(async move {
         sim_core::attach::attach(&url, &topic, scenarios::Encoding::Json, snap_tx, stop).await
     });
-    crate::tui::drive(&runtime, snap_rx, handle, steering)?;
+    drive(&runtime, snap_rx, handle, steering)?;
     runtime.shutdown_timeout(Duration::from_millis(500));
     Ok(0)
 }
