@@ -14,6 +14,8 @@ pub const EXIT_CONDITION: u8 = 3;
 pub const EXIT_INTERRUPTED: u8 = 130;
 
 /// Bad input the command line found itself (a flag, a file a flag names): exit code 2.
+// Display and Error by hand: one message field is all it has, and the binary needs no
+// derive crate for it.
 #[derive(Debug)]
 pub struct BadInput(pub String);
 
