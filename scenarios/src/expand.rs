@@ -1,5 +1,6 @@
 //! Checks a parsed scenario and expands its groups into a fleet.
 
+use crate::broker_url::BrokerUrl;
 use crate::catalog::{COMMON_KEYS, CommandValueKind, ModelKind};
 use crate::error::Located;
 use crate::raw::{DeviceGroupTable, EnvironmentTable, EventTable, RawScenario, Speed};
@@ -100,7 +101,7 @@ pub(crate) fn expand(raw: RawScenario, src: &str, file: &str) -> Res<Scenario> {
 
     let broker_url = match &raw.broker {
         Some(b) => {
-            broker_url_parts(b.url.get_ref()).map_err(|m| cx.at(b.url.span(), m))?;
+            BrokerUrl::parse(b.url.get_ref()).map_err(|e| cx.at(b.url.span(), e.to_string()))?;
             Some(b.url.get_ref().clone())
         }
         None => None,
@@ -474,49 +475,6 @@ fn mqtt_spec(cx: &Ctx, t: Option<&crate::raw::MqttTable>) -> Res<MqttSpec> {
     }
     m.sent_us = t.sent_us.unwrap_or(false);
     Ok(m)
-}
-
-/// Parse `mqtt://host:port` (plain TCP, port 1883 by default) or `mqtts://host:port`
-/// (TLS, port 8883 by default) into host, port and whether it is TLS.
-pub fn broker_url_parts(url: &str) -> Result<(String, u16, bool), String> {
-    let (rest, tls, default_port, scheme) = if let Some(r) = url.strip_prefix("mqtt://") {
-        (r, false, 1883, "mqtt")
-    } else if let Some(r) = url.strip_prefix("mqtts://") {
-        (r, true, 8883, "mqtts")
-    } else {
-        return Err(format!(
-            "broker url \"{url}\" has no scheme; expected mqtt://host:port (or mqtts:// for TLS), like mqtt://127.0.0.1:1883"
-        ));
-    };
-    let rest = rest.trim_end_matches('/');
-    // An IPv6 literal is bracketed: the port is after "]:".
-    let (host, port) = match rest.rsplit_once(':') {
-        Some((h, p)) if !h.ends_with('[') && (!h.starts_with('[') || h.ends_with(']')) => {
-            let port = p.parse::<u16>().map_err(|_| {
-                format!("broker url \"{url}\": port \"{p}\" is not a number from 1 to 65535")
-            })?;
-            (h, port)
-        }
-        _ => (rest, default_port),
-    };
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    if host.is_empty() || port == 0 {
-        return Err(format!(
-            "broker url \"{url}\" has no host or port; expected {scheme}://host:port"
-        ));
-    }
-    Ok((host.to_string(), port, tls))
-}
-
-/// Parse a plain `mqtt://host:port` into host and port; a `mqtts://` URL is refused,
-/// for the callers that have no TLS settings to go with it.
-pub fn parse_broker_url(url: &str) -> Result<(String, u16), String> {
-    match broker_url_parts(url)? {
-        (_, _, true) => Err(format!(
-            "broker url \"{url}\": TLS (mqtts://) is not supported here; expected mqtt://host:port"
-        )),
-        (host, port, false) => Ok((host, port)),
-    }
 }
 
 fn environments(cx: &Ctx, tables: &[EnvironmentTable]) -> Res<Vec<EnvironmentSpec>> {
@@ -1392,37 +1350,5 @@ mod tests {
         let missing = src.replace("target = \"dht-1\"", "target = \"dht-13\"");
         let e = crate::parse(&missing, "t.toml").unwrap_err().to_string();
         assert!(e.contains("target \"dht-13\" matches no device"), "{e}");
-    }
-
-    #[test]
-    fn broker_urls() {
-        assert_eq!(
-            parse_broker_url("mqtt://127.0.0.1:1884").unwrap(),
-            ("127.0.0.1".into(), 1884)
-        );
-        assert_eq!(
-            parse_broker_url("mqtt://localhost").unwrap(),
-            ("localhost".into(), 1883)
-        );
-        assert!(parse_broker_url("http://x:1").is_err());
-        assert!(parse_broker_url("mqtt://x:99999").is_err());
-        assert!(
-            parse_broker_url("mqtts://x:8883")
-                .unwrap_err()
-                .contains("TLS")
-        );
-        assert_eq!(
-            broker_url_parts("mqtts://x").unwrap(),
-            ("x".into(), 8883, true)
-        );
-        assert_eq!(
-            broker_url_parts("mqtt://[::1]:1884").unwrap(),
-            ("::1".into(), 1884, false)
-        );
-        assert_eq!(
-            broker_url_parts("mqtts://[::1]").unwrap(),
-            ("::1".into(), 8883, true)
-        );
-        assert!(broker_url_parts("mqtts://:8883").is_err());
     }
 }

@@ -4,18 +4,19 @@
 //! reads it, checks it and expands its device groups into a flat fleet: a [`Scenario`].
 //! Every problem is reported as one [`ScenarioError`] with the file, line and column.
 
+mod broker_url;
 mod catalog;
 mod duration;
 mod error;
 mod expand;
 mod fault;
-pub use expand::{broker_url_parts, parse_broker_url};
-pub use fault::{FaultKind, FaultSpec};
 mod raw;
 
+pub use broker_url::BrokerUrl;
 pub use catalog::{COMMON_KEYS, CommandValueKind, ModelKind};
 pub use duration::Dur;
-pub use error::{Located, ScenarioError};
+pub use error::{BrokerUrlError, DurationError, Located, ScenarioError};
+pub use fault::{FaultKind, FaultSpec};
 pub use raw::Speed;
 
 use std::path::Path;

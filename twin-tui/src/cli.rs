@@ -236,7 +236,7 @@ pub fn load_with_overrides(args: &RunArgs) -> anyhow::Result<Scenario> {
         s.speed = sp;
     }
     if let Some(b) = &args.broker {
-        scenarios::broker_url_parts(b).map_err(RunError::BadInput)?;
+        scenarios::BrokerUrl::parse(b).map_err(|e| RunError::BadInput(e.to_string()))?;
     }
     Ok(s)
 }
@@ -390,7 +390,7 @@ fn attach(args: &RunArgs) -> anyhow::Result<u8> {
         );
     }
     let url = args.broker.clone().unwrap_or_default();
-    scenarios::broker_url_parts(&url).map_err(RunError::BadInput)?;
+    scenarios::BrokerUrl::parse(&url).map_err(|e| RunError::BadInput(e.to_string()))?;
     let runtime = io_runtime()?;
     let stop = Arc::new(AtomicBool::new(false));
     let (snap_tx, snap_rx) =

@@ -74,7 +74,7 @@ impl BrokerArgs {
     /// The URL checked, when one is given.
     fn checked_url(&self) -> anyhow::Result<Option<String>> {
         if let Some(b) = &self.broker {
-            sim_core::transport::endpoint::parse_url(b).map_err(RunError::BadInput)?;
+            scenarios::BrokerUrl::parse(b).map_err(|e| RunError::BadInput(e.to_string()))?;
         }
         Ok(self.broker.clone())
     }
