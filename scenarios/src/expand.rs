@@ -2,11 +2,15 @@
 
 use crate::broker_url::BrokerUrl;
 use crate::catalog::{COMMON_KEYS, CommandValueKind, ModelKind};
+use crate::device::{BatterySpec, DeviceSpec, GroupSpec, ModelSpec};
+use crate::duration::Dur;
 use crate::error::Located;
+use crate::fault::{FaultKind, FaultSpec};
+use crate::raw::{AnalyticsTable, FaultTable, MqttTable, RuleTable};
 use crate::raw::{DeviceGroupTable, EnvironmentTable, EventTable, RawScenario, Speed};
-use crate::{
-    BatterySpec, DeviceSpec, Encoding, EnvironmentSpec, EventAction, EventSpec, GroupSpec,
-    ModelSpec, MqttSpec, Scenario, SetValue,
+use crate::spec::{
+    AnalyticsSpec, Encoding, EnvironmentSpec, EventAction, EventSpec, MqttSpec, RuleSpec, Scenario,
+    SetValue,
 };
 use std::collections::{HashMap, HashSet};
 use std::ops::Range;
@@ -152,7 +156,7 @@ pub(crate) fn expand(raw: RawScenario, src: &str, file: &str) -> Res<Scenario> {
                             "publish_every {} is too short for a {}: {why}; expected at least {}",
                             p.get_ref(),
                             kind.name(),
-                            crate::Dur(min)
+                            Dur(min)
                         ),
                     ));
                 }
@@ -290,7 +294,7 @@ pub(crate) fn expand(raw: RawScenario, src: &str, file: &str) -> Res<Scenario> {
                     format!(
                         "tick {} is longer than the shortest publish_every ({}); expected a tick no longer than any publish period",
                         t.get_ref(),
-                        crate::Dur(shortest)
+                        Dur(shortest)
                     ),
                 ));
             }
@@ -366,7 +370,7 @@ fn list_or_none<'a>(names: impl Iterator<Item = &'a str>) -> String {
     }
 }
 
-fn positive(cx: &Ctx, d: &Spanned<crate::Dur>, key: &str) -> Res<f64> {
+fn positive(cx: &Ctx, d: &Spanned<Dur>, key: &str) -> Res<f64> {
     let v = d.get_ref().secs();
     if v <= 0.0 {
         return Err(cx.at(
@@ -422,7 +426,7 @@ fn count_of(
     Ok(v as usize)
 }
 
-fn mqtt_spec(cx: &Ctx, t: Option<&crate::raw::MqttTable>) -> Res<MqttSpec> {
+fn mqtt_spec(cx: &Ctx, t: Option<&MqttTable>) -> Res<MqttSpec> {
     let mut m = MqttSpec::default();
     let Some(t) = t else { return Ok(m) };
     if let Some(q) = &t.qos {
@@ -846,7 +850,7 @@ fn event_spec(
             format!(
                 "event at {} comes after the end of the run ({}); expected a time within the duration",
                 e.at.get_ref(),
-                crate::Dur(duration)
+                Dur(duration)
             ),
         ));
     }
@@ -944,7 +948,7 @@ fn event_spec(
                     format!(
                         "publish_every {} is shorter than the tick ({}); expected at least one tick",
                         p.get_ref(),
-                        crate::Dur(tick)
+                        Dur(tick)
                     ),
                 ));
             }
@@ -960,7 +964,7 @@ fn event_spec(
                             p.get_ref(),
                             devices[t].id,
                             kind.name(),
-                            crate::Dur(min)
+                            Dur(min)
                         ),
                     ));
                 }
@@ -1016,13 +1020,7 @@ fn event_spec(
 
 /// Check one fault table: a known kind, a sensor the model publishes, sane numbers.
 /// Group faults need `per_hour`; timeline faults must not have it.
-fn fault_spec(
-    cx: &Ctx,
-    f: &crate::raw::FaultTable,
-    model: ModelKind,
-    random: bool,
-) -> Res<crate::FaultSpec> {
-    use crate::FaultKind;
+fn fault_spec(cx: &Ctx, f: &FaultTable, model: ModelKind, random: bool) -> Res<FaultSpec> {
     let kind = FaultKind::from_name(f.kind.get_ref()).ok_or_else(|| {
         cx.at(
             f.kind.span(),
@@ -1095,7 +1093,7 @@ fn fault_spec(
         }
         (None, false) => 0.0,
     };
-    Ok(crate::FaultSpec {
+    Ok(FaultSpec {
         kind,
         sensor,
         magnitude,
@@ -1104,8 +1102,8 @@ fn fault_spec(
     })
 }
 
-fn analytics_spec(cx: &Ctx, t: Option<&crate::raw::AnalyticsTable>) -> Res<crate::AnalyticsSpec> {
-    let mut a = crate::AnalyticsSpec::default();
+fn analytics_spec(cx: &Ctx, t: Option<&AnalyticsTable>) -> Res<AnalyticsSpec> {
+    let mut a = AnalyticsSpec::default();
     let Some(t) = t else { return Ok(a) };
     if let Some(w) = &t.window {
         a.window = positive(cx, w, "window")?;
@@ -1145,10 +1143,10 @@ fn analytics_spec(cx: &Ctx, t: Option<&crate::raw::AnalyticsTable>) -> Res<crate
 
 fn rule_spec(
     cx: &Ctx,
-    r: &crate::raw::RuleTable,
+    r: &RuleTable,
     devices: &[DeviceSpec],
     ids: &HashMap<String, usize>,
-) -> Res<crate::RuleSpec> {
+) -> Res<RuleSpec> {
     let sensor = r.sensor.get_ref().clone();
     let named = match &r.target {
         Some(t) => targets_of(t.get_ref(), devices, ids),
@@ -1215,7 +1213,7 @@ fn rule_spec(
             format!("m is {}; expected at least n ({n})", mm.get_ref()),
         ));
     }
-    Ok(crate::RuleSpec {
+    Ok(RuleSpec {
         devices: targets,
         sensor,
         above,
