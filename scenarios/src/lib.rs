@@ -3,6 +3,17 @@
 //! A scenario is a TOML file (documented key by key in `scenarios/README.md`). [`load`]
 //! reads it, checks it and expands its device groups into a flat fleet: a [`Scenario`].
 //! Every problem is reported as one [`ScenarioError`] with the file, line and column.
+//!
+//! The way through: `raw` reads the TOML into serde tables (unknown keys refused, values
+//! kept with their byte spans), `expand` checks them table by table and expands the groups,
+//! and the result is made of the plain types of `spec` and `device`. Nothing the engine
+//! reads is left to resolve: device references are fleet indices, durations are seconds.
+//! [`BrokerUrl`] and [`Dur`] are also parsed on their own, from the command line.
+//!
+//! The fixtures are worth keeping as they are: each file in `tests/invalid/` holds one
+//! mistake and is asserted to be refused with its line, column and message, and every
+//! shipped file in `examples/` is asserted to load. A change that moves a message or breaks
+//! an example shows there first.
 
 mod broker_url;
 mod catalog;
