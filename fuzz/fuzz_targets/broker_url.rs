@@ -5,7 +5,7 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|url: &str| {
-    if let Ok((host, port, _tls)) = sim_core::transport::endpoint::parse_url(url) {
+    if let Ok(scenarios::BrokerUrl { host, port, .. }) = scenarios::BrokerUrl::parse(url) {
         // The contract `Endpoint` relies on: something to connect to.
         assert!(!host.is_empty(), "empty host from {url:?}");
         assert_ne!(port, 0, "port 0 from {url:?}");

@@ -259,7 +259,7 @@ impl MirrorConfig {
             .map_err(|e| at(e.span().unwrap_or(0..0), e.message().trim_end().to_string()))?;
         let m = raw.mirror;
         if let Some(b) = &m.broker {
-            sim_core::transport::endpoint::parse_url(b.get_ref()).map_err(|e| at(b.span(), e))?;
+            scenarios::BrokerUrl::parse(b.get_ref()).map_err(|e| at(b.span(), e.to_string()))?;
         }
         let positive = |d: &Option<Spanned<Dur>>, default: f64, key: &str| match d {
             Some(s) if s.get_ref().secs() <= 0.0 => {

@@ -77,8 +77,8 @@ impl Drop for Emulator {
 }
 
 fn options(url: &str, id: &str, will: LastWill) -> MqttOptions {
-    let (host, port, _) =
-        sim_core::transport::endpoint::parse_url(url).unwrap_or(("127.0.0.1".into(), 1883, false));
+    let (host, port) =
+        scenarios::BrokerUrl::parse(url).map_or(("127.0.0.1".into(), 1883), |u| (u.host, u.port));
     let mut o = MqttOptions::new(id, host, port);
     o.set_keep_alive(Duration::from_secs(5));
     o.set_last_will(will);

@@ -1,5 +1,6 @@
 //! Durations written the way people write them: `"500ms"`, `"10s"`, `"5m"`, `"2h"`.
 
+use crate::error::DurationError;
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 use std::fmt;
@@ -17,19 +18,16 @@ impl Dur {
     }
 
     /// Parse `"500ms"`, `"10s"`, `"1m 30s"`, `"2h"` and the like.
-    pub fn parse(text: &str) -> Result<Dur, String> {
+    pub fn parse(text: &str) -> Result<Dur, DurationError> {
         let trimmed = text.trim();
         if trimmed.starts_with('-') {
-            return Err(format!(
-                "duration \"{text}\" is negative; expected a positive duration"
-            ));
+            return Err(DurationError::Negative { text: text.into() });
         }
         humantime::parse_duration(trimmed)
             .map(|d| Dur(d.as_secs_f64()))
-            .map_err(|e| {
-                format!(
-                    "invalid duration \"{text}\" ({e}); expected a number with a unit, like \"500ms\", \"10s\", \"5m\" or \"2h\""
-                )
+            .map_err(|reason| DurationError::Invalid {
+                text: text.into(),
+                reason,
             })
     }
 }
@@ -78,9 +76,14 @@ mod tests {
 
     #[test]
     fn rejects_garbage_and_negatives_with_the_expected_form() {
-        let err = Dur::parse("ten seconds").unwrap_err();
+        let err = Dur::parse("ten seconds").unwrap_err().to_string();
         assert!(err.contains("\"10s\""), "{err}");
-        assert!(Dur::parse("-5s").unwrap_err().contains("negative"));
+        assert!(
+            Dur::parse("-5s")
+                .unwrap_err()
+                .to_string()
+                .contains("negative")
+        );
         assert!(Dur::parse("10").is_err(), "a bare number has no unit");
     }
 }

@@ -1,4 +1,6 @@
-//! One error type for the scenario language: where (file:line:column) and what was expected.
+//! The scenario language's errors: [`ScenarioError`] for a file, with where (file:line:column)
+//! and what was expected; [`DurationError`] and [`BrokerUrlError`] for the two values that
+//! are also read from the command line, where there is no file position to give.
 
 use std::fmt;
 use std::ops::Range;
@@ -87,6 +89,78 @@ impl fmt::Display for Located {
     }
 }
 
+/// Why a duration text (`"10s"`) was refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum DurationError {
+    /// A leading minus sign.
+    #[error("duration \"{text}\" is negative; expected a positive duration")]
+    Negative {
+        /// The text as given.
+        text: String,
+    },
+    /// Not a number with a unit.
+    #[error(
+        "invalid duration \"{text}\" ({reason}); expected a number with a unit, like \"500ms\", \"10s\", \"5m\" or \"2h\""
+    )]
+    Invalid {
+        /// The text as given.
+        text: String,
+        /// What `humantime` said; part of the message, so not a `source` to print twice.
+        reason: humantime::DurationError,
+    },
+}
+
+/// Why a broker URL was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BrokerUrlError {
+    /// Neither `mqtt://` nor `mqtts://`.
+    #[error(
+        "broker url \"{url}\" has no scheme; expected mqtt://host:port (or mqtts:// for TLS), like mqtt://127.0.0.1:1883"
+    )]
+    NoScheme {
+        /// The URL as given.
+        url: String,
+    },
+    /// The text after the last `:` is not a port number.
+    #[error("broker url \"{url}\": port \"{port}\" is not a number from 1 to 65535")]
+    BadPort {
+        /// The URL as given.
+        url: String,
+        /// The text where the port should be.
+        port: String,
+    },
+    /// An empty host, or port 0.
+    #[error("broker url \"{url}\" has no host or port; expected {scheme}://host:port")]
+    NoHostOrPort {
+        /// The URL as given.
+        url: String,
+        /// `mqtt` or `mqtts`, as the URL began.
+        scheme: &'static str,
+    },
+    /// `mqtts://` where only plain TCP can be used.
+    #[error(
+        "broker url \"{url}\": TLS (mqtts://) is not supported here; expected mqtt://host:port"
+    )]
+    TlsNotSupported {
+        /// The URL as given.
+        url: String,
+    },
+}
+
+// Command-line value parsers and the callers that report problems as text take these with
+// `?`; the text is the whole of what they need.
+impl From<DurationError> for String {
+    fn from(e: DurationError) -> String {
+        e.to_string()
+    }
+}
+
+impl From<BrokerUrlError> for String {
+    fn from(e: BrokerUrlError) -> String {
+        e.to_string()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -100,5 +174,50 @@ mod tests {
         let text = l.to_string();
         assert!(text.starts_with("f.toml:2:6: bad\n"), "{text}");
         assert!(text.ends_with("  |      ^"), "{text:?}");
+    }
+
+    // The texts users saw when these were plain strings, letter for letter.
+    #[test]
+    fn value_errors_keep_their_words() {
+        let url = |u: &str| u.to_string();
+        let cases = [
+            (
+                BrokerUrlError::NoScheme {
+                    url: url("http://x"),
+                }
+                .to_string(),
+                "broker url \"http://x\" has no scheme; expected mqtt://host:port (or mqtts:// for TLS), like mqtt://127.0.0.1:1883",
+            ),
+            (
+                BrokerUrlError::BadPort {
+                    url: url("mqtt://x:y"),
+                    port: "y".into(),
+                }
+                .to_string(),
+                "broker url \"mqtt://x:y\": port \"y\" is not a number from 1 to 65535",
+            ),
+            (
+                BrokerUrlError::NoHostOrPort {
+                    url: url("mqtts://:0"),
+                    scheme: "mqtts",
+                }
+                .to_string(),
+                "broker url \"mqtts://:0\" has no host or port; expected mqtts://host:port",
+            ),
+            (
+                BrokerUrlError::TlsNotSupported {
+                    url: url("mqtts://x"),
+                }
+                .to_string(),
+                "broker url \"mqtts://x\": TLS (mqtts://) is not supported here; expected mqtt://host:port",
+            ),
+            (
+                DurationError::Negative { text: url("-5s") }.to_string(),
+                "duration \"-5s\" is negative; expected a positive duration",
+            ),
+        ];
+        for (got, want) in cases {
+            assert_eq!(got, want);
+        }
     }
 }

@@ -4,10 +4,35 @@
 //! byte span (`Spanned`) so the error can name the line and column.
 
 use crate::duration::Dur;
+use crate::error::Located;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt;
 use toml::Spanned;
+
+/// Parse the text into tables; a TOML or type error points at its place in `src`.
+pub fn read(src: &str, file: &str) -> Result<RawScenario, Located> {
+    toml::from_str(src).map_err(|e| {
+        Located::at(
+            file,
+            src,
+            e.span().unwrap_or(0..0),
+            plain_types(e.message().trim_end()),
+        )
+    })
+}
+
+/// serde names Rust types in its messages; say what a scenario author writes instead.
+fn plain_types(message: &str) -> String {
+    message
+        .replace("expected i64", "expected a whole number (integer)")
+        .replace(
+            "expected u64",
+            "expected a whole number (integer) of at least 0",
+        )
+        .replace("expected f64", "expected a number")
+        .replace("expected a boolean", "expected true or false")
+}
 
 /// The whole file.
 #[derive(Debug, Deserialize)]

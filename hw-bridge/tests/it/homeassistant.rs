@@ -19,7 +19,7 @@ use std::time::Duration;
 /// Publish at QoS 1 and wait for the broker's PUBACK: once it is in, the broker has
 /// queued the message for the mirror ahead of anything published after.
 async fn publish_acked(url: &str, topic: &str, payload: &[u8]) {
-    let (host, port, _) = sim_core::transport::endpoint::parse_url(url).expect("url");
+    let scenarios::BrokerUrl { host, port, .. } = scenarios::BrokerUrl::parse(url).expect("url");
     let (client, mut eventloop) = AsyncClient::new(MqttOptions::new("ha-junk", host, port), 16);
     client
         .publish(topic, QoS::AtLeastOnce, false, payload.to_vec())

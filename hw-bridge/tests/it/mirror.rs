@@ -154,7 +154,7 @@ pub(crate) async fn set_and_wait(url: &str, device: &str, desired: Value) -> Set
 }
 
 pub(crate) async fn junk_client(url: &str) -> AsyncClient {
-    let (host, port, _) = sim_core::transport::endpoint::parse_url(url).expect("url");
+    let scenarios::BrokerUrl { host, port, .. } = scenarios::BrokerUrl::parse(url).expect("url");
     let mut o = MqttOptions::new("junk", host, port);
     o.set_max_packet_size(4 * 1024 * 1024, 4 * 1024 * 1024);
     let (client, mut eventloop) = AsyncClient::new(o, 64);

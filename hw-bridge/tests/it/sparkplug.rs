@@ -44,7 +44,7 @@ tolerance = 2.0
 /// Wait until the mirror's shadow documents reach the broker. The mirror queues its
 /// subscriptions before them on the same connection, so from then on it hears the node.
 async fn mirror_listening(url: &str) {
-    let (host, port, _) = sim_core::transport::endpoint::parse_url(url).expect("url");
+    let scenarios::BrokerUrl { host, port, .. } = scenarios::BrokerUrl::parse(url).expect("url");
     let (client, mut eventloop) = AsyncClient::new(MqttOptions::new("watch", host, port), 16);
     client
         .subscribe("twin/home/+/shadow", QoS::AtLeastOnce)

@@ -63,16 +63,11 @@ impl std::fmt::Debug for Endpoint {
     }
 }
 
-/// Split a broker URL: (host, port, TLS). `mqtts://` defaults to port 8883.
-pub fn parse_url(url: &str) -> Result<(String, u16, bool), String> {
-    scenarios::broker_url_parts(url)
-}
-
 impl Endpoint {
     /// Resolve a URL and the security settings; file and certificate problems are
     /// reported here, before any connection.
     pub fn new(url: &str, sec: &Security) -> Result<Endpoint, String> {
-        let (host, port, tls) = parse_url(url)?;
+        let scenarios::BrokerUrl { host, port, tls } = scenarios::BrokerUrl::parse(url)?;
         if !tls && (sec.cafile.is_some() || sec.cert.is_some() || sec.insecure) {
             return Err(format!(
                 "--cafile, --cert and --insecure need a TLS broker url (mqtts://), not {url}"
@@ -262,23 +257,6 @@ impl ServerCertVerifier for AcceptAny {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn urls_split_with_tls_and_default_ports() {
-        assert_eq!(
-            parse_url("mqtts://broker.example:9999").unwrap(),
-            ("broker.example".into(), 9999, true)
-        );
-        assert_eq!(
-            parse_url("mqtts://broker.example").unwrap(),
-            ("broker.example".into(), 8883, true)
-        );
-        assert_eq!(
-            parse_url("mqtt://127.0.0.1").unwrap(),
-            ("127.0.0.1".into(), 1883, false)
-        );
-        assert!(parse_url("http://x").is_err());
-    }
 
     #[test]
     fn passwords_stay_out_of_debug_output() {

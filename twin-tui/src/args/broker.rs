@@ -85,7 +85,7 @@ impl BrokerArgs {
     /// The URL checked, when one is given.
     pub fn checked_url(&self) -> anyhow::Result<Option<String>> {
         if let Some(b) = &self.broker {
-            sim_core::transport::endpoint::parse_url(b).map_err(bad_input)?;
+            scenarios::BrokerUrl::parse(b).map_err(bad_input)?;
         }
         Ok(self.broker.clone())
     }

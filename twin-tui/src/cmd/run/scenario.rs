@@ -25,7 +25,7 @@ pub fn load_with_overrides(args: &RunArgs) -> anyhow::Result<Scenario> {
         s.speed = sp;
     }
     if let Some(b) = &args.broker {
-        scenarios::broker_url_parts(b).map_err(bad_input)?;
+        scenarios::BrokerUrl::parse(b).map_err(bad_input)?;
     }
     Ok(s)
 }

@@ -66,7 +66,7 @@ pub fn attach(args: &RunArgs) -> anyhow::Result<u8> {
         return Err(bad_input("--attach works with `twin tui`, not `twin run`"));
     }
     let url = args.broker.clone().unwrap_or_default();
-    scenarios::broker_url_parts(&url).map_err(bad_input)?;
+    scenarios::BrokerUrl::parse(&url).map_err(bad_input)?;
     let runtime = io_runtime()?;
     let (snap_tx, snap_rx) = watch::channel(Arc::new(FleetSnapshot {
         scenario: "attached".into(),
