@@ -1,19 +1,18 @@
-//! The publishing sessions of `twin load pub`, without a client library.
-//!
-//! A load generator must cost less than the broker it measures. A client library pays a
-//! channel hop, an event per packet and a flush per publish; here one task per session
-//! owns its socket, encodes every message that is due into one buffer and writes it
-//! with one call, reads acknowledgements in the same task, and keeps its in-flight
-//! window in a small ring. MQTT 3.1.1 and 5, QoS 0, 1 (PUBACK) and 2 (PUBREC, PUBREL,
-//! PUBCOMP), over TCP or TLS, from a chosen source address, reconnecting with backoff.
+//! One publishing session: its schedule, its socket, its in-flight window.
 
-use super::idle::{self, Dial, IdleError, Stream};
-use super::{BufferPolicy, Dropped, LoadCounters, Pacer, encode_into, encode_json_into};
-use crate::report::latency_histogram;
+use crate::load::buffer::{BufferPolicy, Dropped};
+use crate::load::codec::ack::{PINGREQ, pubrel};
+use crate::load::codec::pub_incoming::{self, PubIncoming};
+use crate::load::codec::publish::{DUP, publish_packet};
+use crate::load::dial::{self, Dial, Stream};
+use crate::load::error::LinkError;
+use crate::load::pacer::Pacer;
+use crate::load::payload::{HEADER, encode_into, encode_json_into};
+use crate::load::publisher::backlog::{Backlog, Pending, Queued};
+use crate::load::publisher::histograms::{RunHistograms, record_all};
+use crate::load::sampler::LoadCounters;
 use crate::transport::backoff::Backoff;
 use crate::wire::unix_us;
-use hdrhistogram::Histogram;
-use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -68,37 +67,6 @@ pub(crate) struct PubSession {
     pub pacer: Arc<Pacer>,
 }
 
-/// Histograms all sessions of a run record into. Shared, not per session: a
-/// microsecond histogram spanning an hour is about 180 KiB, which per session would be
-/// most of what a session costs. Each session records a whole batch per lock.
-pub(crate) struct RunHistograms {
-    /// PUBLISH → PUBACK/PUBCOMP, µs.
-    pub ack: std::sync::Mutex<Histogram<u64>>,
-    /// How late each message left against its schedule, µs.
-    pub lag: std::sync::Mutex<Histogram<u64>>,
-}
-
-impl Default for RunHistograms {
-    fn default() -> Self {
-        RunHistograms {
-            ack: std::sync::Mutex::new(latency_histogram()),
-            lag: std::sync::Mutex::new(latency_histogram()),
-        }
-    }
-}
-
-fn record_all(h: &std::sync::Mutex<Histogram<u64>>, values: &mut Vec<u64>) {
-    if values.is_empty() {
-        return;
-    }
-    if let Ok(mut h) = h.lock() {
-        for v in values.iter() {
-            h.saturating_record((*v).max(1));
-        }
-    }
-    values.clear();
-}
-
 /// What a session did.
 pub(crate) struct PubOutcome {
     /// Messages written, per device of the session.
@@ -113,114 +81,6 @@ pub(crate) struct PubOutcome {
     pub dropped: Dropped,
 }
 
-/// Append a PUBLISH (MQTT 3.1.1 §3.3, MQTT 5 §3.3 with an empty property list).
-pub fn publish_packet(
-    out: &mut Vec<u8>,
-    topic: &[u8],
-    qos: u8,
-    retain: bool,
-    pkid: u16,
-    v5: bool,
-    payload: &[u8],
-) -> Result<(), IdleError> {
-    let remaining = 2 + topic.len() + if qos > 0 { 2 } else { 0 } + usize::from(v5) + payload.len();
-    out.push(0x30 | (qos << 1) | u8::from(retain));
-    idle::encode_remaining_length(remaining, out)?;
-    out.extend_from_slice(&(topic.len() as u16).to_be_bytes());
-    out.extend_from_slice(topic);
-    if qos > 0 {
-        out.extend_from_slice(&pkid.to_be_bytes());
-    }
-    if v5 {
-        out.push(0);
-    }
-    out.extend_from_slice(payload);
-    Ok(())
-}
-
-/// A packet the broker sent a publisher.
-#[derive(Debug, PartialEq, Eq)]
-pub(super) enum Incoming {
-    /// PUBACK (QoS 1 done) or PUBCOMP (QoS 2 done); `ok` false for an MQTT 5 failure code.
-    Done { pkid: u16, ok: bool },
-    /// PUBREC: answer with PUBREL.
-    Received { pkid: u16, ok: bool },
-    /// The broker is closing the session (MQTT 5 DISCONNECT).
-    Disconnect,
-    /// PINGRESP and anything else.
-    Other,
-}
-
-/// Split complete packets off the front of `buf`; returns how many bytes they took.
-pub(super) fn parse(buf: &[u8], out: &mut Vec<Incoming>) -> Result<usize, IdleError> {
-    let mut at = 0;
-    loop {
-        let rest = &buf[at..];
-        let Some((first, start, len)) = idle::frame(rest)? else {
-            return Ok(at);
-        };
-        let body = &rest[start..start + len];
-        let pkid = || body.get(..2).map(|b| u16::from_be_bytes([b[0], b[1]]));
-        // MQTT 5 acknowledgements may carry a reason code; 0x80 and above is a failure.
-        let ok = body.get(2).is_none_or(|r| *r < 0x80);
-        out.push(match (first >> 4, pkid()) {
-            (4 | 7, Some(pkid)) => Incoming::Done { pkid, ok },
-            (5, Some(pkid)) => Incoming::Received { pkid, ok },
-            (14, _) => Incoming::Disconnect,
-            _ => Incoming::Other,
-        });
-        at += start + len;
-    }
-}
-
-/// A message waiting for the socket.
-#[derive(Debug, Clone, Copy)]
-struct Queued {
-    /// Its index in the session's schedule.
-    m: u64,
-    /// Written before a connection was lost: its packet id, and whether the broker had
-    /// acknowledged receipt (PUBREC), so PUBREL goes out rather than the PUBLISH.
-    again: Option<(u16, bool)>,
-}
-
-/// A QoS 1/2 message written and not yet acknowledged.
-#[derive(Debug, Clone, Copy)]
-struct Pending {
-    pkid: u16,
-    at: Instant,
-    m: u64,
-    /// PUBREC seen (QoS 2).
-    rec: bool,
-}
-
-/// Where a session keeps what it has not written yet and what awaits acknowledgement.
-struct Backlog {
-    queue: VecDeque<Queued>,
-    /// Bytes of the new (never written) messages in `queue`.
-    bytes: usize,
-    pending: VecDeque<Pending>,
-    next_pkid: u16,
-}
-
-impl Backlog {
-    /// A packet id not held by a pending or re-queued message, nor by `taken`.
-    fn free_pkid(&mut self, taken: &[u16]) -> u16 {
-        loop {
-            let p = self.next_pkid;
-            self.next_pkid = self.next_pkid.checked_add(1).unwrap_or(1);
-            let busy = self.pending.iter().any(|x| x.pkid == p)
-                || self
-                    .queue
-                    .iter()
-                    .any(|q| q.again.is_some_and(|(a, _)| a == p))
-                || taken.contains(&p);
-            if !busy {
-                return p;
-            }
-        }
-    }
-}
-
 impl PubSession {
     fn due_us(&self, m: u64) -> u64 {
         self.offset_us + m * self.step_us
@@ -231,7 +91,7 @@ impl PubSession {
         self.topics[j].len()
             + match &self.bodies {
                 Some(b) => b[j].len() + 64,
-                None => self.size.max(super::HEADER),
+                None => self.size.max(HEADER),
             }
     }
 
@@ -253,7 +113,7 @@ impl PubSession {
             let left = deadline.saturating_duration_since(Instant::now());
             match tokio::time::timeout(left, self.dial.open()).await {
                 Ok(Ok(s)) => return Some(s),
-                Ok(Err(IdleError::Refused { .. } | IdleError::Tls(_))) | Err(_) => return None,
+                Ok(Err(LinkError::Refused { .. } | LinkError::Tls(_))) | Err(_) => return None,
                 Ok(Err(_)) => {}
             }
             let wait = backoff.next_wait();
@@ -305,12 +165,7 @@ impl PubSession {
         let mut rbuf = vec![0u8; 2048];
         let mut rlen = 0usize;
         let mut incoming = Vec::new();
-        let mut log = Backlog {
-            queue: VecDeque::new(),
-            bytes: 0,
-            pending: VecDeque::new(),
-            next_pkid: 1,
-        };
+        let mut log = Backlog::new();
         let ping_every = self.keep_alive / 2;
         let mut last_write = Instant::now();
         let mut backoff = Backoff::default();
@@ -387,8 +242,7 @@ impl PubSession {
                     let pkid = match q.again {
                         Some((pkid, true)) => {
                             // QoS 2 received by the broker: only the release is owed.
-                            buf.extend_from_slice(&[0x62, 0x02]);
-                            buf.extend_from_slice(&pkid.to_be_bytes());
+                            buf.extend_from_slice(&pubrel(pkid));
                             taken.push(pkid);
                             k += 1;
                             continue;
@@ -427,7 +281,7 @@ impl PubSession {
                     }
                     if q.again.is_some() {
                         // §3.3.1.1: DUP on a re-delivery.
-                        buf[at] |= 0x08;
+                        buf[at] |= DUP;
                     }
                     taken.push(pkid);
                     k += 1;
@@ -539,7 +393,7 @@ impl PubSession {
                         }
                         Ok(n) => rlen += n,
                     }
-                    let used = match parse(&rbuf[..rlen], &mut incoming) {
+                    let used = match pub_incoming::parse(&rbuf[..rlen], &mut incoming) {
                         Ok(u) => u,
                         Err(_) => {
                             self.lost_connection(&counters, &mut up, &mut log);
@@ -554,7 +408,7 @@ impl PubSession {
                     }
                     for p in incoming.drain(..) {
                         match p {
-                            Incoming::Done { pkid, ok } => {
+                            PubIncoming::Done { pkid, ok } => {
                                 let at = log
                                     .pending
                                     .iter()
@@ -571,30 +425,29 @@ impl PubSession {
                                     None => {}
                                 }
                             }
-                            Incoming::Received { pkid, ok } => {
+                            PubIncoming::Received { pkid, ok } => {
                                 let i = log.pending.iter().position(|p| p.pkid == pkid);
                                 if ok {
                                     if let Some(i) = i {
                                         log.pending[i].rec = true;
                                     }
-                                    buf.extend_from_slice(&[0x62, 0x02]);
-                                    buf.extend_from_slice(&pkid.to_be_bytes());
+                                    buf.extend_from_slice(&pubrel(pkid));
                                 } else if let Some(i) = i {
                                     log.pending.remove(i);
                                     counters.errors.fetch_add(1, Ordering::Relaxed);
                                 }
                             }
-                            Incoming::Disconnect => {
+                            PubIncoming::Disconnect => {
                                 self.lost_connection(&counters, &mut up, &mut log);
                             }
-                            Incoming::Other => {}
+                            PubIncoming::Other => {}
                         }
                     }
                     record_all(&hists.ack, &mut acks);
                 }
                 _ = tokio::time::sleep_until(next_due), if next_due < far => {}
                 _ = tokio::time::sleep_until(ping_at), if !ping_every.is_zero() => {
-                    buf.extend_from_slice(&idle::PINGREQ);
+                    buf.extend_from_slice(&PINGREQ);
                 }
                 _ = gate.changed(), if !gate_open => {}
                 _ = release.changed() => break,
@@ -606,7 +459,7 @@ impl PubSession {
             due.saturating_sub(m) + log.queue.iter().filter(|q| q.again.is_none()).count() as u64;
         if up {
             counters.connections.fetch_sub(1, Ordering::Relaxed);
-            let _ = tokio::time::timeout(Duration::from_secs(2), idle::close(stream)).await;
+            let _ = tokio::time::timeout(Duration::from_secs(2), dial::close(stream)).await;
         }
         out
     }
@@ -625,49 +478,5 @@ impl PubSession {
                 again: Some((p.pkid, p.rec)),
             });
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn publish_packets_are_byte_exact() {
-        let mut b = Vec::new();
-        publish_packet(&mut b, b"a/b", 0, false, 0, false, b"hi").unwrap();
-        // §3.3: 0x30, remaining 2 + 3 + 2, topic, payload (no packet id at QoS 0).
-        assert_eq!(b, [0x30, 7, 0, 3, b'a', b'/', b'b', b'h', b'i']);
-        b.clear();
-        publish_packet(&mut b, b"t", 1, true, 0x0102, false, b"x").unwrap();
-        assert_eq!(b, [0x33, 6, 0, 1, b't', 0x01, 0x02, b'x']);
-        b.clear();
-        // MQTT 5: a property length (0) after the packet id.
-        publish_packet(&mut b, b"t", 2, false, 7, true, b"").unwrap();
-        assert_eq!(b, [0x34, 6, 0, 1, b't', 0, 7, 0]);
-    }
-
-    #[test]
-    fn acknowledgements_parse_across_reads() {
-        let mut out = Vec::new();
-        // PUBACK 1, PUBREC 2 (MQTT 5, success code), PUBCOMP 3, PINGRESP, half a PUBACK.
-        let bytes = [
-            0x40, 2, 0, 1, 0x50, 3, 0, 2, 0x00, 0x70, 2, 0, 3, 0xD0, 0, 0x40, 2, 0,
-        ];
-        let used = parse(&bytes, &mut out).unwrap();
-        assert_eq!(used, bytes.len() - 3);
-        assert_eq!(
-            out,
-            [
-                Incoming::Done { pkid: 1, ok: true },
-                Incoming::Received { pkid: 2, ok: true },
-                Incoming::Done { pkid: 3, ok: true },
-                Incoming::Other,
-            ]
-        );
-        // An MQTT 5 PUBACK with "not authorized" (0x87) is a failure.
-        out.clear();
-        parse(&[0x40, 3, 0, 9, 0x87], &mut out).unwrap();
-        assert_eq!(out, [Incoming::Done { pkid: 9, ok: false }]);
     }
 }

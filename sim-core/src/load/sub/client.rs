@@ -1,32 +1,12 @@
 //! The load engine's subscribing sessions, over MQTT 3.1.1 or MQTT 5 (rumqttc's two
 //! clients), reduced to the events the subscribers count. (Publishers use `lean`.)
 
+use crate::load::codec::protocol::Protocol;
 use crate::transport::endpoint::Endpoint;
 use bytes::Bytes;
 use rumqttc::v5::mqttbytes::v5 as p5;
 use rumqttc::{Outgoing, Packet};
 use std::time::Duration;
-
-/// MQTT protocol version.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Protocol {
-    /// MQTT 3.1.1.
-    #[default]
-    V311,
-    /// MQTT 5.
-    V5,
-}
-
-impl Protocol {
-    /// Parse `3`, `3.1.1`, `4`, `5`.
-    pub fn parse(s: &str) -> Result<Protocol, String> {
-        match s {
-            "3" | "3.1.1" | "4" | "311" => Ok(Protocol::V311),
-            "5" | "5.0" => Ok(Protocol::V5),
-            _ => Err(format!("MQTT version \"{s}\": expected 3.1.1 or 5")),
-        }
-    }
-}
 
 /// What a session's event loop produced, as far as the load engine cares.
 #[derive(Debug)]

@@ -1,122 +1,25 @@
-//! `twin load sub`: N subscribers on a topic filter. Each counts what it receives; for
-//! payloads that carry `twin load pub`'s header (publisher, `seq`, send time) it also
-//! counts duplicates, reordering and the gaps in each publisher's `seq` (messages lost
-//! between the first and the last one it saw), and measures latency from the send time.
-//! Other payloads (a real fleet's telemetry, another tool's load) count as untimed.
+//! Running `twin load sub`.
 
-use super::client::{Ev, Protocol, session};
-use super::{Interval, LoadCounters, Shard, decode, run_tag, spawn_sampler};
-use crate::ingest::DeviceTally;
-use crate::report::{Latency, histogram_to_base64, latency_histogram, round4};
+use crate::load::payload::decode;
+use crate::load::report::{SubCounts, SubReport};
+use crate::load::sampler::{Interval, LoadCounters, spawn_sampler};
+use crate::load::shard::run_tag;
+use crate::load::sub::client::{Ev, session};
+use crate::load::sub::spec::SubSpec;
+use crate::measure::{Latency, SeqTally, histogram_to_base64, latency_histogram, round4};
 use crate::run::RunError;
 use crate::transport::broker::EmbeddedBroker;
-use crate::transport::endpoint::{Endpoint, Security};
+use crate::transport::endpoint::Endpoint;
 use crate::wire::unix_us;
 use hdrhistogram::Histogram;
-use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
-/// What `twin load sub` runs.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SubSpec {
-    /// Subscribing sessions over all shards.
-    pub clients: usize,
-    /// Topic filter (MQTT wildcards allowed).
-    pub filter: String,
-    /// Subscription QoS.
-    pub qos: u8,
-    /// How long to listen once subscribed.
-    pub duration: Duration,
-    /// Stop a subscriber after it received this many messages.
-    pub count: Option<u64>,
-    /// Broker URL; `None` starts the embedded broker.
-    pub broker: Option<String>,
-    /// Give up on a session with no SUBACK after this long.
-    pub connect_timeout: Duration,
-    /// Which slice of the clients this process runs.
-    pub shard: Shard,
-    /// TLS and credentials.
-    pub security: Security,
-    /// MQTT 3.1.1 or 5.
-    pub protocol: Protocol,
-}
-
-impl Default for SubSpec {
-    fn default() -> Self {
-        SubSpec {
-            clients: 1,
-            filter: "twin-load/#".into(),
-            qos: 1,
-            duration: Duration::from_secs(10),
-            count: None,
-            broker: None,
-            connect_timeout: Duration::from_secs(10),
-            shard: Shard::default(),
-            security: Security::default(),
-            protocol: Protocol::V311,
-        }
-    }
-}
-
-/// What the subscribers counted, summed over them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-pub struct SubCounts {
-    /// Messages received, all kinds, duplicates included.
-    pub received: u64,
-    /// Distinct timed messages (publisher, seq).
-    pub distinct: u64,
-    /// Timed messages whose seq had been received before by the same subscriber.
-    pub duplicates: u64,
-    /// Timed messages whose seq was below the highest already seen from their publisher.
-    pub out_of_order: u64,
-    /// Seqs missing between the first and the last seen of each publisher.
-    pub gaps: u64,
-    /// Payloads without the load header.
-    pub untimed: u64,
-}
-
-/// The report of `twin load sub`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SubReport {
-    /// `"twin"`.
-    pub tool: String,
-    /// Crate version.
-    pub version: String,
-    /// `"load sub"`.
-    pub command: String,
-    /// Broker used.
-    pub broker: crate::report::BrokerInfo,
-    /// `"i/N"` for one shard.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub shard: Option<String>,
-    /// Subscribing sessions.
-    pub clients: u64,
-    /// Subscribers that got their SUBACK.
-    pub subscribed: u64,
-    /// The topic filter.
-    pub filter: String,
-    /// QoS.
-    pub qos: u8,
-    /// Seconds listened.
-    pub wall_seconds: f64,
-    /// Counts over all subscribers.
-    pub messages: SubCounts,
-    /// Distinct publishers seen (timed payloads).
-    pub publishers: u64,
-    /// Messages received per second, all subscribers together.
-    pub received_per_s: f64,
-    /// Latency from the send time in the payload.
-    pub latency_ms: Option<Latency>,
-    /// The histogram behind it (µs, HdrHistogram V2 deflate, base64).
-    pub histograms: BTreeMap<String, String>,
-}
-
 struct Tally {
-    per_publisher: HashMap<u32, (DeviceTally, u64)>,
+    per_publisher: HashMap<u32, (SeqTally, u64)>,
     counts: SubCounts,
     latency: Histogram<u64>,
 }
@@ -218,9 +121,9 @@ pub async fn subscribe(
                         let (tally, low) = t
                             .per_publisher
                             .entry(publisher)
-                            .or_insert_with(|| (DeviceTally::default(), seq));
+                            .or_insert_with(|| (SeqTally::default(), seq));
                         *low = (*low).min(seq);
-                        if !tally.record(seq, &[]).duplicate {
+                        if !tally.record(seq).duplicate {
                             let lat = unix_us().saturating_sub(sent).max(1);
                             t.latency.saturating_record(lat);
                             if let Ok(mut h) = interval_hist.lock() {
