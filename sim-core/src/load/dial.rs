@@ -9,7 +9,8 @@ use crate::load::codec::ack::DISCONNECT;
 use crate::load::codec::connect;
 use crate::load::error::LinkError;
 use crate::run::RunError;
-use crate::transport::endpoint::Endpoint;
+use crate::transport::broker::EmbeddedBroker;
+use crate::transport::endpoint::{Endpoint, Security};
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
@@ -214,4 +215,74 @@ pub fn check_sources(sources: &[IpAddr]) -> Result<(), RunError> {
         })?;
     }
     Ok(())
+}
+
+/// The broker a load run talks to, resolved once for all its sessions.
+pub struct Target {
+    /// Its URL, for the report.
+    pub url: String,
+    /// Started inside this process.
+    pub embedded: bool,
+    /// Host, port, TLS settings and credentials.
+    pub ep: Endpoint,
+    /// The address every session connects to.
+    pub addr: SocketAddr,
+    /// TLS for `mqtts://`, shared by the sessions.
+    pub tls: Option<Arc<Tls>>,
+    /// Keeps an embedded broker running for the run.
+    _broker: Option<EmbeddedBroker>,
+}
+
+impl Target {
+    /// The broker at `url`, or an embedded one (sized for `sessions`) when `None`;
+    /// resolved to an address of the `sources`' family.
+    pub async fn open(
+        url: Option<&str>,
+        security: &Security,
+        sessions: usize,
+        sources: &[IpAddr],
+    ) -> Result<Target, RunError> {
+        let (embedded, url, broker) = match url {
+            Some(u) => (false, u.to_string(), None),
+            None => {
+                let b = EmbeddedBroker::start(sessions + 16)?;
+                (true, b.url(), Some(b))
+            }
+        };
+        let ep = Endpoint::new(&url, security).map_err(RunError::BadInput)?;
+        let tls = Tls::of(&ep)?.map(Arc::new);
+        let addr = resolve(&ep.host, ep.port, sources).await?;
+        Ok(Target {
+            url,
+            embedded,
+            ep,
+            addr,
+            tls,
+            _broker: broker,
+        })
+    }
+
+    /// A session's [`Dial`]: this broker, from `source`, with its CONNECT.
+    pub fn dial(&self, source: Option<IpAddr>, connect: Vec<u8>) -> Dial {
+        Dial {
+            broker: self.addr,
+            source,
+            connect,
+            tls: self.tls.clone(),
+        }
+    }
+
+    /// `broker` in the reports.
+    pub fn info(&self) -> crate::report::BrokerInfo {
+        crate::report::BrokerInfo {
+            url: self.url.clone(),
+            embedded: self.embedded,
+        }
+    }
+}
+
+/// A packet the user's settings make impossible (a client id over 65535 bytes), as the
+/// run's bad-input error.
+pub fn bad_input(e: LinkError) -> RunError {
+    RunError::BadInput(e.to_string())
 }

@@ -11,6 +11,7 @@
 
 mod idle;
 mod run;
+mod session;
 mod spec;
 
 pub use run::{connect, connect_counted};

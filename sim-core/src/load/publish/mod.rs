@@ -13,7 +13,9 @@
 //!
 //! Uses the publishing sessions, the counting subscriber, the payload and the reports.
 
+mod finish;
 mod run;
+mod sessions;
 mod spec;
 mod tally;
 mod topics;

@@ -16,4 +16,4 @@ mod histograms;
 mod session;
 
 pub(crate) use histograms::RunHistograms;
-pub(crate) use session::PubSession;
+pub(crate) use session::{PubOutcome, PubSession};

@@ -3,10 +3,13 @@
 //! counts duplicates, reordering and the gaps in each publisher's `seq` (messages lost
 //! between the first and the last one it saw), and measures latency from the send time.
 //! Other payloads (a real fleet's telemetry, another tool's load) count as untimed.
+//!
+//! The sessions are the counting subscriber `twin load pub` uses (`subscriber`), so
+//! both commands read, acknowledge and reconnect the same way.
 
-mod client;
 mod run;
 mod spec;
+mod tally;
 
 pub use run::subscribe;
 pub use spec::SubSpec;

@@ -1,27 +1,35 @@
-//! Running `twin load sub`.
+//! Running `twin load sub`: the counting subscriber sessions, each with its own tally,
+//! listening from the moment all are subscribed.
 
-use crate::load::payload::decode;
-use crate::load::report::{SubCounts, SubReport};
+use crate::load::codec::connect::connect_packet;
+use crate::load::codec::subscribe::subscribe_packet;
+use crate::load::dial::{Target, bad_input};
+use crate::load::report::SubReport;
 use crate::load::sampler::{Interval, LoadCounters, spawn_sampler};
 use crate::load::shard::run_tag;
-use crate::load::sub::client::{Ev, session};
 use crate::load::sub::spec::SubSpec;
-use crate::measure::{Latency, SeqTally, histogram_to_base64, latency_histogram, round4};
+use crate::load::sub::tally::{SharedTally, Tally};
+use crate::load::subscriber::{SubFailure, SubSession};
+use crate::measure::{Latency, histogram_to_base64, latency_histogram, round4};
 use crate::run::RunError;
-use crate::transport::broker::EmbeddedBroker;
-use crate::transport::endpoint::Endpoint;
-use crate::wire::unix_us;
 use hdrhistogram::Histogram;
-use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
 
-struct Tally {
-    per_publisher: HashMap<u32, (SeqTally, u64)>,
-    counts: SubCounts,
-    latency: Histogram<u64>,
+/// One subscriber of the run, as the driver holds it.
+struct Listener {
+    /// Its session's task.
+    task: JoinHandle<()>,
+    /// `Ok` at its first SUBACK, or why the broker refused it.
+    ready: oneshot::Receiver<Result<(), SubFailure>>,
+    /// Ends its session.
+    release: watch::Sender<bool>,
+    /// What it counted.
+    tally: Arc<Mutex<Tally>>,
 }
 
 /// Subscribe `clients` sessions, listen for `duration` (or until `count` each, or
@@ -32,169 +40,52 @@ pub async fn subscribe(
     intervals: Option<mpsc::UnboundedSender<Interval>>,
 ) -> Result<SubReport, RunError> {
     let sessions = spec.shard.range(spec.clients);
-    let (embedded, url) = match &spec.broker {
-        Some(u) => (false, u.clone()),
-        None => (true, EmbeddedBroker::start(sessions.len() + 16)?.url()),
-    };
-    let ep = Endpoint::new(&url, &spec.security).map_err(RunError::BadInput)?;
-    let qos = spec.qos;
+    let target = Target::open(spec.broker.as_deref(), &spec.security, sessions.len(), &[]).await?;
     let counters = Arc::new(LoadCounters::default());
     let interval_hist = Arc::new(Mutex::new(latency_histogram()));
-    let subscribed = Arc::new(AtomicU64::new(0));
-    let listening = Arc::new(tokio::sync::Notify::new());
-    let tag = run_tag();
-    let run_start = Instant::now();
     let sampler = intervals.map(|tx| {
         let h = interval_hist.clone();
-        spawn_sampler(counters.clone(), run_start, tx, move || match h.lock() {
-            Ok(mut h) => {
-                let out = h.clone();
-                h.reset();
-                out
+        spawn_sampler(counters.clone(), Instant::now(), tx, move || {
+            match h.lock() {
+                Ok(mut h) => {
+                    let out = h.clone();
+                    h.reset();
+                    out
+                }
+                Err(_) => latency_histogram(),
             }
-            Err(_) => latency_histogram(),
         })
     });
-    let end = Arc::new(Mutex::new(None::<Instant>));
-    let refused = Arc::new(Mutex::new(None::<String>));
-    let mut tasks = Vec::new();
+    let tag = run_tag();
+    let mut listeners = Vec::with_capacity(sessions.len());
     for s in sessions.clone() {
-        let (client, mut el) = session(
-            &ep,
-            spec.protocol,
+        let shared = SharedTally {
+            counters: counters.clone(),
+            interval: interval_hist.clone(),
+            count: spec.count,
+        };
+        listeners.push(listen(
+            spec,
+            &target,
             format!("twin-sub-{tag}-{s}"),
-            Duration::from_secs(30),
-            1 << 20,
-            16,
-        );
-        let (filter, counters, interval_hist, subscribed, stop, end, listening, refused) = (
-            spec.filter.clone(),
-            counters.clone(),
-            interval_hist.clone(),
-            subscribed.clone(),
-            stop.clone(),
-            end.clone(),
-            listening.clone(),
-            refused.clone(),
-        );
-        let (count, timeout) = (spec.count, spec.connect_timeout);
-        tasks.push(tokio::spawn(async move {
-            let mut t = Tally {
-                per_publisher: HashMap::new(),
-                counts: SubCounts::default(),
-                latency: latency_histogram(),
-            };
-            let began = Instant::now();
-            let mut up = false;
-            loop {
-                if stop.load(Ordering::Relaxed) || count.is_some_and(|c| t.counts.received >= c) {
-                    break;
-                }
-                let deadline = match end.lock().ok().and_then(|e| *e) {
-                    Some(e) => e,
-                    None if !up => began + timeout,
-                    // Subscribed, and the listening period has not been set yet.
-                    None => Instant::now() + Duration::from_millis(100),
-                };
-                let ev = tokio::select! {
-                    ev = el.next() => ev,
-                    _ = tokio::time::sleep_until(deadline.into()) => {
-                        if !up || end.lock().ok().and_then(|e| *e).is_some() { break; }
-                        continue;
-                    }
-                    _ = listening.notified() => continue,
-                };
-                match ev {
-                    Ev::ConnAck => client.try_subscribe(&filter, qos),
-                    Ev::SubAck if !up => {
-                        up = true;
-                        subscribed.fetch_add(1, Ordering::Relaxed);
-                        counters.connections.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Ev::Publish(payload) => {
-                        t.counts.received += 1;
-                        counters.received.fetch_add(1, Ordering::Relaxed);
-                        let Some((publisher, seq, _, sent)) = decode(&payload) else {
-                            t.counts.untimed += 1;
-                            continue;
-                        };
-                        let (tally, low) = t
-                            .per_publisher
-                            .entry(publisher)
-                            .or_insert_with(|| (SeqTally::default(), seq));
-                        *low = (*low).min(seq);
-                        if !tally.record(seq).duplicate {
-                            let lat = unix_us().saturating_sub(sent).max(1);
-                            t.latency.saturating_record(lat);
-                            if let Ok(mut h) = interval_hist.lock() {
-                                h.saturating_record(lat);
-                            }
-                        }
-                    }
-                    Ev::Error(fatal) => {
-                        counters.errors.fetch_add(1, Ordering::Relaxed);
-                        // A refusal or a TLS failure will not heal by retrying: no storm.
-                        if let Some(why) = fatal {
-                            if let Ok(mut r) = refused.lock() {
-                                r.get_or_insert(why);
-                            }
-                            break;
-                        }
-                        if up {
-                            up = false;
-                            counters.connections.fetch_sub(1, Ordering::Relaxed);
-                        }
-                        tokio::time::sleep(Duration::from_millis(200)).await;
-                    }
-                    _ => {}
-                }
-            }
-            client.try_disconnect();
-            let _ = tokio::time::timeout(Duration::from_millis(500), el.next()).await;
-            for (tally, low) in t.per_publisher.values() {
-                t.counts.distinct += tally.received;
-                t.counts.duplicates += tally.duplicates;
-                t.counts.out_of_order += tally.out_of_order;
-                if let Some(high) = tally.highest_seq {
-                    t.counts.gaps += (high - low + 1).saturating_sub(tally.received);
-                }
-            }
-            t
-        }));
+            shared,
+        )?);
     }
-    // Listen from the moment every subscriber is in (or the connect timeout passed).
-    let wait_until = Instant::now() + spec.connect_timeout;
-    while subscribed.load(Ordering::Relaxed) < sessions.len() as u64
-        && Instant::now() < wait_until
-        && !stop.load(Ordering::Relaxed)
-    {
-        if let Some(why) = refused.lock().ok().and_then(|r| r.clone()) {
-            for task in &tasks {
-                task.abort();
+    let subscribed = match wait_subscribed(&mut listeners, spec.connect_timeout, &stop).await {
+        Ok(n) => n,
+        Err(why) => {
+            for l in &listeners {
+                l.task.abort();
             }
-            return Err(RunError::Refused { url, why });
+            return Err(RunError::Refused {
+                url: target.url,
+                why,
+            });
         }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    };
     let listen_start = Instant::now();
-    if let Ok(mut e) = end.lock() {
-        *e = Some(listen_start + spec.duration);
-    }
-    listening.notify_waiters();
-    let mut counts = SubCounts::default();
-    let mut latency = latency_histogram();
-    let mut publishers = std::collections::HashSet::new();
-    for task in tasks {
-        let Ok(t) = task.await else { continue };
-        counts.received += t.counts.received;
-        counts.distinct += t.counts.distinct;
-        counts.duplicates += t.counts.duplicates;
-        counts.out_of_order += t.counts.out_of_order;
-        counts.gaps += t.counts.gaps;
-        counts.untimed += t.counts.untimed;
-        let _ = latency.add(&t.latency);
-        publishers.extend(t.per_publisher.keys().copied());
-    }
+    hold(&listeners, listen_start + spec.duration, &stop).await;
+    let (counts, latency, publishers) = collect(listeners).await;
     if let Some(s) = sampler {
         s.abort();
     }
@@ -203,17 +94,135 @@ pub async fn subscribe(
         tool: "twin".into(),
         version: env!("CARGO_PKG_VERSION").into(),
         command: "load sub".into(),
-        broker: crate::report::BrokerInfo { url, embedded },
+        broker: target.info(),
         shard: spec.shard.label(),
         clients: sessions.len() as u64,
-        subscribed: subscribed.load(Ordering::Relaxed),
+        subscribed,
         filter: spec.filter.clone(),
         qos: spec.qos,
         wall_seconds: round4(wall),
         received_per_s: round4(counts.received as f64 / wall.max(1e-3)),
         messages: counts,
-        publishers: publishers.len() as u64,
+        publishers,
         latency_ms: Latency::of(&latency),
         histograms: BTreeMap::from([("latency".to_string(), histogram_to_base64(&latency))]),
     })
+}
+
+/// Start one subscriber session, counting into its own tally.
+fn listen(
+    spec: &SubSpec,
+    target: &Target,
+    client_id: String,
+    shared: SharedTally,
+) -> Result<Listener, RunError> {
+    let v5 = spec.protocol.is_v5();
+    let keep_alive = Duration::from_secs(30);
+    let connect =
+        connect_packet(&client_id, 30, v5, target.ep.credentials(), None).map_err(bad_input)?;
+    let session = SubSession {
+        dial: target.dial(None, connect),
+        v5,
+        subscribe: subscribe_packet(1, &spec.filter, spec.qos, v5).map_err(bad_input)?,
+        keep_alive,
+        connect_timeout: spec.connect_timeout,
+        gate: None,
+        counters: Some(shared.counters.clone()),
+    };
+    let tally = Arc::new(Mutex::new(Tally::default()));
+    let (ready_tx, ready) = oneshot::channel();
+    let (release, release_rx) = watch::channel(false);
+    let counting = tally.clone();
+    let task = tokio::spawn(async move {
+        session
+            .run(ready_tx, release_rx, move |batch| {
+                shared.count(&counting, batch)
+            })
+            .await;
+    });
+    Ok(Listener {
+        task,
+        ready,
+        release,
+        tally,
+    })
+}
+
+/// Wait until every subscriber is subscribed, the connect timeout passes, or `stop`:
+/// how many are; `Err(why)` when the broker refused one. Those not subscribed by then
+/// give up (released), as a session that never got in.
+async fn wait_subscribed(
+    listeners: &mut [Listener],
+    timeout: Duration,
+    stop: &AtomicBool,
+) -> Result<u64, String> {
+    let give_up = Instant::now() + timeout;
+    let mut subscribed = 0;
+    for l in listeners.iter_mut() {
+        loop {
+            match l.ready.try_recv() {
+                Ok(Ok(())) => subscribed += 1,
+                Ok(Err(why)) => return Err(refusal(&why)),
+                Err(oneshot::error::TryRecvError::Empty)
+                    if Instant::now() < give_up && !stop.load(Ordering::Relaxed) =>
+                {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                }
+                Err(_) => {
+                    let _ = l.release.send(true);
+                }
+            }
+            break;
+        }
+    }
+    Ok(subscribed)
+}
+
+/// Listen until `until`, `stop`, or every session has ended by itself (its count).
+async fn hold(listeners: &[Listener], until: Instant, stop: &AtomicBool) {
+    while Instant::now() < until
+        && !stop.load(Ordering::Relaxed)
+        && listeners.iter().any(|l| !l.task.is_finished())
+    {
+        let left = until.saturating_duration_since(Instant::now());
+        tokio::time::sleep(left.min(Duration::from_millis(10))).await;
+    }
+}
+
+/// End every session and add up their tallies: the counts, the latency, how many
+/// distinct publishers all of them saw.
+async fn collect(
+    listeners: Vec<Listener>,
+) -> (crate::load::report::SubCounts, Histogram<u64>, u64) {
+    let mut counts = crate::load::report::SubCounts::default();
+    let mut latency = latency_histogram();
+    let mut publishers = std::collections::HashSet::new();
+    for l in listeners {
+        let _ = l.release.send(true);
+        let _ = l.task.await;
+        let Ok(t) = l.tally.lock() else { continue };
+        t.add_to(&mut counts, &mut latency);
+        publishers.extend(t.publishers());
+    }
+    (counts, latency, publishers.len() as u64)
+}
+
+/// A refusal as `twin load sub` has always worded it.
+fn refusal(why: &SubFailure) -> String {
+    use crate::load::error::LinkError;
+    match why {
+        SubFailure::Connect(LinkError::Refused { code }) => format!(
+            "the broker refused the connection ({})",
+            match code {
+                1 => "protocol version refused",
+                2 => "client id rejected",
+                3 => "service unavailable",
+                4 => "bad user name or password",
+                5 => "not authorized",
+                c => crate::load::error::connack_reason(*c),
+            }
+        ),
+        other => other.to_string(),
+    }
 }
