@@ -13,6 +13,7 @@
 
 mod backlog;
 mod histograms;
+mod live;
 mod session;
 
 pub(crate) use histograms::RunHistograms;
