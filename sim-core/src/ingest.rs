@@ -223,7 +223,7 @@ pub struct Topics {
 
 /// MQTT filter for a template: `{device}` becomes `+`.
 pub fn filter_of(template: &str) -> String {
-    template.replace("{device}", "+")
+    crate::wire::topic_filter(template, &["{device}"])
 }
 
 /// Does a topic match a template (with `{device}` one level)? Returns the device id.

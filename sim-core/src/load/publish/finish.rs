@@ -2,7 +2,7 @@
 
 use crate::load::payload::HEADER;
 use crate::load::process::process_cpu_seconds;
-use crate::load::publish::run::PubRun;
+use crate::load::publish::context::PubRun;
 use crate::load::publish::sessions::Outcomes;
 use crate::load::report::{ConnectCounts, LoadReport};
 use crate::measure::{Latency, histogram_to_base64, round4};

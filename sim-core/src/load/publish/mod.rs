@@ -13,6 +13,7 @@
 //!
 //! Uses the publishing sessions, the counting subscriber, the payload and the reports.
 
+mod context;
 mod finish;
 mod run;
 mod sessions;

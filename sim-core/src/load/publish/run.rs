@@ -1,51 +1,25 @@
 //! Running `twin load pub`: the counting subscribers first, then the publishing
-//! sessions on their schedules, then the drain and the report. Each step is a method
-//! of [`PubRun`], the run's shared context.
+//! sessions on their schedules, then the drain and the report. The steps are methods
+//! of [`PubRun`], the run's shared context, and of the publishers and subscribers.
 
-use crate::load::codec::connect::connect_packet;
 use crate::load::codec::subscribe::subscribe_packet;
-use crate::load::dial::{Target, bad_input};
-use crate::load::process::process_cpu_seconds;
+use crate::load::dial::bad_input;
+use crate::load::publish::context::{KEEP_ALIVE, PubRun};
 use crate::load::publish::finish::Times;
 use crate::load::publish::sessions::Publishers;
-use crate::load::publish::spec::{LoadSpec, PERSISTENT_EXPIRY_S};
-use crate::load::publish::tally::SubState;
+use crate::load::publish::spec::LoadSpec;
 use crate::load::publish::topics::filter_of;
 use crate::load::report::LoadReport;
-use crate::load::sampler::{Interval, LoadCounters, spawn_sampler};
-use crate::load::shard::run_tag;
+use crate::load::sampler::{Interval, spawn_sampler};
 use crate::load::subscriber::{SubFailure, SubGate, SubOutcome, SubSession};
 use crate::measure::latency_histogram;
 use crate::run::RunError;
-use std::ops::{ControlFlow, Range};
+use std::ops::ControlFlow;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
-
-/// Keep-alive of every session of a run.
-pub(crate) const KEEP_ALIVE: Duration = Duration::from_secs(30);
-
-/// What every step of one `load pub` run shares.
-pub(crate) struct PubRun<'a> {
-    /// What to run.
-    pub spec: &'a LoadSpec,
-    /// The broker.
-    pub target: Target,
-    /// This shard's sessions (global indices).
-    pub sessions: Range<usize>,
-    /// Devices per session.
-    pub dps: usize,
-    /// Running totals, sampled each second.
-    pub counters: Arc<LoadCounters>,
-    /// What the counting subscribers counted.
-    pub state: Arc<Mutex<SubState>>,
-    /// Keeps this process's client ids apart from another's.
-    pub tag: String,
-    /// CPU time at the start.
-    pub cpu0: Option<f64>,
-}
 
 /// The run's counting subscribers.
 struct Counting {
@@ -91,49 +65,6 @@ pub async fn publish_counted(
 }
 
 impl PubRun<'_> {
-    /// Check the spec, start (or find) the broker, set up the counting.
-    async fn prepare(spec: &LoadSpec) -> Result<PubRun<'_>, RunError> {
-        let sessions = spec.shard.range(spec.clients);
-        let dps = spec.devices_per_session.max(1);
-        let (dev_base, n_devices) = (sessions.start * dps, sessions.len() * dps);
-        if dev_base + n_devices > u32::MAX as usize {
-            return Err(RunError::BadInput(format!(
-                "{} devices do not fit the 32-bit device index",
-                spec.clients * dps
-            )));
-        }
-        let target = Target::open(
-            spec.broker.as_deref(),
-            &spec.security,
-            sessions.len(),
-            &spec.source_ips,
-        )
-        .await?;
-        Ok(PubRun {
-            spec,
-            target,
-            sessions,
-            dps,
-            counters: Arc::new(LoadCounters::default()),
-            state: Arc::new(Mutex::new(SubState::new(dev_base, n_devices))),
-            tag: run_tag(),
-            cpu0: process_cpu_seconds(),
-        })
-    }
-
-    /// A session's CONNECT.
-    pub fn connect_packet(&self, client_id: &str) -> Result<Vec<u8>, RunError> {
-        let persistent = self.spec.persistent.then_some(PERSISTENT_EXPIRY_S);
-        connect_packet(
-            client_id,
-            KEEP_ALIVE.as_secs() as u16,
-            self.spec.protocol.is_v5(),
-            self.target.ep.credentials(),
-            persistent,
-        )
-        .map_err(bad_input)
-    }
-
     /// Start the counting subscribers and wait until all are subscribed. Several share
     /// the subscription (`$share`): each has its own in-flight window at the broker, so
     /// delivery is not held to one session's window.

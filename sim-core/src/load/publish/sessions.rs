@@ -3,7 +3,7 @@
 
 use crate::load::buffer::Dropped;
 use crate::load::pacer::Pacer;
-use crate::load::publish::run::{KEEP_ALIVE, PubRun};
+use crate::load::publish::context::{KEEP_ALIVE, PubRun};
 use crate::load::publish::spec::DEFAULT_RECONNECT_RATE;
 use crate::load::publish::topics::topic_of;
 use crate::load::publisher::{PubOutcome, PubSession, RunHistograms};

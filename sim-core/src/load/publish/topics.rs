@@ -1,20 +1,12 @@
 //! The topics of a load run: each device's from the template, and the filter the
 //! counting subscribers subscribe to.
 
+use crate::wire::topic_filter;
+
 /// The subscription filter for a topic template: levels holding `%i` or `%c` become
 /// `+`, `%s` becomes the shard index.
 pub fn filter_of(template: &str, shard: usize) -> String {
-    template
-        .split('/')
-        .map(|level| {
-            if level.contains("%i") || level.contains("%c") {
-                "+".to_string()
-            } else {
-                level.replace("%s", &shard.to_string())
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("/")
+    topic_filter(&template.replace("%s", &shard.to_string()), &["%i", "%c"])
 }
 
 /// A device's topic (or JSON body): `%i` its index, `%c` its session's client id, `%s`

@@ -3,7 +3,7 @@
 //! is gone, and otherwise waits for the socket, the next due message, the ping or the
 //! gate.
 
-use crate::load::buffer::BufferPolicy;
+use crate::load::buffer::{BufferPolicy, Dropped};
 use crate::load::codec::ack::{PINGREQ, pubrel};
 use crate::load::codec::pub_incoming::{self, PubIncoming};
 use crate::load::codec::publish::{DUP, publish_packet};
@@ -17,7 +17,7 @@ use crate::transport::backoff::Backoff;
 use crate::wire::unix_us;
 use std::ops::ControlFlow;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::sync::watch;
@@ -25,6 +25,43 @@ use tokio::time::Instant;
 
 /// Write at most this much in one call (then read, then go on).
 const BATCH_BYTES: usize = 64 * 1024;
+
+impl PubSession {
+    /// Publish the schedule; then wait for outstanding acknowledgements until `release`.
+    pub async fn run(
+        self,
+        counters: Arc<LoadCounters>,
+        stop: Arc<AtomicBool>,
+        mut release: watch::Receiver<bool>,
+        connecting: Arc<tokio::sync::Semaphore>,
+        hists: Arc<RunHistograms>,
+    ) -> PubOutcome {
+        let mut out = PubOutcome {
+            sent: vec![0; self.topics.len()],
+            connected: false,
+            connect_us: None,
+            start: None,
+            dropped: Dropped::default(),
+        };
+        let permit = connecting.acquire_owned().await.ok();
+        let t0 = Instant::now();
+        let first = self.first_open().await;
+        drop(permit);
+        let Some(stream) = first else {
+            return out;
+        };
+        out.connected = true;
+        out.connect_us = Some((t0.elapsed().as_micros() as u64).max(1));
+        counters.connections.fetch_add(1, Ordering::Relaxed);
+        let mut live = Live::new(&self, stream, out, counters, hists);
+        while !stop.load(Ordering::Relaxed) && !*release.borrow() {
+            if live.pass(&mut release).await.is_break() {
+                break;
+            }
+        }
+        live.end().await
+    }
+}
 
 /// A connected session's state.
 pub(crate) struct Live<'s> {

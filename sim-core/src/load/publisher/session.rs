@@ -5,12 +5,10 @@ use crate::load::dial::{Dial, Stream};
 use crate::load::error::LinkError;
 use crate::load::pacer::Pacer;
 use crate::load::payload::HEADER;
-use crate::load::publisher::histograms::RunHistograms;
-use crate::load::publisher::live::Live;
-use crate::load::sampler::LoadCounters;
+
 use crate::transport::backoff::Backoff;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -99,7 +97,7 @@ impl PubSession {
 
     /// Connect, retrying with backoff until the connect timeout; a refusal or a TLS
     /// failure ends it at once.
-    async fn first_open(&self) -> Option<Stream> {
+    pub(crate) async fn first_open(&self) -> Option<Stream> {
         let deadline = Instant::now() + self.connect_timeout;
         let mut backoff = Backoff::default();
         loop {
@@ -115,40 +113,5 @@ impl PubSession {
             }
             tokio::time::sleep(wait).await;
         }
-    }
-
-    /// Publish the schedule; then wait for outstanding acknowledgements until `release`.
-    pub async fn run(
-        self,
-        counters: Arc<LoadCounters>,
-        stop: Arc<AtomicBool>,
-        mut release: watch::Receiver<bool>,
-        connecting: Arc<tokio::sync::Semaphore>,
-        hists: Arc<RunHistograms>,
-    ) -> PubOutcome {
-        let mut out = PubOutcome {
-            sent: vec![0; self.topics.len()],
-            connected: false,
-            connect_us: None,
-            start: None,
-            dropped: Dropped::default(),
-        };
-        let permit = connecting.acquire_owned().await.ok();
-        let t0 = Instant::now();
-        let first = self.first_open().await;
-        drop(permit);
-        let Some(stream) = first else {
-            return out;
-        };
-        out.connected = true;
-        out.connect_us = Some((t0.elapsed().as_micros() as u64).max(1));
-        counters.connections.fetch_add(1, Ordering::Relaxed);
-        let mut live = Live::new(&self, stream, out, counters, hists);
-        while !stop.load(Ordering::Relaxed) && !*release.borrow() {
-            if live.pass(&mut release).await.is_break() {
-                break;
-            }
-        }
-        live.end().await
     }
 }
