@@ -171,9 +171,10 @@ mod tests {
     fn broken_packets_are_errors_not_panics() {
         let mut out = Vec::new();
         // QoS 3; a topic length past the packet; no property length where MQTT 5 needs
-        // one; a property length past the packet; an over-long remaining length. Each is
-        // whole (its remaining length is all there), so each must be refused, not waited
-        // on, and nothing of it handed on.
+        // one; a property length past the packet; a remaining length of five bytes. The
+        // first four are whole packets (all their remaining length is there) and the
+        // last can never become valid, so each must be refused, not waited on, and
+        // nothing of it handed on.
         for bytes in [
             &[0x36, 2, 0, 0][..],
             &[0x30, 2, 0, 9],
