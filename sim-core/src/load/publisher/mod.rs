@@ -13,7 +13,9 @@
 
 mod backlog;
 mod histograms;
+mod incoming;
 mod live;
+mod outgoing;
 mod session;
 
 pub(crate) use histograms::RunHistograms;
