@@ -4,9 +4,11 @@
 //! What it may use: [`crate::measure`] (latency histograms, `seq` tallies, rounding),
 //! [`crate::transport`] (the broker endpoint, the embedded broker, backoff),
 //! [`crate::report`]'s shared report parts (`BrokerInfo`, `MessageCounts`),
-//! [`crate::wire::unix_us`], and [`crate::run::RunError`] for the drivers' errors. It
-//! uses nothing of `sim`, `model`, `fault`, `analytics` or `ingest`, and they use nothing
-//! of it.
+//! [`crate::wire`] (`unix_us`, the topic filter), and of `run` only [`RunError`] for the
+//! drivers' errors and the open-file check. It uses nothing of `sim`, `model`, `fault`,
+//! `analytics` or `ingest`, and they use nothing of it.
+//!
+//! [`RunError`]: crate::run::RunError
 //!
 //! Laid out by role:
 //! - [`codec`]: every MQTT packet the lean sessions write or read, built by hand (its

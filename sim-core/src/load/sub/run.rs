@@ -4,6 +4,7 @@
 use crate::load::codec::connect::connect_packet;
 use crate::load::codec::subscribe::subscribe_packet;
 use crate::load::dial::{Target, bad_input};
+use crate::load::error::LinkError;
 use crate::load::report::SubReport;
 use crate::load::sampler::{Interval, LoadCounters, spawn_sampler};
 use crate::load::shard::run_tag;
@@ -208,21 +209,72 @@ async fn collect(
     (counts, latency, publishers.len() as u64)
 }
 
-/// A refusal as `twin load sub` has always worded it.
+/// A refusal as `twin load sub` has always worded it (the words of the MQTT client it
+/// used before: its names of the CONNACK codes, its "I/O:" before a TLS failure).
 fn refusal(why: &SubFailure) -> String {
-    use crate::load::error::LinkError;
     match why {
-        SubFailure::Connect(LinkError::Refused { code }) => format!(
-            "the broker refused the connection ({})",
-            match code {
-                1 => "protocol version refused",
-                2 => "client id rejected",
-                3 => "service unavailable",
-                4 => "bad user name or password",
-                5 => "not authorized",
-                c => crate::load::error::connack_reason(*c),
-            }
-        ),
+        SubFailure::Connect(LinkError::Refused { code }) => {
+            format!(
+                "the broker refused the connection ({})",
+                refused_code(*code)
+            )
+        }
+        SubFailure::Connect(LinkError::Tls(e)) => format!("TLS failed: I/O: {e}"),
         other => other.to_string(),
+    }
+}
+
+/// A CONNACK code as a few words (3.1.1) or the MQTT 5 reason code's name.
+fn refused_code(code: u8) -> &'static str {
+    match code {
+        1 => "protocol version refused",
+        2 => "client id rejected",
+        3 => "service unavailable",
+        4 => "bad user name or password",
+        5 => "not authorized",
+        0x80 => "UnspecifiedError",
+        0x81 => "MalformedPacket",
+        0x82 => "ProtocolError",
+        0x83 => "ImplementationSpecificError",
+        0x84 => "UnsupportedProtocolVersion",
+        0x85 => "ClientIdentifierNotValid",
+        0x86 => "BadUserNamePassword",
+        0x87 => "NotAuthorized",
+        0x88 => "ServerUnavailable",
+        0x89 => "ServerBusy",
+        0x8A => "Banned",
+        0x8C => "BadAuthenticationMethod",
+        0x90 => "TopicNameInvalid",
+        0x95 => "PacketTooLarge",
+        0x97 => "QuotaExceeded",
+        0x99 => "PayloadFormatInvalid",
+        0x9A => "RetainNotSupported",
+        0x9B => "QoSNotSupported",
+        0x9C => "UseAnotherServer",
+        0x9D => "ServerMoved",
+        0x9F => "ConnectionRateExceeded",
+        _ => "refused",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_keep_their_words() {
+        let refused = |code| refusal(&SubFailure::Connect(LinkError::Refused { code }));
+        assert_eq!(
+            refused(4),
+            "the broker refused the connection (bad user name or password)"
+        );
+        assert_eq!(
+            refused(0x87),
+            "the broker refused the connection (NotAuthorized)"
+        );
+        assert_eq!(
+            refusal(&SubFailure::Subscription),
+            "the broker refused the subscription"
+        );
     }
 }
