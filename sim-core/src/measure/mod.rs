@@ -10,6 +10,6 @@ mod histogram;
 mod latency;
 mod seq;
 
-pub use histogram::{histogram_from_base64, histogram_to_base64};
+pub use histogram::{HistogramError, histogram_from_base64, histogram_to_base64};
 pub use latency::{Latency, latency_histogram, round4};
 pub use seq::{SeqEvent, SeqTally};

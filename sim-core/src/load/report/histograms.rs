@@ -21,7 +21,7 @@ pub fn add_histograms(
             name: name.clone(),
             why,
         };
-        let h = histogram_from_base64(text).map_err(bad)?;
+        let h = histogram_from_base64(text).map_err(|e| bad(e.to_string()))?;
         let sum = into.entry(name.clone()).or_insert_with(latency_histogram);
         sum.add(&h).map_err(|e| bad(format!("{e:?}")))?;
     }
