@@ -5,7 +5,7 @@ use crate::load::codec::connect::connect_packet;
 use crate::load::codec::subscribe::subscribe_packet;
 use crate::load::dial::{Target, bad_input};
 use crate::load::error::LinkError;
-use crate::load::report::SubReport;
+use crate::load::report::{SubCounts, SubReport};
 use crate::load::sampler::{Interval, LoadCounters, spawn_sampler};
 use crate::load::shard::run_tag;
 use crate::load::sub::spec::SubSpec;
@@ -14,7 +14,7 @@ use crate::load::subscriber::{SubFailure, SubSession};
 use crate::measure::{Latency, histogram_to_base64, latency_histogram, round4};
 use crate::run::RunError;
 use hdrhistogram::Histogram;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -193,12 +193,10 @@ async fn hold(listeners: &[Listener], until: Instant, stop: &AtomicBool) {
 
 /// End every session and add up their tallies: the counts, the latency, how many
 /// distinct publishers all of them saw.
-async fn collect(
-    listeners: Vec<Listener>,
-) -> (crate::load::report::SubCounts, Histogram<u64>, u64) {
-    let mut counts = crate::load::report::SubCounts::default();
+async fn collect(listeners: Vec<Listener>) -> (SubCounts, Histogram<u64>, u64) {
+    let mut counts = SubCounts::default();
     let mut latency = latency_histogram();
-    let mut publishers = std::collections::HashSet::new();
+    let mut publishers = HashSet::new();
     for l in listeners {
         let _ = l.release.send(true);
         let _ = l.task.await;
