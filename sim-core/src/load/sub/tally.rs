@@ -112,3 +112,52 @@ impl SharedTally {
         flow
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::load::payload::encode;
+
+    #[test]
+    fn a_subscriber_counts_up_to_its_count_and_tallies_each_publisher() {
+        // Publisher 1: seq 0, 2, 2 (a duplicate); publisher 2: seq 5; one untimed payload.
+        let payloads = [
+            encode(1, 0, 0, 0, 0),
+            encode(1, 2, 0, 0, 0),
+            encode(1, 2, 0, 0, 0),
+            encode(2, 5, 0, 0, 0),
+            b"hello".to_vec(),
+        ];
+        let buf: Vec<u8> = payloads.concat();
+        let mut ranges = Vec::new();
+        let mut at = 0;
+        for p in &payloads {
+            ranges.push(at..at + p.len());
+            at += p.len();
+        }
+        let shared = |count| SharedTally {
+            counters: Arc::default(),
+            interval: Arc::new(Mutex::new(latency_histogram())),
+            count,
+        };
+        let all = shared(None);
+        let tally = Mutex::new(Tally::default());
+        assert!(all.count(&tally, Batch::of(&buf, &ranges)).is_continue());
+        let (mut c, mut h) = (SubCounts::default(), latency_histogram());
+        tally.lock().unwrap().add_to(&mut c, &mut h);
+        assert_eq!(
+            (c.received, c.distinct, c.duplicates, c.untimed),
+            (5, 3, 1, 1)
+        );
+        // Seq 1 of publisher 1 is missing; publisher 2 starts at 5, so nothing is.
+        assert_eq!((c.gaps, c.out_of_order), (1, 0));
+        assert_eq!(h.len(), 3);
+        assert_eq!(all.counters.received.load(Ordering::Relaxed), 5);
+        // With a count of 2 the subscriber stops after two, in the middle of the read.
+        let two = shared(Some(2));
+        let tally = Mutex::new(Tally::default());
+        assert!(two.count(&tally, Batch::of(&buf, &ranges)).is_break());
+        assert_eq!(tally.lock().unwrap().counts.received, 2);
+        assert_eq!(two.counters.received.load(Ordering::Relaxed), 2);
+    }
+}

@@ -49,6 +49,12 @@ pub(crate) struct Batch<'a> {
 }
 
 impl<'a> Batch<'a> {
+    /// The payloads at `ranges` of `buf`, as a read would hand them over.
+    #[cfg(test)]
+    pub fn of(buf: &'a [u8], ranges: &'a [Range<usize>]) -> Batch<'a> {
+        Batch { buf, ranges }
+    }
+
     /// Each payload, in arrival order.
     pub fn iter(&self) -> impl Iterator<Item = &'a [u8]> + '_ {
         self.ranges.iter().map(|r| &self.buf[r.clone()])
