@@ -221,7 +221,7 @@ pub struct Topics {
     pub status: String,
 }
 
-/// MQTT filter for a template: `{device}` becomes `+`.
+/// MQTT filter for a template: the level holding `{device}` becomes `+`.
 pub fn filter_of(template: &str) -> String {
     crate::wire::topic_filter(template, &["{device}"])
 }
