@@ -2,7 +2,8 @@
 //! what came back over MQTT (received, duplicates, reordering by `seq`), measures
 //! end-to-end latency, and keeps per-sensor min/mean/max.
 
-use crate::analytics::fleet::{FleetAnalytics, SeqEvent};
+use crate::analytics::fleet::FleetAnalytics;
+use crate::measure::{SeqEvent, SeqTally};
 use crate::transport::dispatch::SendLog;
 use crate::wire::{Decoded, Encoding, unix_us};
 use hdrhistogram::Histogram;
@@ -53,19 +54,12 @@ impl Stat {
     }
 }
 
-/// What ingest saw of one device.
+/// What ingest saw of one device: its `seq` accounting (a [`SeqTally`], whose counts
+/// read through as `tally.received` and so on) and what its messages said.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DeviceTally {
-    /// Distinct `seq` values received.
-    pub received: u64,
-    /// Messages whose `seq` had been received before.
-    pub duplicates: u64,
-    /// Messages whose `seq` was below the highest already seen.
-    pub out_of_order: u64,
-    /// Highest `seq` seen.
-    pub highest_seq: Option<u64>,
-    /// One bit per `seq` received.
-    seen: Vec<u64>,
+    /// Received, duplicates, reordering, highest `seq`.
+    pub seq: SeqTally,
     /// Per-reading statistics, in first-seen order.
     pub readings: Vec<(String, Stat)>,
     /// Last status message: `Some(true)` online, `Some(false)` offline.
@@ -76,36 +70,22 @@ pub struct DeviceTally {
     pub first_seq: Option<u64>,
 }
 
+/// The counts are the device's `seq` tally's: callers read `tally.received`.
+impl std::ops::Deref for DeviceTally {
+    type Target = SeqTally;
+
+    fn deref(&self) -> &SeqTally {
+        &self.seq
+    }
+}
+
 impl DeviceTally {
-    /// Count one message; says what its `seq` showed.
+    /// Count one message; says what its `seq` showed. A duplicate's readings are not
+    /// counted again.
     pub fn record(&mut self, seq: u64, readings: &[(String, f64)]) -> SeqEvent {
-        let (word, bit) = ((seq / 64) as usize, seq % 64);
-        if self.seen.len() <= word {
-            self.seen.resize(word + 1, 0);
-        }
-        if self.seen[word] & (1 << bit) != 0 {
-            self.duplicates += 1;
-            return SeqEvent {
-                duplicate: true,
-                ..SeqEvent::default()
-            };
-        }
-        self.seen[word] |= 1 << bit;
-        self.received += 1;
-        let mut ev = SeqEvent::default();
-        match self.highest_seq {
-            Some(h) if seq < h => {
-                self.out_of_order += 1;
-                ev.out_of_order = true;
-            }
-            Some(h) => {
-                ev.gap = seq - h - 1;
-                self.highest_seq = Some(seq);
-            }
-            None => {
-                ev.gap = seq;
-                self.highest_seq = Some(seq);
-            }
+        let ev = self.seq.record(seq);
+        if ev.duplicate {
+            return ev;
         }
         for (name, v) in readings {
             let v = *v;
@@ -120,9 +100,7 @@ impl DeviceTally {
     /// Sequence numbers below the highest seen (and from the first seen, when attached)
     /// that never arrived.
     pub fn gaps(&self) -> u64 {
-        let from = self.first_seq.unwrap_or(0);
-        self.highest_seq
-            .map_or(0, |h| (h + 1 - from).saturating_sub(self.received))
+        self.seq.gaps_from(self.first_seq.unwrap_or(0))
     }
 }
 
@@ -243,9 +221,9 @@ pub struct Topics {
     pub status: String,
 }
 
-/// MQTT filter for a template: `{device}` becomes `+`.
+/// MQTT filter for a template: the level holding `{device}` becomes `+`.
 pub fn filter_of(template: &str) -> String {
-    template.replace("{device}", "+")
+    crate::wire::topic_filter(template, &["{device}"])
 }
 
 /// Does a topic match a template (with `{device}` one level)? Returns the device id.

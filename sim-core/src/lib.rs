@@ -6,6 +6,7 @@ pub mod attach;
 pub mod fault;
 pub mod ingest;
 pub mod load;
+pub mod measure;
 pub mod model;
 pub mod report;
 pub mod run;

@@ -4,6 +4,11 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+// The measurement pieces live in `measure`; reports and their readers name them here too.
+pub use crate::measure::{
+    Latency, histogram_from_base64, histogram_to_base64, latency_histogram, round4,
+};
+
 /// One run's results. Field names and nesting are the public contract.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
@@ -159,75 +164,6 @@ pub struct MessageCounts {
     pub malformed: u64,
 }
 
-/// `latency_ms`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Latency {
-    /// Median.
-    pub p50: f64,
-    /// 90th percentile.
-    pub p90: f64,
-    /// 99th percentile.
-    pub p99: f64,
-    /// 99.9th percentile.
-    pub p999: f64,
-    /// Largest.
-    pub max: f64,
-    /// Samples.
-    pub count: u64,
-}
-
-/// A latency histogram in microseconds: 1 µs to 1 h at 3 significant digits (values
-/// above are clamped when recorded with `saturating_record`).
-pub fn latency_histogram() -> hdrhistogram::Histogram<u64> {
-    hdrhistogram::Histogram::new_with_bounds(1, 3_600_000_000, 3)
-        .expect("constant histogram bounds are valid")
-}
-
-impl Latency {
-    /// Percentiles of a microsecond histogram, in milliseconds; `None` without samples.
-    pub fn of(h: &hdrhistogram::Histogram<u64>) -> Option<Latency> {
-        if h.is_empty() {
-            return None;
-        }
-        let ms = |us: u64| round4(us as f64 / 1000.0);
-        Some(Latency {
-            p50: ms(h.value_at_quantile(0.5)),
-            p90: ms(h.value_at_quantile(0.9)),
-            p99: ms(h.value_at_quantile(0.99)),
-            p999: ms(h.value_at_quantile(0.999)),
-            max: ms(h.max()),
-            count: h.len(),
-        })
-    }
-}
-
-/// A microsecond histogram as text: base64 of its HdrHistogram V2 (deflate) encoding,
-/// the form the HdrHistogram log tools read. Reports carry their histograms this way so
-/// shard reports can be merged exactly.
-pub fn histogram_to_base64(h: &hdrhistogram::Histogram<u64>) -> String {
-    use base64::Engine as _;
-    use hdrhistogram::serialization::Serializer as _;
-    let mut buf = Vec::new();
-    // Serialising into a Vec cannot fail for a histogram made by `latency_histogram`.
-    let _ = hdrhistogram::serialization::V2DeflateSerializer::new().serialize(h, &mut buf);
-    base64::engine::general_purpose::STANDARD.encode(buf)
-}
-
-/// The inverse of [`histogram_to_base64`], checked.
-pub fn histogram_from_base64(s: &str) -> Result<hdrhistogram::Histogram<u64>, String> {
-    use base64::Engine as _;
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(s.trim())
-        .map_err(|e| format!("histogram is not base64: {e}"))?;
-    let h: hdrhistogram::Histogram<u64> = hdrhistogram::serialization::Deserializer::new()
-        .deserialize(&mut bytes.as_slice())
-        .map_err(|e| format!("histogram does not decode: {e:?}"))?;
-    let mut out = latency_histogram();
-    out.add(&h)
-        .map_err(|e| format!("histogram out of range: {e:?}"))?;
-    Ok(out)
-}
-
 /// `sessions`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
 pub struct SessionCounts {
@@ -296,11 +232,6 @@ pub struct ReadingSummary {
     pub mean: f64,
     /// Largest.
     pub max: f64,
-}
-
-/// Round for display in reports (keeps JSON short and stable).
-pub fn round4(x: f64) -> f64 {
-    (x * 10_000.0).round() / 10_000.0
 }
 
 impl Report {

@@ -257,6 +257,24 @@ pub fn unix_us() -> u64 {
         .map_or(0, |d| d.as_micros() as u64)
 }
 
+/// The MQTT filter that matches every topic a template expands to: each level that
+/// holds one of `placeholders` becomes the single-level wildcard `+` (a wildcard must be
+/// a whole level). Ingest's `{device}` templates and the load engine's `%i`/`%c` ones
+/// both go through it.
+pub fn topic_filter(template: &str, placeholders: &[&str]) -> String {
+    template
+        .split('/')
+        .map(|level| {
+            if placeholders.iter().any(|p| level.contains(p)) {
+                "+"
+            } else {
+                level
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -109,16 +109,8 @@ impl FleetConfig {
     }
 }
 
-/// What ingest learnt from a message's `seq`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct SeqEvent {
-    /// `seq` seen before.
-    pub duplicate: bool,
-    /// `seq` below the highest seen.
-    pub out_of_order: bool,
-    /// `seq` numbers skipped just before this one.
-    pub gap: u64,
-}
+/// What ingest learnt from a message's `seq` (counted in [`crate::measure`]).
+pub use crate::measure::SeqEvent;
 
 /// One analysed reading of one device.
 #[derive(Debug)]

@@ -1,0 +1,132 @@
+//! One held session of `twin load conn`, and the state all of a run's sessions share.
+
+use crate::load::conn::idle;
+use crate::load::conn::spec::ConnCounters;
+use crate::load::dial::{self, Tls};
+use crate::load::error::LinkError;
+use crate::measure::latency_histogram;
+use hdrhistogram::Histogram;
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+/// State the sessions of one run share.
+pub(crate) struct Shared {
+    /// Totals the caller samples.
+    pub counters: Arc<ConnCounters>,
+    /// Connect latency, µs.
+    pub hist: Mutex<Histogram<u64>>,
+    /// Refusals by return code.
+    pub refused_codes: Mutex<BTreeMap<u8, u64>>,
+    /// Attempts over (connected or failed), to know when the ramp has settled.
+    pub settled: AtomicU64,
+    /// When the run started, for `last_connack_us`.
+    pub start: Instant,
+    /// µs from `start` to the latest CONNACK 0.
+    pub last_connack_us: AtomicU64,
+    /// TLS for `mqtts://`.
+    pub tls: Option<Arc<Tls>>,
+}
+
+impl Shared {
+    /// Nothing counted yet.
+    pub fn new(counters: Arc<ConnCounters>, tls: Option<Arc<Tls>>) -> Shared {
+        Shared {
+            counters,
+            hist: Mutex::new(latency_histogram()),
+            refused_codes: Mutex::new(BTreeMap::new()),
+            settled: AtomicU64::new(0),
+            start: Instant::now(),
+            last_connack_us: AtomicU64::new(0),
+            tls,
+        }
+    }
+
+    /// An attempt failed; `refused` with the CONNACK code when the broker said no.
+    fn failed(&self, refused: Option<u8>) {
+        let c = &self.counters;
+        if let Some(code) = refused {
+            c.refused.fetch_add(1, Ordering::Relaxed);
+            if let Ok(mut m) = self.refused_codes.lock() {
+                *m.entry(code).or_default() += 1;
+            }
+        }
+        c.failed.fetch_add(1, Ordering::Relaxed);
+        self.settled.fetch_add(1, Ordering::Release);
+    }
+
+    /// An attempt that began at `t0` got its CONNACK 0.
+    fn connected(&self, t0: Instant) {
+        if let Ok(mut h) = self.hist.lock() {
+            h.saturating_record((t0.elapsed().as_micros() as u64).max(1));
+        }
+        self.last_connack_us
+            .fetch_max(self.start.elapsed().as_micros() as u64, Ordering::Relaxed);
+        let c = &self.counters;
+        c.connected.fetch_add(1, Ordering::Relaxed);
+        c.up.fetch_add(1, Ordering::AcqRel);
+        self.settled.fetch_add(1, Ordering::Release);
+    }
+}
+
+/// One session: open, hold until released (or dropped), close. Its future stays small
+/// (a test holds it under 1 KiB): it is most of what a held session costs.
+pub(crate) async fn session(
+    broker: SocketAddr,
+    source: Option<IpAddr>,
+    packet: Vec<u8>,
+    keep_alive_s: u16,
+    timeout: Duration,
+    shared: Arc<Shared>,
+    mut release: watch::Receiver<bool>,
+) {
+    let t0 = Instant::now();
+    let opened = tokio::time::timeout(
+        timeout,
+        dial::open(broker, source, packet, shared.tls.as_deref(), true),
+    )
+    .await;
+    let mut stream = match opened {
+        Ok(Ok(s)) => s,
+        Ok(Err(LinkError::Refused { code })) => return shared.failed(Some(code)),
+        Ok(Err(e)) => {
+            tracing::debug!("load conn session to {broker} failed: {e}");
+            return shared.failed(None);
+        }
+        Err(_) => return shared.failed(None),
+    };
+    shared.connected(t0);
+    let held = idle::hold(&mut stream, keep_alive_s, &mut release).await;
+    shared.counters.up.fetch_sub(1, Ordering::AcqRel);
+    match held {
+        Ok(()) => {
+            let _ = tokio::time::timeout(Duration::from_secs(2), dial::close(stream)).await;
+        }
+        Err(e) => tracing::debug!("load conn session to {broker} dropped: {e}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_held_session_future_is_small() {
+        let (_tx, rx) = watch::channel(false);
+        let shared = Arc::new(Shared::new(Arc::default(), None));
+        let f = session(
+            ([127, 0, 0, 1], 1).into(),
+            None,
+            Vec::new(),
+            60,
+            Duration::from_secs(1),
+            shared,
+            rx,
+        );
+        let size = std::mem::size_of_val(&f);
+        assert!(size <= 1024, "session future is {size} bytes");
+    }
+}

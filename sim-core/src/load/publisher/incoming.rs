@@ -1,0 +1,73 @@
+//! A connected publishing session's incoming side: acknowledgements (PUBACK, PUBREC,
+//! PUBCOMP), DISCONNECT.
+
+use crate::load::codec::ack::pubrel;
+use crate::load::codec::pub_incoming::{self, PubIncoming};
+use crate::load::publisher::histograms::record_all;
+use crate::load::publisher::live::Live;
+use std::sync::atomic::Ordering;
+
+impl Live<'_> {
+    /// Handle what a read gave: acknowledgements, PUBRECs to answer, DISCONNECT.
+    pub(super) fn take_in(&mut self, read: std::io::Result<usize>) {
+        match read {
+            Ok(0) | Err(_) => return self.lost_connection(),
+            Ok(n) => self.rlen += n,
+        }
+        let mut incoming = std::mem::take(&mut self.incoming);
+        let Ok(used) = pub_incoming::parse(&self.rbuf[..self.rlen], &mut incoming) else {
+            incoming.clear();
+            self.incoming = incoming;
+            return self.lost_connection();
+        };
+        self.rbuf.copy_within(used..self.rlen, 0);
+        self.rlen -= used;
+        if self.rlen == self.rbuf.len() {
+            // A packet larger than the buffer: grow for it.
+            self.rbuf.resize(self.rbuf.len() * 2, 0);
+        }
+        for p in incoming.drain(..) {
+            self.answer(p);
+        }
+        self.incoming = incoming;
+        record_all(&self.hists.ack, &mut self.acks);
+    }
+
+    /// One packet from the broker.
+    fn answer(&mut self, p: PubIncoming) {
+        let c = &self.counters;
+        let pending = &mut self.log.pending;
+        match p {
+            PubIncoming::Done { pkid, ok } => {
+                let done = pending
+                    .iter()
+                    .position(|p| p.pkid == pkid)
+                    .and_then(|i| pending.remove(i));
+                match done {
+                    Some(p) if ok => {
+                        self.acks.push(p.at.elapsed().as_micros() as u64);
+                        c.acked.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Some(_) => {
+                        c.errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                    None => {}
+                }
+            }
+            PubIncoming::Received { pkid, ok } => {
+                let i = pending.iter().position(|p| p.pkid == pkid);
+                if ok {
+                    if let Some(i) = i {
+                        pending[i].rec = true;
+                    }
+                    self.buf.extend_from_slice(&pubrel(pkid));
+                } else if let Some(i) = i {
+                    pending.remove(i);
+                    c.errors.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            PubIncoming::Disconnect => self.lost_connection(),
+            PubIncoming::Other => {}
+        }
+    }
+}

@@ -1,0 +1,176 @@
+//! The report of `twin load pub` and the merge of its shard reports.
+
+use crate::load::buffer::Dropped;
+use crate::load::error::LoadError;
+use crate::load::report::histograms::{add_histograms, one};
+use crate::measure::{Latency, histogram_to_base64, round4};
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Session connection outcome (`connect` in the load reports).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct ConnectCounts {
+    /// Sessions that got a CONNACK.
+    pub connected: u64,
+    /// Sessions that got none within the connect timeout.
+    pub failed: u64,
+    /// Connection errors seen while publishing (each followed by a reconnect attempt).
+    pub errors: u64,
+    /// Publishing sessions' connections made again after a lost one.
+    #[serde(default)]
+    pub reconnects: u64,
+    /// The counting subscribers' connections made again after a lost one.
+    #[serde(default)]
+    pub subscriber_reconnects: u64,
+}
+
+/// The report of a `twin load pub` run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoadReport {
+    /// `"twin"`.
+    pub tool: String,
+    /// Crate version.
+    pub version: String,
+    /// `"load pub"`.
+    pub command: String,
+    /// Broker used.
+    pub broker: crate::report::BrokerInfo,
+    /// `"i/N"` for one shard; absent for a whole run or a merge.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<String>,
+    /// How many reports were merged into this one (1 for a single run).
+    #[serde(default = "one")]
+    pub merged: u64,
+    /// Sessions this report covers.
+    pub clients: u64,
+    /// Devices this report covers (sessions × devices per session).
+    pub devices: u64,
+    /// Devices at least one of whose messages came back.
+    #[serde(default)]
+    pub devices_seen: u64,
+    /// QoS.
+    pub qos: u8,
+    /// Payload bytes (with `--payload`, the template's length; each message adds its
+    /// `"twl"` member).
+    pub size: u64,
+    /// Seconds from the first session start to the end of draining.
+    pub wall_seconds: f64,
+    /// Message accounting (same keys as `twin run`).
+    pub messages: crate::report::MessageCounts,
+    /// PUBACKs (QoS 1) or PUBCOMPs (QoS 2) received.
+    pub acked: u64,
+    /// Messages not sent, by reason (their sum is `messages.dropped_at_source`).
+    #[serde(default)]
+    pub dropped: Dropped,
+    /// QoS 1/2 messages written again after a lost connection (each counted once in
+    /// `sent`; a copy that reaches the subscriber twice is a duplicate).
+    #[serde(default)]
+    pub retransmitted: u64,
+    /// Messages from devices outside this shard, seen by its subscriber and ignored.
+    pub foreign: u64,
+    /// Session connection outcome.
+    pub connect: ConnectCounts,
+    /// Messages received per second over the publishing period.
+    pub received_per_s: f64,
+    /// Latency from the actual send.
+    pub latency_ms: Option<Latency>,
+    /// Latency from the intended send time (coordinated omission corrected).
+    pub latency_intended_ms: Option<Latency>,
+    /// PUBLISH → PUBACK (QoS 1) or PUBCOMP (QoS 2).
+    pub ack_ms: Option<Latency>,
+    /// TCP connect + CONNECT → CONNACK.
+    pub connect_ms: Option<Latency>,
+    /// How late each publish left against its schedule.
+    pub schedule_lag_ms: Option<Latency>,
+    /// How far the generator fell behind its schedule at worst, ms.
+    pub schedule_lag_max_ms: f64,
+    /// CPU seconds (user + system) this process used.
+    pub cpu_seconds: f64,
+    /// True when the generator, not the broker, was the bottleneck: its schedule lag
+    /// p99 exceeded 50 ms while it used most of a core or more.
+    pub generator_behind: bool,
+    /// The histograms behind the percentiles (µs, HdrHistogram V2 deflate, base64), so
+    /// `twin report merge` adds shards exactly.
+    pub histograms: BTreeMap<String, String>,
+}
+
+/// Add shard reports of one `twin load pub` into one: counts and histograms add (so
+/// the merged percentiles are those of one run over all the messages), wall time is the
+/// longest shard's.
+pub fn merge(reports: &[LoadReport]) -> Result<LoadReport, LoadError> {
+    let first = reports.first().ok_or(LoadError::NothingToMerge)?;
+    let mut out = first.clone();
+    out.shard = None;
+    out.merged = 0;
+    out.clients = 0;
+    out.devices = 0;
+    out.devices_seen = 0;
+    out.messages = crate::report::MessageCounts {
+        sent: 0,
+        received: 0,
+        lost: 0,
+        duplicates: 0,
+        out_of_order: 0,
+        dropped_at_source: 0,
+        malformed: 0,
+    };
+    out.acked = 0;
+    out.dropped = Dropped::default();
+    out.retransmitted = 0;
+    out.foreign = 0;
+    out.connect = ConnectCounts::default();
+    out.received_per_s = 0.0;
+    out.cpu_seconds = 0.0;
+    out.wall_seconds = 0.0;
+    out.generator_behind = false;
+    let mut hists: BTreeMap<String, Histogram<u64>> = BTreeMap::new();
+    for r in reports {
+        if r.command != first.command || r.qos != first.qos {
+            return Err(LoadError::Merge(format!(
+                "cannot merge a {} report at QoS {} with a {} report at QoS {}",
+                r.command, r.qos, first.command, first.qos
+            )));
+        }
+        out.merged += r.merged;
+        out.clients += r.clients;
+        out.devices += r.devices;
+        out.devices_seen += r.devices_seen;
+        let (a, b) = (&mut out.messages, &r.messages);
+        a.sent += b.sent;
+        a.received += b.received;
+        a.lost += b.lost;
+        a.duplicates += b.duplicates;
+        a.out_of_order += b.out_of_order;
+        a.dropped_at_source += b.dropped_at_source;
+        a.malformed += b.malformed;
+        out.acked += r.acked;
+        out.dropped.add(&r.dropped);
+        out.retransmitted += r.retransmitted;
+        out.foreign += r.foreign;
+        out.connect.connected += r.connect.connected;
+        out.connect.failed += r.connect.failed;
+        out.connect.errors += r.connect.errors;
+        out.connect.reconnects += r.connect.reconnects;
+        out.connect.subscriber_reconnects += r.connect.subscriber_reconnects;
+        out.received_per_s += r.received_per_s;
+        out.cpu_seconds += r.cpu_seconds;
+        out.wall_seconds = out.wall_seconds.max(r.wall_seconds);
+        out.generator_behind |= r.generator_behind;
+        add_histograms(&mut hists, &r.histograms)?;
+    }
+    let get = |n: &str| hists.get(n).and_then(Latency::of);
+    out.latency_ms = get("latency");
+    out.latency_intended_ms = get("intended");
+    out.ack_ms = get("ack");
+    out.connect_ms = get("connect");
+    out.schedule_lag_ms = get("schedule_lag");
+    out.schedule_lag_max_ms = out.schedule_lag_ms.map_or(0.0, |l| l.max);
+    out.received_per_s = round4(out.received_per_s);
+    out.cpu_seconds = round4(out.cpu_seconds);
+    out.histograms = hists
+        .iter()
+        .map(|(k, h)| (k.clone(), histogram_to_base64(h)))
+        .collect();
+    Ok(out)
+}

@@ -1,0 +1,58 @@
+//! The report of `twin load sub`.
+
+use crate::measure::Latency;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// What the subscribers counted, summed over them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct SubCounts {
+    /// Messages received, all kinds, duplicates included.
+    pub received: u64,
+    /// Distinct timed messages (publisher, seq).
+    pub distinct: u64,
+    /// Timed messages whose seq had been received before by the same subscriber.
+    pub duplicates: u64,
+    /// Timed messages whose seq was below the highest already seen from their publisher.
+    pub out_of_order: u64,
+    /// Seqs missing between the first and the last seen of each publisher.
+    pub gaps: u64,
+    /// Payloads without the load header.
+    pub untimed: u64,
+}
+
+/// The report of `twin load sub`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SubReport {
+    /// `"twin"`.
+    pub tool: String,
+    /// Crate version.
+    pub version: String,
+    /// `"load sub"`.
+    pub command: String,
+    /// Broker used.
+    pub broker: crate::report::BrokerInfo,
+    /// `"i/N"` for one shard.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<String>,
+    /// Subscribing sessions.
+    pub clients: u64,
+    /// Subscribers that got their SUBACK.
+    pub subscribed: u64,
+    /// The topic filter.
+    pub filter: String,
+    /// QoS.
+    pub qos: u8,
+    /// Seconds listened.
+    pub wall_seconds: f64,
+    /// Counts over all subscribers.
+    pub messages: SubCounts,
+    /// Distinct publishers seen (timed payloads).
+    pub publishers: u64,
+    /// Messages received per second, all subscribers together.
+    pub received_per_s: f64,
+    /// Latency from the send time in the payload.
+    pub latency_ms: Option<Latency>,
+    /// The histogram behind it (µs, HdrHistogram V2 deflate, base64).
+    pub histograms: BTreeMap<String, String>,
+}
