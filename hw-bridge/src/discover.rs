@@ -5,7 +5,8 @@
 
 mod homeassistant;
 
-use crate::adapter::{Adapter, JSON_BOOKKEEPING, Outcome};
+use crate::adapter::json::decode::NOT_READINGS as JSON_BOOKKEEPING;
+use crate::adapter::{Adapter, Outcome};
 use crate::config::{AdapterConfig, SparkplugConfig};
 use crate::error::BridgeError;
 use rumqttc::{AsyncClient, Event, Packet, QoS};
@@ -235,7 +236,7 @@ pub fn starter_config(seen: &[Seen], fleet: &str, broker: Option<&str>) -> Strin
         let levels: Vec<&str> = s.topic.split('/').collect();
         match levels[..] {
             [
-                crate::adapter::sparkplug::NAMESPACE,
+                crate::adapter::sparkplug::proto::NAMESPACE,
                 g,
                 kind,
                 n,
@@ -252,7 +253,7 @@ pub fn starter_config(seen: &[Seen], fleet: &str, broker: Option<&str>) -> Strin
                 births_first.push(s.clone());
                 claimed.insert(&s.topic);
             }
-            [crate::adapter::sparkplug::NAMESPACE, ..] => {
+            [crate::adapter::sparkplug::proto::NAMESPACE, ..] => {
                 claimed.insert(&s.topic);
             }
             _ => {}
@@ -597,7 +598,7 @@ mod tests {
 
     #[test]
     fn sparkplug_nodes_and_devices_are_found_from_births_and_data() {
-        use crate::adapter::sparkplug::{Metric, MetricValue, Payload, datatype};
+        use crate::adapter::sparkplug::proto::{Metric, MetricValue, Payload, datatype};
         use prost::Message as _;
         let bytes = |seq: u64, metrics: Vec<Metric>| {
             Payload {

@@ -5,7 +5,7 @@
 //! commands, and leaves a last will. Killing one drops its
 //! connection without a goodbye, so the broker fires the will.
 
-use crate::adapter::sparkplug::{self, Metric, MetricValue, Payload, datatype};
+use crate::adapter::sparkplug::proto::{self as sparkplug, Metric, MetricValue, Payload, datatype};
 use prost::Message as _;
 use rumqttc::{AsyncClient, Event, LastWill, MqttOptions, Packet, QoS};
 use serde_json::json;
@@ -639,7 +639,7 @@ impl Sparkplug {
                 MetricValue::Long(self.bd_seq),
             ),
             metric(
-                Some(crate::adapter::sparkplug::REBIRTH),
+                Some(crate::adapter::sparkplug::decode::REBIRTH),
                 None,
                 datatype::BOOLEAN,
                 MetricValue::Boolean(false),
@@ -751,7 +751,7 @@ impl Firmware for Sparkplug {
         };
         if topic == self.topic("NCMD", false) {
             let rebirth = p.metrics.iter().any(|m| {
-                m.name.as_deref() == Some(crate::adapter::sparkplug::REBIRTH)
+                m.name.as_deref() == Some(crate::adapter::sparkplug::decode::REBIRTH)
                     && m.value == Some(MetricValue::Boolean(true))
             });
             return if rebirth { self.births() } else { Vec::new() };

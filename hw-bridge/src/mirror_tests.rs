@@ -427,7 +427,7 @@ fn retained_values_do_not_bring_a_lost_device_back() {
 /// real one.
 #[test]
 fn a_sparkplug_node_and_its_device_are_mirrored() {
-    use crate::adapter::sparkplug::{Metric, MetricValue, Payload, datatype};
+    use crate::adapter::sparkplug::proto::{Metric, MetricValue, Payload, datatype};
     use prost::Message as _;
     let cfg = MirrorConfig::parse(
         r#"

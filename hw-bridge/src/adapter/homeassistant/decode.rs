@@ -7,12 +7,13 @@
 //! - `binary_sensor` and `switch`: `payload_on`/`payload_off`, a state true or false;
 //! - `number`: a number, both a reading and a state (so a desired value is confirmed).
 
-use super::template::short;
-use super::{Command, Event, Outcome, text, value_text};
+use crate::adapter::event::{Command, Event, Outcome};
+use crate::adapter::template::short;
+use crate::adapter::words::{text, value_text};
 use crate::config::{HaComponent, HaEntity, HomeAssistantConfig};
 use serde_json::Value;
 
-pub(super) fn filters(c: &HomeAssistantConfig) -> Vec<String> {
+pub(crate) fn filters(c: &HomeAssistantConfig) -> Vec<String> {
     let mut f: Vec<String> = Vec::new();
     for t in c
         .availability_topic
@@ -26,7 +27,7 @@ pub(super) fn filters(c: &HomeAssistantConfig) -> Vec<String> {
     f
 }
 
-pub(super) fn decode(c: &HomeAssistantConfig, topic: &str, payload: &[u8]) -> Outcome {
+pub(crate) fn decode(c: &HomeAssistantConfig, topic: &str, payload: &[u8]) -> Outcome {
     let text = match text(payload) {
         Ok(s) => s,
         Err(e) => return Outcome::Malformed(format!("{topic}: {e}")),
@@ -126,7 +127,7 @@ fn entity_events(e: &HaEntity, value: &Value) -> Result<Vec<Event>, String> {
     Ok(ev)
 }
 
-pub(super) fn command(
+pub(crate) fn command(
     c: &HomeAssistantConfig,
     key: &str,
     value: &Value,

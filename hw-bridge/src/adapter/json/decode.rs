@@ -3,7 +3,8 @@
 //! user's choice. Readings and states are found by JSON pointer; commands go out as
 //! `{"set":{"relay":true}}`, the command payload of the wire contract.
 
-use super::{Command, Event, Outcome, online_word, text};
+use crate::adapter::event::{Command, Event, Outcome};
+use crate::adapter::words::{online_word, text};
 use crate::config::JsonConfig;
 use serde_json::Value;
 
@@ -19,13 +20,13 @@ pub(crate) const NOT_READINGS: &[&str] = &[
     "sent_us",
 ];
 
-pub(super) fn filters(j: &JsonConfig) -> Vec<String> {
+pub(crate) fn filters(j: &JsonConfig) -> Vec<String> {
     let mut f = vec![j.topic.clone()];
     f.extend(j.status_topic.clone());
     f
 }
 
-pub(super) fn decode(j: &JsonConfig, topic: &str, payload: &[u8]) -> Outcome {
+pub(crate) fn decode(j: &JsonConfig, topic: &str, payload: &[u8]) -> Outcome {
     let text = match text(payload) {
         Ok(s) => s,
         Err(e) => return Outcome::Malformed(format!("{topic}: {e}")),
@@ -112,7 +113,7 @@ fn short(v: &Value) -> String {
     }
 }
 
-pub(super) fn command(j: &JsonConfig, key: &str, value: &Value) -> Result<Command, String> {
+pub(crate) fn command(j: &JsonConfig, key: &str, value: &Value) -> Result<Command, String> {
     let Some(topic) = &j.command_topic else {
         return Err("this device has no command_topic in the mirror config".into());
     };

@@ -1,167 +1,12 @@
-//! Sparkplug B (Eclipse Tahu, specification 3.0). An edge node publishes on
-//! `spBv1.0/{group}/NBIRTH|NDATA|NDEATH/{edge_node}` and its devices on
-//! `spBv1.0/{group}/DBIRTH|DDATA|DDEATH/{edge_node}/{device}`; a host commands them with
-//! NCMD and DCMD. Payloads are protobuf `org.eclipse.tahu.protobuf.Payload`.
-//!
-//! Unlike the other conventions, Sparkplug is stateful, and so is this adapter (its
-//! [`Session`]):
-//! - A BIRTH names each metric and may give it an alias; later DATA may carry only the
-//!   alias, so the names are remembered. A DATA metric whose alias no BIRTH defined is
-//!   malformed.
-//! - Every message of the node but NDEATH carries `seq`, one more (mod 256) than the
-//!   node's previous message, whichever of its devices it is about. So the adapter
-//!   follows the whole node, and a gap is counted as lost by the mirrored device whose
-//!   message shows it (once, however many of the node's devices are mirrored).
-//! - NBIRTH carries `bdSeq`; the NDEATH (the node's last will, published by the broker)
-//!   carries the same. An NDEATH with another `bdSeq` is from an older session and is
-//!   ignored.
-//! - NDEATH takes the node and all its devices offline, DDEATH one device; NBIRTH and
-//!   DBIRTH bring them online.
-//!
-//! Metric names become ours lower-cased, with '/' and spaces as '_'
-//! (`Inputs/Temperature` is `inputs_temperature`), or as `readings`/`state` name them.
+//! Reading a Sparkplug B node's messages ([`Session`] follows its births, deaths and
+//! `seq`), and the NCMD/DCMD that carry a desired state to it.
 
-use super::{Command, Event, Outcome};
+use crate::adapter::event::{Command, Event, Outcome};
+use crate::adapter::sparkplug::proto::{BD_SEQ, Metric, MetricValue, NAMESPACE, Payload, datatype};
 use crate::config::SparkplugConfig;
 use prost::Message as _;
 use serde_json::Value;
 use std::collections::BTreeMap;
-
-/// The topic namespace of Sparkplug B.
-pub(crate) const NAMESPACE: &str = "spBv1.0";
-
-/// The metric that numbers an edge node's MQTT sessions.
-pub(crate) const BD_SEQ: &str = "bdSeq";
-
-/// The subset of Tahu's `Payload` that the mirror reads and writes.
-///
-/// Why hand-written `prost` derives rather than code generated from `sparkplug_b.proto`:
-/// `prost` is the protobuf crate the Rust ecosystem settled on, and its derive needs no
-/// `protoc` and no build script, so the workspace still builds with cargo alone. Protobuf
-/// skips the fields a message does not declare, so declaring only what the mirror uses
-/// still decodes a full Tahu payload (uuid, body, metadata, properties, datasets,
-/// templates). Field numbers and types follow `sparkplug_b.proto`, which is proto2:
-/// every scalar is optional.
-#[derive(Clone, PartialEq, prost::Message)]
-pub(crate) struct Payload {
-    /// Milliseconds since the Unix epoch when the message was sent.
-    #[prost(uint64, optional, tag = "1")]
-    pub timestamp: Option<u64>,
-    /// The metrics.
-    #[prost(message, repeated, tag = "2")]
-    pub metrics: Vec<Metric>,
-    /// The node's message counter, 0 to 255; absent in NDEATH and commands.
-    #[prost(uint64, optional, tag = "3")]
-    pub seq: Option<u64>,
-}
-
-/// One metric of a [`Payload`]: Tahu's `Payload.Metric` without metadata and properties.
-#[derive(Clone, PartialEq, prost::Message)]
-pub(crate) struct Metric {
-    /// Its name; BIRTHs carry it, DATA may carry the alias instead.
-    #[prost(string, optional, tag = "1")]
-    pub name: Option<String>,
-    /// A number standing for the name, defined by a BIRTH.
-    #[prost(uint64, optional, tag = "2")]
-    pub alias: Option<u64>,
-    /// Milliseconds since the Unix epoch when it was measured.
-    #[prost(uint64, optional, tag = "3")]
-    pub timestamp: Option<u64>,
-    /// A [`datatype`] code; BIRTHs carry it, DATA may leave it to the BIRTH.
-    #[prost(uint32, optional, tag = "4")]
-    pub datatype: Option<u32>,
-    /// Backfilled history, not the current value.
-    #[prost(bool, optional, tag = "5")]
-    pub is_historical: Option<bool>,
-    /// No value (a failed read), said explicitly.
-    #[prost(bool, optional, tag = "7")]
-    pub is_null: Option<bool>,
-    /// The value, in the field its datatype uses.
-    #[prost(oneof = "MetricValue", tags = "10, 11, 12, 13, 14, 15, 16")]
-    pub value: Option<MetricValue>,
-}
-
-/// The scalar members of `Metric.value`. DataSet, Template and extension values (17 to
-/// 19) are skipped on decoding, like any undeclared field.
-#[derive(Clone, PartialEq, prost::Oneof)]
-pub(crate) enum MetricValue {
-    /// `int_value`: 8-, 16- and 32-bit integers, signed ones as two's complement.
-    #[prost(uint32, tag = "10")]
-    Int(u32),
-    /// `long_value`: 64-bit integers (and unsigned 32-bit, DateTime).
-    #[prost(uint64, tag = "11")]
-    Long(u64),
-    /// `float_value`.
-    #[prost(float, tag = "12")]
-    Float(f32),
-    /// `double_value`.
-    #[prost(double, tag = "13")]
-    Double(f64),
-    /// `boolean_value`.
-    #[prost(bool, tag = "14")]
-    Boolean(bool),
-    /// `string_value`: String, Text and UUID.
-    #[prost(string, tag = "15")]
-    String(String),
-    /// `bytes_value`: Bytes and File, which the mirror does not read.
-    #[prost(bytes = "vec", tag = "16")]
-    Bytes(Vec<u8>),
-}
-
-/// Sparkplug datatype codes (Tahu's `DataType`), the scalar ones the mirror reads.
-pub(crate) mod datatype {
-    /// Declared by neither the metric nor its BIRTH: read by the value's field.
-    pub const UNKNOWN: u32 = 0;
-    pub const INT8: u32 = 1;
-    pub const INT16: u32 = 2;
-    pub const INT32: u32 = 3;
-    pub const INT64: u32 = 4;
-    pub const UINT8: u32 = 5;
-    pub const UINT16: u32 = 6;
-    pub const UINT32: u32 = 7;
-    pub const UINT64: u32 = 8;
-    pub const FLOAT: u32 = 9;
-    pub const DOUBLE: u32 = 10;
-    pub const BOOLEAN: u32 = 11;
-    pub const STRING: u32 = 12;
-    /// Milliseconds since the Unix epoch, in `long_value`.
-    pub const DATETIME: u32 = 13;
-    pub const TEXT: u32 = 14;
-    pub const UUID: u32 = 15;
-    pub const BYTES: u32 = 17;
-
-    /// Its name in the specification, for messages.
-    pub fn name(code: u32) -> String {
-        const NAMES: [&str; 22] = [
-            "Unknown",
-            "Int8",
-            "Int16",
-            "Int32",
-            "Int64",
-            "UInt8",
-            "UInt16",
-            "UInt32",
-            "UInt64",
-            "Float",
-            "Double",
-            "Boolean",
-            "String",
-            "DateTime",
-            "Text",
-            "UUID",
-            "DataSet",
-            "Bytes",
-            "File",
-            "Template",
-            "PropertySet",
-            "PropertySetList",
-        ];
-        match NAMES.get(code as usize) {
-            Some(n) => (*n).to_string(),
-            None => format!("datatype {code}"),
-        }
-    }
-}
 
 /// The kinds of message, from the topic's third level.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -231,7 +76,7 @@ fn bookkeeping(metric: &str) -> bool {
     metric == BD_SEQ || metric.starts_with("Node Control/") || metric.starts_with("Device Control/")
 }
 
-pub(super) fn filters(cfg: &SparkplugConfig) -> Vec<String> {
+pub(crate) fn filters(cfg: &SparkplugConfig) -> Vec<String> {
     // The whole node, devices and all, even to mirror one device: `seq` counts them all.
     let (g, n) = (&cfg.group, &cfg.edge_node);
     vec![
@@ -267,7 +112,7 @@ fn parse_topic<'a>(cfg: &SparkplugConfig, topic: &'a str) -> Option<(Kind, Optio
     Some((kind, device))
 }
 
-pub(super) fn decode(
+pub(crate) fn decode(
     cfg: &SparkplugConfig,
     s: &mut Session,
     topic: &str,
@@ -559,7 +404,7 @@ fn rebirth(cfg: &SparkplugConfig) -> Command {
 /// The node control metric that asks for a rebirth.
 pub(crate) const REBIRTH: &str = "Node Control/Rebirth";
 
-pub(super) fn command(
+pub(crate) fn command(
     cfg: &SparkplugConfig,
     s: &Session,
     key: &str,
@@ -702,5 +547,5 @@ fn now_ms() -> u64 {
 }
 
 #[cfg(test)]
-#[path = "sparkplug_tests.rs"]
+#[path = "decode_tests.rs"]
 mod tests;

@@ -3,7 +3,8 @@
 //! the last will), `stat/{t}/POWER` and `stat/{t}/RESULT` (the answer to a command);
 //! commands on `cmnd/{t}/POWER`.
 
-use super::{Command, Event, Outcome, online_word, switch_word, text, value_text};
+use crate::adapter::event::{Command, Event, Outcome};
+use crate::adapter::words::{online_word, switch_word, text, value_text};
 use serde_json::Value;
 
 /// Fields of a SENSOR message that are not readings.
@@ -24,11 +25,11 @@ const NUMERIC: &[&str] = &[
     "Illuminance",
 ];
 
-pub(super) fn filters(t: &str) -> Vec<String> {
+pub(crate) fn filters(t: &str) -> Vec<String> {
     vec![format!("tele/{t}/+"), format!("stat/{t}/+")]
 }
 
-pub(super) fn decode(t: &str, topic: &str, payload: &[u8]) -> Outcome {
+pub(crate) fn decode(t: &str, topic: &str, payload: &[u8]) -> Outcome {
     let Some((prefix, rest)) = topic.split_once('/') else {
         return Outcome::NotMine;
     };
@@ -160,7 +161,7 @@ fn sensor(topic: &str, o: &serde_json::Map<String, Value>) -> Outcome {
     Outcome::Events(out)
 }
 
-pub(super) fn command(t: &str, key: &str, value: &Value) -> Command {
+pub(crate) fn command(t: &str, key: &str, value: &Value) -> Command {
     let lower = key.to_ascii_lowercase();
     if lower.starts_with("power") {
         return Command {

@@ -7,18 +7,19 @@
 //! hyphens, so the underscore is never ambiguous), or as `readings`/`state` name it:
 //! `readings = { temperature = "sensor/temperature" }`.
 
-use super::{Command, Event, Outcome, text, value_text};
+use crate::adapter::event::{Command, Event, Outcome};
+use crate::adapter::words::{text, value_text};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
-pub(super) fn filters(base: &str, device: &str) -> Vec<String> {
+pub(crate) fn filters(base: &str, device: &str) -> Vec<String> {
     vec![
         format!("{base}/{device}/$state"),
         format!("{base}/{device}/+/+"),
     ]
 }
 
-pub(super) fn decode(
+pub(crate) fn decode(
     base: &str,
     device: &str,
     names: &BTreeMap<String, String>,
@@ -78,7 +79,7 @@ pub(super) fn decode(
     Outcome::Events(vec![event])
 }
 
-pub(super) fn command(
+pub(crate) fn command(
     base: &str,
     device: &str,
     names: &BTreeMap<String, String>,

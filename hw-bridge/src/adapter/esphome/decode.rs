@@ -3,11 +3,12 @@
 //! `{node}/switch/{id}/state` and `{node}/binary_sensor/{id}/state` (`ON`/`OFF`);
 //! commands on `{node}/switch/{id}/command` and `{node}/number/{id}/command`.
 
-use super::{Command, Event, Outcome, online_word, switch_word, text, value_text};
+use crate::adapter::event::{Command, Event, Outcome};
+use crate::adapter::words::{online_word, switch_word, text, value_text};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
-pub(super) fn filters(node: &str) -> Vec<String> {
+pub(crate) fn filters(node: &str) -> Vec<String> {
     vec![
         format!("{node}/status"),
         format!("{node}/sensor/+/state"),
@@ -16,7 +17,7 @@ pub(super) fn filters(node: &str) -> Vec<String> {
     ]
 }
 
-pub(super) fn decode(
+pub(crate) fn decode(
     node: &str,
     readings: &BTreeMap<String, String>,
     topic: &str,
@@ -71,7 +72,7 @@ pub(super) fn decode(
     }
 }
 
-pub(super) fn command(node: &str, key: &str, value: &Value) -> Command {
+pub(crate) fn command(node: &str, key: &str, value: &Value) -> Command {
     let normalised = crate::value::normalise(value);
     if matches!(normalised, Value::Number(_)) {
         return Command {

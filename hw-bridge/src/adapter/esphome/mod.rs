@@ -1,0 +1,3 @@
+//! The esphome convention.
+
+pub(crate) mod decode;

@@ -1,0 +1,3 @@
+//! The homeassistant convention.
+
+pub(crate) mod decode;

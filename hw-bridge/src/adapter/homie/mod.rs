@@ -1,0 +1,3 @@
+//! The homie convention.
+
+pub(crate) mod decode;

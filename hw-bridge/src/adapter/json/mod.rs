@@ -1,0 +1,3 @@
+//! The json convention.
+
+pub(crate) mod decode;

@@ -1,0 +1,3 @@
+//! The tasmota convention.
+
+pub(crate) mod decode;
