@@ -11,45 +11,14 @@
 //! for any JSON device. A port that cannot be opened, or goes away, marks the device
 //! offline, and the task tries again with backoff until the mirror stops.
 
-use crate::config::{AdapterConfig, MirrorConfig};
+use crate::adapter::config::AdapterConfig;
+pub use crate::adapter::serial::topics::{Topics, is_bridge_topic};
+use crate::config::mirror::MirrorConfig;
 use rumqttc::{AsyncClient, QoS};
 use sim_core::transport::backoff::Backoff;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio_serial::{ClearBuffer, SerialPort, SerialPortBuilderExt};
-
-/// The MQTT topics a serial device is bridged on.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Topics {
-    /// Each line read from the port, as it was read (without its line ending).
-    pub telemetry: String,
-    /// Retained `online` while the port is open, `offline` when it is not.
-    pub status: String,
-    /// Payloads published here are written to the port, one line each.
-    pub cmd: String,
-}
-
-impl Topics {
-    /// The topics of device `device` in fleet `fleet`.
-    pub fn new(fleet: &str, device: &str) -> Topics {
-        let base = format!("twin/{fleet}/{device}/serial");
-        Topics {
-            telemetry: format!("{base}/telemetry"),
-            status: format!("{base}/status"),
-            cmd: format!("{base}/cmd"),
-        }
-    }
-}
-
-/// Whether a topic is one the session bridges a serial port on
-/// (`twin/{fleet}/{device}/serial/...`): discovery leaves those to the mirror.
-pub fn is_bridge_topic(topic: &str) -> bool {
-    let levels: Vec<&str> = topic.split('/').collect();
-    matches!(
-        levels.as_slice(),
-        ["twin", _, _, "serial", "telemetry" | "status" | "cmd"]
-    )
-}
 
 /// What the framer made of the bytes read so far.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,6 +1,7 @@
 //! [`Adapter`]: one device's adapter, handing each message and command to the code of
 //! the device's convention (a folder each, beside this file).
 
+use crate::adapter::config::AdapterConfig;
 use crate::adapter::esphome::decode as esphome;
 use crate::adapter::event::{Command, Outcome};
 use crate::adapter::homeassistant::decode as homeassistant;
@@ -8,7 +9,6 @@ use crate::adapter::homie::decode as homie;
 use crate::adapter::json::decode as json;
 use crate::adapter::sparkplug::decode as sparkplug;
 use crate::adapter::tasmota::decode as tasmota;
-use crate::config::AdapterConfig;
 use serde_json::Value;
 
 /// One device's adapter.
@@ -46,15 +46,7 @@ impl Adapter {
 
     /// Its name in configs and reports.
     pub fn name(&self) -> &'static str {
-        match self.cfg {
-            AdapterConfig::Json(_) => "json",
-            AdapterConfig::Tasmota { .. } => "tasmota",
-            AdapterConfig::Esphome { .. } => "esphome",
-            AdapterConfig::Homie { .. } => "homie",
-            AdapterConfig::Sparkplug(_) => "sparkplug",
-            AdapterConfig::HomeAssistant(_) => "homeassistant",
-            AdapterConfig::Serial(_) => "serial",
-        }
+        self.cfg.name()
     }
 
     /// Topic filters to subscribe to.

@@ -17,16 +17,19 @@
 //! [`Event`] vocabulary, the [`Adapter`] that dispatches to a convention, the words
 //! firmware spells alike, and the Home Assistant value templates.
 
+pub(crate) mod config;
 mod dispatch;
 pub(crate) mod esphome;
 pub(crate) mod event;
 pub(crate) mod homeassistant;
 pub(crate) mod homie;
 pub(crate) mod json;
+pub(crate) mod serial;
 pub(crate) mod sparkplug;
 pub(crate) mod tasmota;
 pub mod template;
 pub(crate) mod words;
 
+pub use config::AdapterConfig;
 pub use dispatch::Adapter;
 pub use event::{Command, Event, Outcome};

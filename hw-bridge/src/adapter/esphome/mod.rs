@@ -1,3 +1,4 @@
 //! The esphome convention.
 
+pub(crate) mod config;
 pub(crate) mod decode;

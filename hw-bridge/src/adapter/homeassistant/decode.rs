@@ -8,9 +8,9 @@
 //! - `number`: a number, both a reading and a state (so a desired value is confirmed).
 
 use crate::adapter::event::{Command, Event, Outcome};
+use crate::adapter::homeassistant::entity::{HaComponent, HaEntity, HomeAssistantConfig};
 use crate::adapter::template::short;
 use crate::adapter::words::{text, value_text};
-use crate::config::{HaComponent, HaEntity, HomeAssistantConfig};
 use serde_json::Value;
 
 pub(crate) fn filters(c: &HomeAssistantConfig) -> Vec<String> {

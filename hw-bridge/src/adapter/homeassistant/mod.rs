@@ -1,3 +1,7 @@
-//! The homeassistant convention.
+//! Home Assistant MQTT discovery: a device that announced its entities under
+//! `homeassistant/.../config`, each read from its `state_topic` through its
+//! `value_template` (`crate::adapter::template`).
 
+pub(crate) mod config;
 pub(crate) mod decode;
+pub(crate) mod entity;

@@ -1,3 +1,4 @@
 //! The homie convention.
 
+pub(crate) mod config;
 pub(crate) mod decode;

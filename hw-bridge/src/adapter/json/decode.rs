@@ -4,8 +4,8 @@
 //! `{"set":{"relay":true}}`, the command payload of the wire contract.
 
 use crate::adapter::event::{Command, Event, Outcome};
+use crate::adapter::json::config::JsonConfig;
 use crate::adapter::words::{online_word, text};
-use crate::config::JsonConfig;
 use serde_json::Value;
 
 /// Top-level fields that name or number a message, not readings (used when no readings

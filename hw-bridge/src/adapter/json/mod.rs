@@ -1,3 +1,4 @@
 //! The json convention.
 
+pub(crate) mod config;
 pub(crate) mod decode;

@@ -2,8 +2,8 @@
 //! `seq`), and the NCMD/DCMD that carry a desired state to it.
 
 use crate::adapter::event::{Command, Event, Outcome};
+use crate::adapter::sparkplug::config::SparkplugConfig;
 use crate::adapter::sparkplug::proto::{BD_SEQ, Metric, MetricValue, NAMESPACE, Payload, datatype};
-use crate::config::SparkplugConfig;
 use prost::Message as _;
 use serde_json::Value;
 use std::collections::BTreeMap;

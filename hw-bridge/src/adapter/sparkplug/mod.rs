@@ -21,5 +21,6 @@
 //! Metric names become ours lower-cased, with '/' and spaces as '_'
 //! (`Inputs/Temperature` is `inputs_temperature`), or as `readings`/`state` name them.
 
+pub(crate) mod config;
 pub(crate) mod decode;
 pub(crate) mod proto;

@@ -1,3 +1,4 @@
 //! The tasmota convention.
 
+pub(crate) mod config;
 pub(crate) mod decode;
