@@ -18,7 +18,7 @@
 //! firmware spells alike, and the Home Assistant value templates.
 
 pub(crate) mod config;
-mod dispatch;
+pub(crate) mod dispatch;
 pub(crate) mod esphome;
 pub(crate) mod event;
 pub(crate) mod homeassistant;

@@ -2,6 +2,8 @@
 //! `homeassistant/.../config`, each read from its `state_topic` through its
 //! `value_template` (`crate::adapter::template`).
 
+pub(crate) mod announced;
 pub(crate) mod config;
 pub(crate) mod decode;
+pub(crate) mod discover;
 pub(crate) mod entity;

@@ -23,4 +23,5 @@
 
 pub(crate) mod config;
 pub(crate) mod decode;
+pub(crate) mod discover;
 pub(crate) mod proto;
