@@ -6,4 +6,6 @@ pub(crate) mod announced;
 pub(crate) mod config;
 pub(crate) mod decode;
 pub(crate) mod discover;
+#[cfg(feature = "test-support")]
+pub(crate) mod emulator;
 pub(crate) mod entity;
