@@ -7,7 +7,9 @@ use crate::adapter::event::{Command, Outcome};
 use crate::adapter::homeassistant::decode as homeassistant;
 use crate::adapter::homie::decode as homie;
 use crate::adapter::json::decode as json;
+use crate::adapter::sparkplug::command as sparkplug_command;
 use crate::adapter::sparkplug::decode as sparkplug;
+use crate::adapter::sparkplug::session::Session as SparkplugSession;
 use crate::adapter::tasmota::decode as tasmota;
 use serde_json::Value;
 
@@ -19,7 +21,7 @@ pub struct Adapter {
     filters: Vec<String>,
     /// What a Sparkplug edge node's messages taught so far (aliases, bdSeq, seq); left
     /// empty by the other adapters, which read each message on its own.
-    sparkplug: sparkplug::Session,
+    sparkplug: SparkplugSession,
 }
 
 impl Adapter {
@@ -40,7 +42,7 @@ impl Adapter {
         Adapter {
             cfg,
             filters,
-            sparkplug: sparkplug::Session::default(),
+            sparkplug: SparkplugSession::default(),
         }
     }
 
@@ -102,7 +104,9 @@ impl Adapter {
                 device_id,
                 names,
             } => homie::command(base, device_id, names, key, value),
-            AdapterConfig::Sparkplug(s) => sparkplug::command(s, &self.sparkplug, key, value),
+            AdapterConfig::Sparkplug(s) => {
+                sparkplug_command::command(s, &self.sparkplug, key, value)
+            }
             AdapterConfig::HomeAssistant(h) => homeassistant::command(h, key, value),
             AdapterConfig::Serial(s) => json::command(&s.json, key, value),
         }

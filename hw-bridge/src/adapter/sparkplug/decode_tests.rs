@@ -1,5 +1,7 @@
 use super::*;
+use crate::adapter::sparkplug::command::{REBIRTH, command};
 use serde_json::json;
+use std::collections::BTreeMap;
 
 const NBIRTH: &str = "spBv1.0/plant/NBIRTH/gw-1";
 const NDATA: &str = "spBv1.0/plant/NDATA/gw-1";

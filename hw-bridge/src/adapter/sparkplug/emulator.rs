@@ -1,6 +1,6 @@
 //! An emulated Sparkplug B edge node with one device, for tests.
 
-use crate::adapter::sparkplug::decode::REBIRTH;
+use crate::adapter::sparkplug::command::REBIRTH;
 use crate::adapter::sparkplug::proto::{self as sparkplug, Metric, MetricValue, Payload, datatype};
 use crate::emulator::firmware::{Curve, Emulator, Firmware, Log, Msgs, spawn};
 use prost::Message as _;

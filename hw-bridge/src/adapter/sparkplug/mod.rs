@@ -21,9 +21,11 @@
 //! Metric names become ours lower-cased, with '/' and spaces as '_'
 //! (`Inputs/Temperature` is `inputs_temperature`), or as `readings`/`state` name them.
 
+pub(crate) mod command;
 pub(crate) mod config;
 pub(crate) mod decode;
 pub(crate) mod discover;
 #[cfg(feature = "test-support")]
 pub(crate) mod emulator;
 pub(crate) mod proto;
+pub(crate) mod session;
