@@ -201,7 +201,7 @@ fn discover(args: &MirrorArgs) -> anyhow::Result<u8> {
 }
 
 fn set(args: SetArgs) -> anyhow::Result<u8> {
-    let desired = hw_bridge::value::parse_assignments(&args.pairs).map_err(bad)?;
+    let desired = hw_bridge::value::parse_assignments(&args.pairs)?;
     let cfg = match &args.config {
         Some(p) => Some(MirrorConfig::load(p)?),
         None => None,

@@ -11,6 +11,7 @@ use crate::adapter::sparkplug::command as sparkplug_command;
 use crate::adapter::sparkplug::decode as sparkplug;
 use crate::adapter::sparkplug::session::Session as SparkplugSession;
 use crate::adapter::tasmota::decode as tasmota;
+use crate::error::BridgeError;
 use serde_json::Value;
 
 /// One device's adapter.
@@ -93,9 +94,11 @@ impl Adapter {
         }
     }
 
-    /// The native command that sets `key` to `value`.
-    pub fn command(&self, key: &str, value: &Value) -> Result<Command, String> {
-        match &self.cfg {
+    /// The native command that sets `key` to `value`; [`BridgeError::Command`] with the
+    /// reason when the convention has none for it. (Each convention gives its reason as
+    /// text, like a malformed message's.)
+    pub fn command(&self, key: &str, value: &Value) -> Result<Command, BridgeError> {
+        let command = match &self.cfg {
             AdapterConfig::Json(j) => json::command(j, key, value),
             AdapterConfig::Tasmota { topic } => Ok(tasmota::command(topic, key, value)),
             AdapterConfig::Esphome { node, .. } => Ok(esphome::command(node, key, value)),
@@ -109,6 +112,7 @@ impl Adapter {
             }
             AdapterConfig::HomeAssistant(h) => homeassistant::command(h, key, value),
             AdapterConfig::Serial(s) => json::command(&s.json, key, value),
-        }
+        };
+        command.map_err(BridgeError::Command)
     }
 }

@@ -1,11 +1,13 @@
 //! Words and text every convention reads the same way: UTF-8 payloads, switch words,
 //! command text, online/offline spellings.
 
+use crate::error::BridgeError;
 use serde_json::Value;
 
 /// A payload as UTF-8 text, or the reason it is not.
-pub(crate) fn text(payload: &[u8]) -> Result<&str, String> {
-    std::str::from_utf8(payload).map_err(|e| format!("not UTF-8 text ({e})"))
+pub(crate) fn text(payload: &[u8]) -> Result<&str, BridgeError> {
+    std::str::from_utf8(payload)
+        .map_err(|e| BridgeError::Malformed(format!("not UTF-8 text ({e})")))
 }
 
 /// `ON`/`OFF`/`TOGGLE` for a switch command.

@@ -11,6 +11,7 @@ use crate::adapter::event::{Command, Event, Outcome};
 use crate::adapter::homeassistant::entity::{HaComponent, HaEntity, HomeAssistantConfig};
 use crate::adapter::template::short;
 use crate::adapter::words::{text, value_text};
+use crate::error::BridgeError;
 use serde_json::Value;
 
 pub(crate) fn filters(c: &HomeAssistantConfig) -> Vec<String> {
@@ -83,7 +84,7 @@ pub(crate) fn decode(c: &HomeAssistantConfig, topic: &str, payload: &[u8]) -> Ou
 }
 
 /// What one entity's value says.
-fn entity_events(e: &HaEntity, value: &Value) -> Result<Vec<Event>, String> {
+fn entity_events(e: &HaEntity, value: &Value) -> Result<Vec<Event>, BridgeError> {
     if e.component.is_switch() {
         let word = match value {
             Value::String(s) => s.clone(),
@@ -97,12 +98,12 @@ fn entity_events(e: &HaEntity, value: &Value) -> Result<Vec<Event>, String> {
         } else if word.trim().is_empty() {
             Ok(Vec::new())
         } else {
-            Err(format!(
+            Err(BridgeError::Malformed(format!(
                 "expected {} or {}, got {}",
                 e.payload_on,
                 e.payload_off,
                 short(value)
-            ))
+            )))
         };
     }
     let n = match value {
@@ -118,7 +119,10 @@ fn entity_events(e: &HaEntity, value: &Value) -> Result<Vec<Event>, String> {
         _ => None,
     };
     let Some(n) = n.filter(|n| n.is_finite()) else {
-        return Err(format!("expected a number, got {}", short(value)));
+        return Err(BridgeError::Malformed(format!(
+            "expected a number, got {}",
+            short(value)
+        )));
     };
     let mut ev = vec![Event::Reading(e.name.clone(), n)];
     if e.component == HaComponent::Number {

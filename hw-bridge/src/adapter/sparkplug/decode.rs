@@ -6,6 +6,7 @@ use crate::adapter::sparkplug::command::rebirth;
 use crate::adapter::sparkplug::config::SparkplugConfig;
 use crate::adapter::sparkplug::proto::{BD_SEQ, Metric, MetricValue, NAMESPACE, Payload, datatype};
 use crate::adapter::sparkplug::session::{Birth, Session, local_name};
+use crate::error::BridgeError;
 use prost::Message as _;
 use serde_json::Value;
 
@@ -135,7 +136,7 @@ fn read(
     s: &mut Session,
     kind: Kind,
     metrics: &[Metric],
-) -> Result<Vec<Event>, String> {
+) -> Result<Vec<Event>, BridgeError> {
     let mut events = Vec::new();
     let read = match kind {
         Kind::NBirth | Kind::DBirth => match Birth::declare(metrics) {
@@ -200,16 +201,22 @@ fn integer(m: &Metric) -> Option<u64> {
 }
 
 /// The events a BIRTH's or DATA's metrics make.
-fn values(cfg: &SparkplugConfig, birth: &Birth, metrics: &[Metric]) -> Result<Vec<Event>, String> {
+fn values(
+    cfg: &SparkplugConfig,
+    birth: &Birth,
+    metrics: &[Metric],
+) -> Result<Vec<Event>, BridgeError> {
     let mut events = Vec::new();
     for m in metrics {
         let name = match (&m.name, m.alias) {
             (Some(n), _) => n.clone(),
             (None, Some(a)) => match birth.names.get(&a) {
                 Some(n) => n.clone(),
-                None => return Err(format!("alias {a} was never defined by a BIRTH")),
+                None => return Err(malformed(format!("alias {a} was never defined by a BIRTH"))),
             },
-            (None, None) => return Err("a metric with neither name nor alias".into()),
+            (None, None) => {
+                return Err(malformed("a metric with neither name nor alias".into()));
+            }
         };
         // Backfilled history is not the current value; null is no value.
         if m.is_historical == Some(true) || m.is_null == Some(true) {
@@ -237,10 +244,10 @@ fn values(cfg: &SparkplugConfig, birth: &Birth, metrics: &[Metric]) -> Result<Ve
             match crate::value::as_reading(&v) {
                 Some(x) => events.push(Event::Reading(ours.clone(), x)),
                 None => {
-                    return Err(format!(
+                    return Err(malformed(format!(
                         "metric \"{name}\" ({}) is not a number: {v}",
                         datatype::name(declared)
-                    ));
+                    )));
                 }
             }
         }
@@ -253,7 +260,7 @@ fn values(cfg: &SparkplugConfig, birth: &Birth, metrics: &[Metric]) -> Result<Ve
 
 /// A metric's value read by its datatype: `None` for values the mirror does not read
 /// (bytes, datasets, templates, NaN), an error when the field does not fit the type.
-fn value(name: &str, declared: u32, v: &Option<MetricValue>) -> Result<Option<Value>, String> {
+fn value(name: &str, declared: u32, v: &Option<MetricValue>) -> Result<Option<Value>, BridgeError> {
     use MetricValue as V;
     use datatype as dt;
     let Some(v) = v else {
@@ -269,10 +276,10 @@ fn value(name: &str, declared: u32, v: &Option<MetricValue>) -> Result<Option<Va
         V::Bytes(_) => "bytes_value",
     };
     let wrong = || {
-        Err(format!(
+        Err(malformed(format!(
             "metric \"{name}\" is declared {} but carries {field}",
             dt::name(declared)
-        ))
+        )))
     };
     let raw = match v {
         V::Int(i) => Some(u64::from(*i)),
@@ -315,6 +322,11 @@ fn value(name: &str, declared: u32, v: &Option<MetricValue>) -> Result<Option<Va
         },
         _ => Ok(None),
     }
+}
+
+/// Why a message cannot be read, as the error.
+fn malformed(why: String) -> BridgeError {
+    BridgeError::Malformed(why)
 }
 
 #[cfg(test)]

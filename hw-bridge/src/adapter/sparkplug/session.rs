@@ -2,6 +2,7 @@
 //! `seq`, and the metrics its last BIRTH declared.
 
 use crate::adapter::sparkplug::proto::{Metric, MetricValue, datatype};
+use crate::error::BridgeError;
 use std::collections::BTreeMap;
 
 /// What an edge node's messages taught so far.
@@ -55,17 +56,21 @@ pub(crate) fn local_name(metric: &str) -> String {
 
 impl Birth {
     /// The metrics a BIRTH declares, or why they cannot be read.
-    pub fn declare(metrics: &[Metric]) -> Result<Birth, String> {
+    pub fn declare(metrics: &[Metric]) -> Result<Birth, BridgeError> {
         let mut b = Birth::default();
         for m in metrics {
             let Some(name) = &m.name else {
-                return Err("a BIRTH metric without a name".into());
+                return Err(BridgeError::Malformed(
+                    "a BIRTH metric without a name".into(),
+                ));
             };
             if let Some(a) = m.alias
                 && let Some(other) = b.names.insert(a, name.clone())
                 && other != *name
             {
-                return Err(format!("alias {a} names both \"{other}\" and \"{name}\""));
+                return Err(BridgeError::Malformed(format!(
+                    "alias {a} names both \"{other}\" and \"{name}\""
+                )));
             }
             let dt = m.datatype.unwrap_or_else(|| inferred(&m.value));
             b.metrics.insert(name.clone(), (m.alias, dt));

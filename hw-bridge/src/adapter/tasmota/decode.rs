@@ -5,6 +5,7 @@
 
 use crate::adapter::event::{Command, Event, Outcome};
 use crate::adapter::words::{online_word, switch_word, text, value_text};
+use crate::error::BridgeError;
 use serde_json::Value;
 
 /// Fields of a SENSOR message that are not readings.
@@ -50,7 +51,7 @@ pub(crate) fn decode(t: &str, topic: &str, payload: &[u8]) -> Outcome {
         },
         ("tele", "SENSOR") => match object(topic, text) {
             Ok(o) => sensor(topic, &o),
-            Err(e) => Outcome::Malformed(e),
+            Err(e) => Outcome::Malformed(e.to_string()),
         },
         ("tele", "STATE") | ("stat", "RESULT") => match object(topic, text) {
             Ok(o) => {
@@ -64,7 +65,7 @@ pub(crate) fn decode(t: &str, topic: &str, payload: &[u8]) -> Outcome {
                 }
                 Outcome::Events(ev)
             }
-            Err(e) => Outcome::Malformed(e),
+            Err(e) => Outcome::Malformed(e.to_string()),
         },
         ("stat", k) if k.starts_with("POWER") => match online_word(text) {
             Some(on) => {
@@ -77,14 +78,15 @@ pub(crate) fn decode(t: &str, topic: &str, payload: &[u8]) -> Outcome {
     }
 }
 
-fn object(topic: &str, text: &str) -> Result<serde_json::Map<String, Value>, String> {
+/// The message as a JSON object, or why it is not one.
+fn object(topic: &str, text: &str) -> Result<serde_json::Map<String, Value>, BridgeError> {
     match serde_json::from_str::<Value>(text) {
         Ok(Value::Object(o)) => Ok(o),
-        Ok(other) => Err(format!(
+        Ok(other) => Err(BridgeError::Malformed(format!(
             "{topic}: expected a JSON object, got {}",
             kind(&other)
-        )),
-        Err(e) => Err(format!("{topic}: not JSON ({e})")),
+        ))),
+        Err(e) => Err(BridgeError::Malformed(format!("{topic}: not JSON ({e})"))),
     }
 }
 
@@ -114,18 +116,18 @@ fn powers(o: &serde_json::Map<String, Value>) -> Vec<Event> {
 /// name two sensors share is prefixed with the sensor (`ds18b20_temperature`).
 fn sensor(topic: &str, o: &serde_json::Map<String, Value>) -> Outcome {
     let mut out: Vec<Event> = Vec::new();
-    let mut push = |sensor: Option<&str>, key: &str, v: &Value| -> Result<(), String> {
+    let mut push = |sensor: Option<&str>, key: &str, v: &Value| -> Result<(), BridgeError> {
         let value = match v {
             Value::Number(n) => n.as_f64().filter(|f| f.is_finite()),
             _ => None,
         };
         let Some(value) = value else {
             if NUMERIC.contains(&key) {
-                return Err(format!(
+                return Err(BridgeError::Malformed(format!(
                     "{topic}: {}{key} is {}, expected a number",
                     sensor.map(|s| format!("{s}.")).unwrap_or_default(),
                     kind(v)
-                ));
+                )));
             }
             return Ok(());
         };
@@ -155,7 +157,7 @@ fn sensor(topic: &str, o: &serde_json::Map<String, Value>) -> Outcome {
             other => push(None, k, other),
         };
         if let Err(e) = r {
-            return Outcome::Malformed(e);
+            return Outcome::Malformed(e.to_string());
         }
     }
     Outcome::Events(out)
