@@ -1,9 +1,6 @@
 //! Adapters: each device convention turned into the same [`Event`]s, and a desired state
 //! turned back into the device's own command.
 //!
-//! A serial device has no adapter of its own here: the session bridges its port into
-//! MQTT ([`crate::serial`]), and the generic JSON adapter reads the bridged topics.
-//!
 //! An adapter does no I/O: [`Adapter::decode`] looks at one message and says what it
 //! meant, [`Adapter::command`] says what to publish. Most conventions need no memory of
 //! earlier messages; Sparkplug B does (metric aliases, birth/death and message
@@ -13,9 +10,18 @@
 //!
 //! Each convention has a folder of its own (`json/`, `tasmota/`, `esphome/`, `homie/`,
 //! `sparkplug/`, `homeassistant/`, `serial/`) holding everything that knows the
-//! convention. What every convention shares lives in the files beside them: the
-//! [`Event`] vocabulary, the [`Adapter`] that dispatches to a convention, the words
-//! firmware spells alike, and the Home Assistant value templates.
+//! convention: `decode.rs` (reading its messages, writing its commands), `config.rs`
+//! (its `[[device]]` keys and their checks), `discover.rs` (recognising its devices in
+//! a broker's traffic) and `emulator.rs` (an emulated device for tests, feature
+//! `test-support`). A serial device has no decoder of its own: the session bridges its
+//! port into MQTT ([`crate::serial`]), and the generic JSON decoder reads the bridged
+//! topics.
+//!
+//! What every convention shares lives in the files beside the folders: the [`Event`]
+//! vocabulary (`event.rs`), [`AdapterConfig`] and the table of conventions
+//! (`config.rs`), the [`Adapter`] that dispatches to a convention (`dispatch.rs`), the
+//! words firmware spells alike (`words.rs`), and the Home Assistant value templates
+//! (`template.rs`).
 
 pub(crate) mod config;
 pub(crate) mod dispatch;
