@@ -1,5 +1,9 @@
 use super::*;
+use crate::config::MirrorConfig;
+use crate::report::{MirrorReport, MirroredDevice};
+use serde_json::Value;
 use serde_json::json;
+use sim_core::report::BrokerInfo;
 
 /// Messages as they happen (not retained).
 trait Live {
