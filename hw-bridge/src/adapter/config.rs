@@ -101,7 +101,10 @@ pub(crate) const CONVENTIONS: [Convention; 7] = [
         name: "esphome",
         keys: esphome::KEYS,
         parse: |cx| {
-            esphome::parse(cx).map(|(node, readings)| AdapterConfig::Esphome { node, readings })
+            esphome::parse(cx).map(|e| AdapterConfig::Esphome {
+                node: e.node,
+                readings: e.readings,
+            })
         },
     },
     Convention {

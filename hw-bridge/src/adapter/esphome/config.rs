@@ -7,8 +7,16 @@ use std::collections::BTreeMap;
 /// The `[[device]]` keys this adapter takes besides the common ones.
 pub(crate) const KEYS: &[&str] = &["node", "readings"];
 
-/// Check an ESPHome device's keys: its `node` and its reading name → sensor object id.
-pub(crate) fn parse(cx: &DeviceCx<'_>) -> Result<(String, BTreeMap<String, String>), BridgeError> {
+/// An ESPHome device's settings, checked.
+pub(crate) struct Esphome {
+    /// The topic prefix.
+    pub node: String,
+    /// Reading name → sensor object id.
+    pub readings: BTreeMap<String, String>,
+}
+
+/// Check an ESPHome device's keys.
+pub(crate) fn parse(cx: &DeviceCx<'_>) -> Result<Esphome, BridgeError> {
     let d = cx.raw;
     let node = cx.need(&d.node, "node")?;
     if node.contains(['+', '#']) {
@@ -22,5 +30,5 @@ pub(crate) fn parse(cx: &DeviceCx<'_>) -> Result<(String, BTreeMap<String, Strin
         .as_ref()
         .map(|r| r.get_ref().clone())
         .unwrap_or_default();
-    Ok((node, readings))
+    Ok(Esphome { node, readings })
 }
