@@ -3,7 +3,7 @@
 //! MQTT discovery, generic JSON), and write a starter configuration that `twin mirror`
 //! accepts as it is.
 //!
-//! [`listen`] collects the traffic; [`starter_config`] runs each convention's own
+//! [`listen()`] collects the traffic; [`starter_config`] runs each convention's own
 //! `discover.rs` (in its folder under `adapter/`) over it, in an order that lets the
 //! specific conventions claim their topics before generic JSON looks at what is left.
 

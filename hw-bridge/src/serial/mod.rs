@@ -2,7 +2,7 @@
 //! ESP32's or a Pico's USB CDC port), bridged into MQTT so their telemetry takes the same
 //! path as every other device's.
 //!
-//! For each serial device the session runs a [`bridge`] task. It opens the port, splits
+//! For each serial device the session runs a [`bridge()`] task. It opens the port, splits
 //! what it reads into lines ([`LineFramer`]) and publishes each line on
 //! `twin/{fleet}/{device}/serial/telemetry`; it writes each payload of
 //! `twin/{fleet}/{device}/serial/cmd` to the port as one line; and it keeps a retained

@@ -4,7 +4,7 @@
 //! NCMD and DCMD. Payloads are protobuf `org.eclipse.tahu.protobuf.Payload`.
 //!
 //! Unlike the other conventions, Sparkplug is stateful, and so is this adapter (its
-//! [`Session`]):
+//! [`session::Session`]):
 //! - A BIRTH names each metric and may give it an alias; later DATA may carry only the
 //!   alias, so the names are remembered. A DATA metric whose alias no BIRTH defined is
 //!   malformed.
