@@ -19,6 +19,14 @@ pub enum BridgeError {
     /// Bad input given some other way (flags, `key=value` pairs).
     #[error("{0}")]
     BadInput(String),
+    /// A desired state the device's convention cannot carry (a key it has no command
+    /// for, a value of the wrong type): why, as it lands in a rejection.
+    #[error("{0}")]
+    Command(String),
+    /// A message from a device that cannot be read: why, as [`crate::adapter::Outcome`]
+    /// reports it (`Malformed`).
+    #[error("{0}")]
+    Malformed(String),
     /// The broker could not be reached, or refused the session.
     #[error("broker {url}: {message}")]
     Broker {

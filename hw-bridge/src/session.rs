@@ -58,64 +58,10 @@ pub async fn run(
     mo.set_keep_alive(Duration::from_secs(30));
     mo.set_max_packet_size(MAX_INCOMING, 1024 * 1024);
     let (client, mut eventloop) = AsyncClient::new(mo, 1024);
-    let mut mirror = Mirror::new(cfg, unix_now());
-    let links = serial::links(cfg);
-    let filters: Vec<SubscribeFilter> = mirror
-        .subscriptions()
-        .into_iter()
-        .chain(links.iter().map(|l| l.topics.cmd.clone()))
-        .map(|f| SubscribeFilter::new(f, QoS::AtLeastOnce))
-        .collect();
-    // Serial bridges: commands routed to each by topic; started once subscribed, so the
-    // mirror hears their first lines.
-    let mut cmd_routes: HashMap<String, mpsc::Sender<Vec<u8>>> = HashMap::new();
-    let mut unstarted = Vec::new();
-    for l in &links {
-        let (tx, rx) = mpsc::channel(serial::COMMAND_QUEUE);
-        cmd_routes.insert(l.topics.cmd.clone(), tx);
-        unstarted.push((l.clone(), rx));
-    }
     let (bridge_tx, mut bridge_rx) = mpsc::channel::<BridgeEvent>(256);
-    let mut bridges = Vec::new();
-
-    // Publishing awaits the request queue; it must not happen in the polling loop.
-    let (pub_tx, mut pub_rx) = mpsc::channel::<Publish>(4096);
-    let sender = {
-        let client = client.clone();
-        tokio::spawn(async move {
-            while let Some(p) = pub_rx.recv().await {
-                if client
-                    .publish(p.topic, QoS::AtLeastOnce, p.retain, p.payload)
-                    .await
-                    .is_err()
-                {
-                    break;
-                }
-            }
-        })
-    };
-    let send = |out: Vec<Publish>| {
-        for p in out {
-            if pub_tx.try_send(p).is_err() {
-                tracing::warn!("mirror: outgoing queue full, a publish was dropped");
-            }
-        }
-    };
-    let note = |n: String| match &notes {
-        Some(tx) => {
-            let _ = tx.send(n);
-        }
-        None => tracing::info!("{n}"),
-    };
-    let flush_notes = |m: &mut Mirror| {
-        for n in m.take_notes() {
-            note(n);
-        }
-    };
-
+    let mut s = Session::new(cfg, client, bridge_tx, notes, &opts.url);
     let started = Instant::now();
     let deadline = opts.duration.map(|d| started + d);
-    let mut ever_connected = false;
     let mut backoff = Backoff::default();
     let mut tick = tokio::time::interval(Duration::from_millis(200));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -130,52 +76,21 @@ pub async fn run(
             // Biased, bridge events first: a serial line counted here is counted before
             // anything the bridge published after it comes back from the broker.
             biased;
-            Some(ev) = bridge_rx.recv() => match ev {
-                BridgeEvent::Note(n) => note(n),
-                BridgeEvent::Malformed { device, source, why } => {
-                    mirror.count_malformed(&device, &source, why);
-                    flush_notes(&mut mirror);
-                }
-            },
-            _ = tick.tick() => {
-                send(mirror.tick(unix_now()));
-                flush_notes(&mut mirror);
-            }
+            Some(ev) = bridge_rx.recv() => s.on_bridge_event(ev),
+            _ = tick.tick() => s.on_tick(),
             ev = eventloop.poll() => match ev {
                 Ok(Event::Incoming(Packet::ConnAck(_))) => {
                     backoff.reset();
-                    if client.try_subscribe_many(filters.clone()).is_err() {
-                        return Err(BridgeError::Broker { url: opts.url, message: "could not queue the subscriptions".into() });
-                    }
-                    if !ever_connected {
-                        ever_connected = true;
-                        send(mirror.documents());
-                        for (link, cmd_rx) in unstarted.drain(..) {
-                            let bridge =
-                                serial::bridge(link, client.clone(), cmd_rx, bridge_tx.clone());
-                            bridges.push(tokio::spawn(bridge));
-                        }
-                    }
+                    s.on_connected()?;
                 }
-                Ok(Event::Incoming(Packet::Publish(p))) => {
-                    if let Some(tx) = cmd_routes.get(p.topic.as_str()) {
-                        // A retained command is stale; the mirror never retains one.
-                        if !p.retain && tx.try_send(p.payload.to_vec()).is_err() {
-                            tracing::warn!(topic = %p.topic,
-                                "serial command queue full, a command was dropped");
-                        }
-                    } else {
-                        send(mirror.handle(&p.topic, &p.payload, p.retain, unix_now()));
-                        flush_notes(&mut mirror);
-                    }
-                }
+                Ok(Event::Incoming(Packet::Publish(p))) => s.on_publish(&p),
                 Ok(_) => {}
                 Err(e) => {
                     if let ConnectionError::ConnectionRefused(code) = e {
-                        return Err(BridgeError::Broker { url: opts.url, message: format!("connection refused: {code:?}") });
+                        return Err(s.broker(format!("connection refused: {code:?}")));
                     }
-                    if !ever_connected && started.elapsed() >= opts.connect_timeout {
-                        return Err(BridgeError::Broker { url: opts.url, message: format!("unreachable for {:?}: {e}", opts.connect_timeout) });
+                    if !s.ever_connected && started.elapsed() >= opts.connect_timeout {
+                        return Err(s.broker(format!("unreachable for {:?}: {e}", opts.connect_timeout)));
                     }
                     tracing::warn!(error = %e, "mirror session lost; reconnecting");
                     tokio::time::sleep(backoff.next_wait()).await;
@@ -183,36 +98,223 @@ pub async fn run(
             },
         }
     };
-    let report = mirror.report(
-        unix_now(),
-        BrokerInfo {
-            url: opts.url.clone(),
-            embedded: false,
-        },
-        interrupted,
-    );
-    flush_notes(&mut mirror);
-    // The ports close with the bridges: their devices are no longer mirrored online.
-    for b in &bridges {
-        b.abort();
-    }
-    if !bridges.is_empty() {
-        for l in &links {
-            send(vec![Publish {
-                topic: l.topics.status.clone(),
-                payload: b"offline".to_vec(),
-                retain: true,
-            }]);
-        }
-    }
+    let report = s.finish(interrupted);
     // Let queued commands and documents go out before saying goodbye.
-    drop(pub_tx);
     let _ = tokio::time::timeout(Duration::from_secs(2), async {
         let flush = tokio::spawn(async move { while eventloop.poll().await.is_ok() {} });
-        let _ = sender.await;
-        let _ = client.disconnect().await;
+        let _ = s.sender.await;
+        let _ = s.client.disconnect().await;
         let _ = flush.await;
     })
     .await;
     Ok(report)
+}
+
+/// A running mirror session: the mirror, its outgoing queue, and its serial bridges.
+struct Session {
+    /// The state machine every message goes through.
+    mirror: Mirror,
+    /// The session's client (its event loop is polled by [`run`]).
+    client: AsyncClient,
+    /// The broker URL, for errors and the report.
+    url: String,
+    /// Every filter to subscribe to, again on each reconnect.
+    filters: Vec<SubscribeFilter>,
+    /// The serial devices bridged.
+    links: Vec<serial::Link>,
+    /// Serial command topics → the bridge that writes them to its port.
+    cmd_routes: HashMap<String, mpsc::Sender<Vec<u8>>>,
+    /// Bridges not started yet: they start once subscribed, so the mirror hears their
+    /// first lines.
+    unstarted: Vec<(serial::Link, mpsc::Receiver<Vec<u8>>)>,
+    /// Where bridges send their notes and over-long lines.
+    bridge_tx: mpsc::Sender<BridgeEvent>,
+    /// The running bridges, aborted at the end.
+    bridges: Vec<tokio::task::JoinHandle<()>>,
+    /// Publishing awaits the request queue; it must not happen in the polling loop, so
+    /// this queue feeds a task that does it.
+    pub_tx: Option<mpsc::Sender<Publish>>,
+    /// That task.
+    sender: tokio::task::JoinHandle<()>,
+    /// Where notes go (else the log).
+    notes: Option<mpsc::UnboundedSender<String>>,
+    /// Whether a connection was ever made (the first one sends the documents and starts
+    /// the bridges; until then a failure past the timeout is fatal).
+    ever_connected: bool,
+}
+
+impl Session {
+    fn new(
+        cfg: &MirrorConfig,
+        client: AsyncClient,
+        bridge_tx: mpsc::Sender<BridgeEvent>,
+        notes: Option<mpsc::UnboundedSender<String>>,
+        url: &str,
+    ) -> Session {
+        let mirror = Mirror::new(cfg, unix_now());
+        let links = serial::links(cfg);
+        let filters: Vec<SubscribeFilter> = mirror
+            .subscriptions()
+            .into_iter()
+            .chain(links.iter().map(|l| l.topics.cmd.clone()))
+            .map(|f| SubscribeFilter::new(f, QoS::AtLeastOnce))
+            .collect();
+        let mut cmd_routes = HashMap::new();
+        let mut unstarted = Vec::new();
+        for l in &links {
+            let (tx, rx) = mpsc::channel(serial::COMMAND_QUEUE);
+            cmd_routes.insert(l.topics.cmd.clone(), tx);
+            unstarted.push((l.clone(), rx));
+        }
+        let (pub_tx, mut pub_rx) = mpsc::channel::<Publish>(4096);
+        let sender = {
+            let client = client.clone();
+            tokio::spawn(async move {
+                while let Some(p) = pub_rx.recv().await {
+                    if client
+                        .publish(p.topic, QoS::AtLeastOnce, p.retain, p.payload)
+                        .await
+                        .is_err()
+                    {
+                        break;
+                    }
+                }
+            })
+        };
+        Session {
+            mirror,
+            client,
+            url: url.to_string(),
+            filters,
+            links,
+            cmd_routes,
+            unstarted,
+            bridge_tx,
+            bridges: Vec::new(),
+            pub_tx: Some(pub_tx),
+            sender,
+            notes,
+            ever_connected: false,
+        }
+    }
+
+    fn broker(&self, message: String) -> BridgeError {
+        BridgeError::Broker {
+            url: self.url.clone(),
+            message,
+        }
+    }
+
+    /// Queue what the mirror answered; a full queue drops it, with a warning.
+    fn send(&self, out: Vec<Publish>) {
+        let Some(tx) = &self.pub_tx else { return };
+        for p in out {
+            if tx.try_send(p).is_err() {
+                tracing::warn!("mirror: outgoing queue full, a publish was dropped");
+            }
+        }
+    }
+
+    fn note(&self, n: String) {
+        match &self.notes {
+            Some(tx) => {
+                let _ = tx.send(n);
+            }
+            None => tracing::info!("{n}"),
+        }
+    }
+
+    fn flush_notes(&mut self) {
+        for n in self.mirror.take_notes() {
+            self.note(n);
+        }
+    }
+
+    fn on_bridge_event(&mut self, ev: BridgeEvent) {
+        match ev {
+            BridgeEvent::Note(n) => self.note(n),
+            BridgeEvent::Malformed {
+                device,
+                source,
+                why,
+            } => {
+                self.mirror.count_malformed(&device, &source, why);
+                self.flush_notes();
+            }
+        }
+    }
+
+    fn on_tick(&mut self) {
+        let out = self.mirror.tick(unix_now());
+        self.send(out);
+        self.flush_notes();
+    }
+
+    /// Subscribe (again); the first time, send the documents and start the bridges.
+    fn on_connected(&mut self) -> Result<(), BridgeError> {
+        if self
+            .client
+            .try_subscribe_many(self.filters.clone())
+            .is_err()
+        {
+            return Err(self.broker("could not queue the subscriptions".into()));
+        }
+        if !self.ever_connected {
+            self.ever_connected = true;
+            let docs = self.mirror.documents();
+            self.send(docs);
+            for (link, cmd_rx) in self.unstarted.drain(..) {
+                let bridge =
+                    serial::bridge(link, self.client.clone(), cmd_rx, self.bridge_tx.clone());
+                self.bridges.push(tokio::spawn(bridge));
+            }
+        }
+        Ok(())
+    }
+
+    /// A serial command goes to its port; anything else to the mirror.
+    fn on_publish(&mut self, p: &rumqttc::Publish) {
+        if let Some(tx) = self.cmd_routes.get(p.topic.as_str()) {
+            // A retained command is stale; the mirror never retains one.
+            if !p.retain && tx.try_send(p.payload.to_vec()).is_err() {
+                tracing::warn!(topic = %p.topic,
+                    "serial command queue full, a command was dropped");
+            }
+        } else {
+            let out = self
+                .mirror
+                .handle(&p.topic, &p.payload, p.retain, unix_now());
+            self.send(out);
+            self.flush_notes();
+        }
+    }
+
+    /// The report; the bridges stopped and their devices marked offline; the outgoing
+    /// queue closed, so the sender ends once it has published what is queued.
+    fn finish(&mut self, interrupted: bool) -> MirrorReport {
+        let report = self.mirror.report(
+            unix_now(),
+            BrokerInfo {
+                url: self.url.clone(),
+                embedded: false,
+            },
+            interrupted,
+        );
+        self.flush_notes();
+        // The ports close with the bridges: their devices are no longer mirrored online.
+        for b in &self.bridges {
+            b.abort();
+        }
+        if !self.bridges.is_empty() {
+            for l in &self.links {
+                self.send(vec![Publish {
+                    topic: l.topics.status.clone(),
+                    payload: b"offline".to_vec(),
+                    retain: true,
+                }]);
+            }
+        }
+        self.pub_tx = None;
+        report
+    }
 }

@@ -2,6 +2,7 @@
 //! same switch state. Shadows compare normalised values, so a desired `true` is met by a
 //! Tasmota `"ON"`.
 
+use crate::error::BridgeError;
 use serde_json::Value;
 
 /// Normalise a value a device reported: switch words become booleans, numeric strings
@@ -55,20 +56,24 @@ pub fn as_reading(v: &Value) -> Option<f64> {
 }
 
 /// Parse `key=value` pairs from the command line into a desired-state object.
-pub fn parse_assignments(pairs: &[String]) -> Result<serde_json::Map<String, Value>, String> {
+pub fn parse_assignments(pairs: &[String]) -> Result<serde_json::Map<String, Value>, BridgeError> {
     let mut out = serde_json::Map::new();
     for p in pairs {
         let Some((k, v)) = p.split_once('=') else {
-            return Err(format!("\"{p}\" is not key=value (for example power=on)"));
+            return Err(BridgeError::BadInput(format!(
+                "\"{p}\" is not key=value (for example power=on)"
+            )));
         };
         let k = k.trim();
         if k.is_empty() {
-            return Err(format!("\"{p}\" has an empty key"));
+            return Err(BridgeError::BadInput(format!("\"{p}\" has an empty key")));
         }
         out.insert(k.to_string(), parse_text(v));
     }
     if out.is_empty() {
-        return Err("nothing to set: give at least one key=value".into());
+        return Err(BridgeError::BadInput(
+            "nothing to set: give at least one key=value".into(),
+        ));
     }
     Ok(out)
 }

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 /// Send the update, wait for the outcome, print it; exit 0 converged, 1 unconfirmed, 2
 /// refused.
 pub fn main(args: &SetArgs) -> anyhow::Result<u8> {
-    let desired = hw_bridge::value::parse_assignments(&args.pairs).map_err(bad_input)?;
+    let desired = hw_bridge::value::parse_assignments(&args.pairs)?;
     let cfg = args.config.as_deref().map(MirrorConfig::load).transpose()?;
     let fleet = fleet(args, cfg.as_ref())?;
     let (url, ep) = args
