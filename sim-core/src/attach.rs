@@ -36,8 +36,7 @@ pub async fn attach(
     let endpoint = crate::transport::endpoint::Endpoint::new(
         url,
         &crate::transport::endpoint::Security::default(),
-    )
-    .map_err(RunError::BadInput)?;
+    )?;
     let analytics = FleetAnalytics::new(FleetConfig::default(), Vec::new(), &[], &[]);
     let state = Arc::new(Mutex::new(IngestState::new(&[], analytics, 0.0)));
     let counters = Arc::new(IngestCounters::default());

@@ -2,12 +2,13 @@
 
 use crate::analytics::fleet::{FleetAnalytics, FleetConfig};
 use crate::analytics::score;
+pub use crate::error::RunError;
 use crate::ingest::{self, Ingest, IngestCounters, IngestState, Topics};
 use crate::report::*;
 use crate::sim::clock::{self, SimProgress};
 use crate::sim::{SessionCommand, Sim, SimIo};
 use crate::snapshot::{FleetSnapshot, SnapshotHead};
-use crate::transport::broker::{BrokerError, EmbeddedBroker};
+use crate::transport::broker::EmbeddedBroker;
 use crate::transport::dispatch::{self, DispatchCounters, Route, SendLog};
 use crate::transport::endpoint::{Endpoint, Security};
 use crate::transport::session::{self, SessionCtx, SessionSignal, SessionStats};
@@ -72,54 +73,6 @@ impl Default for RunOptions {
     }
 }
 
-/// Why a run could not be done.
-#[derive(Debug, thiserror::Error)]
-pub enum RunError {
-    /// Bad input: a broker URL or a flag that cannot be used (exit code 2).
-    #[error("{0}")]
-    BadInput(String),
-    /// The embedded broker did not start.
-    #[error(transparent)]
-    Broker(#[from] BrokerError),
-    /// Nothing answered at the broker address in time.
-    #[error("broker {url} unreachable: {what} within {secs:.0} s")]
-    Unreachable {
-        /// Broker URL.
-        url: String,
-        /// What did not happen.
-        what: String,
-        /// Seconds waited.
-        secs: f64,
-    },
-    /// The broker answered but will not take us (credentials, TLS): retrying cannot help.
-    #[error("broker {url}: {why}")]
-    Refused {
-        /// Broker URL.
-        url: String,
-        /// What went wrong.
-        why: String,
-    },
-    /// The process may not open enough sockets for the fleet.
-    #[error(
-        "{devices} device sessions need about {needed} open files{why}, but this process may open {limit}; raise `ulimit -n`{hint}"
-    )]
-    TooManyFiles {
-        /// Devices in the fleet.
-        devices: usize,
-        /// Descriptors needed.
-        needed: u64,
-        /// The limit after raising the soft limit to the hard one.
-        limit: u64,
-        /// Why so many.
-        why: &'static str,
-        /// What else helps.
-        hint: &'static str,
-    },
-    /// Thread or runtime failure.
-    #[error("{0}")]
-    Io(#[from] std::io::Error),
-}
-
 /// Where a run stands.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Phase {
@@ -177,7 +130,7 @@ pub async fn run(
             (Some(b), u)
         }
     };
-    let endpoint = Endpoint::new(&url, &opts.security).map_err(RunError::BadInput)?;
+    let endpoint = Endpoint::new(&url, &opts.security)?;
     let qos = qos_of(scenario.mqtt.qos);
     let fleet = &scenario.fleet;
     let ids: Vec<String> = scenario.devices.iter().map(|d| d.id.clone()).collect();

@@ -8,6 +8,7 @@ use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 
+pub use crate::error::{DecodeError, EncodeError};
 pub use scenarios::Encoding;
 
 /// One reading value as devices publish it.
@@ -89,11 +90,6 @@ impl Serialize for Payload<'_> {
     }
 }
 
-/// Encoding failed (only possible for non-finite floats in JSON).
-#[derive(Debug, thiserror::Error)]
-#[error("cannot encode payload: {0}")]
-pub struct EncodeError(String);
-
 impl Payload<'_> {
     /// Encode into `buf` (cleared first).
     pub fn encode_into(&self, encoding: Encoding, buf: &mut Vec<u8>) -> Result<(), EncodeError> {
@@ -124,14 +120,6 @@ pub struct Decoded {
     pub sent_us: Option<u64>,
     /// Numeric and boolean readings (booleans as 0/1); strings and nested values are skipped.
     pub readings: Vec<(String, f64)>,
-}
-
-/// Why a payload was not understood.
-#[derive(Debug, thiserror::Error)]
-pub enum DecodeError {
-    /// Not valid JSON / MessagePack, or a required field is missing or of the wrong type.
-    #[error("{0}")]
-    Malformed(String),
 }
 
 impl Decoded {

@@ -171,8 +171,8 @@ pub async fn connect_counted(
             (true, b.url(), Some(b))
         }
     };
-    let ep = crate::transport::endpoint::Endpoint::new(&url, &spec.security)
-        .map_err(RunError::BadInput)?;
+    let ep =
+        crate::transport::endpoint::Endpoint::new(&url, &spec.security).map_err(RunError::from)?;
     let tls = match ep.tls_config() {
         Some(config) => Some(idle::Tls {
             config,

@@ -366,7 +366,7 @@ pub async fn publish_counted(
         Some(u) => (false, u.clone()),
         None => (true, EmbeddedBroker::start(sessions.len() + 16)?.url()),
     };
-    let ep = Endpoint::new(&url, &spec.security).map_err(RunError::BadInput)?;
+    let ep = Endpoint::new(&url, &spec.security).map_err(RunError::from)?;
     let counters = Arc::new(LoadCounters::default());
     let cpu0 = process_cpu_seconds();
     let state = Arc::new(Mutex::new(SubState {

@@ -133,7 +133,7 @@ pub async fn subscribe(
         Some(u) => (false, u.clone()),
         None => (true, EmbeddedBroker::start(sessions.len() + 16)?.url()),
     };
-    let ep = Endpoint::new(&url, &spec.security).map_err(RunError::BadInput)?;
+    let ep = Endpoint::new(&url, &spec.security).map_err(RunError::from)?;
     let qos = spec.qos;
     let counters = Arc::new(LoadCounters::default());
     let interval_hist = Arc::new(Mutex::new(latency_histogram()));

@@ -1,5 +1,6 @@
 //! The embedded broker: rumqttd inside the process on a free loopback port.
 
+pub use crate::error::BrokerError;
 use std::collections::HashMap;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
@@ -9,17 +10,6 @@ use std::time::{Duration, Instant};
 pub struct EmbeddedBroker {
     /// Where it listens (127.0.0.1, a free port).
     pub addr: SocketAddr,
-}
-
-/// The embedded broker could not be started.
-#[derive(Debug, thiserror::Error)]
-pub enum BrokerError {
-    /// No free port, or the thread could not be spawned.
-    #[error("embedded broker: {0}")]
-    Io(#[from] std::io::Error),
-    /// It did not accept connections in time.
-    #[error("embedded broker did not start listening on {0} within 10 s")]
-    NotListening(SocketAddr),
 }
 
 impl EmbeddedBroker {
