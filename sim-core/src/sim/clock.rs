@@ -1,6 +1,7 @@
 //! The sim thread: a named OS thread that never awaits, paced by an accumulator clock.
 
-use super::{Sim, SimStats};
+use super::engine::Sim;
+use super::resources::SimStats;
 use scenarios::Speed;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -128,7 +129,7 @@ pub fn spawn(
                 sim.step(steps);
                 if last_report.elapsed() >= Duration::from_millis(100) {
                     last_report = Instant::now();
-                    let s = sim.world.resource::<SimStats>();
+                    let s = sim.counters();
                     progress.send_replace(SimProgress {
                         now: sim.now(),
                         produced: s.produced,
