@@ -4,10 +4,12 @@
 //! `{prefix}/{fleet}/{device}/telemetry` and `…/status`, for every fleet under `prefix`.
 
 use crate::analytics::fleet::{FleetAnalytics, FleetConfig};
+use crate::error::RunError;
 use crate::ingest::{self, Ingest, IngestCounters, IngestState, Topics};
-use crate::run::{Phase, RunError};
+use crate::run::progress::Phase;
 use crate::snapshot::{DeviceRow, FleetSnapshot, last_readings, open_alerts, p50_p99_ms};
 use crate::transport::dispatch::SendLog;
+use crate::transport::shutdown;
 use rumqttc::QoS;
 use scenarios::Encoding;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -41,6 +43,7 @@ pub async fn attach(
     let state = Arc::new(Mutex::new(IngestState::new(&[], analytics, 0.0)));
     let counters = Arc::new(IngestCounters::default());
     let (ready_tx, ready_rx) = oneshot::channel();
+    let (ingest_stop, ingest_shutdown) = shutdown::signal();
     let task = tokio::spawn(ingest::run(
         Ingest {
             state: state.clone(),
@@ -53,13 +56,13 @@ pub async fn attach(
         endpoint,
         QoS::AtLeastOnce,
         ready_tx,
+        ingest_shutdown,
     ));
     if tokio::time::timeout(Duration::from_secs(10), ready_rx)
         .await
         .is_err()
     {
-        counters.stop.store(true, Ordering::Release);
-        counters.stop_notify.notify_one();
+        ingest_stop.fire();
         return Err(RunError::Unreachable {
             url: url.to_string(),
             what: "no MQTT connection and subscription".into(),
@@ -69,6 +72,7 @@ pub async fn attach(
     let mut recv_rate = Vec::new();
     let mut last_total = 0;
     let mut ticks = 0u32;
+    // `stop` is the caller's plain flag: look at it with every snapshot.
     while !stop.load(Ordering::Relaxed) {
         tokio::time::sleep(Duration::from_millis(250)).await;
         ticks += 1;
@@ -86,8 +90,7 @@ pub async fn attach(
             snapshots.send_replace(Arc::new(snap));
         }
     }
-    counters.stop.store(true, Ordering::Release);
-    counters.stop_notify.notify_one();
+    ingest_stop.fire();
     let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
     Ok(())
 }

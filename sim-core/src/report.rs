@@ -141,7 +141,7 @@ pub struct DeviceCounts {
 }
 
 /// `messages`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
 pub struct MessageCounts {
     /// Accepted by the MQTT clients.
     pub sent: u64,
@@ -157,6 +157,19 @@ pub struct MessageCounts {
     pub dropped_at_source: u64,
     /// Payloads that could not be decoded.
     pub malformed: u64,
+}
+
+impl MessageCounts {
+    /// Add `other`'s counts to these (a device's to the fleet's, a shard's to the total).
+    pub fn merge(&mut self, other: &MessageCounts) {
+        self.sent += other.sent;
+        self.received += other.received;
+        self.lost += other.lost;
+        self.duplicates += other.duplicates;
+        self.out_of_order += other.out_of_order;
+        self.dropped_at_source += other.dropped_at_source;
+        self.malformed += other.malformed;
+    }
 }
 
 /// `latency_ms`.

@@ -4,7 +4,7 @@
 
 use crate::analytics::fleet::Alert;
 use crate::ingest::IngestState;
-use crate::run::Phase;
+use crate::run::progress::Phase;
 use scenarios::Scenario;
 
 /// One device as the UI lists it.

@@ -1,0 +1,20 @@
+//! One whole `twin run`: broker, ingest, sessions, dispatcher, sim thread, drain, report.
+//!
+//! Files: [`options`] (what the caller sets), [`progress`] (where the run stands),
+//! [`setup`] (checks before connecting), `phases` ([`run`], a method a phase),
+//! `monitor` (rates and UI snapshots while the sim runs), `controller` (the UI's
+//! commands over MQTT) and `assemble` (the report).
+
+mod assemble;
+mod controller;
+mod monitor;
+pub mod options;
+mod phases;
+pub mod progress;
+pub(crate) mod setup;
+
+pub use crate::error::RunError;
+pub use options::{Control, RunOptions};
+pub use phases::run;
+pub use progress::{Phase, Progress};
+pub(crate) use setup::{check_file_limit, qos_of};
