@@ -3,9 +3,7 @@
 //! end-to-end latency, and keeps per-sensor min/mean/max.
 
 use crate::analytics::fleet::{FleetAnalytics, SeqEvent};
-use crate::transport::backoff::Backoff;
 use crate::transport::dispatch::SendLog;
-use crate::transport::shutdown::Shutdown;
 use crate::wire::{Decoded, Encoding, unix_us};
 use hdrhistogram::Histogram;
 use rumqttc::{AsyncClient, Event, Packet, QoS};
@@ -342,7 +340,7 @@ pub async fn run(
     endpoint: crate::transport::endpoint::Endpoint,
     qos: QoS,
     ready: oneshot::Sender<()>,
-    mut shutdown: Shutdown,
+    mut shutdown: crate::transport::shutdown::Shutdown,
 ) {
     let client_id = format!(
         "twin-ingest-{}-{}",
@@ -355,7 +353,8 @@ pub async fn run(
     o.set_max_packet_size(1024 * 1024, 1024 * 1024);
     let (client, mut eventloop) = AsyncClient::new(o, 64);
     let mut ready = Some(ready);
-    let mut backoff = Backoff::with_bounds(RECONNECT_FIRST, RECONNECT_CAP);
+    let mut backoff =
+        crate::transport::backoff::Backoff::with_bounds(RECONNECT_FIRST, RECONNECT_CAP);
     let mut pending_subacks = 0;
     loop {
         let ev = tokio::select! {

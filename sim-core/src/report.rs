@@ -159,19 +159,6 @@ pub struct MessageCounts {
     pub malformed: u64,
 }
 
-impl MessageCounts {
-    /// Add `other`'s counts to these (a device's to the fleet's, a shard's to the total).
-    pub fn merge(&mut self, other: &MessageCounts) {
-        self.sent += other.sent;
-        self.received += other.received;
-        self.lost += other.lost;
-        self.duplicates += other.duplicates;
-        self.out_of_order += other.out_of_order;
-        self.dropped_at_source += other.dropped_at_source;
-        self.malformed += other.malformed;
-    }
-}
-
 /// `latency_ms`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Latency {
@@ -320,6 +307,15 @@ impl Report {
     /// The summary printed at the end of `twin run`.
     pub fn summary_text(&self) -> String {
         let mut s = String::new();
+        self.write_counts(&mut s);
+        self.write_alerts(&mut s);
+        self.write_detection(&mut s);
+        self.write_readings(&mut s);
+        s
+    }
+
+    /// The run line, then devices, messages, latency and sessions.
+    fn write_counts(&self, s: &mut String) {
         let m = &self.messages;
         let _ = writeln!(
             s,
@@ -372,6 +368,10 @@ impl Report {
             self.sessions.commands_applied,
             self.sessions.commands_rejected
         );
+    }
+
+    /// Alert episodes by kind.
+    fn write_alerts(&self, s: &mut String) {
         if !self.alerts.is_empty() {
             let mut by_kind: BTreeMap<&str, usize> = BTreeMap::new();
             for a in &self.alerts {
@@ -382,6 +382,10 @@ impl Report {
         } else {
             let _ = writeln!(s, "alerts    none");
         }
+    }
+
+    /// Per fault kind: injected, detected, recall, precision and delays.
+    fn write_detection(&self, s: &mut String) {
         if let Some(d) = &self.detection {
             let _ = writeln!(
                 s,
@@ -403,7 +407,10 @@ impl Report {
             }
             let _ = writeln!(s, "  false alerts {}", d.false_alerts.len());
         }
-        // A short per-model table: what the fleet measured.
+    }
+
+    /// A short per-model table: what the fleet measured.
+    fn write_readings(&self, s: &mut String) {
         let mut by_model: BTreeMap<(&str, &str), (f64, f64, f64, u64)> = BTreeMap::new();
         for d in &self.per_device {
             for (name, r) in &d.readings {
@@ -429,6 +436,18 @@ impl Report {
                 );
             }
         }
-        s
+    }
+}
+
+impl MessageCounts {
+    /// Add `other`'s counts to these (a device's to the fleet's, a shard's to the total).
+    pub fn merge(&mut self, other: &MessageCounts) {
+        self.sent += other.sent;
+        self.received += other.received;
+        self.lost += other.lost;
+        self.duplicates += other.duplicates;
+        self.out_of_order += other.out_of_order;
+        self.dropped_at_source += other.dropped_at_source;
+        self.malformed += other.malformed;
     }
 }
