@@ -140,34 +140,10 @@ pub async fn run(ctx: SessionCtx, mut eventloop: EventLoop) {
             Ok(Event::Incoming(Packet::ConnAck(_))) => {
                 permit = None;
                 backoff.reset();
-                if ever_connected {
-                    ctx.stats.reconnects.fetch_add(1, Ordering::Relaxed);
-                } else {
-                    ever_connected = true;
-                    ctx.stats.connected.fetch_add(1, Ordering::Release);
-                    ctx.stats.connected_notify.notify_waiters();
-                }
-                // Clean session: subscribe again on every connect.
-                let _ = ctx
-                    .client
-                    .try_publish(&ctx.status_topic, QoS::AtLeastOnce, true, "online");
-                let _ = ctx.client.try_subscribe(&ctx.cmd_topic, ctx.qos);
+                connected(&ctx, ever_connected);
+                ever_connected = true;
             }
-            Ok(Event::Incoming(Packet::Publish(p))) => match parse_command(&p.payload) {
-                Some(set) => {
-                    let cmd = InboundCommand {
-                        device: ctx.index,
-                        set,
-                    };
-                    if ctx.cmd_tx.try_send(cmd).is_err() {
-                        ctx.stats.commands_dropped.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-                None => {
-                    ctx.stats.malformed_commands.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(topic = %p.topic, bytes = p.payload.len(), "malformed command payload; expected {{\"set\":{{...}}}}");
-                }
-            },
+            Ok(Event::Incoming(Packet::Publish(p))) => command(&ctx, &p),
             Ok(_) => {}
             Err(e) => {
                 permit = None;
@@ -179,6 +155,40 @@ pub async fn run(ctx: SessionCtx, mut eventloop: EventLoop) {
                     _ = tokio::time::sleep(backoff.next_wait()) => {}
                 }
             }
+        }
+    }
+}
+
+/// A CONNACK: count it, say `online` (retained) and subscribe to commands again
+/// (clean session).
+fn connected(ctx: &SessionCtx, before: bool) {
+    if before {
+        ctx.stats.reconnects.fetch_add(1, Ordering::Relaxed);
+    } else {
+        ctx.stats.connected.fetch_add(1, Ordering::Release);
+        ctx.stats.connected_notify.notify_waiters();
+    }
+    let _ = ctx
+        .client
+        .try_publish(&ctx.status_topic, QoS::AtLeastOnce, true, "online");
+    let _ = ctx.client.try_subscribe(&ctx.cmd_topic, ctx.qos);
+}
+
+/// A command for this device: to the sim without waiting (a full inbox drops it, counted).
+fn command(ctx: &SessionCtx, p: &rumqttc::Publish) {
+    match parse_command(&p.payload) {
+        Some(set) => {
+            let cmd = InboundCommand {
+                device: ctx.index,
+                set,
+            };
+            if ctx.cmd_tx.try_send(cmd).is_err() {
+                ctx.stats.commands_dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        None => {
+            ctx.stats.malformed_commands.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(topic = %p.topic, bytes = p.payload.len(), "malformed command payload; expected {{\"set\":{{...}}}}");
         }
     }
 }
