@@ -42,33 +42,15 @@ pub async fn attach(
     let analytics = FleetAnalytics::new(FleetConfig::default(), Vec::new(), &[], &[]);
     let state = Arc::new(Mutex::new(IngestState::new(&[], analytics, 0.0)));
     let counters = Arc::new(IngestCounters::default());
-    let (ready_tx, ready_rx) = oneshot::channel();
-    let (ingest_stop, ingest_shutdown) = shutdown::signal();
-    let task = tokio::spawn(ingest::run(
-        Ingest {
-            state: state.clone(),
-            counters: counters.clone(),
-            send_log: Arc::new(SendLog::default()),
-            encoding,
-            topics: topics_for(filter),
-            attach: true,
-        },
-        endpoint,
-        QoS::AtLeastOnce,
-        ready_tx,
-        ingest_shutdown,
-    ));
-    if tokio::time::timeout(Duration::from_secs(10), ready_rx)
-        .await
-        .is_err()
-    {
-        ingest_stop.fire();
-        return Err(RunError::Unreachable {
-            url: url.to_string(),
-            what: "no MQTT connection and subscription".into(),
-            secs: 10.0,
-        });
-    }
+    let ingest = Ingest {
+        state: state.clone(),
+        counters: counters.clone(),
+        send_log: Arc::new(SendLog::default()),
+        encoding,
+        topics: topics_for(filter),
+        attach: true,
+    };
+    let (ingest_stop, task) = start_ingest(url, ingest, endpoint).await?;
     let mut recv_rate = Vec::new();
     let mut last_total = 0;
     let mut ticks = 0u32;
@@ -93,6 +75,35 @@ pub async fn attach(
     ingest_stop.fire();
     let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
     Ok(())
+}
+
+/// Start the read-only ingest and wait (at most 10 s) for its subscriptions.
+async fn start_ingest(
+    url: &str,
+    ingest: Ingest,
+    endpoint: crate::transport::endpoint::Endpoint,
+) -> Result<(shutdown::Trigger, tokio::task::JoinHandle<()>), RunError> {
+    let (ready_tx, ready_rx) = oneshot::channel();
+    let (stop, shutdown) = shutdown::signal();
+    let task = tokio::spawn(ingest::run(
+        ingest,
+        endpoint,
+        QoS::AtLeastOnce,
+        ready_tx,
+        shutdown,
+    ));
+    if tokio::time::timeout(Duration::from_secs(10), ready_rx)
+        .await
+        .is_err()
+    {
+        stop.fire();
+        return Err(RunError::Unreachable {
+            url: url.to_string(),
+            what: "no MQTT connection and subscription".into(),
+            secs: 10.0,
+        });
+    }
+    Ok((stop, task))
 }
 
 /// A snapshot of an attached fleet: devices in the order they appeared.

@@ -55,7 +55,10 @@ pub struct Telemetry {
     pub hold: bool,
 }
 
-/// A borrowed view that serializes to the flat payload map.
+/// A borrowed view that serializes to the flat payload map. Borrowed on purpose: the
+/// dispatcher encodes each message straight from the sim's [`Telemetry`] and the device
+/// id it already holds into one reused buffer ([`Payload::encode_into`]), so a publish
+/// copies neither the id nor the readings.
 pub struct Payload<'a> {
     /// `device_id`.
     pub device_id: &'a str,

@@ -1,7 +1,8 @@
 //! One whole `twin run`: broker, ingest, sessions, dispatcher, sim thread, drain, report.
 //!
 //! Files: [`options`] (what the caller sets), [`progress`] (where the run stands),
-//! [`setup`] (checks before connecting), `phases` ([`run`], a method a phase),
+//! [`setup`] (checks before connecting), `state` (what the phases share and hand on),
+//! `phases` ([`run`] itself, then watching and draining), `start` (the starting phases),
 //! `monitor` (rates and UI snapshots while the sim runs), `controller` (the UI's
 //! commands over MQTT) and `assemble` (the report).
 
@@ -12,6 +13,8 @@ pub mod options;
 mod phases;
 pub mod progress;
 pub(crate) mod setup;
+mod start;
+mod state;
 
 pub use crate::error::RunError;
 pub use options::{Control, RunOptions};

@@ -1,32 +1,26 @@
 //! [`run`], phase by phase: start ingest, start the sessions, wait for their
-//! connections, start the sim, watch it, drain, and hand the results to
-//! [`super::assemble`]. Each phase is a method of [`Run`], the state they share; what a
-//! phase starts (tasks, channels, counters) comes back as a value the later phases take.
+//! connections, start the sim (those in `start.rs`), watch it, drain, and hand the
+//! results to `assemble`. Each phase is a method of [`Run`] (in `state.rs`), the state
+//! they share; what a phase starts (tasks, channels, counters) comes back as a value the
+//! later phases take.
 
 use super::assemble::{self, Outcome};
-use super::controller::controller;
 use super::monitor::Monitor;
 use super::options::RunOptions;
 use super::progress::{Phase, Progress};
 use super::setup::{check_file_limit, qos_of};
-use crate::analytics::fleet::{FleetAnalytics, FleetConfig};
+use super::state::{Finished, IngestTask, Live, Run};
 use crate::error::RunError;
-use crate::ingest::{self, Ingest, IngestCounters, IngestState, Topics};
 use crate::report::Report;
-use crate::sim::clock::{self, SimProgress};
-use crate::sim::{InboundCommand, SessionCommand, Sim, SimIo, SimStats, Steer};
+use crate::sim::SessionCommand;
 use crate::transport::broker::EmbeddedBroker;
-use crate::transport::dispatch::{self, DispatchCounters, DispatchStats, Route, SendLog};
 use crate::transport::endpoint::Endpoint;
-use crate::transport::session::{self, SessionCtx, SessionSignal, SessionStats};
-use crate::transport::shutdown::{self, Trigger};
-use rumqttc::{AsyncClient, QoS};
-use scenarios::{Scenario, fill_template};
+use crate::transport::session::SessionSignal;
+use scenarios::Scenario;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::{Semaphore, mpsc, oneshot, watch};
-use tokio::task::JoinHandle;
+use tokio::sync::{mpsc, watch};
 
 /// Run a scenario to its end (or until `stop` is set) and build the report.
 pub async fn run(
@@ -70,81 +64,10 @@ pub async fn run(
     Ok(report)
 }
 
-/// What every phase shares.
-struct Run<'a> {
-    scenario: &'a Scenario,
-    opts: RunOptions,
-    /// Where progress goes, and the last one sent.
-    progress: watch::Sender<Progress>,
-    prog: Progress,
-    /// Set by the caller (Ctrl-C, the UI's quit): the sim thread and the waits check it.
-    stop: Arc<AtomicBool>,
-    url: String,
-    /// The in-process broker, when the scenario names none.
-    embedded: Option<EmbeddedBroker>,
-    endpoint: Endpoint,
-    qos: QoS,
-    ids: Vec<String>,
-}
-
-/// The ingest task and what it shares with the run.
-struct IngestTask {
-    state: Arc<Mutex<IngestState>>,
-    counters: Arc<IngestCounters>,
-    /// Send times and expected values, from the dispatcher to ingest.
-    send_log: Arc<SendLog>,
-    stop: Trigger,
-    task: JoinHandle<()>,
-}
-
-/// The device sessions.
-struct Sessions {
-    /// Per device: whether it should be online (the router sets it from the sim).
-    signals: Vec<Arc<SessionSignal>>,
-    tasks: Vec<JoinHandle<()>>,
-    stats: Arc<SessionStats>,
-    /// Ends every session: a last `offline`, DISCONNECT.
-    stop: Trigger,
-}
-
-impl Sessions {
-    /// Stop every session and wait (at most 5 s) until they have said goodbye.
-    async fn shut_down(self) -> Arc<SessionStats> {
-        self.stop.fire();
-        let all = async {
-            for t in self.tasks {
-                let _ = t.await;
-            }
-        };
-        let _ = tokio::time::timeout(Duration::from_secs(5), all).await;
-        self.stats
-    }
-}
-
-/// The sim and the tasks around it, while it runs.
-struct Live {
-    /// Wall time just before the sim thread started.
-    started: Instant,
-    sim_thread: std::thread::JoinHandle<SimStats>,
-    sim_progress: watch::Receiver<SimProgress>,
-    dispatch: JoinHandle<DispatchStats>,
-    dispatched: Arc<DispatchCounters>,
-    /// Turns the sim's session changes into session signals.
-    router: JoinHandle<()>,
-}
-
-/// What the sim and the dispatcher did, once the sim has stopped.
-pub(super) struct Finished {
-    pub sim: SimStats,
-    pub dispatch: DispatchStats,
-    /// Stopped before the scenario's duration.
-    pub interrupted: bool,
-}
-
 impl<'a> Run<'a> {
     /// Check the file limit, start the embedded broker if the scenario names no broker,
     /// and resolve the endpoint.
-    fn prepare(
+    pub(super) fn prepare(
         scenario: &'a Scenario,
         opts: RunOptions,
         progress: watch::Sender<Progress>,
@@ -182,217 +105,13 @@ impl<'a> Run<'a> {
         })
     }
 
-    /// Ingest first, so nothing a device sends is missed; waits for its subscriptions.
-    async fn start_ingest(&self) -> Result<IngestTask, RunError> {
-        let s = self.scenario;
-        let models: Vec<scenarios::ModelKind> = s.devices.iter().map(|d| d.model.kind()).collect();
-        let periods: Vec<f64> = s.devices.iter().map(|d| d.publish_every).collect();
-        let mut analytics = FleetAnalytics::new(
-            FleetConfig::from_spec(&s.analytics),
-            self.ids.clone(),
-            &models,
-            &periods,
-        );
-        analytics.apply_rules(&s.rules);
-        let state = Arc::new(Mutex::new(IngestState::new(
-            &self.ids,
-            analytics,
-            s.start_epoch,
-        )));
-        let counters = Arc::new(IngestCounters::default());
-        let send_log = Arc::new(SendLog::default());
-        let (stop, shutdown) = shutdown::signal();
-        let (ready_tx, ready_rx) = oneshot::channel();
-        let ingest = Ingest {
-            state: state.clone(),
-            counters: counters.clone(),
-            send_log: send_log.clone(),
-            encoding: s.mqtt.encoding,
-            topics: Topics {
-                telemetry: s.mqtt.telemetry_topic.replace("{fleet}", &s.fleet),
-                status: s.mqtt.status_topic.replace("{fleet}", &s.fleet),
-            },
-            attach: false,
-        };
-        let task = tokio::spawn(ingest::run(
-            ingest,
-            self.endpoint.clone(),
-            self.qos,
-            ready_tx,
-            shutdown,
-        ));
-        if tokio::time::timeout(self.opts.connect_timeout, ready_rx)
-            .await
-            .is_err()
-        {
-            stop.fire();
-            return Err(RunError::Unreachable {
-                url: self.url.clone(),
-                what: "no MQTT connection and subscription".into(),
-                secs: self.opts.connect_timeout.as_secs_f64(),
-            });
-        }
-        Ok(IngestTask {
-            state,
-            counters,
-            send_log,
-            stop,
-            task,
-        })
-    }
-
-    /// The controller, when the UI gave a control channel: one more session that
-    /// publishes its commands, and the channel that steers the sim.
-    fn start_controller(&mut self) -> Option<mpsc::Receiver<Steer>> {
-        let rx = self.opts.controls.take()?;
-        let s = self.scenario;
-        let (steer_tx, steer_rx) = mpsc::channel(256);
-        let cmd_topics: Vec<String> = self
-            .ids
-            .iter()
-            .map(|id| fill_template(&s.mqtt.command_topic, &s.fleet, id))
-            .collect();
-        tokio::spawn(controller(
-            self.endpoint.clone(),
-            self.qos,
-            cmd_topics,
-            rx,
-            steer_tx,
-        ));
-        Some(steer_rx)
-    }
-
-    /// One session per device; returns their clients (for the dispatcher) and the
-    /// commands they receive (for the sim).
-    fn start_sessions(&self) -> (Sessions, Vec<AsyncClient>, mpsc::Receiver<InboundCommand>) {
-        let (s, n) = (self.scenario, self.ids.len());
-        let (cmd_tx, cmd_rx) = mpsc::channel(4096);
-        let stats = Arc::new(SessionStats::default());
-        let permits = Arc::new(Semaphore::new(self.opts.connect_concurrency.max(1)));
-        let (stop, shutdown) = shutdown::signal();
-        let (mut clients, mut signals, mut tasks) = (
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-        );
-        for (i, id) in self.ids.iter().enumerate() {
-            let status_topic = fill_template(&s.mqtt.status_topic, &s.fleet, id);
-            let client_id = fill_template(&s.mqtt.client_id, &s.fleet, id);
-            let o = session::options(&client_id, &self.endpoint, s.mqtt.keep_alive, &status_topic);
-            // A small request queue: a device with a backlog this deep is dropping at source.
-            let (client, eventloop) = AsyncClient::new(o, 32);
-            let signal = Arc::new(SessionSignal::default());
-            signal.want_online.store(true, Ordering::Release);
-            let ctx = SessionCtx {
-                index: i as u32,
-                client: client.clone(),
-                cmd_topic: fill_template(&s.mqtt.command_topic, &s.fleet, id),
-                status_topic,
-                qos: self.qos,
-                cmd_tx: cmd_tx.clone(),
-                stats: stats.clone(),
-                connect_permits: permits.clone(),
-                signal: signal.clone(),
-                shutdown: shutdown.clone(),
-            };
-            tasks.push(tokio::spawn(session::run(ctx, eventloop)));
-            clients.push(client);
-            signals.push(signal);
-        }
-        let sessions = Sessions {
-            signals,
-            tasks,
-            stats,
-            stop,
-        };
-        (sessions, clients, cmd_rx)
-    }
-
-    /// Wait for every session's CONNACK (publishing the count as it grows), until the
-    /// connect timeout plus a millisecond a device, or until `stop`.
-    async fn wait_connected(&mut self, sessions: &Sessions) -> Result<(), RunError> {
-        let n = self.ids.len();
-        let allowed = self.opts.connect_timeout + Duration::from_millis(n as u64);
-        let deadline = Instant::now() + allowed;
-        loop {
-            let c = sessions.stats.connected.load(Ordering::Acquire);
-            self.prog.connected = c;
-            self.progress.send_replace(self.prog);
-            if c as usize >= n {
-                return Ok(());
-            }
-            if Instant::now() > deadline || self.stop.load(Ordering::Relaxed) {
-                return Err(RunError::Unreachable {
-                    url: self.url.clone(),
-                    what: format!("only {c} of {n} device sessions connected"),
-                    secs: allowed.as_secs_f64(),
-                });
-            }
-            // `stop` is a plain flag (the caller's), so look at it now and then.
-            let notified = sessions.stats.connected_notify.notified();
-            let _ = tokio::time::timeout(Duration::from_millis(100), notified).await;
-        }
-    }
-
-    /// Build the sim, start the dispatcher and the session router, then the sim thread.
-    fn start_sim(
-        &mut self,
-        clients: Vec<AsyncClient>,
-        commands: mpsc::Receiver<InboundCommand>,
-        steer: Option<mpsc::Receiver<Steer>>,
-        ingest: &IngestTask,
-        sessions: &Sessions,
-    ) -> Result<Live, RunError> {
-        let s = self.scenario;
-        let outbox_capacity = (self.ids.len() * 4).clamp(1024, 1 << 20);
-        let (out_tx, out_rx) = mpsc::channel(outbox_capacity);
-        let (ses_tx, ses_rx) = mpsc::unbounded_channel();
-        let io = SimIo {
-            outbox: out_tx,
-            commands,
-            sessions: ses_tx,
-            steer,
-        };
-        let sim = Sim::new(s, io);
-        let route = Route {
-            clients,
-            topics: self
-                .ids
-                .iter()
-                .map(|id| fill_template(&s.mqtt.telemetry_topic, &s.fleet, id))
-                .collect(),
-            ids: self.ids.clone(),
-            qos: self.qos,
-            encoding: s.mqtt.encoding,
-            sent_us: s.mqtt.sent_us,
-            start_epoch: s.start_epoch,
-        };
-        let dispatched = Arc::new(DispatchCounters::default());
-        let dispatch = tokio::spawn(dispatch::run(
-            route,
-            out_rx,
-            ingest.send_log.clone(),
-            dispatched.clone(),
-        ));
-        let router = tokio::spawn(route_sessions(ses_rx, sessions.signals.clone()));
-        let (sim_prog_tx, sim_progress) = watch::channel(SimProgress::default());
-        let pacing = self.opts.pacing.clone().unwrap_or_default();
-        let started = Instant::now();
-        let sim_thread = clock::spawn(sim, s.speed, self.stop.clone(), pacing, sim_prog_tx)?;
-        self.prog.phase = Phase::Running;
-        Ok(Live {
-            started,
-            sim_thread,
-            sim_progress,
-            dispatch,
-            dispatched,
-            router,
-        })
-    }
-
     /// Publish progress (and snapshots, for the UI) until the sim thread ends; then
     /// collect what the sim and the dispatcher did.
-    async fn watch(&mut self, live: Live, ingest: &IngestTask) -> Result<Finished, RunError> {
+    pub(super) async fn watch(
+        &mut self,
+        live: Live,
+        ingest: &IngestTask,
+    ) -> Result<Finished, RunError> {
         let mut monitor = Monitor::new(&self.url, self.embedded.is_some());
         // Ten looks a second: progress is sampled from counters, not pushed.
         while !live.sim_thread.is_finished() {
@@ -426,7 +145,7 @@ impl<'a> Run<'a> {
 
     /// Wait until everything sent has come back, or the drain timeout (at most 2 s
     /// after an interruption).
-    async fn drain(&mut self, finished: &Finished, ingest: &IngestTask) {
+    pub(super) async fn drain(&mut self, finished: &Finished, ingest: &IngestTask) {
         self.prog.phase = Phase::Draining;
         let sent_total: u64 = finished.dispatch.sent.iter().sum();
         let timeout = if finished.interrupted {
@@ -451,7 +170,7 @@ impl<'a> Run<'a> {
 }
 
 /// Turn the sim's session changes into session signals, until the sim drops its end.
-async fn route_sessions(
+pub(super) async fn route_sessions(
     mut rx: mpsc::UnboundedReceiver<SessionCommand>,
     signals: Vec<Arc<SessionSignal>>,
 ) {

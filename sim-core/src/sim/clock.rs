@@ -1,4 +1,10 @@
 //! The sim thread: a named OS thread that never awaits, paced by an accumulator clock.
+//!
+//! Sync by design, like rumqttd's router: each pass runs at most
+//! [`MAX_STEPS_PER_PASS`] steps, then looks at the stop flag (a plain `AtomicBool`,
+//! checked every pass), the pacing and the wall clock. Everything it exchanges with the
+//! network goes through `try_send`/`try_recv`, so a slow broker shows as messages dropped
+//! at source and never slows the sim clock. Keep it so.
 
 use super::engine::Sim;
 use super::resources::SimStats;

@@ -1,11 +1,15 @@
 //! The embedded broker: rumqttd inside the process on a free loopback port.
+//!
+//! It has no shutdown: rumqttd 0.20's `Broker::start` spawns its router and server
+//! threads, each with a runtime of its own, and offers no handle to stop them. So the
+//! broker lives until the process exits; a run that started it simply stops using it.
 
 pub use crate::error::BrokerError;
 use std::collections::HashMap;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
-/// A running in-process rumqttd. It lives until the process exits.
+/// A running in-process rumqttd. It lives until the process exits (see the module doc).
 #[derive(Debug, Clone)]
 pub struct EmbeddedBroker {
     /// Where it listens (127.0.0.1, a free port).
