@@ -34,7 +34,7 @@ pub struct Report {
     /// Ground truth: every fault injected.
     pub faults: Vec<crate::fault::FaultRecord>,
     /// Alerts graded against the faults (`null` when no fault was injected).
-    pub detection: Option<crate::analytics::score::Detection>,
+    pub detection: Option<Detection>,
     /// Per device.
     pub per_device: Vec<DeviceReport>,
     /// The run was stopped before its duration (Ctrl-C).
@@ -450,4 +450,37 @@ impl MessageCounts {
         self.dropped_at_source += other.dropped_at_source;
         self.malformed += other.malformed;
     }
+}
+
+/// Scores of one fault kind.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KindScore {
+    /// Faults injected.
+    pub injected: u64,
+    /// Faults with at least one matching alert.
+    pub detected: u64,
+    /// detected / injected (`null` when none injected).
+    pub recall: Option<f64>,
+    /// Alerts whose kind points at this fault kind.
+    pub alerts: u64,
+    /// Of those, alerts that match some fault.
+    pub true_alerts: u64,
+    /// true_alerts / alerts (`null` when there were no such alerts).
+    pub precision: Option<f64>,
+    /// Mean detection delay of detected faults, sim seconds.
+    pub mean_delay_s: Option<f64>,
+    /// Largest detection delay, sim seconds.
+    pub max_delay_s: Option<f64>,
+}
+
+/// The report's `detection`: alerts graded against the injected faults
+/// ([`crate::analytics::score`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Detection {
+    /// The matching rule, in words.
+    pub rule: String,
+    /// Per fault kind.
+    pub per_kind: BTreeMap<String, KindScore>,
+    /// Alerts that match no fault.
+    pub false_alerts: Vec<crate::analytics::fleet::Alert>,
 }
