@@ -27,6 +27,9 @@ type InputTargets<'a> = (
     &'a mut Faults,
 );
 
+/// One device's components as the query hands them out.
+type TargetItem<'w, 's> = <InputTargets<'static> as bevy_ecs::query::QueryData>::Item<'w, 's>;
+
 /// Timeline events that are due, operator steering, then inbound MQTT commands.
 pub(super) fn apply_inputs(
     clock: Res<SimClock>,
@@ -90,7 +93,7 @@ struct Target<'a> {
 /// Apply one timeline (or steering) action to one device.
 fn apply_action(
     action: &EventAction,
-    (mut publisher, mut link, switch, thermostat, mut faults): <InputTargets as bevy_ecs::query::QueryData>::Item<'_, '_>,
+    (mut publisher, mut link, switch, thermostat, mut faults): TargetItem,
     at: Target,
 ) {
     match action {
