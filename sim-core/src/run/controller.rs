@@ -4,18 +4,21 @@
 use super::options::Control;
 use crate::sim::Steer;
 use crate::transport::endpoint::Endpoint;
+use crate::transport::shutdown::Shutdown;
 use rumqttc::{AsyncClient, QoS};
 use std::time::Duration;
 use tokio::sync::mpsc;
 
-/// Publish UI commands on device command topics. Its event loop is polled by its own
-/// task; this one only awaits `publish`.
+/// Publish UI commands on device command topics, until the UI drops its end or the run
+/// is over (`shutdown`). Its event loop is polled by its own task; this one only awaits
+/// `publish`.
 pub(super) async fn controller(
     endpoint: Endpoint,
     qos: QoS,
     topics: Vec<String>,
     mut rx: mpsc::Receiver<Control>,
     steer: mpsc::Sender<Steer>,
+    mut shutdown: Shutdown,
 ) {
     let id = format!("twin-controller-{}", std::process::id());
     let mut o = endpoint.options(id);
@@ -28,7 +31,12 @@ pub(super) async fn controller(
             }
         }
     });
-    while let Some(c) = rx.recv().await {
+    loop {
+        let c = tokio::select! {
+            c = rx.recv() => c,
+            _ = shutdown.recv() => None,
+        };
+        let Some(c) = c else { break };
         match c {
             Control::Command { device, payload } => {
                 if let Some(topic) = topics.get(device)

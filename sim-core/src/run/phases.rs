@@ -46,6 +46,9 @@ pub async fn run(
     // Read the results before the sessions publish their final `offline`.
     let results = assemble::take_results(scenario, &ingest.state, &finished.sim)?;
     let session_stats = sessions.shut_down().await;
+    if let Some(controller) = run.controller.take() {
+        controller.fire();
+    }
     ingest.stop.fire();
     let _ = tokio::time::timeout(Duration::from_secs(2), ingest.task).await;
     let report = assemble::report(Outcome {
@@ -102,6 +105,7 @@ impl<'a> Run<'a> {
             endpoint,
             qos: qos_of(scenario.mqtt.qos),
             ids: scenario.devices.iter().map(|d| d.id.clone()).collect(),
+            controller: None,
         })
     }
 

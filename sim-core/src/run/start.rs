@@ -91,12 +91,15 @@ impl Run<'_> {
             .iter()
             .map(|id| fill_template(&s.mqtt.command_topic, &s.fleet, id))
             .collect();
+        let (stop, shutdown) = shutdown::signal();
+        self.controller = Some(stop);
         tokio::spawn(controller(
             self.endpoint.clone(),
             self.qos,
             cmd_topics,
             rx,
             steer_tx,
+            shutdown,
         ));
         Some(steer_rx)
     }

@@ -34,6 +34,9 @@ pub(super) struct Run<'a> {
     pub(super) endpoint: Endpoint,
     pub(super) qos: QoS,
     pub(super) ids: Vec<String>,
+    /// Ends the controller (when there is one) once the run is over; dropping it, on
+    /// an early return, does the same.
+    pub(super) controller: Option<Trigger>,
 }
 
 /// The ingest task and what it shares with the run.
