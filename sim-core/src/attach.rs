@@ -4,10 +4,12 @@
 //! `{prefix}/{fleet}/{device}/telemetry` and `…/status`, for every fleet under `prefix`.
 
 use crate::analytics::fleet::{FleetAnalytics, FleetConfig};
+use crate::error::RunError;
 use crate::ingest::{self, Ingest, IngestCounters, IngestState, Topics};
-use crate::run::{Phase, RunError};
+use crate::run::progress::Phase;
 use crate::snapshot::{DeviceRow, FleetSnapshot, last_readings, open_alerts, p50_p99_ms};
 use crate::transport::dispatch::SendLog;
+use crate::transport::shutdown;
 use rumqttc::QoS;
 use scenarios::Encoding;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -36,40 +38,23 @@ pub async fn attach(
     let endpoint = crate::transport::endpoint::Endpoint::new(
         url,
         &crate::transport::endpoint::Security::default(),
-    )
-    .map_err(RunError::BadInput)?;
+    )?;
     let analytics = FleetAnalytics::new(FleetConfig::default(), Vec::new(), &[], &[]);
     let state = Arc::new(Mutex::new(IngestState::new(&[], analytics, 0.0)));
     let counters = Arc::new(IngestCounters::default());
-    let (ready_tx, ready_rx) = oneshot::channel();
-    let task = tokio::spawn(ingest::run(
-        Ingest {
-            state: state.clone(),
-            counters: counters.clone(),
-            send_log: Arc::new(SendLog::default()),
-            encoding,
-            topics: topics_for(filter),
-            attach: true,
-        },
-        endpoint,
-        QoS::AtLeastOnce,
-        ready_tx,
-    ));
-    if tokio::time::timeout(Duration::from_secs(10), ready_rx)
-        .await
-        .is_err()
-    {
-        counters.stop.store(true, Ordering::Release);
-        counters.stop_notify.notify_one();
-        return Err(RunError::Unreachable {
-            url: url.to_string(),
-            what: "no MQTT connection and subscription".into(),
-            secs: 10.0,
-        });
-    }
+    let ingest = Ingest {
+        state: state.clone(),
+        counters: counters.clone(),
+        send_log: Arc::new(SendLog::default()),
+        encoding,
+        topics: topics_for(filter),
+        attach: true,
+    };
+    let (ingest_stop, task) = start_ingest(url, ingest, endpoint).await?;
     let mut recv_rate = Vec::new();
     let mut last_total = 0;
     let mut ticks = 0u32;
+    // `stop` is the caller's plain flag: look at it with every snapshot.
     while !stop.load(Ordering::Relaxed) {
         tokio::time::sleep(Duration::from_millis(250)).await;
         ticks += 1;
@@ -87,10 +72,38 @@ pub async fn attach(
             snapshots.send_replace(Arc::new(snap));
         }
     }
-    counters.stop.store(true, Ordering::Release);
-    counters.stop_notify.notify_one();
+    ingest_stop.fire();
     let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
     Ok(())
+}
+
+/// Start the read-only ingest and wait (at most 10 s) for its subscriptions.
+async fn start_ingest(
+    url: &str,
+    ingest: Ingest,
+    endpoint: crate::transport::endpoint::Endpoint,
+) -> Result<(shutdown::Trigger, tokio::task::JoinHandle<()>), RunError> {
+    let (ready_tx, ready_rx) = oneshot::channel();
+    let (stop, shutdown) = shutdown::signal();
+    let task = tokio::spawn(ingest::run(
+        ingest,
+        endpoint,
+        QoS::AtLeastOnce,
+        ready_tx,
+        shutdown,
+    ));
+    if tokio::time::timeout(Duration::from_secs(10), ready_rx)
+        .await
+        .is_err()
+    {
+        stop.fire();
+        return Err(RunError::Unreachable {
+            url: url.to_string(),
+            what: "no MQTT connection and subscription".into(),
+            secs: 10.0,
+        });
+    }
+    Ok((stop, task))
 }
 
 /// A snapshot of an attached fleet: devices in the order they appeared.

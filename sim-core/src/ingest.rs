@@ -9,7 +9,7 @@ use crate::wire::{Decoded, Encoding, unix_us};
 use hdrhistogram::Histogram;
 use rumqttc::{AsyncClient, Event, Packet, QoS};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{Notify, oneshot};
@@ -145,6 +145,31 @@ pub struct Watched {
     pub raw: std::collections::VecDeque<String>,
 }
 
+impl Watched {
+    /// Keep a message's readings (at `ts`, sim seconds) and its raw text.
+    fn record(&mut self, ts: f64, readings: &[(String, f64)], payload: &[u8]) {
+        for (name, v) in readings {
+            let pos = match self.series.iter().position(|(n, _)| n == name) {
+                Some(p) => p,
+                None => {
+                    self.series.push((name.clone(), Default::default()));
+                    self.series.len() - 1
+                }
+            };
+            let q = &mut self.series[pos].1;
+            q.push_back((ts, *v));
+            if q.len() > WATCH_POINTS {
+                q.pop_front();
+            }
+        }
+        let text: String = String::from_utf8_lossy(payload).chars().take(200).collect();
+        self.raw.push_back(text);
+        if self.raw.len() > WATCH_RAW {
+            self.raw.pop_front();
+        }
+    }
+}
+
 impl IngestState {
     /// Start keeping history for `device` (dropping any other's); `None` stops.
     pub fn watch(&mut self, device: Option<u32>) {
@@ -206,10 +231,6 @@ pub struct IngestCounters {
     pub total: AtomicU64,
     /// Woken after each message.
     pub notify: Notify,
-    /// Ask the ingest task to stop.
-    pub stop: AtomicBool,
-    /// Wakes the task for `stop`.
-    pub stop_notify: Notify,
 }
 
 /// Topic layout ingest subscribes to.
@@ -283,13 +304,21 @@ pub fn guess_model(readings: &[(String, f64)]) -> scenarios::ModelKind {
     }
 }
 
-/// Connect, subscribe, then handle messages until `counters.stop`. `ready` fires once
+/// First wait after a lost connection: ingest comes back faster than a device session
+/// (whose backoff starts at [`crate::transport::backoff::FIRST`]), so that a broker
+/// restart loses as little telemetry as possible.
+const RECONNECT_FIRST: Duration = Duration::from_millis(50);
+/// The longest wait between two connection attempts.
+const RECONNECT_CAP: Duration = Duration::from_secs(2);
+
+/// Connect, subscribe, then handle messages until `shutdown` fires. `ready` fires once
 /// the subscriptions are acknowledged.
 pub async fn run(
     ingest: Ingest,
     endpoint: crate::transport::endpoint::Endpoint,
     qos: QoS,
     ready: oneshot::Sender<()>,
+    mut shutdown: crate::transport::shutdown::Shutdown,
 ) {
     let client_id = format!(
         "twin-ingest-{}-{}",
@@ -302,20 +331,22 @@ pub async fn run(
     o.set_max_packet_size(1024 * 1024, 1024 * 1024);
     let (client, mut eventloop) = AsyncClient::new(o, 64);
     let mut ready = Some(ready);
-    let mut backoff = Duration::from_millis(50);
+    let mut backoff =
+        crate::transport::backoff::Backoff::with_bounds(RECONNECT_FIRST, RECONNECT_CAP);
     let mut pending_subacks = 0;
     loop {
-        if ingest.counters.stop.load(Ordering::Acquire) {
-            let _ = client.try_disconnect();
-            return;
-        }
         let ev = tokio::select! {
-            _ = ingest.counters.stop_notify.notified() => continue,
+            // Stopping wins over a ready event.
+            biased;
+            _ = shutdown.recv() => {
+                let _ = client.try_disconnect();
+                return;
+            }
             ev = eventloop.poll() => ev,
         };
         match ev {
             Ok(Event::Incoming(Packet::ConnAck(_))) => {
-                backoff = Duration::from_millis(50);
+                backoff.reset();
                 let _ = client.try_subscribe(filter_of(&ingest.topics.telemetry), qos);
                 let _ = client.try_subscribe(filter_of(&ingest.topics.status), QoS::AtLeastOnce);
                 pending_subacks = 2;
@@ -332,8 +363,10 @@ pub async fn run(
             Ok(_) => {}
             Err(e) => {
                 tracing::debug!(error = %e, "ingest connection error; retrying");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(2));
+                tokio::select! {
+                    _ = shutdown.recv() => {}
+                    _ = tokio::time::sleep(backoff.next_wait()) => {}
+                }
             }
         }
     }
@@ -341,99 +374,106 @@ pub async fn run(
 
 /// Count one incoming message.
 pub fn handle(ingest: &Ingest, topic: &str, payload: &[u8]) {
-    let now = unix_us();
     if match_template(&ingest.topics.telemetry, topic).is_some() {
-        let Ok(mut st) = ingest.state.lock() else {
-            return;
-        };
-        let decoded = match Decoded::decode(ingest.encoding, payload) {
-            Ok(d) => d,
-            Err(e) => {
-                st.malformed += 1;
-                tracing::warn!(%topic, bytes = payload.len(), error = %e, "malformed telemetry payload");
-                return;
-            }
-        };
-        let idx = match st.index_of(&decoded.device_id) {
-            Some(i) => i,
-            None if ingest.attach => {
-                let model = guess_model(&decoded.readings);
-                // The publish period is unknown here; a minute keeps staleness quiet.
-                st.add_device(&decoded.device_id, model, 60.0)
-            }
-            None => {
-                st.unknown_device += 1;
-                tracing::warn!(%topic, device_id = %decoded.device_id, "telemetry from a device not in the fleet");
-                return;
-            }
-        };
-        let record = ingest.send_log.take(idx, decoded.seq);
-        let sent = decoded.sent_us.or(record.as_ref().map(|r| r.sent_us));
-        if let Some(sent) = sent {
-            let lat = now.saturating_sub(sent).max(1);
-            st.latency_us.saturating_record(lat);
-            st.latency_recent_us.saturating_record(lat);
-        }
-        let ts = decoded.timestamp - st.start_epoch;
-        let readings = decoded.readings;
-        let first = st.devices[idx as usize].highest_seq.is_none();
-        let mut seq = st.devices[idx as usize].record(decoded.seq, &readings);
-        if ingest.attach && first {
-            // Attached mid-run: what came before the first message seen is not a gap.
-            seq.gap = 0;
-            st.devices[idx as usize].first_seq = Some(decoded.seq);
-        }
-        st.devices[idx as usize].last_ts = Some(ts);
-        let expected = record.map(|r| r.expected).unwrap_or_default();
-        st.analytics.observe(idx, ts, &readings, &expected, seq);
-        if let Some(w) = st.watched.as_mut().filter(|w| w.device == idx) {
-            for (name, v) in &readings {
-                let pos = match w.series.iter().position(|(n, _)| n == name) {
-                    Some(p) => p,
-                    None => {
-                        w.series.push((name.clone(), Default::default()));
-                        w.series.len() - 1
-                    }
-                };
-                let q = &mut w.series[pos].1;
-                q.push_back((ts, *v));
-                if q.len() > WATCH_POINTS {
-                    q.pop_front();
-                }
-            }
-            let text: String = String::from_utf8_lossy(payload).chars().take(200).collect();
-            w.raw.push_back(text);
-            if w.raw.len() > WATCH_RAW {
-                w.raw.pop_front();
-            }
-        }
-        let fresh = !seq.duplicate;
-        drop(st);
-        ingest.counters.total.fetch_add(1, Ordering::Relaxed);
-        if fresh {
-            ingest.counters.unique.fetch_add(1, Ordering::Release);
-        }
-        ingest.counters.notify.notify_waiters();
+        handle_telemetry(ingest, topic, payload);
     } else if let Some(id) = match_template(&ingest.topics.status, topic) {
-        let Ok(mut st) = ingest.state.lock() else {
+        handle_status(ingest, id, payload);
+    }
+}
+
+/// Decode a telemetry message and count it: latency, sequence, readings, analytics,
+/// the watched device's history, and the counters the run waits on.
+fn handle_telemetry(ingest: &Ingest, topic: &str, payload: &[u8]) {
+    let now = unix_us();
+    let Ok(mut st) = ingest.state.lock() else {
+        return;
+    };
+    let decoded = match Decoded::decode(ingest.encoding, payload) {
+        Ok(d) => d,
+        Err(e) => {
+            st.malformed += 1;
+            tracing::warn!(%topic, bytes = payload.len(), error = %e, "malformed telemetry payload");
             return;
-        };
-        let online = match payload {
-            b"online" => Some(true),
-            b"offline" => Some(false),
-            _ => None,
-        };
-        if st.index_of(id).is_none()
-            && ingest.attach
-            && let Some(o) = online
-        {
-            st.pending_status.insert(id.to_string(), o);
         }
-        if let Some(idx) = st.index_of(id) {
-            st.devices[idx as usize].online = online;
-            if let Some(o) = online {
-                st.analytics.status(idx, o);
-            }
+    };
+    let Some(idx) = device_index(ingest, &mut st, topic, &decoded) else {
+        return;
+    };
+    let record = ingest.send_log.take(idx, decoded.seq);
+    let sent = decoded.sent_us.or(record.as_ref().map(|r| r.sent_us));
+    if let Some(sent) = sent {
+        let lat = now.saturating_sub(sent).max(1);
+        st.latency_us.saturating_record(lat);
+        st.latency_recent_us.saturating_record(lat);
+    }
+    let ts = decoded.timestamp - st.start_epoch;
+    let readings = decoded.readings;
+    let first = st.devices[idx as usize].highest_seq.is_none();
+    let mut seq = st.devices[idx as usize].record(decoded.seq, &readings);
+    if ingest.attach && first {
+        // Attached mid-run: what came before the first message seen is not a gap.
+        seq.gap = 0;
+        st.devices[idx as usize].first_seq = Some(decoded.seq);
+    }
+    st.devices[idx as usize].last_ts = Some(ts);
+    let expected = record.map(|r| r.expected).unwrap_or_default();
+    st.analytics.observe(idx, ts, &readings, &expected, seq);
+    if let Some(w) = st.watched.as_mut().filter(|w| w.device == idx) {
+        w.record(ts, &readings, payload);
+    }
+    let fresh = !seq.duplicate;
+    drop(st);
+    ingest.counters.total.fetch_add(1, Ordering::Relaxed);
+    if fresh {
+        ingest.counters.unique.fetch_add(1, Ordering::Release);
+    }
+    ingest.counters.notify.notify_waiters();
+}
+
+/// The fleet index of a message's device: a new one when attached, `None` (counted) for
+/// a stranger.
+fn device_index(
+    ingest: &Ingest,
+    st: &mut IngestState,
+    topic: &str,
+    decoded: &Decoded,
+) -> Option<u32> {
+    match st.index_of(&decoded.device_id) {
+        Some(i) => Some(i),
+        None if ingest.attach => {
+            let model = guess_model(&decoded.readings);
+            // The publish period is unknown here; a minute keeps staleness quiet.
+            Some(st.add_device(&decoded.device_id, model, 60.0))
+        }
+        None => {
+            st.unknown_device += 1;
+            tracing::warn!(%topic, device_id = %decoded.device_id, "telemetry from a device not in the fleet");
+            None
+        }
+    }
+}
+
+/// A retained `online`/`offline` status. Attached, a status may come before the
+/// device's first telemetry: it is kept until the device appears.
+fn handle_status(ingest: &Ingest, id: &str, payload: &[u8]) {
+    let Ok(mut st) = ingest.state.lock() else {
+        return;
+    };
+    let online = match payload {
+        b"online" => Some(true),
+        b"offline" => Some(false),
+        _ => None,
+    };
+    if st.index_of(id).is_none()
+        && ingest.attach
+        && let Some(o) = online
+    {
+        st.pending_status.insert(id.to_string(), o);
+    }
+    if let Some(idx) = st.index_of(id) {
+        st.devices[idx as usize].online = online;
+        if let Some(o) = online {
+            st.analytics.status(idx, o);
         }
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod analytics;
 pub mod attach;
+pub mod error;
 pub mod fault;
 pub mod ingest;
 pub mod load;

@@ -39,7 +39,7 @@ pub struct Report {
     /// Ground truth: every fault injected.
     pub faults: Vec<crate::fault::FaultRecord>,
     /// Alerts graded against the faults (`null` when no fault was injected).
-    pub detection: Option<crate::analytics::score::Detection>,
+    pub detection: Option<Detection>,
     /// Per device.
     pub per_device: Vec<DeviceReport>,
     /// The run was stopped before its duration (Ctrl-C).
@@ -146,7 +146,7 @@ pub struct DeviceCounts {
 }
 
 /// `messages`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
 pub struct MessageCounts {
     /// Accepted by the MQTT clients.
     pub sent: u64,
@@ -238,6 +238,15 @@ impl Report {
     /// The summary printed at the end of `twin run`.
     pub fn summary_text(&self) -> String {
         let mut s = String::new();
+        self.write_counts(&mut s);
+        self.write_alerts(&mut s);
+        self.write_detection(&mut s);
+        self.write_readings(&mut s);
+        s
+    }
+
+    /// The run line, then devices, messages, latency and sessions.
+    fn write_counts(&self, s: &mut String) {
         let m = &self.messages;
         let _ = writeln!(
             s,
@@ -290,6 +299,10 @@ impl Report {
             self.sessions.commands_applied,
             self.sessions.commands_rejected
         );
+    }
+
+    /// Alert episodes by kind.
+    fn write_alerts(&self, s: &mut String) {
         if !self.alerts.is_empty() {
             let mut by_kind: BTreeMap<&str, usize> = BTreeMap::new();
             for a in &self.alerts {
@@ -300,6 +313,10 @@ impl Report {
         } else {
             let _ = writeln!(s, "alerts    none");
         }
+    }
+
+    /// Per fault kind: injected, detected, recall, precision and delays.
+    fn write_detection(&self, s: &mut String) {
         if let Some(d) = &self.detection {
             let _ = writeln!(
                 s,
@@ -321,7 +338,10 @@ impl Report {
             }
             let _ = writeln!(s, "  false alerts {}", d.false_alerts.len());
         }
-        // A short per-model table: what the fleet measured.
+    }
+
+    /// A short per-model table: what the fleet measured.
+    fn write_readings(&self, s: &mut String) {
         let mut by_model: BTreeMap<(&str, &str), (f64, f64, f64, u64)> = BTreeMap::new();
         for d in &self.per_device {
             for (name, r) in &d.readings {
@@ -347,6 +367,51 @@ impl Report {
                 );
             }
         }
-        s
     }
+}
+
+impl MessageCounts {
+    /// Add `other`'s counts to these (a device's to the fleet's, a shard's to the total).
+    pub fn merge(&mut self, other: &MessageCounts) {
+        self.sent += other.sent;
+        self.received += other.received;
+        self.lost += other.lost;
+        self.duplicates += other.duplicates;
+        self.out_of_order += other.out_of_order;
+        self.dropped_at_source += other.dropped_at_source;
+        self.malformed += other.malformed;
+    }
+}
+
+/// Scores of one fault kind.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KindScore {
+    /// Faults injected.
+    pub injected: u64,
+    /// Faults with at least one matching alert.
+    pub detected: u64,
+    /// detected / injected (`null` when none injected).
+    pub recall: Option<f64>,
+    /// Alerts whose kind points at this fault kind.
+    pub alerts: u64,
+    /// Of those, alerts that match some fault.
+    pub true_alerts: u64,
+    /// true_alerts / alerts (`null` when there were no such alerts).
+    pub precision: Option<f64>,
+    /// Mean detection delay of detected faults, sim seconds.
+    pub mean_delay_s: Option<f64>,
+    /// Largest detection delay, sim seconds.
+    pub max_delay_s: Option<f64>,
+}
+
+/// The report's `detection`: alerts graded against the injected faults
+/// ([`crate::analytics::score`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Detection {
+    /// The matching rule, in words.
+    pub rule: String,
+    /// Per fault kind.
+    pub per_kind: BTreeMap<String, KindScore>,
+    /// Alerts that match no fault.
+    pub false_alerts: Vec<crate::analytics::fleet::Alert>,
 }

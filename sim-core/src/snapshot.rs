@@ -3,8 +3,8 @@
 //! readers never lock the world or the ingest state.
 
 use crate::analytics::fleet::Alert;
-use crate::ingest::IngestState;
-use crate::run::Phase;
+use crate::ingest::{IngestState, Watched};
+use crate::run::progress::Phase;
 use scenarios::Scenario;
 
 /// One device as the UI lists it.
@@ -132,29 +132,7 @@ impl FleetSnapshot {
     ) -> FleetSnapshot {
         let alerts = st.analytics.alerts();
         let open = open_alerts(&alerts, scenario.devices.len());
-        let devices: Vec<DeviceRow> = scenario
-            .devices
-            .iter()
-            .enumerate()
-            .map(|(i, d)| {
-                let t = &st.devices[i];
-                DeviceRow {
-                    index: i,
-                    id: d.id.clone(),
-                    model: d.model.kind().name(),
-                    environment: d
-                        .environment
-                        .map(|e| scenario.environments[e].name.clone())
-                        .unwrap_or_default(),
-                    received: t.received,
-                    last_seen: t.last_ts,
-                    readings: last_readings(t),
-                    open_alerts: open[i],
-                    online: t.online,
-                    actuator: d.model.kind().is_actuator(),
-                }
-            })
-            .collect();
+        let devices = device_rows(scenario, st, &open);
         let (p50, p99) = p50_p99_ms(&st.latency_us);
         let received: u64 = devices.iter().map(|d| d.received).sum();
         let skip = alerts.len().saturating_sub(MAX_ALERTS);
@@ -182,22 +160,54 @@ impl FleetSnapshot {
             latency_p99_ms: p99,
             recv_rate: recv_rate.to_vec(),
             devices,
-            detail: st.watched.as_ref().map(|w| DeviceDetail {
-                device: w.device as usize,
-                series: w
-                    .series
-                    .iter()
-                    .map(|(n, q)| (n.clone(), q.iter().copied().collect()))
-                    .collect(),
-                raw: w.raw.iter().cloned().collect(),
-                alerts: alerts
-                    .iter()
-                    .filter(|a| a.device_index == w.device)
-                    .cloned()
-                    .collect(),
-            }),
+            detail: st.watched.as_ref().map(|w| detail(w, &alerts)),
             alerts: alerts.into_iter().skip(skip).collect(),
         }
+    }
+}
+
+/// A row per device of the scenario, in fleet order.
+fn device_rows(scenario: &Scenario, st: &IngestState, open: &[u32]) -> Vec<DeviceRow> {
+    scenario
+        .devices
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let t = &st.devices[i];
+            DeviceRow {
+                index: i,
+                id: d.id.clone(),
+                model: d.model.kind().name(),
+                environment: d
+                    .environment
+                    .map(|e| scenario.environments[e].name.clone())
+                    .unwrap_or_default(),
+                received: t.received,
+                last_seen: t.last_ts,
+                readings: last_readings(t),
+                open_alerts: open[i],
+                online: t.online,
+                actuator: d.model.kind().is_actuator(),
+            }
+        })
+        .collect()
+}
+
+/// The watched device's history and its alerts.
+fn detail(w: &Watched, alerts: &[Alert]) -> DeviceDetail {
+    DeviceDetail {
+        device: w.device as usize,
+        series: w
+            .series
+            .iter()
+            .map(|(n, q)| (n.clone(), q.iter().copied().collect()))
+            .collect(),
+        raw: w.raw.iter().cloned().collect(),
+        alerts: alerts
+            .iter()
+            .filter(|a| a.device_index == w.device)
+            .cloned()
+            .collect(),
     }
 }
 

@@ -8,6 +8,7 @@ use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 
+pub use crate::error::{DecodeError, EncodeError};
 pub use scenarios::Encoding;
 
 /// One reading value as devices publish it.
@@ -54,7 +55,10 @@ pub struct Telemetry {
     pub hold: bool,
 }
 
-/// A borrowed view that serializes to the flat payload map.
+/// A borrowed view that serializes to the flat payload map. Borrowed on purpose: the
+/// dispatcher encodes each message straight from the sim's [`Telemetry`] and the device
+/// id it already holds into one reused buffer ([`Payload::encode_into`]), so a publish
+/// copies neither the id nor the readings.
 pub struct Payload<'a> {
     /// `device_id`.
     pub device_id: &'a str,
@@ -89,11 +93,6 @@ impl Serialize for Payload<'_> {
     }
 }
 
-/// Encoding failed (only possible for non-finite floats in JSON).
-#[derive(Debug, thiserror::Error)]
-#[error("cannot encode payload: {0}")]
-pub struct EncodeError(String);
-
 impl Payload<'_> {
     /// Encode into `buf` (cleared first).
     pub fn encode_into(&self, encoding: Encoding, buf: &mut Vec<u8>) -> Result<(), EncodeError> {
@@ -124,14 +123,6 @@ pub struct Decoded {
     pub sent_us: Option<u64>,
     /// Numeric and boolean readings (booleans as 0/1); strings and nested values are skipped.
     pub readings: Vec<(String, f64)>,
-}
-
-/// Why a payload was not understood.
-#[derive(Debug, thiserror::Error)]
-pub enum DecodeError {
-    /// Not valid JSON / MessagePack, or a required field is missing or of the wrong type.
-    #[error("{0}")]
-    Malformed(String),
 }
 
 impl Decoded {

@@ -40,10 +40,8 @@ impl Mirror {
                 sent: received + lost,
                 received,
                 lost,
-                duplicates: 0,
-                out_of_order: 0,
-                dropped_at_source: 0,
                 malformed,
+                ..MessageCounts::default()
             },
             latency_ms: None,
             alerts,

@@ -269,10 +269,26 @@ impl FleetAnalytics {
         expected: &[(&'static str, f64)],
         seq: SeqEvent,
     ) {
-        let di = d as usize;
-        if di >= self.devices.len() {
+        if d as usize >= self.devices.len() {
             return;
         }
+        let (t, now) = self.clock_and_skew(d, ts);
+        if seq.duplicate {
+            self.point(d, None, AlertKind::Duplicate, t, 1.0);
+            return;
+        }
+        self.sequence_alerts(d, t, seq);
+        self.end_stale(d, t);
+        self.sensor_alerts(d, t, readings, expected);
+        if now - self.last_scan >= 1.0 {
+            self.scan(now);
+        }
+    }
+
+    /// Move the fleet clock on by a message stamped `ts`, and open or close the device's
+    /// clock-skew episode. Returns the time to file the message at, and the clock.
+    fn clock_and_skew(&mut self, d: u32, ts: f64) -> (f64, f64) {
+        let di = d as usize;
         // Fleet clock and skew: a timestamp far from the clock is this device's problem,
         // not a jump of the clock.
         let tol = self.cfg.skew_tolerance;
@@ -298,11 +314,12 @@ impl FleetAnalytics {
             let mut slot = self.devices[di].skew.take();
             self.close(&mut slot, now);
         }
+        (t, now)
+    }
 
-        if seq.duplicate {
-            self.point(d, None, AlertKind::Duplicate, t, 1.0);
-            return;
-        }
+    /// Reorder and gap alerts from what the message's `seq` showed (not a duplicate).
+    fn sequence_alerts(&mut self, d: u32, t: f64, seq: SeqEvent) {
+        let di = d as usize;
         if seq.out_of_order {
             self.point(d, None, AlertKind::Reorder, t, 1.0);
             // The late message fills (part of) the gap it opened.
@@ -317,9 +334,12 @@ impl FleetAnalytics {
         if seq.gap > 0 {
             self.devices[di].pending_gap = Some((t, seq.gap));
         }
+    }
 
-        // A message ends a stale episode, or withdraws it when it was sent before the
-        // episode began (it was late on the wire, the device was not silent).
+    /// A message ends a stale episode, or withdraws it when it was sent before the
+    /// episode began (it was late on the wire, the device was not silent).
+    fn end_stale(&mut self, d: u32, t: f64) {
+        let di = d as usize;
         self.devices[di].last_seen = Some(t);
         if let Some(i) = self.devices[di].stale.take() {
             if t <= self.alerts[i].start {
@@ -328,7 +348,18 @@ impl FleetAnalytics {
                 self.alerts[i].end = Some(t);
             }
         }
+    }
 
+    /// Feed each analysed reading to its detectors; raise point alerts, open and close
+    /// episodes.
+    fn sensor_alerts(
+        &mut self,
+        d: u32,
+        t: f64,
+        readings: &[(String, f64)],
+        expected: &[(&'static str, f64)],
+    ) {
+        let di = d as usize;
         let mut sensors = std::mem::take(&mut self.devices[di].sensors);
         for slot in &mut sensors {
             let Some(&(_, v)) = readings.iter().find(|(k, _)| k == slot.name) else {
@@ -366,9 +397,6 @@ impl FleetAnalytics {
             }
         }
         self.devices[di].sensors = sensors;
-        if now - self.last_scan >= 1.0 {
-            self.scan(now);
-        }
     }
 
     /// A status message (`online`/`offline`), at the fleet clock.

@@ -13,8 +13,10 @@
 
 use super::fleet::Alert;
 use crate::fault::FaultRecord;
-use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+
+// The grades are part of the report's JSON contract, so their types live with it.
+pub use crate::report::{Detection, KindScore};
 
 /// Alert kinds that can reveal a fault kind.
 pub fn reveals(fault: &str) -> &'static [&'static str] {
@@ -49,38 +51,6 @@ pub fn primary(alert: &str) -> Option<&'static str> {
         "reorder" => "reorder",
         _ => return None,
     })
-}
-
-/// Scores of one fault kind.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct KindScore {
-    /// Faults injected.
-    pub injected: u64,
-    /// Faults with at least one matching alert.
-    pub detected: u64,
-    /// detected / injected (`null` when none injected).
-    pub recall: Option<f64>,
-    /// Alerts whose kind points at this fault kind.
-    pub alerts: u64,
-    /// Of those, alerts that match some fault.
-    pub true_alerts: u64,
-    /// true_alerts / alerts (`null` when there were no such alerts).
-    pub precision: Option<f64>,
-    /// Mean detection delay of detected faults, sim seconds.
-    pub mean_delay_s: Option<f64>,
-    /// Largest detection delay, sim seconds.
-    pub max_delay_s: Option<f64>,
-}
-
-/// The report's `detection`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Detection {
-    /// The matching rule, in words.
-    pub rule: String,
-    /// Per fault kind.
-    pub per_kind: BTreeMap<String, KindScore>,
-    /// Alerts that match no fault.
-    pub false_alerts: Vec<Alert>,
 }
 
 fn overlaps(a: &Alert, f: &FaultRecord, grace: f64, run_end: f64) -> bool {

@@ -249,7 +249,7 @@ impl Target {
                 (true, b.url(), Some(b))
             }
         };
-        let ep = Endpoint::new(&url, security).map_err(RunError::BadInput)?;
+        let ep = Endpoint::new(&url, security).map_err(RunError::from)?;
         let tls = Tls::of(&ep)?.map(Arc::new);
         let addr = resolve(&ep.host, ep.port, sources).await?;
         Ok(Target {

@@ -1,6 +1,13 @@
 //! The sim thread: a named OS thread that never awaits, paced by an accumulator clock.
+//!
+//! Sync by design, like rumqttd's router: each pass runs at most
+//! [`MAX_STEPS_PER_PASS`] steps, then looks at the stop flag (a plain `AtomicBool`,
+//! checked every pass), the pacing and the wall clock. Everything it exchanges with the
+//! network goes through `try_send`/`try_recv`, so a slow broker shows as messages dropped
+//! at source and never slows the sim clock. Keep it so.
 
-use super::{Sim, SimStats};
+use super::engine::Sim;
+use super::resources::SimStats;
 use scenarios::Speed;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -78,7 +85,7 @@ impl Pacing {
 /// Run `sim` to its duration on a thread named `twin-sim`. Setting `stop` ends it early;
 /// `pacing` pauses it or changes its speed while it runs.
 pub fn spawn(
-    mut sim: Sim,
+    sim: Sim,
     speed: Speed,
     stop: Arc<AtomicBool>,
     pacing: Arc<Pacing>,
@@ -86,66 +93,100 @@ pub fn spawn(
 ) -> std::io::Result<JoinHandle<SimStats>> {
     std::thread::Builder::new()
         .name("twin-sim".into())
-        .spawn(move || {
-            let tick = sim.clock().tick;
-            // The accumulator runs from an anchor, moved whenever the pacing changes.
-            let mut anchor = (Instant::now(), sim.now());
-            let mut seen_version = pacing.version();
-            let mut last_report = Instant::now();
-            let mut behind = 0.0;
-            loop {
-                let left = sim.steps_left();
-                if left == 0 || stop.load(Ordering::Relaxed) {
-                    break;
-                }
-                if pacing.version() != seen_version {
-                    seen_version = pacing.version();
-                    anchor = (Instant::now(), sim.now());
-                }
-                let steps = if pacing.paused() {
-                    std::thread::sleep(Duration::from_millis(20));
-                    0
-                } else {
-                    match speed {
-                        Speed::Max => left.min(MAX_STEPS_PER_PASS),
-                        Speed::Factor(base) => {
-                            let f = base * pacing.scale();
-                            // Accumulator: how much sim time the wall clock allows by now.
-                            let target = anchor.1 + anchor.0.elapsed().as_secs_f64() * f;
-                            let owed = ((target - sim.now()) / tick + 1e-9).floor();
-                            behind = ((owed - MAX_STEPS_PER_PASS as f64) * tick).max(0.0);
-                            if owed < 1.0 {
-                                // Pacing wait: until the next step is owed (at most 20 ms).
-                                let wait = (sim.now() + tick - target) / f;
-                                std::thread::sleep(Duration::from_secs_f64(wait.clamp(0.0, 0.02)));
-                                0
-                            } else {
-                                (owed as u64).min(MAX_STEPS_PER_PASS).min(left)
-                            }
-                        }
-                    }
-                };
-                sim.step(steps);
-                if last_report.elapsed() >= Duration::from_millis(100) {
-                    last_report = Instant::now();
-                    let s = sim.world.resource::<SimStats>();
-                    progress.send_replace(SimProgress {
-                        now: sim.now(),
-                        produced: s.produced,
-                        dropped_at_source: s.dropped_total(),
-                        behind,
-                        finished: false,
-                    });
-                }
-            }
-            let stats = sim.stats();
+        .spawn(move || drive(sim, speed, &stop, &pacing, &progress))
+}
+
+/// The sim thread's loop: as many steps as the clock owes (at most
+/// [`MAX_STEPS_PER_PASS`]), then a look at `stop`, the pacing and the wall clock. It
+/// never awaits; it sleeps only while paused or ahead of its pace.
+fn drive(
+    mut sim: Sim,
+    speed: Speed,
+    stop: &AtomicBool,
+    pacing: &Pacing,
+    progress: &watch::Sender<SimProgress>,
+) -> SimStats {
+    let mut clock = Accumulator::new(&sim, pacing);
+    let mut last_report = Instant::now();
+    loop {
+        let left = sim.steps_left();
+        if left == 0 || stop.load(Ordering::Relaxed) {
+            break;
+        }
+        let steps = clock.owed(&sim, speed, pacing, left);
+        sim.step(steps);
+        if last_report.elapsed() >= Duration::from_millis(100) {
+            last_report = Instant::now();
+            let s = sim.counters();
             progress.send_replace(SimProgress {
                 now: sim.now(),
-                produced: stats.produced,
-                dropped_at_source: stats.dropped_total(),
-                behind,
-                finished: true,
+                produced: s.produced,
+                dropped_at_source: s.dropped_total(),
+                behind: clock.behind,
+                finished: false,
             });
-            stats
-        })
+        }
+    }
+    let stats = sim.stats();
+    progress.send_replace(SimProgress {
+        now: sim.now(),
+        produced: stats.produced,
+        dropped_at_source: stats.dropped_total(),
+        behind: clock.behind,
+        finished: true,
+    });
+    stats
+}
+
+/// The fixed-timestep accumulator: how many steps the wall clock allows by now.
+struct Accumulator {
+    tick: f64,
+    /// Wall and sim time the accumulator counts from, moved whenever the pacing changes.
+    anchor: (Instant, f64),
+    /// The pacing version the anchor was set at.
+    seen_version: u64,
+    /// How far the sim trails its target, sim seconds.
+    behind: f64,
+}
+
+impl Accumulator {
+    fn new(sim: &Sim, pacing: &Pacing) -> Accumulator {
+        Accumulator {
+            tick: sim.clock().tick,
+            anchor: (Instant::now(), sim.now()),
+            seen_version: pacing.version(),
+            behind: 0.0,
+        }
+    }
+
+    /// Steps to run now (of `left`); 0 after a short sleep when paused or ahead.
+    fn owed(&mut self, sim: &Sim, speed: Speed, pacing: &Pacing, left: u64) -> u64 {
+        let tick = self.tick;
+        if pacing.version() != self.seen_version {
+            self.seen_version = pacing.version();
+            self.anchor = (Instant::now(), sim.now());
+        }
+        if pacing.paused() {
+            std::thread::sleep(Duration::from_millis(20));
+            return 0;
+        }
+        match speed {
+            Speed::Max => left.min(MAX_STEPS_PER_PASS),
+            Speed::Factor(base) => {
+                let f = base * pacing.scale();
+                // Accumulator: how much sim time the wall clock allows by now.
+                let target = self.anchor.1 + self.anchor.0.elapsed().as_secs_f64() * f;
+                let owed = ((target - sim.now()) / tick + 1e-9).floor();
+                self.behind = ((owed - MAX_STEPS_PER_PASS as f64) * tick).max(0.0);
+                if owed < 1.0 {
+                    // Pacing wait: until the next step is owed (at most 20 ms).
+                    let wait = (sim.now() + tick - target) / f;
+                    std::thread::sleep(Duration::from_secs_f64(wait.clamp(0.0, 0.02)));
+                    0
+                } else {
+                    (owed as u64).min(MAX_STEPS_PER_PASS).min(left)
+                }
+            }
+        }
+    }
 }

@@ -14,26 +14,38 @@ pub const CAP: Duration = Duration::from_secs(5);
 #[derive(Debug, Clone, Copy)]
 pub struct Backoff {
     step: Duration,
+    first: Duration,
+    cap: Duration,
 }
 
 impl Default for Backoff {
+    /// From [`FIRST`] up to [`CAP`]: what device and load sessions use.
     fn default() -> Self {
-        Backoff { step: FIRST }
+        Backoff::with_bounds(FIRST, CAP)
     }
 }
 
 impl Backoff {
+    /// A backoff whose step starts at `first` and stops growing at `cap`.
+    pub fn with_bounds(first: Duration, cap: Duration) -> Backoff {
+        Backoff {
+            step: first,
+            first,
+            cap,
+        }
+    }
+
     /// How long to wait before the next attempt (in `0..step`); the step then doubles,
-    /// up to [`CAP`].
+    /// up to the cap ([`CAP`] by default).
     pub fn next_wait(&mut self) -> Duration {
         let wait = rand::rng().random_range(0.0..self.step.as_secs_f64());
-        self.step = (self.step * 2).min(CAP);
+        self.step = (self.step * 2).min(self.cap);
         Duration::from_secs_f64(wait)
     }
 
-    /// Connected again: start over from [`FIRST`].
+    /// Connected again: start over from the first step ([`FIRST`] by default).
     pub fn reset(&mut self) {
-        self.step = FIRST;
+        self.step = self.first;
     }
 }
 

@@ -1,25 +1,19 @@
 //! The embedded broker: rumqttd inside the process on a free loopback port.
+//!
+//! It has no shutdown: rumqttd 0.20's `Broker::start` spawns its router and server
+//! threads, each with a runtime of its own, and offers no handle to stop them. So the
+//! broker lives until the process exits; a run that started it simply stops using it.
 
+pub use crate::error::BrokerError;
 use std::collections::HashMap;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
-/// A running in-process rumqttd. It lives until the process exits.
+/// A running in-process rumqttd. It lives until the process exits (see the module doc).
 #[derive(Debug, Clone)]
 pub struct EmbeddedBroker {
     /// Where it listens (127.0.0.1, a free port).
     pub addr: SocketAddr,
-}
-
-/// The embedded broker could not be started.
-#[derive(Debug, thiserror::Error)]
-pub enum BrokerError {
-    /// No free port, or the thread could not be spawned.
-    #[error("embedded broker: {0}")]
-    Io(#[from] std::io::Error),
-    /// It did not accept connections in time.
-    #[error("embedded broker did not start listening on {0} within 10 s")]
-    NotListening(SocketAddr),
 }
 
 impl EmbeddedBroker {

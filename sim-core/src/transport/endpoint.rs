@@ -7,8 +7,10 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+pub use crate::error::EndpointError;
 
 /// How to authenticate and secure a connection (the CLI's `--username`, `--password`,
 /// `--cafile`, `--cert`, `--key`, `--insecure`).
@@ -66,18 +68,16 @@ impl std::fmt::Debug for Endpoint {
 impl Endpoint {
     /// Resolve a URL and the security settings; file and certificate problems are
     /// reported here, before any connection.
-    pub fn new(url: &str, sec: &Security) -> Result<Endpoint, String> {
+    pub fn new(url: &str, sec: &Security) -> Result<Endpoint, EndpointError> {
         let scenarios::BrokerUrl { host, port, tls } = scenarios::BrokerUrl::parse(url)?;
         if !tls && (sec.cafile.is_some() || sec.cert.is_some() || sec.insecure) {
-            return Err(format!(
-                "--cafile, --cert and --insecure need a TLS broker url (mqtts://), not {url}"
-            ));
+            return Err(EndpointError::TlsNeedsMqtts(url.to_string()));
         }
         if sec.cert.is_some() != sec.key.is_some() {
-            return Err("--cert and --key go together".into());
+            return Err(EndpointError::CertWithoutKey);
         }
         if sec.password.is_some() && sec.username.is_none() {
-            return Err("a password needs a --username".into());
+            return Err(EndpointError::PasswordWithoutUser);
         }
         let tls = if tls {
             Some(Arc::new(client_config(sec)?))
@@ -144,64 +144,79 @@ impl Endpoint {
     }
 }
 
-fn client_config(sec: &Security) -> Result<ClientConfig, String> {
+fn client_config(sec: &Security) -> Result<ClientConfig, EndpointError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .map_err(|e| format!("TLS setup: {e}"))?;
+        .map_err(EndpointError::TlsSetup)?;
     let builder = if sec.insecure {
         builder
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(AcceptAny(provider)))
     } else {
-        let mut roots = RootCertStore::empty();
-        match &sec.cafile {
-            Some(path) => {
-                let certs = CertificateDer::pem_file_iter(path)
-                    .map_err(|e| format!("--cafile {}: {e}", path.display()))?
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(|e| format!("--cafile {}: {e}", path.display()))?;
-                let (added, _) = roots.add_parsable_certificates(certs);
-                if added == 0 {
-                    return Err(format!(
-                        "--cafile {}: no PEM certificate in it",
-                        path.display()
-                    ));
-                }
-            }
-            None => {
-                let found = rustls_native_certs::load_native_certs();
-                roots.add_parsable_certificates(found.certs);
-                if roots.is_empty() {
-                    return Err(
-                        "no system CA certificates found; give the broker's CA with --cafile"
-                            .into(),
-                    );
-                }
-            }
-        }
-        builder.with_root_certificates(roots)
+        builder.with_root_certificates(roots(sec.cafile.as_deref())?)
     };
     match (&sec.cert, &sec.key) {
         (Some(cert), Some(key)) => {
-            let chain = CertificateDer::pem_file_iter(cert)
-                .map_err(|e| format!("--cert {}: {e}", cert.display()))?
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| format!("--cert {}: {e}", cert.display()))?;
-            if chain.is_empty() {
-                return Err(format!(
-                    "--cert {}: no PEM certificate in it",
-                    cert.display()
-                ));
-            }
-            let key = PrivateKeyDer::from_pem_file(key)
-                .map_err(|e| format!("--key {}: {e}", key.display()))?;
+            let chain = certificates("--cert", cert)?;
+            let key = PrivateKeyDer::from_pem_file(key).map_err(|why| EndpointError::File {
+                flag: "--key",
+                path: key.clone(),
+                why,
+            })?;
             builder
                 .with_client_auth_cert(chain, key)
-                .map_err(|e| format!("client certificate: {e}"))
+                .map_err(EndpointError::ClientCert)
         }
         _ => Ok(builder.with_no_client_auth()),
     }
+}
+
+/// The CAs to trust: those in `cafile`, or the system's.
+fn roots(cafile: Option<&Path>) -> Result<RootCertStore, EndpointError> {
+    let mut roots = RootCertStore::empty();
+    match cafile {
+        Some(path) => {
+            let (added, _) = roots.add_parsable_certificates(certificates("--cafile", path)?);
+            if added == 0 {
+                return Err(EndpointError::NoCertificate {
+                    flag: "--cafile",
+                    path: path.to_path_buf(),
+                });
+            }
+        }
+        None => {
+            let found = rustls_native_certs::load_native_certs();
+            roots.add_parsable_certificates(found.certs);
+            if roots.is_empty() {
+                return Err(EndpointError::NoSystemRoots);
+            }
+        }
+    }
+    Ok(roots)
+}
+
+/// Every certificate in a PEM file given with `flag`; at least one.
+fn certificates(
+    flag: &'static str,
+    path: &Path,
+) -> Result<Vec<CertificateDer<'static>>, EndpointError> {
+    let file = |why| EndpointError::File {
+        flag,
+        path: path.to_path_buf(),
+        why,
+    };
+    let certs = CertificateDer::pem_file_iter(path)
+        .map_err(file)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(file)?;
+    if certs.is_empty() {
+        return Err(EndpointError::NoCertificate {
+            flag,
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(certs)
 }
 
 /// `--insecure`: accepts every server certificate, still checking the handshake
@@ -288,7 +303,9 @@ mod tests {
             cafile: Some("/nonexistent/ca.pem".into()),
             ..Security::default()
         };
-        let e = Endpoint::new("mqtts://127.0.0.1:8883", &sec).unwrap_err();
+        let e = Endpoint::new("mqtts://127.0.0.1:8883", &sec)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("/nonexistent/ca.pem"), "{e}");
     }
 }

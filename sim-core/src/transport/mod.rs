@@ -1,7 +1,9 @@
-//! MQTT transport: device sessions, the dispatcher, the embedded broker.
+//! MQTT transport: device sessions, the dispatcher, the embedded broker, reconnection
+//! backoff and shutdown signals.
 
 pub mod backoff;
 pub mod broker;
 pub mod dispatch;
 pub mod endpoint;
 pub mod session;
+pub mod shutdown;

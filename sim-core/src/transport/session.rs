@@ -4,6 +4,7 @@
 //! awaiting `publish()` inside the polling task would deadlock once rumqttc's request
 //! channel fills.
 
+use super::shutdown::Shutdown;
 use crate::sim::InboundCommand;
 use crate::wire::CommandPayload;
 use rumqttc::{AsyncClient, Event, EventLoop, LastWill, MqttOptions, Packet, QoS};
@@ -30,13 +31,12 @@ pub struct SessionStats {
     pub connected_notify: Notify,
 }
 
-/// Asks one session to change state. The session reads it after each notify.
+/// Asks one session to go off or on line (the sim's disconnect and reconnect). The
+/// session reads it after each notify.
 #[derive(Debug, Default)]
 pub struct SessionSignal {
     /// The session should be connected.
     pub want_online: AtomicBool,
-    /// The run is over: send `offline`, DISCONNECT and end.
-    pub shutdown: AtomicBool,
     /// Wakes the session task.
     pub notify: Notify,
 }
@@ -59,8 +59,10 @@ pub struct SessionCtx {
     pub stats: Arc<SessionStats>,
     /// Limits connection attempts in flight so thousands of sessions ramp up.
     pub connect_permits: Arc<Semaphore>,
-    /// State requests from the run.
+    /// Online/offline requests from the sim.
     pub signal: Arc<SessionSignal>,
+    /// The run is over: send `offline`, DISCONNECT and end.
+    pub shutdown: Shutdown,
 }
 
 /// Options for one device session: client id, keep-alive, last will `offline` retained;
@@ -107,8 +109,9 @@ pub async fn run(ctx: SessionCtx, mut eventloop: EventLoop) {
     let mut ever_connected = false;
     let mut permit = None;
     let mut backoff = super::backoff::Backoff::default();
+    let mut stop = ctx.shutdown.clone();
     loop {
-        if ctx.signal.shutdown.load(Ordering::Acquire) {
+        if stop.is_fired() {
             shutdown(&ctx, &mut eventloop).await;
             return;
         }
@@ -116,48 +119,31 @@ pub async fn run(ctx: SessionCtx, mut eventloop: EventLoop) {
             // Drop the socket without DISCONNECT: the broker fires the last will.
             eventloop.network = None;
             eventloop.clean();
-            ctx.signal.notify.notified().await;
+            tokio::select! {
+                _ = ctx.signal.notify.notified() => {}
+                _ = stop.recv() => {}
+            }
             continue;
         }
         if !ever_connected && permit.is_none() {
-            permit = ctx.connect_permits.clone().acquire_owned().await.ok();
+            permit = tokio::select! {
+                p = ctx.connect_permits.clone().acquire_owned() => p.ok(),
+                _ = stop.recv() => continue,
+            };
         }
         let event = tokio::select! {
             _ = ctx.signal.notify.notified() => continue,
+            _ = stop.recv() => continue,
             ev = eventloop.poll() => ev,
         };
         match event {
             Ok(Event::Incoming(Packet::ConnAck(_))) => {
                 permit = None;
                 backoff.reset();
-                if ever_connected {
-                    ctx.stats.reconnects.fetch_add(1, Ordering::Relaxed);
-                } else {
-                    ever_connected = true;
-                    ctx.stats.connected.fetch_add(1, Ordering::Release);
-                    ctx.stats.connected_notify.notify_waiters();
-                }
-                // Clean session: subscribe again on every connect.
-                let _ = ctx
-                    .client
-                    .try_publish(&ctx.status_topic, QoS::AtLeastOnce, true, "online");
-                let _ = ctx.client.try_subscribe(&ctx.cmd_topic, ctx.qos);
+                connected(&ctx, ever_connected);
+                ever_connected = true;
             }
-            Ok(Event::Incoming(Packet::Publish(p))) => match parse_command(&p.payload) {
-                Some(set) => {
-                    let cmd = InboundCommand {
-                        device: ctx.index,
-                        set,
-                    };
-                    if ctx.cmd_tx.try_send(cmd).is_err() {
-                        ctx.stats.commands_dropped.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-                None => {
-                    ctx.stats.malformed_commands.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(topic = %p.topic, bytes = p.payload.len(), "malformed command payload; expected {{\"set\":{{...}}}}");
-                }
-            },
+            Ok(Event::Incoming(Packet::Publish(p))) => command(&ctx, &p),
             Ok(_) => {}
             Err(e) => {
                 permit = None;
@@ -165,9 +151,44 @@ pub async fn run(ctx: SessionCtx, mut eventloop: EventLoop) {
                 tracing::debug!(device = ctx.index, error = %e, "session error; reconnecting");
                 tokio::select! {
                     _ = ctx.signal.notify.notified() => {}
+                    _ = stop.recv() => {}
                     _ = tokio::time::sleep(backoff.next_wait()) => {}
                 }
             }
+        }
+    }
+}
+
+/// A CONNACK: count it, say `online` (retained) and subscribe to commands again
+/// (clean session).
+fn connected(ctx: &SessionCtx, before: bool) {
+    if before {
+        ctx.stats.reconnects.fetch_add(1, Ordering::Relaxed);
+    } else {
+        ctx.stats.connected.fetch_add(1, Ordering::Release);
+        ctx.stats.connected_notify.notify_waiters();
+    }
+    let _ = ctx
+        .client
+        .try_publish(&ctx.status_topic, QoS::AtLeastOnce, true, "online");
+    let _ = ctx.client.try_subscribe(&ctx.cmd_topic, ctx.qos);
+}
+
+/// A command for this device: to the sim without waiting (a full inbox drops it, counted).
+fn command(ctx: &SessionCtx, p: &rumqttc::Publish) {
+    match parse_command(&p.payload) {
+        Some(set) => {
+            let cmd = InboundCommand {
+                device: ctx.index,
+                set,
+            };
+            if ctx.cmd_tx.try_send(cmd).is_err() {
+                ctx.stats.commands_dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        None => {
+            ctx.stats.malformed_commands.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(topic = %p.topic, bytes = p.payload.len(), "malformed command payload; expected {{\"set\":{{...}}}}");
         }
     }
 }

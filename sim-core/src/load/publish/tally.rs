@@ -77,13 +77,9 @@ impl SubState {
     /// The message accounting against what each device sent.
     pub fn messages(&self, sent: &[u64], dropped_at_source: u64) -> MessageCounts {
         let mut m = MessageCounts {
-            sent: 0,
-            received: 0,
-            lost: 0,
-            duplicates: 0,
-            out_of_order: 0,
             dropped_at_source,
             malformed: self.malformed,
+            ..MessageCounts::default()
         };
         for (t, &s) in self.tallies.iter().zip(sent) {
             m.sent += s;

@@ -106,15 +106,7 @@ pub fn merge(reports: &[LoadReport]) -> Result<LoadReport, LoadError> {
     out.clients = 0;
     out.devices = 0;
     out.devices_seen = 0;
-    out.messages = crate::report::MessageCounts {
-        sent: 0,
-        received: 0,
-        lost: 0,
-        duplicates: 0,
-        out_of_order: 0,
-        dropped_at_source: 0,
-        malformed: 0,
-    };
+    out.messages = crate::report::MessageCounts::default();
     out.acked = 0;
     out.dropped = Dropped::default();
     out.retransmitted = 0;
@@ -136,14 +128,7 @@ pub fn merge(reports: &[LoadReport]) -> Result<LoadReport, LoadError> {
         out.clients += r.clients;
         out.devices += r.devices;
         out.devices_seen += r.devices_seen;
-        let (a, b) = (&mut out.messages, &r.messages);
-        a.sent += b.sent;
-        a.received += b.received;
-        a.lost += b.lost;
-        a.duplicates += b.duplicates;
-        a.out_of_order += b.out_of_order;
-        a.dropped_at_source += b.dropped_at_source;
-        a.malformed += b.malformed;
+        out.messages.merge(&r.messages);
         out.acked += r.acked;
         out.dropped.add(&r.dropped);
         out.retransmitted += r.retransmitted;

@@ -1,0 +1,141 @@
+//! Every way the engine fails, in one place: a run ([`RunError`]), the embedded broker
+//! ([`BrokerError`]), a broker endpoint ([`EndpointError`]) and the wire codec
+//! ([`EncodeError`], [`DecodeError`]). The modules that raise them re-export them, so
+//! `sim_core::run::RunError` and `sim_core::transport::broker::BrokerError` still work.
+//!
+//! The load engine keeps errors of its own (it is a product of its own); it reports
+//! refusals through [`RunError`] so the CLI maps both to the same exit codes.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Why a run could not be done.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// Bad input: a broker URL or a flag that cannot be used (exit code 2).
+    #[error("{0}")]
+    BadInput(String),
+    /// The embedded broker did not start.
+    #[error(transparent)]
+    Broker(#[from] BrokerError),
+    /// Nothing answered at the broker address in time.
+    #[error("broker {url} unreachable: {what} within {secs:.0} s")]
+    Unreachable {
+        /// Broker URL.
+        url: String,
+        /// What did not happen.
+        what: String,
+        /// Seconds waited.
+        secs: f64,
+    },
+    /// The broker answered but will not take us (credentials, TLS): retrying cannot help.
+    #[error("broker {url}: {why}")]
+    Refused {
+        /// Broker URL.
+        url: String,
+        /// What went wrong.
+        why: String,
+    },
+    /// The process may not open enough sockets for the fleet.
+    #[error(
+        "{devices} device sessions need about {needed} open files{why}, but this process may open {limit}; raise `ulimit -n`{hint}"
+    )]
+    TooManyFiles {
+        /// Devices in the fleet.
+        devices: usize,
+        /// Descriptors needed.
+        needed: u64,
+        /// The limit after raising the soft limit to the hard one.
+        limit: u64,
+        /// Why so many.
+        why: &'static str,
+        /// What else helps.
+        hint: &'static str,
+    },
+    /// Thread or runtime failure.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A bad endpoint is bad input: the user gave a URL or flags that cannot work together.
+impl From<EndpointError> for RunError {
+    fn from(e: EndpointError) -> Self {
+        RunError::BadInput(e.to_string())
+    }
+}
+
+/// The embedded broker could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum BrokerError {
+    /// No free port, or the thread could not be spawned.
+    #[error("embedded broker: {0}")]
+    Io(#[from] std::io::Error),
+    /// It did not accept connections in time.
+    #[error("embedded broker did not start listening on {0} within 10 s")]
+    NotListening(SocketAddr),
+}
+
+/// A broker URL and security settings that cannot make an endpoint. The texts name the
+/// CLI flags, since that is where the settings come from.
+#[derive(Debug, thiserror::Error)]
+pub enum EndpointError {
+    /// The URL does not parse (the scenario crate's message).
+    #[error(transparent)]
+    Url(#[from] scenarios::BrokerUrlError),
+    /// TLS settings with a plain `mqtt://` URL.
+    #[error("--cafile, --cert and --insecure need a TLS broker url (mqtts://), not {0}")]
+    TlsNeedsMqtts(String),
+    /// `--cert` without `--key`, or the other way round.
+    #[error("--cert and --key go together")]
+    CertWithoutKey,
+    /// `--password` without `--username`.
+    #[error("a password needs a --username")]
+    PasswordWithoutUser,
+    /// rustls refused the protocol versions.
+    #[error("TLS setup: {0}")]
+    TlsSetup(rustls::Error),
+    /// A PEM file given with `flag` could not be read.
+    #[error("{flag} {}: {why}", path.display())]
+    File {
+        /// `--cafile`, `--cert` or `--key`.
+        flag: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        why: rustls::pki_types::pem::Error,
+    },
+    /// A PEM file given with `flag` holds no certificate.
+    #[error("{flag} {}: no PEM certificate in it", path.display())]
+    NoCertificate {
+        /// `--cafile` or `--cert`.
+        flag: &'static str,
+        /// The file.
+        path: PathBuf,
+    },
+    /// No `--cafile` and the system has no CA certificates.
+    #[error("no system CA certificates found; give the broker's CA with --cafile")]
+    NoSystemRoots,
+    /// rustls refused the client certificate and key.
+    #[error("client certificate: {0}")]
+    ClientCert(rustls::Error),
+}
+
+/// Callers that report bad input as text (the CLI's own error types) take it as a string.
+impl From<EndpointError> for String {
+    fn from(e: EndpointError) -> Self {
+        e.to_string()
+    }
+}
+
+/// Encoding failed (only possible for non-finite floats in JSON).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot encode payload: {0}")]
+pub struct EncodeError(pub(crate) String);
+
+/// Why a payload was not understood.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    /// Not valid JSON / MessagePack, or a required field is missing or of the wrong type.
+    #[error("{0}")]
+    Malformed(String),
+}

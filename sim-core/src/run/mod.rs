@@ -1,0 +1,23 @@
+//! One whole `twin run`: broker, ingest, sessions, dispatcher, sim thread, drain, report.
+//!
+//! Files: [`options`] (what the caller sets), [`progress`] (where the run stands),
+//! [`setup`] (checks before connecting), `state` (what the phases share and hand on),
+//! `phases` ([`run`] itself, then watching and draining), `start` (the starting phases),
+//! `monitor` (rates and UI snapshots while the sim runs), `controller` (the UI's
+//! commands over MQTT) and `assemble` (the report).
+
+mod assemble;
+mod controller;
+mod monitor;
+pub mod options;
+mod phases;
+pub mod progress;
+pub(crate) mod setup;
+mod start;
+mod state;
+
+pub use crate::error::RunError;
+pub use options::{Control, RunOptions};
+pub use phases::run;
+pub use progress::{Phase, Progress};
+pub(crate) use setup::check_file_limit;

@@ -1,0 +1,62 @@
+//! What a run is told beyond the scenario file: [`RunOptions`], and the [`Control`]s an
+//! operator (the terminal UI) sends while it runs.
+
+use crate::sim::clock;
+use crate::snapshot::FleetSnapshot;
+use crate::transport::endpoint::Security;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+
+/// How a run is set up beyond the scenario file.
+#[derive(Debug)]
+pub struct RunOptions {
+    /// Broker URL; overrides the scenario's; `None` and no URL in the file = embedded.
+    pub broker_url: Option<String>,
+    /// How long to wait for messages still in flight after the last step.
+    pub drain_timeout: Duration,
+    /// How long to wait for the broker and for every session to connect.
+    pub connect_timeout: Duration,
+    /// Connection attempts in flight at once.
+    pub connect_concurrency: usize,
+    /// TLS and credentials for every session (device, ingest, controller).
+    pub security: Security,
+    /// Where to publish live fleet snapshots (for the terminal UI), if anywhere.
+    pub snapshots: Option<watch::Sender<Arc<FleetSnapshot>>>,
+    /// The device whose history snapshots should carry (`usize::MAX` for none).
+    pub watch: Option<Arc<std::sync::atomic::AtomicUsize>>,
+    /// Pause and speed controls for the sim clock (from the UI).
+    pub pacing: Option<Arc<clock::Pacing>>,
+    /// Commands to send to devices over MQTT, as any controller would (from the UI).
+    pub controls: Option<mpsc::Receiver<Control>>,
+}
+
+/// What an operator (the terminal UI) asks of the running fleet.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Control {
+    /// Publish a command on a device's command topic, as any controller would.
+    Command {
+        /// Fleet index.
+        device: usize,
+        /// The JSON payload, e.g. `{"set":{"on":true}}`.
+        payload: String,
+    },
+    /// Apply a timeline action to a device now (disconnect, reconnect, fault).
+    Steer(crate::sim::Steer),
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            broker_url: None,
+            drain_timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(30),
+            connect_concurrency: 256,
+            security: Security::default(),
+            snapshots: None,
+            watch: None,
+            pacing: None,
+            controls: None,
+        }
+    }
+}

@@ -1,0 +1,236 @@
+//! The starting phases of a run: ingest, the controller, the device sessions, the wait
+//! for their connections, and the sim with its dispatcher and session router.
+
+use super::controller::controller;
+use super::phases::route_sessions;
+use super::progress::Phase;
+use super::state::{IngestTask, Live, Run, Sessions};
+use crate::analytics::fleet::{FleetAnalytics, FleetConfig};
+use crate::error::RunError;
+use crate::ingest::{self, Ingest, IngestCounters, IngestState, Topics};
+use crate::sim::clock::{self, SimProgress};
+use crate::sim::{InboundCommand, Sim, SimIo, Steer};
+use crate::transport::dispatch::{self, DispatchCounters, Route, SendLog};
+use crate::transport::session::{self, SessionCtx, SessionSignal, SessionStats};
+use crate::transport::shutdown;
+use rumqttc::AsyncClient;
+use scenarios::fill_template;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::{Semaphore, mpsc, oneshot, watch};
+
+impl Run<'_> {
+    /// Ingest first, so nothing a device sends is missed; waits for its subscriptions.
+    pub(super) async fn start_ingest(&self) -> Result<IngestTask, RunError> {
+        let s = self.scenario;
+        let models: Vec<scenarios::ModelKind> = s.devices.iter().map(|d| d.model.kind()).collect();
+        let periods: Vec<f64> = s.devices.iter().map(|d| d.publish_every).collect();
+        let mut analytics = FleetAnalytics::new(
+            FleetConfig::from_spec(&s.analytics),
+            self.ids.clone(),
+            &models,
+            &periods,
+        );
+        analytics.apply_rules(&s.rules);
+        let state = Arc::new(Mutex::new(IngestState::new(
+            &self.ids,
+            analytics,
+            s.start_epoch,
+        )));
+        let counters = Arc::new(IngestCounters::default());
+        let send_log = Arc::new(SendLog::default());
+        let (stop, shutdown) = shutdown::signal();
+        let (ready_tx, ready_rx) = oneshot::channel();
+        let ingest = Ingest {
+            state: state.clone(),
+            counters: counters.clone(),
+            send_log: send_log.clone(),
+            encoding: s.mqtt.encoding,
+            topics: Topics {
+                telemetry: s.mqtt.telemetry_topic.replace("{fleet}", &s.fleet),
+                status: s.mqtt.status_topic.replace("{fleet}", &s.fleet),
+            },
+            attach: false,
+        };
+        let task = tokio::spawn(ingest::run(
+            ingest,
+            self.endpoint.clone(),
+            self.qos,
+            ready_tx,
+            shutdown,
+        ));
+        if tokio::time::timeout(self.opts.connect_timeout, ready_rx)
+            .await
+            .is_err()
+        {
+            stop.fire();
+            return Err(RunError::Unreachable {
+                url: self.url.clone(),
+                what: "no MQTT connection and subscription".into(),
+                secs: self.opts.connect_timeout.as_secs_f64(),
+            });
+        }
+        Ok(IngestTask {
+            state,
+            counters,
+            send_log,
+            stop,
+            task,
+        })
+    }
+
+    /// The controller, when the UI gave a control channel: one more session that
+    /// publishes its commands, and the channel that steers the sim.
+    pub(super) fn start_controller(&mut self) -> Option<mpsc::Receiver<Steer>> {
+        let rx = self.opts.controls.take()?;
+        let s = self.scenario;
+        let (steer_tx, steer_rx) = mpsc::channel(256);
+        let cmd_topics: Vec<String> = self
+            .ids
+            .iter()
+            .map(|id| fill_template(&s.mqtt.command_topic, &s.fleet, id))
+            .collect();
+        let (stop, shutdown) = shutdown::signal();
+        self.controller = Some(stop);
+        tokio::spawn(controller(
+            self.endpoint.clone(),
+            self.qos,
+            cmd_topics,
+            rx,
+            steer_tx,
+            shutdown,
+        ));
+        Some(steer_rx)
+    }
+
+    /// One session per device; returns their clients (for the dispatcher) and the
+    /// commands they receive (for the sim).
+    pub(super) fn start_sessions(
+        &self,
+    ) -> (Sessions, Vec<AsyncClient>, mpsc::Receiver<InboundCommand>) {
+        let (s, n) = (self.scenario, self.ids.len());
+        let (cmd_tx, cmd_rx) = mpsc::channel(4096);
+        let stats = Arc::new(SessionStats::default());
+        let permits = Arc::new(Semaphore::new(self.opts.connect_concurrency.max(1)));
+        let (stop, shutdown) = shutdown::signal();
+        let (mut clients, mut signals, mut tasks) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        );
+        for (i, id) in self.ids.iter().enumerate() {
+            let status_topic = fill_template(&s.mqtt.status_topic, &s.fleet, id);
+            let client_id = fill_template(&s.mqtt.client_id, &s.fleet, id);
+            let o = session::options(&client_id, &self.endpoint, s.mqtt.keep_alive, &status_topic);
+            // A small request queue: a device with a backlog this deep is dropping at source.
+            let (client, eventloop) = AsyncClient::new(o, 32);
+            let signal = Arc::new(SessionSignal::default());
+            signal.want_online.store(true, Ordering::Release);
+            let ctx = SessionCtx {
+                index: i as u32,
+                client: client.clone(),
+                cmd_topic: fill_template(&s.mqtt.command_topic, &s.fleet, id),
+                status_topic,
+                qos: self.qos,
+                cmd_tx: cmd_tx.clone(),
+                stats: stats.clone(),
+                connect_permits: permits.clone(),
+                signal: signal.clone(),
+                shutdown: shutdown.clone(),
+            };
+            tasks.push(tokio::spawn(session::run(ctx, eventloop)));
+            clients.push(client);
+            signals.push(signal);
+        }
+        let sessions = Sessions {
+            signals,
+            tasks,
+            stats,
+            stop,
+        };
+        (sessions, clients, cmd_rx)
+    }
+
+    /// Wait for every session's CONNACK (publishing the count as it grows), until the
+    /// connect timeout plus a millisecond a device, or until `stop`.
+    pub(super) async fn wait_connected(&mut self, sessions: &Sessions) -> Result<(), RunError> {
+        let n = self.ids.len();
+        let allowed = self.opts.connect_timeout + Duration::from_millis(n as u64);
+        let deadline = Instant::now() + allowed;
+        loop {
+            let c = sessions.stats.connected.load(Ordering::Acquire);
+            self.prog.connected = c;
+            self.progress.send_replace(self.prog);
+            if c as usize >= n {
+                return Ok(());
+            }
+            if Instant::now() > deadline || self.stop.load(Ordering::Relaxed) {
+                return Err(RunError::Unreachable {
+                    url: self.url.clone(),
+                    what: format!("only {c} of {n} device sessions connected"),
+                    secs: allowed.as_secs_f64(),
+                });
+            }
+            // `stop` is a plain flag (the caller's), so look at it now and then.
+            let notified = sessions.stats.connected_notify.notified();
+            let _ = tokio::time::timeout(Duration::from_millis(100), notified).await;
+        }
+    }
+
+    /// Build the sim, start the dispatcher and the session router, then the sim thread.
+    pub(super) fn start_sim(
+        &mut self,
+        clients: Vec<AsyncClient>,
+        commands: mpsc::Receiver<InboundCommand>,
+        steer: Option<mpsc::Receiver<Steer>>,
+        ingest: &IngestTask,
+        sessions: &Sessions,
+    ) -> Result<Live, RunError> {
+        let s = self.scenario;
+        let outbox_capacity = (self.ids.len() * 4).clamp(1024, 1 << 20);
+        let (out_tx, out_rx) = mpsc::channel(outbox_capacity);
+        let (ses_tx, ses_rx) = mpsc::unbounded_channel();
+        let io = SimIo {
+            outbox: out_tx,
+            commands,
+            sessions: ses_tx,
+            steer,
+        };
+        let sim = Sim::new(s, io);
+        let route = Route {
+            clients,
+            topics: self
+                .ids
+                .iter()
+                .map(|id| fill_template(&s.mqtt.telemetry_topic, &s.fleet, id))
+                .collect(),
+            ids: self.ids.clone(),
+            qos: self.qos,
+            encoding: s.mqtt.encoding,
+            sent_us: s.mqtt.sent_us,
+            start_epoch: s.start_epoch,
+        };
+        let dispatched = Arc::new(DispatchCounters::default());
+        let dispatch = tokio::spawn(dispatch::run(
+            route,
+            out_rx,
+            ingest.send_log.clone(),
+            dispatched.clone(),
+        ));
+        let router = tokio::spawn(route_sessions(ses_rx, sessions.signals.clone()));
+        let (sim_prog_tx, sim_progress) = watch::channel(SimProgress::default());
+        let pacing = self.opts.pacing.clone().unwrap_or_default();
+        let started = Instant::now();
+        let sim_thread = clock::spawn(sim, s.speed, self.stop.clone(), pacing, sim_prog_tx)?;
+        self.prog.phase = Phase::Running;
+        Ok(Live {
+            started,
+            sim_thread,
+            sim_progress,
+            dispatch,
+            dispatched,
+            router,
+        })
+    }
+}
