@@ -29,7 +29,7 @@ pub fn fleet_toml(devices: usize) -> String {
         "fleet size {devices} is not a positive multiple of {DEVICES_PER_ROOM}"
     );
     let rooms = devices / DEVICES_PER_ROOM;
-    format!(
+    let mut toml = format!(
         r#"[scenario]
 name = "bench-{devices}"
 seed = 42
@@ -40,83 +40,42 @@ speed = "max"
 [[environment]]
 name = "room-{{n}}"
 count = {rooms}
-
-[[devices]]
-id = "dht-{{n}}"
-count = {rooms}
-model = "dht22"
-environment = "room-{{n}}"
-publish_every = "10s"
-
-[[devices]]
-id = "bme-{{n}}"
-count = {rooms}
-model = "bme280"
-environment = "room-{{n}}"
-publish_every = "10s"
-
-[[devices]]
-id = "ds-{{n}}"
-count = {rooms}
-model = "ds18b20"
-environment = "room-{{n}}"
-publish_every = "5s"
-
-[[devices]]
-id = "tmp-{{n}}"
-count = {rooms}
-model = "tmp36"
-environment = "room-{{n}}"
-publish_every = "5s"
-
-[[devices]]
-id = "pir-{{n}}"
-count = {rooms}
-model = "pir"
-environment = "room-{{n}}"
-publish_every = "10s"
-
-[[devices]]
-id = "meter-{{n}}"
-count = {rooms}
-model = "power_meter"
-environment = "room-{{n}}"
-publish_every = "10s"
-
-[[devices]]
-id = "relay-{{n}}"
-count = {rooms}
-model = "relay"
-environment = "room-{{n}}"
-publish_every = "30s"
-
-[[devices]]
-id = "lamp-{{n}}"
-count = {rooms}
-model = "led"
-environment = "room-{{n}}"
-publish_every = "30s"
-
-[[devices]]
-id = "heater-{{n}}"
-count = {rooms}
-model = "heater"
-environment = "room-{{n}}"
-power_w = 1500.0
-publish_every = "30s"
-
-[[devices]]
-id = "thermostat-{{n}}"
-count = {rooms}
-model = "thermostat"
-environment = "room-{{n}}"
-sensor = "dht-{{n}}"
-heater = "heater-{{n}}"
-setpoint = 21.0
-publish_every = "30s"
 "#
-    )
+    );
+    for (id, model, every, extra) in ROOM_DEVICES {
+        toml.push_str(&format!(
+            r#"
+[[devices]]
+id = "{id}-{{n}}"
+count = {rooms}
+model = "{model}"
+environment = "room-{{n}}"
+{extra}publish_every = "{every}"
+"#
+        ));
+    }
+    toml
 }
+
+/// The devices of one room in [`fleet_toml`]: id prefix, model, publish period, and keys
+/// of the model's own.
+const ROOM_DEVICES: [(&str, &str, &str, &str); DEVICES_PER_ROOM] = [
+    ("dht", "dht22", "10s", ""),
+    ("bme", "bme280", "10s", ""),
+    ("ds", "ds18b20", "5s", ""),
+    ("tmp", "tmp36", "5s", ""),
+    ("pir", "pir", "10s", ""),
+    ("meter", "power_meter", "10s", ""),
+    ("relay", "relay", "30s", ""),
+    ("lamp", "led", "30s", ""),
+    ("heater", "heater", "30s", "power_w = 1500.0\n"),
+    (
+        "thermostat",
+        "thermostat",
+        "30s",
+        "sensor = \"dht-{n}\"\nheater = \"heater-{n}\"\nsetpoint = 21.0\n",
+    ),
+];
 
 /// Readings of a typical DHT22 node on a battery, as in the wire contract's example.
 pub const DHT22_READINGS: &[(&str, Value)] = &[
