@@ -6,6 +6,7 @@
 
 mod examples;
 mod faults;
+mod hostile;
 mod load;
 mod load_sub;
 mod mosquitto;
