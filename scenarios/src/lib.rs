@@ -24,6 +24,7 @@ mod expand;
 mod fault;
 mod raw;
 mod spec;
+mod suggest;
 
 pub use broker_url::BrokerUrl;
 pub use catalog::{COMMON_KEYS, CommandValueKind, ModelKind};

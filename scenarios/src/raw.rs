@@ -17,7 +17,7 @@ pub fn read(src: &str, file: &str) -> Result<RawScenario, Located> {
             file,
             src,
             e.span().unwrap_or(0..0),
-            plain_types(e.message().trim_end()),
+            crate::suggest::unknown_field(&plain_types(e.message().trim_end())),
         )
     })
 }

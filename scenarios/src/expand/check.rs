@@ -55,6 +55,46 @@ impl References {
     }
 }
 
+/// Check every `{name}` in a template against the placeholders `known` where it is used;
+/// anything else would be published (or named) as literal text, so it is an error that
+/// lists the known ones and suggests the closest.
+pub(super) fn placeholders(cx: &Ctx, t: &Spanned<String>, known: &[&str]) -> Res<()> {
+    let list = || {
+        known
+            .iter()
+            .map(|k| format!("{{{k}}}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut rest = t.get_ref().as_str();
+    while let Some(open) = rest.find('{') {
+        let after = &rest[open + 1..];
+        let Some(close) = after.find('}').filter(|&c| !after[..c].contains('{')) else {
+            return Err(cx.at(
+                t.span(),
+                format!(
+                    "\"{}\" opens a '{{' it never closes; expected a placeholder: {}",
+                    t.get_ref(),
+                    list()
+                ),
+            ));
+        };
+        let name = &after[..close];
+        if !known.contains(&name) {
+            let hint = crate::suggest::hint(name, known.iter().copied(), |k| format!("{{{k}}}"));
+            return Err(cx.at(
+                t.span(),
+                format!(
+                    "\"{{{name}}}\" is not a placeholder here; expected {}{hint}",
+                    list()
+                ),
+            ));
+        }
+        rest = &after[close + 1..];
+    }
+    Ok(())
+}
+
 /// Fill `{n}` in a name template.
 pub(super) fn expand_n(template: &str, n: usize) -> String {
     template.replace("{n}", &n.to_string())

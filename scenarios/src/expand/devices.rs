@@ -3,7 +3,8 @@
 //! later groups.
 
 use super::check::{
-    Ctx, MAX_DEVICES, Res, count_of, expand_n, fast_enough, list_or_none, positive, positive_f,
+    Ctx, MAX_DEVICES, Res, count_of, expand_n, fast_enough, list_or_none, placeholders, positive,
+    positive_f,
 };
 use super::faults;
 use super::fleet::Fleet;
@@ -68,9 +69,14 @@ fn group(cx: &Ctx, g: &DeviceGroupTable) -> Res<Group> {
         cx.at(
             g.model.span(),
             format!(
-                "unknown model \"{}\"; valid models are: {}",
+                "unknown model \"{}\"; valid models are: {}{}",
                 g.model.get_ref(),
-                ModelKind::valid_names()
+                ModelKind::valid_names(),
+                crate::suggest::hint(
+                    g.model.get_ref(),
+                    ModelKind::ALL.map(ModelKind::name),
+                    |k| format!("\"{k}\"")
+                )
             ),
         )
     })?;
@@ -184,6 +190,7 @@ impl Rooms<'_> {
         let Some(t) = &g.environment else {
             return Ok(None);
         };
+        placeholders(cx, t, &["n"])?;
         let env_name = expand_n(t.get_ref(), n);
         let found = self.index.get(env_name.as_str()).ok_or_else(|| {
             cx.at(
@@ -207,6 +214,7 @@ fn add_devices(
     rooms: &Rooms,
     fleet: &mut Fleet,
 ) -> Res<()> {
+    placeholders(cx, &g.id, &["n"])?;
     for n in 1..=group.count {
         let id = expand_n(g.id.get_ref(), n);
         if id.is_empty() || id.contains(['/', '+', '#']) {

@@ -1,7 +1,9 @@
 //! `[[environment]]`: rooms and zones, each table expanded `count` times with `{n}` in its
 //! name; every copy shares the table's thermal values.
 
-use super::check::{Ctx, MAX_DEVICES, Res, count_of, expand_n, non_negative_f, positive};
+use super::check::{
+    Ctx, MAX_DEVICES, Res, count_of, expand_n, non_negative_f, placeholders, positive,
+};
 use crate::raw::EnvironmentTable;
 use crate::spec::EnvironmentSpec;
 use std::collections::HashSet;
@@ -20,6 +22,7 @@ pub(super) fn expand(cx: &Ctx, tables: &[EnvironmentTable]) -> Res<Vec<Environme
     for t in tables {
         let count = count_of(cx, t.count.as_ref(), &t.name, "name")?;
         let values = values(cx, t)?;
+        placeholders(cx, &t.name, &["n"])?;
         for n in 1..=count {
             let name = expand_n(t.name.get_ref(), n);
             if !names.insert(name.clone()) {

@@ -67,7 +67,12 @@ fn event_spec(cx: &Ctx, e: &EventTable, duration: f64, tick: f64, fleet: &Fleet)
             return Err(cx.at(
                 e.action.span(),
                 format!(
-                    "action \"{other}\" is not known; expected set, disconnect, reconnect, rate or fault"
+                    "action \"{other}\" is not known; expected set, disconnect, reconnect, rate or fault{}",
+                    crate::suggest::hint(
+                        other,
+                        ["set", "disconnect", "reconnect", "rate", "fault"],
+                        |k| format!("\"{k}\"")
+                    )
                 ),
             ));
         }

@@ -13,9 +13,14 @@ pub(super) fn spec(cx: &Ctx, f: &FaultTable, model: ModelKind, random: bool) -> 
         cx.at(
             f.kind.span(),
             format!(
-                "unknown fault kind \"{}\"; valid kinds are: {}",
+                "unknown fault kind \"{}\"; valid kinds are: {}{}",
                 f.kind.get_ref(),
-                FaultKind::ALL.map(FaultKind::name).join(", ")
+                FaultKind::ALL.map(FaultKind::name).join(", "),
+                crate::suggest::hint(
+                    f.kind.get_ref(),
+                    FaultKind::ALL.map(FaultKind::name),
+                    |k| format!("\"{k}\"")
+                )
             ),
         )
     })?;

@@ -1,7 +1,9 @@
 //! `[[devices]]`, pass 2: each device's model parameters, with the devices they name
 //! (a thermostat's sensor and heaters, a soil probe's relay) resolved to fleet indices.
 
-use super::check::{Ctx, References, Res, expand_n, non_negative_f, positive, positive_f};
+use super::check::{
+    Ctx, References, Res, expand_n, non_negative_f, placeholders, positive, positive_f,
+};
 use super::fleet::Fleet;
 use crate::catalog::ModelKind;
 use crate::device::ModelSpec;
@@ -92,6 +94,7 @@ impl FleetSoFar<'_> {
     ) -> Res<Option<usize>> {
         let Some(t) = t else { return Ok(None) };
         let Wanted { key, expected, .. } = want;
+        placeholders(cx, t, &["n"])?;
         let id = expand_n(t.get_ref(), dev.n);
         let idx = *self.fleet.ids.get(&id).ok_or_else(|| {
             cx.at(

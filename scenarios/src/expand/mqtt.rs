@@ -1,6 +1,6 @@
 //! `[mqtt]`: QoS, topic and client-id templates, encoding and keep-alive, over the defaults.
 
-use super::check::{Ctx, Res, positive};
+use super::check::{Ctx, Res, placeholders, positive};
 use crate::raw::MqttTable;
 use crate::spec::{Encoding, MqttSpec};
 use toml::Spanned;
@@ -42,6 +42,7 @@ pub(super) fn spec(cx: &Ctx, t: Option<&MqttTable>) -> Res<MqttSpec> {
 
 /// A topic or client-id template: it must name each device and hold no wildcard.
 fn template(cx: &Ctx, v: &Spanned<String>) -> Res<String> {
+    placeholders(cx, v, &["fleet", "device"])?;
     if !v.get_ref().contains("{device}") {
         return Err(cx.at(
             v.span(),

@@ -87,6 +87,42 @@ const CASES: &[Case] = &[
         "count = 5 needs \"{n}\" in the id",
     ),
     case("toml_syntax.toml", 3, 20, "invalid basic string"),
+    case(
+        "unknown_placeholder.toml",
+        7,
+        19,
+        "\"{environment}\" is not a placeholder here; expected {fleet}, {device}",
+    ),
+    case(
+        "placeholder_typo.toml",
+        7,
+        6,
+        "\"{N}\" is not a placeholder here; expected {n}; did you mean {n}?",
+    ),
+    case(
+        "unclosed_placeholder.toml",
+        7,
+        17,
+        "opens a '{' it never closes; expected a placeholder: {fleet}, {device}",
+    ),
+    case(
+        "key_typo.toml",
+        9,
+        1,
+        "`dry_per_day`, `faults`; did you mean `publish_every`?",
+    ),
+    case(
+        "model_typo.toml",
+        11,
+        9,
+        "valid models are: dht22, bme280, ds18b20, tmp36, pir, power_meter, soil_moisture, battery, relay, led, heater, thermostat; did you mean \"dht22\"?",
+    ),
+    case(
+        "action_typo.toml",
+        13,
+        10,
+        "expected set, disconnect, reconnect, rate or fault; did you mean \"disconnect\"?",
+    ),
 ];
 
 #[test]
