@@ -180,10 +180,11 @@ struct Seen {
     closed: u64,
 }
 
-/// A listener on 127.0.0.1 and a free port that speaks just enough MQTT 3.1.1 to test a
-/// connection holder without a broker: each CONNECT gets a CONNACK with the return code
-/// given at start (0 accepts; non-zero refuses and closes), each PINGREQ a PINGRESP; it
-/// records who connected, from which address, and what they sent. A thread a connection.
+/// A listener on 127.0.0.1 and a free port that speaks just enough MQTT (3.1.1 and 5) to
+/// test a connection holder without a broker: each CONNECT gets the CONNACK given at
+/// start (a return code of 0 accepts; non-zero refuses and closes), each PINGREQ a
+/// PINGRESP; it records who connected, from which address, and what they sent. A thread
+/// a connection.
 #[derive(Debug)]
 pub struct ConnackServer {
     /// Its listener.
@@ -199,6 +200,12 @@ pub struct ConnackServer {
 impl ConnackServer {
     /// Listen on 127.0.0.1 and a free port; answer every CONNECT with `return_code`.
     pub fn start(return_code: u8) -> std::io::Result<ConnackServer> {
+        ConnackServer::start_with(vec![0x20, 0x02, 0x00, return_code])
+    }
+
+    /// Listen on 127.0.0.1 and a free port; answer every CONNECT with `connack`, a whole
+    /// packet as written (its fourth byte is the return or reason code).
+    pub fn start_with(connack: Vec<u8>) -> std::io::Result<ConnackServer> {
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let addr = listener.local_addr()?;
         let seen = Arc::new((Mutex::new(Seen::default()), Condvar::new()));
@@ -217,11 +224,11 @@ impl ConnackServer {
                         if let (Ok(mut all), Ok(c)) = (streams.lock(), conn.try_clone()) {
                             all.push(c);
                         }
-                        let seen = seen.clone();
+                        let (seen, connack) = (seen.clone(), connack.clone());
                         let _ = std::thread::Builder::new()
                             .name("connack-conn".into())
                             .spawn(move || {
-                                let _ = serve(conn, return_code, &seen);
+                                let _ = serve(conn, &connack, &seen);
                                 let (lock, cv) = &*seen;
                                 if let Ok(mut s) = lock.lock() {
                                     s.closed += 1;
@@ -288,9 +295,10 @@ impl Drop for ConnackServer {
 /// Serve one connection until it ends.
 fn serve(
     mut conn: TcpStream,
-    return_code: u8,
+    connack: &[u8],
     seen: &(Mutex<Seen>, Condvar),
 ) -> std::io::Result<()> {
+    let return_code = connack.get(3).copied().unwrap_or(0);
     let peer = conn.peer_addr()?;
     // No test holds a session for longer; a stuck client does not keep the thread.
     conn.set_read_timeout(Some(Duration::from_secs(120)))?;
@@ -319,11 +327,33 @@ fn serve(
         match first[0] {
             0x10 => {
                 let bad = || std::io::Error::other(format!("malformed CONNECT {body:02x?}"));
-                if body.len() < 12 || body[..7] != [0, 4, b'M', b'Q', b'T', b'T', 4] {
+                let level = body.get(6).copied();
+                if body.len() < 12
+                    || body[..6] != [0, 4, b'M', b'Q', b'T', b'T']
+                    || !matches!(level, Some(4 | 5))
+                {
                     return Err(bad());
                 }
-                let id_len = usize::from(u16::from_be_bytes([body[10], body[11]]));
-                let id = body.get(12..12 + id_len).ok_or_else(bad)?;
+                // MQTT 5 puts properties (a length, then the bytes) before the payload.
+                let mut at = 10;
+                if level == Some(5) {
+                    let (mut props, mut shift) = (0usize, 0);
+                    loop {
+                        let b = *body.get(at).ok_or_else(bad)?;
+                        props |= usize::from(b & 0x7F) << shift;
+                        at += 1;
+                        shift += 7;
+                        if b & 0x80 == 0 {
+                            break;
+                        }
+                    }
+                    at += props;
+                }
+                let id_len = usize::from(u16::from_be_bytes([
+                    *body.get(at).ok_or_else(bad)?,
+                    *body.get(at + 1).ok_or_else(bad)?,
+                ]));
+                let id = body.get(at + 2..at + 2 + id_len).ok_or_else(bad)?;
                 let c = SeenConnect {
                     peer,
                     client_id: String::from_utf8_lossy(id).into_owned(),
@@ -331,7 +361,7 @@ fn serve(
                     flags: body[7],
                 };
                 record(&|s| s.connects.push(c.clone()));
-                conn.write_all(&[0x20, 0x02, 0x00, return_code])?;
+                conn.write_all(connack)?;
                 if return_code != 0 {
                     return Ok(());
                 }

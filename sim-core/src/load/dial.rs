@@ -144,9 +144,19 @@ pub async fn open(
             LinkError::Io(e)
         }
     };
-    let mut head = [0u8; 2];
-    stream.read_exact(&mut head).await.map_err(eof)?;
-    let mut body = vec![0u8; connect::connack_body_len(head)?];
+    // The fixed header a byte at a time: its remaining length has one to four bytes.
+    let mut head = Vec::with_capacity(5);
+    let len = loop {
+        let mut b = [0u8; 1];
+        stream.read_exact(&mut b).await.map_err(eof)?;
+        head.push(b[0]);
+        if head.len() >= 2
+            && let Some(len) = connect::connack_body_len(&head)?
+        {
+            break len;
+        }
+    };
+    let mut body = vec![0u8; len];
     stream.read_exact(&mut body).await.map_err(eof)?;
     connect::connack_result(&body)?;
     Ok(stream)

@@ -214,6 +214,35 @@ fn load_conn_pings_at_half_the_keep_alive() {
     assert_eq!(server.pings(), 4);
 }
 
+/// An MQTT 5 CONNACK whose user property makes it 160 bytes long: its remaining length
+/// takes two bytes (0xa0 0x01), as §2.1.4 allows.
+fn long_connack() -> Vec<u8> {
+    let mut prop = vec![0x26, 0x00, 0x01, b'k', 0x00, 150];
+    prop.extend([b'x'; 150]);
+    assert_eq!(prop.len(), 156);
+    let mut body = vec![0x00, 0x00, 0x9c, 0x01];
+    body.extend(prop);
+    assert_eq!(body.len(), 160);
+    let mut p = vec![0x20, 0xa0, 0x01];
+    p.extend(body);
+    p
+}
+
+#[test]
+fn load_conn_reads_a_connack_longer_than_127_bytes() {
+    let server = ConnackServer::start_with(long_connack()).unwrap();
+    let spec = ConnSpec {
+        clients: 2,
+        hold: Duration::from_millis(100),
+        broker: Some(server.url()),
+        protocol: sim_core::load::Protocol::V5,
+        ..ConnSpec::default()
+    };
+    let r = conn(&spec);
+    assert_eq!((r.connected, r.failed, r.refused, r.held), (2, 0, 0, 2));
+    assert_eq!(server.connects().len(), 2);
+}
+
 #[test]
 fn load_conn_counts_refused_connacks_by_code() {
     let server = ConnackServer::start(5).unwrap();

@@ -69,13 +69,26 @@ pub fn connect_packet(
     Ok(p)
 }
 
-/// The body length of a CONNACK from its first two bytes: type 2, then a one-byte
-/// remaining length (2 in 3.1.1; 3 and more in 5, with properties).
-pub fn connack_body_len(head: [u8; 2]) -> Result<usize, LinkError> {
-    if head[0] != 0x20 || head[1] < 2 || head[1] & 0x80 != 0 {
+/// The most a CONNACK body may hold here. MQTT 5 properties (user properties, a reason
+/// string) can make it long, but a broker that announces more than this is not one to
+/// allocate for.
+pub const MAX_CONNACK_BODY: usize = 64 * 1024;
+
+/// The body length of a CONNACK from its fixed header: type 2, then the remaining length,
+/// a variable byte integer of one to four bytes (§2.1.4: 2 in 3.1.1; 3 and more in 5,
+/// with properties, past 127 once they are long). `Ok(None)` while the length's bytes
+/// have not all arrived.
+pub fn connack_body_len(head: &[u8]) -> Result<Option<usize>, LinkError> {
+    if head.first().is_some_and(|&b| b != 0x20) {
         return Err(LinkError::Protocol(head.to_vec()));
     }
-    Ok(usize::from(head[1]))
+    let Some((len, _)) = header::decode_varint(head.get(1..).unwrap_or_default())? else {
+        return Ok(None);
+    };
+    if !(2..=MAX_CONNACK_BODY).contains(&len) {
+        return Err(LinkError::Protocol(head.to_vec()));
+    }
+    Ok(Some(len))
 }
 
 /// A CONNACK body: acknowledge flags (session present), then the return or reason code;
@@ -158,10 +171,16 @@ mod tests {
     #[test]
     fn connacks_are_read_by_the_spec() {
         // 3.1.1: 0x20, length 2, flags, code; MQTT 5 adds properties (length 3 and up).
-        assert_eq!(connack_body_len([0x20, 2]).unwrap(), 2);
-        assert_eq!(connack_body_len([0x20, 3]).unwrap(), 3);
-        assert!(connack_body_len([0x30, 2]).is_err());
-        assert!(connack_body_len([0x20, 1]).is_err());
+        assert_eq!(connack_body_len(&[0x20, 2]).unwrap(), Some(2));
+        assert_eq!(connack_body_len(&[0x20, 3]).unwrap(), Some(3));
+        assert!(connack_body_len(&[0x30, 2]).is_err());
+        assert!(connack_body_len(&[0x20, 1]).is_err());
+        // Past 127 bytes the length takes two bytes: 0x96 0x01 is 22 + 128 = 150.
+        assert_eq!(connack_body_len(&[0x20, 0x96]).unwrap(), None);
+        assert_eq!(connack_body_len(&[0x20, 0x96, 0x01]).unwrap(), Some(150));
+        // A length past the limit (or past four bytes) is refused, never allocated.
+        assert!(connack_body_len(&[0x20, 0xff, 0xff, 0x7f]).is_err());
+        assert!(connack_body_len(&[0x20, 0x80, 0x80, 0x80, 0x80]).is_err());
         assert!(connack_result(&[0, 0]).is_ok());
         assert!(matches!(
             connack_result(&[0, 5]),
