@@ -28,7 +28,7 @@ pub struct Steering {
     pub pacing: Arc<sim_core::sim::clock::Pacing>,
     /// The device whose history snapshots carry (`usize::MAX` for none).
     pub watch: Arc<AtomicUsize>,
-    /// Set on SIGTERM or SIGHUP.
+    /// Set on SIGINT, SIGTERM or SIGHUP.
     pub terminated: Arc<AtomicBool>,
 }
 
@@ -146,7 +146,7 @@ impl Screen {
         loop {
             self.draw_if_due(terminal)?;
             self.next_event(keys, steering)?;
-            // SIGTERM/SIGHUP: leave like `q`, so the terminal is restored and the report
+            // SIGINT/SIGTERM/SIGHUP: leave like `q`, so the terminal is restored and the report
             // written.
             if self.model.quit || run.is_finished() || steering.terminated.load(Ordering::Relaxed) {
                 return Ok(());

@@ -157,7 +157,8 @@ fn run_writes_the_report_contract() {
         assert!(v.get(key).is_some(), "report has {key}");
     }
     assert_eq!(v["tool"], "twin");
-    assert_eq!(v["command"], "run");
+    assert_eq!(v["command"], "load");
+    assert_eq!(v["scenario"], "quickstart");
     assert_eq!(v["seed"], 9);
     assert_eq!(v["sim_seconds"], 120.0);
     assert_eq!(v["broker"]["embedded"], true);
@@ -634,4 +635,90 @@ impl SpawnOutput for Command {
             .spawn()
             .expect("twin starts")
     }
+}
+
+/// Start `twin ARGS --json FILE`, wait (bounded) for its first progress line on stderr,
+/// send `signal`, and return its exit code and report.
+fn stopped_by(signal: &str, args: &[&str], name: &str) -> (Option<i32>, serde_json::Value) {
+    use std::io::BufRead as _;
+    let dir = std::env::temp_dir().join(format!("twin-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let json = dir.join("r.json");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_twin"))
+        .args(args)
+        .arg("--json")
+        .arg(&json)
+        .current_dir(repo())
+        .env_remove("TWIN_BROKER")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let line = rx
+        .recv_timeout(std::time::Duration::from_secs(30))
+        .expect("a progress line within 30 s");
+    assert!(line.contains("sent"), "{line}");
+    let st = Command::new("kill")
+        .args([&format!("-{signal}"), &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "twin {args:?} did not stop on SIG{signal}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let report = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    (status.code(), report)
+}
+
+#[test]
+fn a_hangup_stops_a_load_and_a_run_with_their_reports_written() {
+    // A dropped SSH session sends SIGHUP: it must not lose the run.
+    let (code, v) = stopped_by(
+        "HUP",
+        &[
+            "load",
+            "pub",
+            "-c",
+            "5",
+            "--rate",
+            "100",
+            "--duration",
+            "60s",
+        ],
+        "hup-pub",
+    );
+    assert_eq!(code, Some(130));
+    let sent = v["messages"]["sent"].as_u64().unwrap();
+    assert!(sent > 0 && sent < 6000, "{sent}");
+    assert_eq!(v["messages"]["received"].as_u64().unwrap(), sent);
+    let (code, v) = stopped_by(
+        "HUP",
+        &["load", "scenarios/examples/quickstart.toml"],
+        "hup-run",
+    );
+    assert_eq!(code, Some(130));
+    assert_eq!(v["command"], "load");
+    assert_eq!(v["scenario"], "quickstart");
+    assert_eq!(v["devices"]["total"], 10);
 }

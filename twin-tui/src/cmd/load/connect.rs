@@ -5,7 +5,7 @@ use crate::args::values::to_duration;
 use crate::common::exit::{EXIT_FAILED, EXIT_INTERRUPTED, bad_input};
 use crate::common::report::{is_stdout, write_report};
 use crate::common::runtime::io_runtime;
-use crate::common::signal::{Signals, stop_on_signal};
+use crate::common::signal::stop_on_signal;
 use crate::output::lines::conn_lines;
 use crate::output::summary::conn_summary;
 use sim_core::load::{ConnCounters, ConnReport, ConnSpec};
@@ -18,7 +18,7 @@ pub fn main(args: &LoadConnArgs) -> anyhow::Result<u8> {
     let spec = spec(args)?;
     let to_stdout = is_stdout(args.json.as_deref());
     let runtime = io_runtime()?;
-    let stop = stop_on_signal(&runtime, Signals::Shell);
+    let stop = stop_on_signal(&runtime);
     let report = runtime.block_on(async {
         let counters = Arc::new(ConnCounters::default());
         let lines = (!args.quiet && !to_stdout).then(|| tokio::spawn(conn_lines(counters.clone())));

@@ -4,7 +4,7 @@
 use crate::args::load::SeriesArgs;
 use crate::common::report::{is_stdout, write_report};
 use crate::common::runtime::io_runtime;
-use crate::common::signal::{Signals, stop_on_signal};
+use crate::common::signal::stop_on_signal;
 use crate::output::series::{SeriesFiles, recorded};
 use sim_core::load::Interval;
 use sim_core::run::RunError;
@@ -38,7 +38,7 @@ where
 {
     let files = SeriesFiles::create(&how.series.csv, &how.series.hdr_log)?;
     let runtime = io_runtime()?;
-    let stop = stop_on_signal(&runtime, Signals::Shell);
+    let stop = stop_on_signal(&runtime);
     let quiet = how.quiet || is_stdout(how.json);
     let report = runtime.block_on(recorded(files, quiet, |tx| load(stop.clone(), tx)))?;
     runtime.shutdown_timeout(Duration::from_secs(1));

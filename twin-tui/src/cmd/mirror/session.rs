@@ -6,7 +6,7 @@ use crate::args::values::to_duration;
 use crate::common::exit::{EXIT_INTERRUPTED, bad_input};
 use crate::common::report::{is_stdout, write_json};
 use crate::common::runtime::io_runtime;
-use crate::common::signal::{Signals, stop_on_signal};
+use crate::common::signal::stop_on_signal;
 use hw_bridge::MirrorConfig;
 use hw_bridge::session::MirrorOptions;
 use std::io::Write as _;
@@ -22,7 +22,7 @@ pub fn main(args: &MirrorArgs) -> anyhow::Result<u8> {
     let cfg = MirrorConfig::load(&path)?;
     let opts = options(args, &cfg)?;
     let runtime = io_runtime()?;
-    let stop = stop_on_signal(&runtime, Signals::Shell);
+    let stop = stop_on_signal(&runtime);
     let quiet = args.quiet || is_stdout(args.json.as_deref());
     if !quiet {
         println!(

@@ -5,7 +5,7 @@ use crate::cmd::run::finish::finish;
 use crate::cmd::run::scenario::{load_with_overrides, run_options};
 use crate::common::report::is_stdout;
 use crate::common::runtime::io_runtime;
-use crate::common::signal::{Signals, stop_on_signal};
+use crate::common::signal::stop_on_signal;
 use crate::output::{lines::scenario_lines, progress};
 use sim_core::run::Progress;
 use std::time::Duration;
@@ -17,7 +17,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
     let scenario = load_with_overrides(args)?;
     let opts = run_options(args)?;
     let runtime = io_runtime()?;
-    let stop = stop_on_signal(&runtime, Signals::Shell);
+    let stop = stop_on_signal(&runtime);
     let (prog_tx, prog_rx) = watch::channel(Progress::default());
     let bar =
         (!args.quiet && !args.load_lines).then(|| progress::spawn(prog_rx.clone(), &scenario));

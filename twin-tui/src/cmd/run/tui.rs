@@ -6,7 +6,7 @@ use crate::cmd::run::finish::finish;
 use crate::cmd::run::scenario::{load_with_overrides, run_options};
 use crate::common::exit::{EXIT_INTERRUPTED, bad_input};
 use crate::common::runtime::io_runtime;
-use crate::common::signal::{Signals, stop_on_signal};
+use crate::common::signal::stop_on_signal;
 use crate::tui::driver::{Steering, drive};
 use scenarios::Scenario;
 use sim_core::run::{Progress, RunOptions};
@@ -17,14 +17,14 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 
 /// Run the scenario under the terminal UI until it ends or the user quits; then write
-/// the report. A SIGTERM or SIGHUP quits as `q` does but exits 130.
+/// the report. A SIGINT, SIGTERM or SIGHUP quits as `q` does but exits 130.
 pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
     let scenario = load_with_overrides(args)?;
     let opts = run_options(args)?;
     let runtime = io_runtime()?;
     let (snap_tx, snap_rx) = watch::channel(Arc::new(first_snapshot(&scenario)));
     let (ctl_tx, ctl_rx) = mpsc::channel(64);
-    let steering = Steering::new(ctl_tx, stop_on_signal(&runtime, Signals::Terminal));
+    let steering = Steering::new(ctl_tx, stop_on_signal(&runtime));
     let opts = RunOptions {
         watch: Some(steering.watch.clone()),
         pacing: Some(steering.pacing.clone()),
