@@ -639,6 +639,10 @@ impl SpawnOutput for Command {
 
 /// Start `twin ARGS --json FILE`, wait (bounded) for its first progress line on stderr,
 /// send `signal`, and return its exit code and report.
+#[expect(
+    clippy::unwrap_used,
+    reason = "a test helper: a failure panics, as it would in the test itself"
+)]
 fn stopped_by(signal: &str, args: &[&str], name: &str) -> (Option<i32>, serde_json::Value) {
     use std::io::BufRead as _;
     let dir = std::env::temp_dir().join(format!("twin-{name}-{}", std::process::id()));
