@@ -157,8 +157,7 @@ fn run_writes_the_report_contract() {
         assert!(v.get(key).is_some(), "report has {key}");
     }
     assert_eq!(v["tool"], "twin");
-    assert_eq!(v["command"], "load");
-    assert_eq!(v["scenario"], "quickstart");
+    assert_eq!(v["command"], "run");
     assert_eq!(v["seed"], 9);
     assert_eq!(v["sim_seconds"], 120.0);
     assert_eq!(v["broker"]["embedded"], true);
