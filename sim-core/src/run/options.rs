@@ -29,6 +29,9 @@ pub struct RunOptions {
     pub pacing: Option<Arc<clock::Pacing>>,
     /// Commands to send to devices over MQTT, as any controller would (from the UI).
     pub controls: Option<mpsc::Receiver<Control>>,
+    /// Keep the retained `status` messages the run leaves on a real broker (each
+    /// device's last state); by default they are cleared when the run ends.
+    pub keep_retained: bool,
 }
 
 /// What an operator (the terminal UI) asks of the running fleet.
@@ -57,6 +60,7 @@ impl Default for RunOptions {
             watch: None,
             pacing: None,
             controls: None,
+            keep_retained: false,
         }
     }
 }

@@ -15,6 +15,7 @@ use crate::report::Report;
 use crate::sim::SessionCommand;
 use crate::transport::broker::EmbeddedBroker;
 use crate::transport::endpoint::Endpoint;
+use crate::transport::retained;
 use crate::transport::session::SessionSignal;
 use scenarios::Scenario;
 use std::sync::Arc;
@@ -51,6 +52,8 @@ pub async fn run(
     }
     ingest.stop.fire();
     let _ = tokio::time::timeout(Duration::from_secs(2), ingest.task).await;
+    // After the ingest is gone, so it does not count the clearing as status changes.
+    run.clear_retained().await;
     let report = assemble::report(Outcome {
         scenario,
         url: run.url.clone(),
@@ -68,6 +71,29 @@ pub async fn run(
 }
 
 impl<'a> Run<'a> {
+    /// Leave a real broker as the run found it: clear every device's retained `status`
+    /// (the only retained messages a run publishes), unless asked to keep them. The
+    /// embedded broker ends with the process, so it is left alone.
+    async fn clear_retained(&self) {
+        if self.opts.keep_retained || self.embedded.is_some() {
+            return;
+        }
+        let s = self.scenario;
+        let topics: Vec<String> = self
+            .ids
+            .iter()
+            .map(|id| scenarios::fill_template(&s.mqtt.status_topic, &s.fleet, id))
+            .collect();
+        let timeout = Duration::from_secs(10) + Duration::from_millis(topics.len() as u64);
+        let cleared = retained::clear(&self.endpoint, &topics, timeout).await;
+        if cleared < topics.len() {
+            tracing::warn!(
+                "cleared the retained status of {cleared} of {} devices; the rest stay on the broker",
+                topics.len()
+            );
+        }
+    }
+
     /// Check the file limit, start the embedded broker if the scenario names no broker,
     /// and resolve the endpoint.
     pub(super) fn prepare(

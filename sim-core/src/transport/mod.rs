@@ -5,5 +5,6 @@ pub mod backoff;
 pub mod broker;
 pub mod dispatch;
 pub mod endpoint;
+pub mod retained;
 pub mod session;
 pub mod shutdown;

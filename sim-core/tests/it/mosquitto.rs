@@ -119,3 +119,101 @@ fn disconnect_fires_the_last_will_and_reconnect_comes_back_online() {
         );
     });
 }
+
+const RETAINED: &str = r#"
+[scenario]
+name = "retained"
+duration = "5s"
+tick = "100ms"
+speed = 1
+
+[[devices]]
+id = "plug-{n}"
+count = 3
+model = "relay"
+publish_every = "1s"
+
+# plug-1 drops off for good: its last will leaves a retained `offline`.
+[[events]]
+at = "2s"
+target = "plug-1"
+action = "disconnect"
+"#;
+
+/// The retained messages under `filter` on a broker: subscribe, then publish a marker;
+/// the broker hands over what it retains before anything published after the SUBACK.
+fn retained_under(port: u16, filter: &str) -> Vec<(String, Vec<u8>)> {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let mut o = MqttOptions::new("retained-reader", "127.0.0.1", port);
+        o.set_keep_alive(Duration::from_secs(10));
+        let (client, mut el) = AsyncClient::new(o, 16);
+        client.subscribe(filter, QoS::AtLeastOnce).await.unwrap();
+        let marker = "twin/zz-marker";
+        let read = async {
+            let mut retained = Vec::new();
+            loop {
+                match el.poll().await.unwrap() {
+                    Event::Incoming(Packet::SubAck(_)) => client
+                        .publish(marker, QoS::AtLeastOnce, false, "end")
+                        .await
+                        .unwrap(),
+                    Event::Incoming(Packet::Publish(p)) if p.topic == marker => {
+                        return retained;
+                    }
+                    Event::Incoming(Packet::Publish(p)) if p.retain => {
+                        retained.push((p.topic.clone(), p.payload.to_vec()));
+                    }
+                    _ => {}
+                }
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(10), read)
+            .await
+            .expect("the marker comes back within 10 s")
+    })
+}
+
+/// Run the fleet on `url` with `keep_retained` as given.
+fn run_retained(url: String, keep_retained: bool) -> sim_core::report::Report {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (tx, _rx) = tokio::sync::watch::channel(Progress::default());
+    let opts = RunOptions {
+        broker_url: Some(url),
+        keep_retained,
+        ..RunOptions::default()
+    };
+    let s = scenario(RETAINED);
+    rt.block_on(async {
+        tokio::time::timeout(
+            Duration::from_secs(60),
+            sim_core::run::run(&s, opts, tx, Arc::new(AtomicBool::new(false))),
+        )
+        .await
+        .expect("the run ends within 60 s")
+        .unwrap()
+    })
+}
+
+#[test]
+fn a_run_leaves_the_broker_as_it_found_it_unless_asked_to_keep_the_last_states() {
+    if !Mosquitto::wanted() {
+        return;
+    }
+    let m = Mosquitto::start("").unwrap();
+    let r = run_retained(m.url(), false);
+    assert_eq!((r.devices.total, r.devices.seen), (3, 3));
+    assert_eq!(retained_under(m.addr.port(), "#"), Vec::new());
+    // Asked to keep them: each device's last state stays, the dropped one's by its will.
+    let r = run_retained(m.url(), true);
+    assert_eq!(r.devices.seen, 3);
+    let mut kept = retained_under(m.addr.port(), "#");
+    kept.sort();
+    let offline = |n: u32| {
+        (
+            format!("twin/retained/plug-{n}/status"),
+            b"offline".to_vec(),
+        )
+    };
+    assert_eq!(kept, vec![offline(1), offline(2), offline(3)]);
+}

@@ -44,6 +44,11 @@ pub struct RunArgs {
     /// Wait this long for the broker and every session to connect.
     #[arg(long, value_parser = parse_dur, default_value = "30s")]
     pub connect_timeout: Dur,
+    /// Keep the retained status messages the run leaves on a real broker (each device's
+    /// last state); by default they are cleared when the run ends, so the broker is left
+    /// as the run found it.
+    #[arg(long)]
+    pub keep_retained: bool,
     /// Exit with code 3 if any message was lost or dropped at source.
     #[arg(long)]
     pub fail_on_loss: bool,

@@ -37,6 +37,7 @@ pub fn run_options(args: &RunArgs) -> anyhow::Result<RunOptions> {
         security: args.security.security()?,
         drain_timeout: to_duration(args.drain),
         connect_timeout: to_duration(args.connect_timeout),
+        keep_retained: args.keep_retained,
         ..RunOptions::default()
     })
 }
