@@ -122,7 +122,7 @@ pub fn attached_snapshot(url: &str, st: &IngestState, recv_rate: &[u64]) -> Flee
                 id: id.clone(),
                 model: model.name(),
                 environment: String::new(),
-                received: t.received,
+                received: t.seq.received,
                 last_seen: t.last_ts,
                 readings: last_readings(t),
                 open_alerts: open[i],

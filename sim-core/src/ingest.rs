@@ -54,8 +54,8 @@ impl Stat {
     }
 }
 
-/// What ingest saw of one device: its `seq` accounting (a [`SeqTally`], whose counts
-/// read through as `tally.received` and so on) and what its messages said.
+/// What ingest saw of one device: its `seq` accounting (a [`SeqTally`]) and what its
+/// messages said.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DeviceTally {
     /// Received, duplicates, reordering, highest `seq`.
@@ -68,15 +68,6 @@ pub struct DeviceTally {
     pub last_ts: Option<f64>,
     /// Attach mode: the first `seq` seen (earlier ones were sent before attaching).
     pub first_seq: Option<u64>,
-}
-
-/// The counts are the device's `seq` tally's: callers read `tally.received`.
-impl std::ops::Deref for DeviceTally {
-    type Target = SeqTally;
-
-    fn deref(&self) -> &SeqTally {
-        &self.seq
-    }
 }
 
 impl DeviceTally {
@@ -408,7 +399,7 @@ fn handle_telemetry(ingest: &Ingest, topic: &str, payload: &[u8]) {
     }
     let ts = decoded.timestamp - st.start_epoch;
     let readings = decoded.readings;
-    let first = st.devices[idx as usize].highest_seq.is_none();
+    let first = st.devices[idx as usize].seq.highest_seq.is_none();
     let mut seq = st.devices[idx as usize].record(decoded.seq, &readings);
     if ingest.attach && first {
         // Attached mid-run: what came before the first message seen is not a gap.
@@ -490,7 +481,10 @@ mod tests {
         assert!(t.record(1, &[("t".into(), 2.0)]).out_of_order);
         assert!(t.record(2, &[("t".into(), 9.0)]).duplicate);
         assert_eq!(t.record(5, &[]).gap, 2);
-        assert_eq!((t.received, t.duplicates, t.out_of_order), (4, 1, 1));
+        assert_eq!(
+            (t.seq.received, t.seq.duplicates, t.seq.out_of_order),
+            (4, 1, 1)
+        );
         assert_eq!(t.gaps(), 2); // 3 and 4
         let s = t.readings[0].1;
         assert_eq!((s.count, s.min, s.max, s.mean()), (3, 1.0, 3.0, 2.0));

@@ -182,7 +182,7 @@ fn device_rows(scenario: &Scenario, st: &IngestState, open: &[u32]) -> Vec<Devic
                     .environment
                     .map(|e| scenario.environments[e].name.clone())
                     .unwrap_or_default(),
-                received: t.received,
+                received: t.seq.received,
                 last_seen: t.last_ts,
                 readings: last_readings(t),
                 open_alerts: open[i],

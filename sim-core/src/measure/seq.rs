@@ -104,20 +104,10 @@ impl SeqTally {
     fn advance(&mut self, highest: Option<u64>, seq: u64) {
         let want_words = (seq / 64 + 1).next_power_of_two().min(SEQ_WINDOW / 64) as usize;
         if self.seen.len() < want_words {
-            // Re-lay the bits for the new length; while the stream is younger than the
-            // window, a number's slot is the number itself, so the bits stay in place.
-            let mut grown = vec![0u64; want_words];
-            if let Some(h) = highest {
-                let old_bits = self.seen.len() as u64 * 64;
-                for q in h.saturating_sub(old_bits.saturating_sub(1))..=h {
-                    let (w, b) = self.slot(q);
-                    if self.seen[w] & (1 << b) != 0 {
-                        let at = q % (want_words as u64 * 64);
-                        grown[(at / 64) as usize] |= 1 << (at % 64);
-                    }
-                }
-            }
-            self.seen = grown;
+            // The window only grows while it still covers every number from 0 to the
+            // highest, where a number's slot is the number itself: a longer ring keeps
+            // every bit where it is.
+            self.seen.resize(want_words, 0);
         }
         let bits = self.seen.len() as u64 * 64;
         let from = highest.map_or(0, |h| h + 1);

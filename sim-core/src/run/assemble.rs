@@ -119,10 +119,10 @@ fn per_device(o: &Outcome) -> (Vec<DeviceReport>, MessageCounts) {
         let sent = o.dispatch.sent[i];
         let mine = MessageCounts {
             sent,
-            received: t.received,
-            lost: sent.saturating_sub(t.received),
-            duplicates: t.duplicates,
-            out_of_order: t.out_of_order,
+            received: t.seq.received,
+            lost: sent.saturating_sub(t.seq.received),
+            duplicates: t.seq.duplicates,
+            out_of_order: t.seq.out_of_order,
             dropped_at_source: o.sim.dropped_at_source[i] + o.dispatch.dropped[i],
             malformed: 0,
         };
@@ -131,10 +131,10 @@ fn per_device(o: &Outcome) -> (Vec<DeviceReport>, MessageCounts) {
             id: d.id.clone(),
             model: d.model.kind().name().to_string(),
             sent,
-            received: t.received,
+            received: t.seq.received,
             lost: mine.lost,
-            duplicates: t.duplicates,
-            out_of_order: t.out_of_order,
+            duplicates: t.seq.duplicates,
+            out_of_order: t.seq.out_of_order,
             gaps: t.gaps(),
             dropped_at_source: mine.dropped_at_source,
             online: t.online == Some(true),

@@ -5,7 +5,8 @@
 //! topic (MQTT 3.1.1 §3.3.1.3).
 
 use super::endpoint::Endpoint;
-use rumqttc::{AsyncClient, Event, Outgoing, Packet, QoS};
+use super::session::until_disconnected;
+use rumqttc::{AsyncClient, Event, Packet, QoS};
 use std::time::Duration;
 
 /// Clear the retained message on every topic of `topics`; how many the broker
@@ -36,15 +37,7 @@ pub async fn clear(endpoint: &Endpoint, topics: &[String], timeout: Duration) ->
             }
         }
         let _ = closer.try_disconnect();
-        let drain = async {
-            loop {
-                match eventloop.poll().await {
-                    Ok(Event::Outgoing(Outgoing::Disconnect)) | Err(_) => return,
-                    Ok(_) => {}
-                }
-            }
-        };
-        let _ = tokio::time::timeout(Duration::from_secs(2), drain).await;
+        until_disconnected(&mut eventloop, Duration::from_secs(2)).await;
         acked
     });
     let abort = poll.abort_handle();

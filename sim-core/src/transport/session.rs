@@ -202,6 +202,12 @@ async fn shutdown(ctx: &SessionCtx, eventloop: &mut EventLoop) {
         .client
         .try_publish(&ctx.status_topic, QoS::AtLeastOnce, true, "offline");
     let _ = ctx.client.try_disconnect();
+    until_disconnected(eventloop, Duration::from_secs(3)).await;
+}
+
+/// Poll `eventloop` until the DISCONNECT queued on its client is written (or the
+/// connection ends), for at most `within`: what is queued before it goes out too.
+pub(crate) async fn until_disconnected(eventloop: &mut EventLoop, within: Duration) {
     let drain = async {
         loop {
             match eventloop.poll().await {
@@ -210,7 +216,7 @@ async fn shutdown(ctx: &SessionCtx, eventloop: &mut EventLoop) {
             }
         }
     };
-    let _ = tokio::time::timeout(Duration::from_secs(3), drain).await;
+    let _ = tokio::time::timeout(within, drain).await;
 }
 
 #[cfg(test)]

@@ -40,15 +40,25 @@ pub fn scenario(src: &str) -> Scenario {
 
 /// Run a scenario to its end on a fresh runtime; `url` = None for the embedded broker.
 pub fn run_blocking(s: &Scenario, url: Option<String>) -> Report {
+    run_with(
+        s,
+        RunOptions {
+            broker_url: url,
+            ..RunOptions::default()
+        },
+    )
+}
+
+/// Run a scenario to its end on a fresh runtime with these options (a 20 s drain).
+pub fn run_with(s: &Scenario, opts: RunOptions) -> Report {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
     let opts = RunOptions {
-        broker_url: url,
         drain_timeout: Duration::from_secs(20),
-        ..RunOptions::default()
+        ..opts
     };
     let (tx, _rx) = tokio::sync::watch::channel(Progress::default());
     let report = rt

@@ -1,6 +1,6 @@
 //! Runs against a real Mosquitto process started by the test on a free port.
 
-use crate::{assert_clean, run_blocking, scenario};
+use crate::{assert_clean, run_blocking, run_with, scenario};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use sim_core::run::{Progress, RunOptions};
 use sim_core::test_support::Mosquitto;
@@ -176,23 +176,12 @@ fn retained_under(port: u16, filter: &str) -> Vec<(String, Vec<u8>)> {
 
 /// Run the fleet on `url` with `keep_retained` as given.
 fn run_retained(url: String, keep_retained: bool) -> sim_core::report::Report {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let (tx, _rx) = tokio::sync::watch::channel(Progress::default());
     let opts = RunOptions {
         broker_url: Some(url),
         keep_retained,
         ..RunOptions::default()
     };
-    let s = scenario(RETAINED);
-    rt.block_on(async {
-        tokio::time::timeout(
-            Duration::from_secs(60),
-            sim_core::run::run(&s, opts, tx, Arc::new(AtomicBool::new(false))),
-        )
-        .await
-        .expect("the run ends within 60 s")
-        .unwrap()
-    })
+    run_with(&scenario(RETAINED), opts)
 }
 
 #[test]

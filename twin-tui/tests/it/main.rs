@@ -355,69 +355,7 @@ fn load_pub_json_payloads_stay_json_and_are_counted() {
 
 #[test]
 fn load_pub_stopped_by_sigterm_still_writes_its_report() {
-    use std::io::BufRead as _;
-    let dir = std::env::temp_dir().join(format!("twin-load-term-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let json = dir.join("r.json");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_twin"))
-        .args([
-            "load",
-            "pub",
-            "-c",
-            "5",
-            "--rate",
-            "100",
-            "--duration",
-            "60s",
-        ])
-        .arg("--json")
-        .arg(&json)
-        .current_dir(repo())
-        .env_remove("TWIN_BROKER")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Wait (bounded) for the first interval line: the load is running.
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stderr)
-            .lines()
-            .map_while(Result::ok)
-        {
-            if tx.send(line).is_err() {
-                return;
-            }
-        }
-    });
-    let line = rx
-        .recv_timeout(std::time::Duration::from_secs(20))
-        .expect("an interval line within 20 s");
-    assert!(line.contains("sent"), "{line}");
-    let st = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(st.success());
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "twin did not stop on SIGTERM"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    };
-    assert_eq!(status.code(), Some(130));
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
-    let sent = v["messages"]["sent"].as_u64().unwrap();
-    assert!(sent > 0 && sent < 6000, "{sent}");
-    assert_eq!(v["messages"]["received"].as_u64().unwrap(), sent);
-    std::fs::remove_dir_all(&dir).unwrap();
+    load_pub_stops_on("TERM");
 }
 
 fn base64_decode(s: &str) -> Vec<u8> {
@@ -636,6 +574,29 @@ impl SpawnOutput for Command {
     }
 }
 
+/// `twin load pub` stopped by `signal` mid-run: exit 130, and the report counts every
+/// message it sent as received.
+fn load_pub_stops_on(signal: &str) {
+    let (code, v) = stopped_by(
+        signal,
+        &[
+            "load",
+            "pub",
+            "-c",
+            "5",
+            "--rate",
+            "100",
+            "--duration",
+            "60s",
+        ],
+        &format!("load-{signal}"),
+    );
+    assert_eq!(code, Some(130));
+    let sent = v["messages"]["sent"].as_u64().expect("messages.sent");
+    assert!(sent > 0 && sent < 6000, "{sent}");
+    assert_eq!(v["messages"]["received"].as_u64(), Some(sent));
+}
+
 /// Start `twin ARGS --json FILE`, wait (bounded) for its first progress line on stderr,
 /// send `signal`, and return its exit code and report.
 #[expect(
@@ -697,24 +658,7 @@ fn stopped_by(signal: &str, args: &[&str], name: &str) -> (Option<i32>, serde_js
 #[test]
 fn a_hangup_stops_a_load_and_a_run_with_their_reports_written() {
     // A dropped SSH session sends SIGHUP: it must not lose the run.
-    let (code, v) = stopped_by(
-        "HUP",
-        &[
-            "load",
-            "pub",
-            "-c",
-            "5",
-            "--rate",
-            "100",
-            "--duration",
-            "60s",
-        ],
-        "hup-pub",
-    );
-    assert_eq!(code, Some(130));
-    let sent = v["messages"]["sent"].as_u64().unwrap();
-    assert!(sent > 0 && sent < 6000, "{sent}");
-    assert_eq!(v["messages"]["received"].as_u64().unwrap(), sent);
+    load_pub_stops_on("HUP");
     let (code, v) = stopped_by(
         "HUP",
         &["load", "scenarios/examples/quickstart.toml"],
