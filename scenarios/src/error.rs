@@ -147,20 +147,6 @@ pub enum BrokerUrlError {
     },
 }
 
-// Command-line value parsers and the callers that report problems as text take these with
-// `?`; the text is the whole of what they need.
-impl From<DurationError> for String {
-    fn from(e: DurationError) -> String {
-        e.to_string()
-    }
-}
-
-impl From<BrokerUrlError> for String {
-    fn from(e: BrokerUrlError) -> String {
-        e.to_string()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -120,13 +120,6 @@ pub enum EndpointError {
     ClientCert(rustls::Error),
 }
 
-/// Callers that report bad input as text (the CLI's own error types) take it as a string.
-impl From<EndpointError> for String {
-    fn from(e: EndpointError) -> Self {
-        e.to_string()
-    }
-}
-
 /// Encoding failed (only possible for non-finite floats in JSON).
 #[derive(Debug, thiserror::Error)]
 #[error("cannot encode payload: {0}")]

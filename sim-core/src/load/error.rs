@@ -95,11 +95,3 @@ pub enum LoadError {
         why: String,
     },
 }
-
-/// The message alone, for callers that carry bad input as text (the binary turns it
-/// into its bad-input exit code).
-impl From<LoadError> for String {
-    fn from(e: LoadError) -> String {
-        e.to_string()
-    }
-}

@@ -27,9 +27,10 @@ impl std::fmt::Display for BadInput {
 
 impl std::error::Error for BadInput {}
 
-/// A [`BadInput`] as the error a command returns.
-pub fn bad_input(msg: impl Into<String>) -> anyhow::Error {
-    BadInput(msg.into()).into()
+/// A [`BadInput`] as the error a command returns: a message, or any error whose text is
+/// the whole of what the user needs (a library's typed error for a flag's value).
+pub fn bad_input(msg: impl std::fmt::Display) -> anyhow::Error {
+    BadInput(msg.to_string()).into()
 }
 
 /// The exit code of a command's outcome; an error is printed on stderr first.
