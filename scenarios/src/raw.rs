@@ -197,6 +197,16 @@ pub enum Speed {
     Max,
 }
 
+/// As it is written: a number, or `"max"` (the reports carry it so).
+impl serde::Serialize for Speed {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Speed::Factor(f) => s.serialize_f64(*f),
+            Speed::Max => s.serialize_str("max"),
+        }
+    }
+}
+
 impl<'de> Deserialize<'de> for Speed {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct SpeedVisitor;
@@ -206,6 +216,9 @@ impl<'de> Deserialize<'de> for Speed {
                 f.write_str("a positive number (sim seconds per wall second) or \"max\"")
             }
             fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Speed, E> {
+                self.visit_f64(v as f64)
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Speed, E> {
                 self.visit_f64(v as f64)
             }
             fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Speed, E> {

@@ -5,6 +5,7 @@ pub mod analytics;
 pub mod attach;
 pub mod error;
 pub mod fault;
+pub mod flow;
 pub mod ingest;
 pub mod load;
 pub mod measure;

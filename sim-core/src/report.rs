@@ -48,6 +48,51 @@ pub struct Report {
     pub sessions: SessionCounts,
     /// Aggregates across devices, per device group and per environment.
     pub fleet: FleetAggregates,
+    /// How the sim kept pace with the pipeline (absent from reports of older versions).
+    #[serde(default)]
+    pub flow: FlowReport,
+}
+
+/// `flow`: how the sim kept pace with the pipeline.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct FlowReport {
+    /// `"hold"`: the sim holds while the window is full; `"drop"`: it never holds, and a
+    /// full outbox drops at source.
+    pub mode: FlowMode,
+    /// Messages in flight at most (`null` with `"drop"`).
+    pub window: Option<u64>,
+    /// The scenario's `speed`: a number, or `"max"`.
+    pub speed_requested: scenarios::Speed,
+    /// Sim seconds per wall second the sim achieved, from its first step to its last.
+    pub speed_achieved: f64,
+    /// Wall seconds the sim held its clock because the window was full.
+    pub held_seconds: f64,
+    /// Messages the window wrote off as lost (messages sent after them came back, or
+    /// nothing came back for the drain timeout). They are counted in `lost` too.
+    pub written_off: u64,
+}
+
+impl Default for FlowReport {
+    fn default() -> Self {
+        FlowReport {
+            mode: FlowMode::Drop,
+            window: None,
+            speed_requested: scenarios::Speed::Factor(1.0),
+            speed_achieved: 0.0,
+            held_seconds: 0.0,
+            written_off: 0,
+        }
+    }
+}
+
+/// `flow.mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FlowMode {
+    /// Hold the sim clock while the window is full.
+    Hold,
+    /// Drop at source when the pipeline falls behind.
+    Drop,
 }
 
 /// The report's `fleet`.
@@ -298,6 +343,28 @@ impl Report {
             self.sessions.reconnects,
             self.sessions.commands_applied,
             self.sessions.commands_rejected
+        );
+        self.write_flow(s);
+    }
+
+    /// The speed asked for and achieved, and what held the sim back.
+    fn write_flow(&self, s: &mut String) {
+        let f = &self.flow;
+        let asked = match f.speed_requested {
+            scenarios::Speed::Max => "max".to_string(),
+            scenarios::Speed::Factor(x) => format!("{x}x"),
+        };
+        let held = match (f.mode, f.window) {
+            (FlowMode::Hold, Some(w)) => format!(
+                "held {:.1} s by the pipeline (window {w} in flight), {} written off as lost",
+                f.held_seconds, f.written_off
+            ),
+            _ => "never held (--drop-when-behind): a full outbox drops at source".to_string(),
+        };
+        let _ = writeln!(
+            s,
+            "speed     asked {asked}, achieved {:.1}x; {held}",
+            f.speed_achieved
         );
     }
 

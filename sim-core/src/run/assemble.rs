@@ -51,6 +51,7 @@ pub(super) fn take_results(
 /// Everything the report is made of.
 pub(super) struct Outcome<'a> {
     pub scenario: &'a Scenario,
+    pub flow: FlowReport,
     pub url: String,
     pub embedded: bool,
     pub wall_seconds: f64,
@@ -72,6 +73,7 @@ pub(super) fn report(o: Outcome) -> Report {
         (!faults.is_empty()).then(|| score::score(&faults, &o.results.alerts, &periods, run_end));
     let s = o.sessions;
     Report {
+        flow: o.flow,
         fleet: fleet_aggregates(scenario, &per_device),
         tool: "twin".into(),
         version: env!("CARGO_PKG_VERSION").into(),

@@ -32,6 +32,30 @@ pub struct RunOptions {
     /// Keep the retained `status` messages the run leaves on a real broker (each
     /// device's last state); by default they are cleared when the run ends.
     pub keep_retained: bool,
+    /// How the sim keeps pace with the pipeline.
+    pub flow: Flow,
+}
+
+/// How the sim keeps pace with the pipeline (sessions, broker, ingest).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    /// Hold the sim clock while `window` messages are in flight (handed to the
+    /// pipeline, not yet seen by ingest), or while one device has
+    /// [`crate::flow::PER_DEVICE`] in flight. `None`: [`crate::flow::PER_INGEST_SESSION`]
+    /// per ingest session. Nothing is dropped at source; the sim slows instead.
+    Hold {
+        /// Messages in flight at most.
+        window: Option<u64>,
+    },
+    /// Never hold: when the pipeline falls behind, messages are dropped at source
+    /// (counted), as a device with a full buffer would.
+    Drop,
+}
+
+impl Default for Flow {
+    fn default() -> Self {
+        Flow::Hold { window: None }
+    }
 }
 
 /// What an operator (the terminal UI) asks of the running fleet.
@@ -61,6 +85,7 @@ impl Default for RunOptions {
             pacing: None,
             controls: None,
             keep_retained: false,
+            flow: Flow::default(),
         }
     }
 }

@@ -5,13 +5,15 @@
 //! later phases take.
 
 use super::assemble::{self, Outcome};
+use super::flow::{FLOW_STALL_MIN, FlowWatch};
 use super::monitor::Monitor;
+use super::options::Flow;
 use super::options::RunOptions;
 use super::progress::{Phase, Progress};
 use super::setup::{check_file_limit, qos_of};
 use super::state::{Finished, IngestTask, Live, Run};
 use crate::error::RunError;
-use crate::report::Report;
+use crate::report::{FlowMode, FlowReport, Report, round4};
 use crate::sim::SessionCommand;
 use crate::transport::broker::EmbeddedBroker;
 use crate::transport::endpoint::Endpoint;
@@ -46,6 +48,7 @@ pub async fn run(
     let wall_seconds = started.elapsed().as_secs_f64();
     // Read the results before the sessions publish their final `offline`.
     let results = assemble::take_results(scenario, &ingest.state, &finished.sim)?;
+    let flow = run.flow_report(&finished, &ingest);
     let session_stats = sessions.shut_down().await;
     if let Some(controller) = run.controller.take() {
         controller.fire();
@@ -56,6 +59,7 @@ pub async fn run(
     run.clear_retained().await;
     let report = assemble::report(Outcome {
         scenario,
+        flow,
         url: run.url.clone(),
         embedded: run.embedded.is_some(),
         wall_seconds,
@@ -71,6 +75,24 @@ pub async fn run(
 }
 
 impl<'a> Run<'a> {
+    /// The report's `flow`: the window, the speed asked for and achieved, the time held.
+    fn flow_report(&self, finished: &Finished, ingest: &IngestTask) -> FlowReport {
+        let window = ingest.send_log.window();
+        let sim = &finished.sim;
+        let ran = sim.steps as f64 * self.scenario.tick;
+        FlowReport {
+            mode: match self.opts.flow {
+                Flow::Hold { .. } => FlowMode::Hold,
+                Flow::Drop => FlowMode::Drop,
+            },
+            window: window.map(|w| w.limit()),
+            speed_requested: self.scenario.speed,
+            speed_achieved: round4(ran / sim.ran_seconds.max(1e-9)),
+            held_seconds: round4(sim.held_seconds),
+            written_off: window.map_or(0, |w| w.written_off()),
+        }
+    }
+
     /// Leave a real broker as the run found it: clear every device's retained `status`
     /// (the only retained messages a run publishes), unless asked to keep them. The
     /// embedded broker ends with the process, so it is left alone.
@@ -143,6 +165,7 @@ impl<'a> Run<'a> {
         ingest: &IngestTask,
     ) -> Result<Finished, RunError> {
         let mut monitor = Monitor::new(&self.url, self.embedded.is_some());
+        let mut flow = FlowWatch::new(self.opts.drain_timeout.max(FLOW_STALL_MIN));
         // Ten looks a second: progress is sampled from counters, not pushed.
         while !live.sim_thread.is_finished() {
             let sp = *live.sim_progress.borrow();
@@ -150,8 +173,10 @@ impl<'a> Run<'a> {
             self.prog.sent = live.dispatched.sent.load(Ordering::Relaxed);
             self.prog.received = ingest.counters.unique.load(Ordering::Relaxed);
             self.prog.dropped_at_source = sp.dropped_at_source;
+            self.prog.held_seconds = sp.held_seconds;
             self.progress.send_replace(self.prog);
             monitor.count_rate(&mut self.prog, &ingest.state);
+            flow.look(&ingest.send_log);
             if let Some(tx) = &self.opts.snapshots {
                 let watched = self.opts.watch.as_ref().map(|w| w.load(Ordering::Relaxed));
                 monitor.snapshot(tx, self.scenario, &ingest.state, &sp, &self.prog, watched);

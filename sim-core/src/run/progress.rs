@@ -33,6 +33,8 @@ pub struct Progress {
     pub received: u64,
     /// Dropped at source so far.
     pub dropped_at_source: u64,
+    /// Wall seconds the sim has held so far for the pipeline (the flow window was full).
+    pub held_seconds: f64,
     /// Latency percentiles of the last wall second's messages, ms (`None` without any).
     pub recent_p50_ms: Option<f64>,
     /// See `recent_p50_ms`.

@@ -2,11 +2,13 @@
 //! for their connections, and the sim with its dispatcher and session router.
 
 use super::controller::controller;
+use super::options::Flow;
 use super::phases::route_sessions;
 use super::progress::Phase;
 use super::state::{IngestTask, Live, Run, Sessions};
 use crate::analytics::fleet::{FleetAnalytics, FleetConfig};
 use crate::error::RunError;
+use crate::flow::{PER_DEVICE, PER_INGEST_SESSION, Window};
 use crate::ingest::{self, Ingest, IngestCounters, IngestState, Topics};
 use crate::sim::clock::{self, SimProgress};
 use crate::sim::{InboundCommand, Sim, SimIo, Steer};
@@ -20,7 +22,29 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{Semaphore, mpsc, oneshot, watch};
 
+/// The outbox's size. With a flow window it holds the whole window plus one step of
+/// the whole fleet (the sim looks at the window before each step), so it is never full;
+/// without, four messages a device.
+fn outbox_capacity(devices: usize, window: Option<&Window>) -> usize {
+    match window {
+        Some(w) => (w.limit() as usize).saturating_add(devices).max(1024),
+        None => (devices * 4).clamp(1024, 1 << 20),
+    }
+}
+
 impl Run<'_> {
+    /// The flow window the options ask for, sized for this fleet.
+    fn window(&self) -> Option<Window> {
+        match self.opts.flow {
+            Flow::Hold { window } => Some(Window::new(
+                self.ids.len(),
+                window.unwrap_or(PER_INGEST_SESSION),
+                PER_DEVICE,
+            )),
+            Flow::Drop => None,
+        }
+    }
+
     /// Ingest first, so nothing a device sends is missed; waits for its subscriptions.
     pub(super) async fn start_ingest(&self) -> Result<IngestTask, RunError> {
         let s = self.scenario;
@@ -39,7 +63,10 @@ impl Run<'_> {
             s.start_epoch,
         )));
         let counters = Arc::new(IngestCounters::default());
-        let send_log = Arc::new(SendLog::default());
+        let send_log = Arc::new(match self.window() {
+            Some(w) => SendLog::with_window(Arc::new(w)),
+            None => SendLog::default(),
+        });
         let (stop, shutdown) = shutdown::signal();
         let (ready_tx, ready_rx) = oneshot::channel();
         let ingest = Ingest {
@@ -188,14 +215,15 @@ impl Run<'_> {
         sessions: &Sessions,
     ) -> Result<Live, RunError> {
         let s = self.scenario;
-        let outbox_capacity = (self.ids.len() * 4).clamp(1024, 1 << 20);
-        let (out_tx, out_rx) = mpsc::channel(outbox_capacity);
+        let window = ingest.send_log.window().cloned();
+        let (out_tx, out_rx) = mpsc::channel(outbox_capacity(self.ids.len(), window.as_deref()));
         let (ses_tx, ses_rx) = mpsc::unbounded_channel();
         let io = SimIo {
             outbox: out_tx,
             commands,
             sessions: ses_tx,
             steer,
+            window,
         };
         let sim = Sim::new(s, io);
         let route = Route {

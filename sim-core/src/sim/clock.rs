@@ -3,8 +3,13 @@
 //! Sync by design, like rumqttd's router: each pass runs at most
 //! [`MAX_STEPS_PER_PASS`] steps, then looks at the stop flag (a plain `AtomicBool`,
 //! checked every pass), the pacing and the wall clock. Everything it exchanges with the
-//! network goes through `try_send`/`try_recv`, so a slow broker shows as messages dropped
-//! at source and never slows the sim clock. Keep it so.
+//! network goes through `try_send`/`try_recv`: it never awaits.
+//!
+//! With a flow window (see [`crate::flow`]) the thread takes a step only while the
+//! window has room: when the pipeline cannot keep up it holds (short sleeps, looking at
+//! the stop flag between them), so the sim clock slows instead of dropping messages. At
+//! `speed = "max"` the window is the only pace. The time held is counted
+//! ([`SimProgress::held_seconds`]). Without a window a full outbox drops at source.
 
 use super::engine::Sim;
 use super::resources::SimStats;
@@ -29,6 +34,8 @@ pub struct SimProgress {
     pub dropped_at_source: u64,
     /// How far the sim trails its pacing target, sim seconds (0 when keeping up).
     pub behind: f64,
+    /// Wall seconds held so far because the flow window was full.
+    pub held_seconds: f64,
     /// The run reached its duration.
     pub finished: bool,
 }
@@ -106,7 +113,9 @@ fn drive(
     pacing: &Pacing,
     progress: &watch::Sender<SimProgress>,
 ) -> SimStats {
+    let started = Instant::now();
     let mut clock = Accumulator::new(&sim, pacing);
+    let mut gate = Gate::new(sim.window());
     let mut last_report = Instant::now();
     loop {
         let left = sim.steps_left();
@@ -114,28 +123,75 @@ fn drive(
             break;
         }
         let steps = clock.owed(&sim, speed, pacing, left);
-        sim.step(steps);
+        gate.step(&mut sim, steps, stop);
         if last_report.elapsed() >= Duration::from_millis(100) {
             last_report = Instant::now();
-            let s = sim.counters();
-            progress.send_replace(SimProgress {
-                now: sim.now(),
-                produced: s.produced,
-                dropped_at_source: s.dropped_total(),
-                behind: clock.behind,
-                finished: false,
-            });
+            progress.send_replace(report(&sim, &clock, &gate, false));
         }
     }
-    let stats = sim.stats();
-    progress.send_replace(SimProgress {
-        now: sim.now(),
-        produced: stats.produced,
-        dropped_at_source: stats.dropped_total(),
-        behind: clock.behind,
-        finished: true,
-    });
+    progress.send_replace(report(&sim, &clock, &gate, true));
+    let mut stats = sim.stats();
+    stats.held_seconds = gate.held.as_secs_f64();
+    stats.ran_seconds = started.elapsed().as_secs_f64();
     stats
+}
+
+/// The progress the thread publishes.
+fn report(sim: &Sim, clock: &Accumulator, gate: &Gate, finished: bool) -> SimProgress {
+    let s = sim.counters();
+    SimProgress {
+        now: sim.now(),
+        produced: s.produced,
+        dropped_at_source: s.dropped_total(),
+        behind: clock.behind,
+        held_seconds: gate.held.as_secs_f64(),
+        finished,
+    }
+}
+
+/// Longest single sleep while the flow window is full: the window drains in
+/// milliseconds on a pipeline that keeps up, and the stop flag is read between sleeps.
+const HOLD_SLEEP: Duration = Duration::from_micros(200);
+
+/// Longest hold before the thread goes round its loop again (stop flag, progress).
+const HOLD_SLICE: Duration = Duration::from_millis(50);
+
+/// Steps the sim while its flow window has room, and counts the time it held.
+struct Gate {
+    window: Option<Arc<crate::flow::Window>>,
+    held: Duration,
+}
+
+impl Gate {
+    fn new(window: Option<Arc<crate::flow::Window>>) -> Gate {
+        Gate {
+            window,
+            held: Duration::ZERO,
+        }
+    }
+
+    /// Run up to `steps` steps, one at a time, each only once the window has room. A
+    /// hold gives up after [`HOLD_SLICE`] (the rest of the steps stay owed), so the
+    /// thread still looks at `stop` and reports progress while the pipeline is stuck.
+    fn step(&mut self, sim: &mut Sim, steps: u64, stop: &AtomicBool) {
+        let Some(window) = self.window.clone() else {
+            sim.step(steps);
+            return;
+        };
+        for _ in 0..steps {
+            if window.must_hold() {
+                let since = Instant::now();
+                while window.must_hold() && since.elapsed() < HOLD_SLICE {
+                    std::thread::sleep(HOLD_SLEEP);
+                }
+                self.held += since.elapsed();
+                if window.must_hold() || stop.load(Ordering::Relaxed) {
+                    return;
+                }
+            }
+            sim.step(1);
+        }
+    }
 }
 
 /// The fixed-timestep accumulator: how many steps the wall clock allows by now.

@@ -58,6 +58,11 @@ impl Sim {
         s
     }
 
+    /// The run's flow window, when the sim has one.
+    pub fn window(&self) -> Option<std::sync::Arc<crate::flow::Window>> {
+        self.world.resource::<super::io::Io>().0.window.clone()
+    }
+
     /// The counters as they stand, without the fault list (cheap: for progress reports).
     pub(crate) fn counters(&self) -> &SimStats {
         self.world.resource::<SimStats>()

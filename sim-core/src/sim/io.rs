@@ -1,9 +1,11 @@
 //! The sim's channels to the outside and the messages on them. Every send from the sim is
 //! a `try_send` (or an unbounded send): the sim thread never blocks and never awaits.
 
+use crate::flow::Window;
 use crate::wire::Telemetry;
 use bevy_ecs::prelude::*;
 use scenarios::SetValue;
+use std::sync::Arc;
 use tokio::sync::mpsc;
 
 /// A command for one device, from MQTT or the timeline.
@@ -43,6 +45,10 @@ pub struct SimIo {
     pub sessions: mpsc::UnboundedSender<SessionCommand>,
     /// Steering from an operator (the terminal UI): timeline actions applied now.
     pub steer: Option<mpsc::Receiver<Steer>>,
+    /// The run's flow window: every message handed to the outbox is counted in, and
+    /// the sim thread holds its clock while it is full. `None`: no flow control (a full
+    /// outbox drops at source).
+    pub window: Option<Arc<Window>>,
 }
 
 impl SimIo {
@@ -64,6 +70,7 @@ impl SimIo {
                 commands: cmd_rx,
                 sessions: ses_tx,
                 steer: None,
+                window: None,
             },
             out_rx,
             cmd_tx,

@@ -1,5 +1,6 @@
 //! Publish: actuators stage their state, batteries drain, and each due message goes to
-//! the outbox with `try_send` (a full outbox is counted as dropped at source).
+//! the outbox with `try_send` (a full outbox is counted as dropped at source) and is
+//! counted into the run's flow window.
 
 use super::io::Io;
 use super::resources::{SimClock, SimStats};
@@ -95,7 +96,12 @@ pub(super) fn publish_telemetry(
         };
         p.seq += 1;
         match io.0.outbox.try_send(msg) {
-            Ok(()) => stats.produced += 1,
+            Ok(()) => {
+                stats.produced += 1;
+                if let Some(w) = &io.0.window {
+                    w.handed(idx.0);
+                }
+            }
             Err(TrySendError::Full(_) | TrySendError::Closed(_)) => {
                 stats.dropped_at_source[idx.0 as usize] += 1;
             }

@@ -19,6 +19,12 @@ pub struct SimStats {
     pub steps: u64,
     /// Faults injected (filled from the ground truth when stats are read).
     pub faults: Vec<crate::fault::FaultRecord>,
+    /// Wall seconds the sim thread held its clock because the flow window was full
+    /// (filled by the sim thread when it ends).
+    pub held_seconds: f64,
+    /// Wall seconds from the sim thread's first step to its last (filled by the sim
+    /// thread when it ends).
+    pub ran_seconds: f64,
 }
 
 impl SimStats {

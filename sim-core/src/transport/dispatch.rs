@@ -1,9 +1,10 @@
 //! The dispatcher: drains the sim's outbox, encodes each message and hands it to its
 //! device's session without awaiting (a full client queue is counted, never waited on).
 
+use crate::flow::Window;
 use crate::wire::{Encoding, Payload, Telemetry, unix_us};
 use rumqttc::{AsyncClient, ClientError, QoS};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 
@@ -17,23 +18,105 @@ pub struct SendRecord {
 }
 
 /// Send records by (device, seq): the channel by which the sim's expectations and send
-/// times reach ingest beside the wire.
+/// times reach ingest beside the wire. With a flow window, a record is a message in
+/// flight: taking it (ingest saw the message), forgetting it (the dispatcher could not
+/// send it) or writing it off (presumed lost) retires it from the window.
 #[derive(Debug, Default)]
 pub struct SendLog {
-    records: Mutex<HashMap<(u32, u64), SendRecord>>,
+    records: Mutex<Records>,
+    window: Option<Arc<Window>>,
+}
+
+#[derive(Debug, Default)]
+struct Records {
+    by_key: HashMap<(u32, u64), SendRecord>,
+    /// (sent_us, device, seq) in send order, for [`SendLog::write_off`].
+    order: VecDeque<(u64, u32, u64)>,
+    /// The latest send time of a message ingest has seen.
+    frontier_us: u64,
 }
 
 impl SendLog {
-    /// Remember (device, seq).
-    pub fn record(&self, device: u32, seq: u64, record: SendRecord) {
-        if let Ok(mut m) = self.records.lock() {
-            m.insert((device, seq), record);
+    /// A log that retires its messages from `window`.
+    pub fn with_window(window: Arc<Window>) -> SendLog {
+        SendLog {
+            records: Mutex::default(),
+            window: Some(window),
         }
     }
 
-    /// Take the record of (device, seq).
+    /// The flow window, if the run has one.
+    pub fn window(&self) -> Option<&Arc<Window>> {
+        self.window.as_ref()
+    }
+
+    /// Remember (device, seq).
+    pub fn record(&self, device: u32, seq: u64, record: SendRecord) {
+        if let Ok(mut m) = self.records.lock() {
+            if self.window.is_some() {
+                m.order.push_back((record.sent_us, device, seq));
+            }
+            m.by_key.insert((device, seq), record);
+        }
+    }
+
+    /// Take the record of (device, seq): ingest saw the message.
     pub fn take(&self, device: u32, seq: u64) -> Option<SendRecord> {
-        self.records.lock().ok()?.remove(&(device, seq))
+        let mut m = self.records.lock().ok()?;
+        let r = m.by_key.remove(&(device, seq))?;
+        m.frontier_us = m.frontier_us.max(r.sent_us);
+        drop(m);
+        self.retire(device);
+        Some(r)
+    }
+
+    /// Drop the record of (device, seq): the message never left.
+    pub fn forget(&self, device: u32, seq: u64) {
+        let gone = self
+            .records
+            .lock()
+            .ok()
+            .and_then(|mut m| m.by_key.remove(&(device, seq)));
+        if gone.is_some() {
+            self.retire(device);
+        }
+    }
+
+    /// A message of `device` that was never recorded left the pipeline (it could not be
+    /// encoded).
+    pub fn refused(&self, device: u32) {
+        self.retire(device);
+    }
+
+    fn retire(&self, device: u32) {
+        if let Some(w) = &self.window {
+            w.retire(device);
+        }
+    }
+
+    /// Write off, as lost, the messages still in flight that were sent more than
+    /// `grace_us` before the latest one ingest has seen (messages sent after them have
+    /// come back; they will not), or, when `before_us` is given, every one sent before
+    /// it. Their records go (a late arrival is still counted, by its `seq`, without
+    /// a send time unless its payload carries `sent_us`). Returns how many were written
+    /// off.
+    pub fn write_off(&self, grace_us: u64, before_us: Option<u64>) -> u64 {
+        let (Some(w), Ok(mut m)) = (&self.window, self.records.lock()) else {
+            return 0;
+        };
+        let cutoff = before_us.unwrap_or(m.frontier_us.saturating_sub(grace_us));
+        let mut n = 0;
+        while let Some(&(sent, device, seq)) = m.order.front() {
+            if sent >= cutoff {
+                break;
+            }
+            m.order.pop_front();
+            if m.by_key.remove(&(device, seq)).is_some() {
+                w.write_off(device);
+                n += 1;
+            }
+        }
+        n
     }
 }
 
@@ -104,6 +187,7 @@ pub async fn run(
         };
         if let Err(e) = payload.encode_into(route.encoding, &mut buf) {
             stats.encode_errors += 1;
+            log.refused(t.device);
             tracing::warn!(device = %route.ids[d], error = %e, "telemetry not encoded");
             continue;
         }
@@ -155,7 +239,7 @@ fn send(
         }
         Err(ClientError::TryRequest(_) | ClientError::Request(_)) => {
             stats.dropped[d] += 1;
-            log.take(d as u32, seq);
+            log.forget(d as u32, seq);
             false
         }
     }

@@ -39,6 +39,18 @@ fn greenhouse_runs() {
 }
 
 #[test]
+fn day_1000_runs_clean_and_raises_no_alert() {
+    let _heavy = crate::heavy();
+    // Half an hour of the day: a message a minute from 1,000 devices of ten models,
+    // and the heaters' extra state reports when their thermostats switch them.
+    let r = run_example("day-1000.toml", 1800.0);
+    assert_eq!(r.devices.total, 1000);
+    assert!(r.messages.sent >= 29_000, "{:?}", r.messages);
+    assert_clean(&r);
+    assert!(r.alerts.is_empty(), "a fault-free fleet: {:?}", r.alerts);
+}
+
+#[test]
 fn load_10k_runs_against_mosquitto() {
     // 10,000 sessions need 10,000 descriptors in this process plus 10,000 in the broker:
     // with the embedded broker both sides count against one process's limit, so this

@@ -6,6 +6,7 @@
 
 mod examples;
 mod faults;
+mod flow;
 mod hostile;
 mod load;
 mod load_sub;

@@ -49,6 +49,17 @@ pub struct RunArgs {
     /// as the run found it.
     #[arg(long)]
     pub keep_retained: bool,
+    /// Messages in flight at most (handed to the sessions, not yet seen by the run's
+    /// ingest): the sim clock holds while the window is full, so nothing is dropped at
+    /// source and the broker never queues more than this for the ingest. Keep it within
+    /// the broker's queue per client (Mosquitto: max_queued_messages, 1000 by default).
+    #[arg(long, value_name = "N", default_value_t = sim_core::flow::PER_INGEST_SESSION,
+          value_parser = clap::value_parser!(u64).range(1..), conflicts_with = "drop_when_behind")]
+    pub window: u64,
+    /// Never hold the sim clock: when the pipeline falls behind, messages are dropped at
+    /// source (and counted), as devices with full buffers would drop them.
+    #[arg(long)]
+    pub drop_when_behind: bool,
     /// Exit with code 3 if any message was lost or dropped at source.
     #[arg(long)]
     pub fail_on_loss: bool,

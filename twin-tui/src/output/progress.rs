@@ -69,12 +69,13 @@ fn message(p: &Progress) -> String {
             format!("connecting {}/{} sessions", p.connected, p.devices)
         }
         Phase::Running | Phase::Draining => format!(
-            "sim {:.0}/{:.0}s  sent {}  recv {}  dropped {}{}",
+            "sim {:.0}/{:.0}s  sent {}  recv {}  dropped {}  held {:.1}s{}",
             p.sim_now,
             p.sim_duration,
             p.sent,
             p.received,
             p.dropped_at_source,
+            p.held_seconds,
             if p.phase == Phase::Draining {
                 "  draining"
             } else {

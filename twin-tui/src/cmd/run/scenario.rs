@@ -5,7 +5,7 @@ use crate::args::run::RunArgs;
 use crate::args::values::to_duration;
 use crate::common::exit::bad_input;
 use scenarios::Scenario;
-use sim_core::run::RunOptions;
+use sim_core::run::{Flow, RunOptions};
 
 /// Load a scenario and apply the command-line overrides.
 pub fn load_with_overrides(args: &RunArgs) -> anyhow::Result<Scenario> {
@@ -38,6 +38,13 @@ pub fn run_options(args: &RunArgs) -> anyhow::Result<RunOptions> {
         drain_timeout: to_duration(args.drain),
         connect_timeout: to_duration(args.connect_timeout),
         keep_retained: args.keep_retained,
+        flow: if args.drop_when_behind {
+            Flow::Drop
+        } else {
+            Flow::Hold {
+                window: Some(args.window),
+            }
+        },
         ..RunOptions::default()
     })
 }

@@ -1,0 +1,145 @@
+//! The end-to-end flow window of a run: messages the sim has handed out that the
+//! pipeline (dispatcher, device session, broker, ingest) has not yet retired.
+//!
+//! The sim counts a message in when it puts it in the outbox ([`Window::handed`]); it
+//! is retired when ingest sees it, when the dispatcher could not send it, or when it is
+//! written off as lost (see `transport::dispatch::SendLog::write_off`). The sim thread
+//! holds its clock while [`Window::must_hold`] says so: while the run has `limit`
+//! messages in flight, or one device has `per_device` in flight (its session's request
+//! queue would overflow next). So the sim never outruns the pipeline, and a broker's
+//! queue for the ingest (Mosquitto keeps 1,000 messages per client by default) never
+//! holds more than the window.
+//!
+//! Lock-free: the sim thread, the dispatcher and ingest touch it per message.
+
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+/// Messages in flight the run allows by default, per ingest session: within
+/// Mosquitto's default per-client queue (`max_queued_messages 1000`) with room for the
+/// broker's own in-flight messages.
+pub const PER_INGEST_SESSION: u64 = 800;
+
+/// Messages in flight one device may have by default: half its session's request
+/// queue, and within a broker's default receive quota (Mosquitto: 20).
+pub const PER_DEVICE: u32 = 16;
+
+/// The window: what is in flight, in all and per device.
+#[derive(Debug)]
+pub struct Window {
+    limit: u64,
+    per_device: u32,
+    /// Messages counted in by the sim.
+    handed: AtomicU64,
+    /// Of those, retired (seen, refused, written off).
+    retired: AtomicU64,
+    /// Of those, written off as lost.
+    written_off: AtomicU64,
+    /// In flight per device, by fleet index.
+    devices: Vec<AtomicU32>,
+    /// Devices at or above `per_device`.
+    choked: AtomicU32,
+}
+
+impl Window {
+    /// A window for `devices` devices: at most `limit` in flight in all and
+    /// `per_device` per device (each at least 1).
+    pub fn new(devices: usize, limit: u64, per_device: u32) -> Window {
+        Window {
+            limit: limit.max(1),
+            per_device: per_device.max(1),
+            handed: AtomicU64::new(0),
+            retired: AtomicU64::new(0),
+            written_off: AtomicU64::new(0),
+            devices: (0..devices).map(|_| AtomicU32::new(0)).collect(),
+            choked: AtomicU32::new(0),
+        }
+    }
+
+    /// The run-wide limit.
+    pub fn limit(&self) -> u64 {
+        self.limit
+    }
+
+    /// The sim handed a message of `device` to the pipeline.
+    pub fn handed(&self, device: u32) {
+        self.handed.fetch_add(1, Ordering::Relaxed);
+        if let Some(d) = self.devices.get(device as usize)
+            && d.fetch_add(1, Ordering::AcqRel) + 1 == self.per_device
+        {
+            self.choked.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+
+    /// A message of `device` left the pipeline (seen, refused or written off).
+    pub fn retire(&self, device: u32) {
+        if let Some(d) = self.devices.get(device as usize) {
+            let before = d
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |v| v.checked_sub(1))
+                .unwrap_or(0);
+            if before == self.per_device {
+                self.choked.fetch_sub(1, Ordering::AcqRel);
+            }
+        }
+        self.retired.fetch_add(1, Ordering::Release);
+    }
+
+    /// A message of `device` is presumed lost: retired, and counted as written off.
+    pub fn write_off(&self, device: u32) {
+        self.written_off.fetch_add(1, Ordering::Relaxed);
+        self.retire(device);
+    }
+
+    /// Messages in flight now.
+    pub fn in_flight(&self) -> u64 {
+        let retired = self.retired.load(Ordering::Acquire);
+        self.handed.load(Ordering::Relaxed).saturating_sub(retired)
+    }
+
+    /// Messages retired so far (the sim's hold watches it move).
+    pub fn retired(&self) -> u64 {
+        self.retired.load(Ordering::Acquire)
+    }
+
+    /// Messages written off as lost so far.
+    pub fn written_off(&self) -> u64 {
+        self.written_off.load(Ordering::Relaxed)
+    }
+
+    /// The sim must not take another step: the window is full, or a device's share is.
+    pub fn must_hold(&self) -> bool {
+        self.in_flight() >= self.limit || self.choked.load(Ordering::Acquire) > 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_window_holds_at_its_limit_and_at_a_devices_share() {
+        let w = Window::new(3, 4, 2);
+        w.handed(0);
+        w.handed(1);
+        w.handed(2);
+        assert!(!w.must_hold());
+        w.handed(2);
+        assert!(w.must_hold(), "device 2 has its share in flight");
+        w.retire(2);
+        assert!(!w.must_hold());
+        w.handed(0);
+        assert_eq!(w.in_flight(), 4);
+        assert!(w.must_hold(), "four in flight of four");
+        w.write_off(1);
+        assert!(!w.must_hold());
+        assert_eq!((w.in_flight(), w.retired(), w.written_off()), (3, 2, 1));
+    }
+
+    #[test]
+    fn a_retire_beyond_what_was_handed_does_not_wrap() {
+        let w = Window::new(1, 2, 1);
+        w.retire(0);
+        w.handed(0);
+        assert!(w.must_hold(), "the device's one message is in flight");
+        assert_eq!(w.in_flight(), 0, "the stray retire is counted");
+    }
+}
