@@ -23,11 +23,17 @@ pub const PER_INGEST_SESSION: u64 = 800;
 /// queue, and within a broker's default receive quota (Mosquitto: 20).
 pub const PER_DEVICE: u32 = 16;
 
-/// The window: what is in flight, in all and per device.
+/// The window: what is in flight, in all and per device, and how far in sim time the
+/// sim is ahead of the oldest message in flight.
 #[derive(Debug)]
 pub struct Window {
     limit: u64,
     per_device: u32,
+    /// Sim milliseconds the sim may run ahead of its oldest message in flight.
+    lead_ms: u64,
+    /// Sim milliseconds of the oldest message in flight (`u64::MAX`: none), kept by the
+    /// send log.
+    oldest_ms: AtomicU64,
     /// Messages counted in by the sim.
     handed: AtomicU64,
     /// Of those, retired (seen, refused, written off).
@@ -47,6 +53,8 @@ impl Window {
         Window {
             limit: limit.max(1),
             per_device: per_device.max(1),
+            lead_ms: u64::MAX,
+            oldest_ms: AtomicU64::new(u64::MAX),
             handed: AtomicU64::new(0),
             retired: AtomicU64::new(0),
             written_off: AtomicU64::new(0),
@@ -55,9 +63,24 @@ impl Window {
         }
     }
 
+    /// Also hold while the sim is more than `lead` sim seconds ahead of its oldest
+    /// message in flight. At `speed = "max"` a millisecond of the pipeline's wall time is
+    /// many sim seconds; without a lead a message that waited a little longer than the
+    /// others would reach the analytics looking like a skewed clock or a stale device.
+    pub fn with_lead(mut self, lead: f64) -> Window {
+        self.lead_ms = (lead.max(0.0) * 1000.0) as u64;
+        self
+    }
+
     /// The run-wide limit.
     pub fn limit(&self) -> u64 {
         self.limit
+    }
+
+    /// The sim time (ms) of the oldest message in flight now, `u64::MAX` for none (the
+    /// send log sets it).
+    pub fn set_oldest_ms(&self, ms: u64) {
+        self.oldest_ms.store(ms, Ordering::Release);
     }
 
     /// The sim handed a message of `device` to the pipeline.
@@ -105,9 +128,14 @@ impl Window {
         self.written_off.load(Ordering::Relaxed)
     }
 
-    /// The sim must not take another step: the window is full, or a device's share is.
-    pub fn must_hold(&self) -> bool {
-        self.in_flight() >= self.limit || self.choked.load(Ordering::Acquire) > 0
+    /// The sim, at `now` sim seconds, must not take another step: the window is full, a
+    /// device's share is, or the oldest message in flight is more than the lead behind.
+    pub fn must_hold(&self, now: f64) -> bool {
+        let now_ms = (now * 1000.0) as u64;
+        let oldest = self.oldest_ms.load(Ordering::Acquire);
+        self.in_flight() >= self.limit
+            || self.choked.load(Ordering::Acquire) > 0
+            || (oldest != u64::MAX && now_ms.saturating_sub(oldest) > self.lead_ms)
     }
 }
 
@@ -121,17 +149,26 @@ mod tests {
         w.handed(0);
         w.handed(1);
         w.handed(2);
-        assert!(!w.must_hold());
+        assert!(!w.must_hold(0.0));
         w.handed(2);
-        assert!(w.must_hold(), "device 2 has its share in flight");
+        assert!(w.must_hold(0.0), "device 2 has its share in flight");
         w.retire(2);
-        assert!(!w.must_hold());
+        assert!(!w.must_hold(0.0));
         w.handed(0);
         assert_eq!(w.in_flight(), 4);
-        assert!(w.must_hold(), "four in flight of four");
+        assert!(w.must_hold(0.0), "four in flight of four");
         w.write_off(1);
-        assert!(!w.must_hold());
+        assert!(!w.must_hold(0.0));
         assert_eq!((w.in_flight(), w.retired(), w.written_off()), (3, 2, 1));
+    }
+
+    #[test]
+    fn the_sim_holds_when_it_leads_its_oldest_message_in_flight_too_far() {
+        let w = Window::new(1, 100, 100).with_lead(10.0);
+        assert!(!w.must_hold(50.0), "nothing in flight");
+        w.set_oldest_ms(45_000);
+        assert!(!w.must_hold(55.0), "10 s ahead is within the lead");
+        assert!(w.must_hold(55.5), "10.5 s ahead is not");
     }
 
     #[test]
@@ -139,7 +176,7 @@ mod tests {
         let w = Window::new(1, 2, 1);
         w.retire(0);
         w.handed(0);
-        assert!(w.must_hold(), "the device's one message is in flight");
+        assert!(w.must_hold(0.0), "the device's one message is in flight");
         assert_eq!(w.in_flight(), 0, "the stray retire is counted");
     }
 }

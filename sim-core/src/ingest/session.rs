@@ -68,7 +68,12 @@ pub async fn run(
             Ok(Event::Incoming(Packet::ConnAck(_))) => {
                 backoff.reset();
                 let _ = client.try_subscribe(filter_of(&topics.telemetry), qos);
-                let _ = client.try_subscribe(filter_of(&topics.status), QoS::AtLeastOnce);
+                // Statuses at QoS 0: a broker queues at most so many QoS 1 messages for a
+                // session (Mosquitto: 1,000) and drops the rest, and a fleet's `online`
+                // burst at connect would fill that queue before the first telemetry. At
+                // QoS 0 a connected session gets them all, and the queue is left to the
+                // telemetry the flow window bounds.
+                let _ = client.try_subscribe(filter_of(&topics.status), QoS::AtMostOnce);
                 pending_subacks = 2;
             }
             Ok(Event::Incoming(Packet::SubAck(_))) => {

@@ -15,12 +15,23 @@ use crate::sim::{InboundCommand, Sim, SimIo, Steer};
 use crate::transport::dispatch::{self, DispatchCounters, Route, SendLog};
 use crate::transport::session::{self, SessionCtx, SessionSignal, SessionStats};
 use crate::transport::shutdown;
-use rumqttc::AsyncClient;
+use rumqttc::{AsyncClient, QoS};
 use scenarios::fill_template;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{Semaphore, mpsc, oneshot, watch};
+
+/// The QoS of the run's own ingest subscription. The devices publish at the scenario's
+/// QoS: their sessions are what is measured. The broker hands each message on to the
+/// ingest at QoS 0, so no acknowledgement of the ingest's is on the path: a broker
+/// holds a QoS 1 subscriber's unacknowledged messages against a queue of its own
+/// (Mosquitto: 1,000, and it reads one subscriber packet per wake-up, so with a
+/// thousand publishers the acknowledgements it has not read yet fill that queue and it
+/// drops telemetry the ingest already has). At QoS 0 what the broker holds for the
+/// ingest is what the flow window has in flight, and a message it drops still counts as
+/// lost by its `seq`. The order of each device's messages is kept either way.
+const INGEST_QOS: QoS = QoS::AtMostOnce;
 
 /// The outbox's size. With a flow window it holds the whole window plus one step of
 /// the whole fleet (the sim looks at the window before each step), so it is never full;
@@ -32,15 +43,34 @@ fn outbox_capacity(devices: usize, window: Option<&Window>) -> usize {
     }
 }
 
+/// How far (sim seconds) the sim may run ahead of its oldest message in flight: a
+/// quarter of the shortest time the analytics judge by (the clock-skew tolerance, and
+/// a device's staleness, `stale_factor` × its period), and at least two ticks. So a
+/// message the pipeline kept a little longer is never mistaken for a skewed clock or a
+/// silent device.
+fn lead(s: &scenarios::Scenario) -> f64 {
+    let cfg = FleetConfig::from_spec(&s.analytics);
+    let period = s
+        .devices
+        .iter()
+        .map(|d| d.publish_every)
+        .fold(f64::INFINITY, f64::min);
+    let judged = cfg.skew_tolerance.min(cfg.stale_factor * period);
+    (judged / 4.0).max(2.0 * s.tick)
+}
+
 impl Run<'_> {
     /// The flow window the options ask for, sized for this fleet.
     fn window(&self) -> Option<Window> {
         match self.opts.flow {
-            Flow::Hold { window } => Some(Window::new(
-                self.ids.len(),
-                window.unwrap_or(PER_INGEST_SESSION),
-                PER_DEVICE,
-            )),
+            Flow::Hold { window } => Some(
+                Window::new(
+                    self.ids.len(),
+                    window.unwrap_or(PER_INGEST_SESSION),
+                    PER_DEVICE,
+                )
+                .with_lead(lead(self.scenario)),
+            ),
             Flow::Drop => None,
         }
     }
@@ -83,7 +113,7 @@ impl Run<'_> {
         let task = tokio::spawn(ingest::run(
             ingest,
             self.endpoint.clone(),
-            self.qos,
+            INGEST_QOS,
             ready_tx,
             shutdown,
         ));

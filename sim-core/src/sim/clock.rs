@@ -179,13 +179,13 @@ impl Gate {
             return;
         };
         for _ in 0..steps {
-            if window.must_hold() {
+            if window.must_hold(sim.now()) {
                 let since = Instant::now();
-                while window.must_hold() && since.elapsed() < HOLD_SLICE {
+                while window.must_hold(sim.now()) && since.elapsed() < HOLD_SLICE {
                     std::thread::sleep(HOLD_SLEEP);
                 }
                 self.held += since.elapsed();
-                if window.must_hold() || stop.load(Ordering::Relaxed) {
+                if window.must_hold(sim.now()) || stop.load(Ordering::Relaxed) {
                     return;
                 }
             }

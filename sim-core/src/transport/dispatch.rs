@@ -4,7 +4,7 @@
 use crate::flow::Window;
 use crate::wire::{Encoding, Payload, Telemetry, unix_us};
 use rumqttc::{AsyncClient, ClientError, QoS};
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 
@@ -15,6 +15,8 @@ pub struct SendRecord {
     pub sent_us: u64,
     /// The twin's noise-free values of the analysed readings.
     pub expected: Vec<(&'static str, f64)>,
+    /// Sim milliseconds of the message.
+    pub sim_ms: u64,
 }
 
 /// Send records by (device, seq): the channel by which the sim's expectations and send
@@ -34,6 +36,51 @@ struct Records {
     order: VecDeque<(u64, u32, u64)>,
     /// The latest send time of a message ingest has seen.
     frontier_us: u64,
+    /// Per device, by fleet index: every `seq` below it is resolved (seen or written
+    /// off).
+    resolved: Vec<u64>,
+    /// Messages in flight by sim millisecond (with a window only).
+    by_time: BTreeMap<u64, u32>,
+}
+
+impl Records {
+    /// `seq` of `device` came back: write off what it overtook.
+    fn overtaken(&mut self, window: &Window, device: u32, seq: u64) {
+        let d = device as usize;
+        if self.resolved.len() <= d {
+            self.resolved.resize(d + 1, 0);
+        }
+        let upto = seq.saturating_sub(1);
+        for q in self.resolved[d]..upto {
+            if let Some(r) = self.by_key.remove(&(device, q)) {
+                self.untime(r.sim_ms);
+                window.write_off(device);
+            }
+        }
+        self.resolved[d] = self.resolved[d].max(upto);
+    }
+
+    /// A record of sim time `ms` left the log.
+    fn untime(&mut self, ms: u64) {
+        if let Some(n) = self.by_time.get_mut(&ms) {
+            *n -= 1;
+            if *n == 0 {
+                self.by_time.remove(&ms);
+            }
+        }
+    }
+
+    /// Tell the window the sim time of the oldest message in flight.
+    fn publish_oldest(&self, window: &Window) {
+        window.set_oldest_ms(self.by_time.keys().next().copied().unwrap_or(u64::MAX));
+    }
+
+    /// Remove (device, seq), keeping the time index.
+    fn remove(&mut self, key: (u32, u64)) -> Option<SendRecord> {
+        let r = self.by_key.remove(&key)?;
+        self.untime(r.sim_ms);
+        Some(r)
+    }
 }
 
 impl SendLog {
@@ -53,18 +100,27 @@ impl SendLog {
     /// Remember (device, seq).
     pub fn record(&self, device: u32, seq: u64, record: SendRecord) {
         if let Ok(mut m) = self.records.lock() {
-            if self.window.is_some() {
+            if let Some(w) = &self.window {
                 m.order.push_back((record.sent_us, device, seq));
+                *m.by_time.entry(record.sim_ms).or_default() += 1;
+                m.publish_oldest(w);
             }
             m.by_key.insert((device, seq), record);
         }
     }
 
-    /// Take the record of (device, seq): ingest saw the message.
+    /// Take the record of (device, seq): ingest saw the message. The device's messages
+    /// more than one `seq` before it that are still in flight are written off: a broker
+    /// keeps a session's order, and a reorder fault sends a message after the next one
+    /// only.
     pub fn take(&self, device: u32, seq: u64) -> Option<SendRecord> {
         let mut m = self.records.lock().ok()?;
-        let r = m.by_key.remove(&(device, seq))?;
+        let r = m.remove((device, seq))?;
         m.frontier_us = m.frontier_us.max(r.sent_us);
+        if let Some(w) = &self.window {
+            m.overtaken(w, device, seq);
+            m.publish_oldest(w);
+        }
         drop(m);
         self.retire(device);
         Some(r)
@@ -72,11 +128,14 @@ impl SendLog {
 
     /// Drop the record of (device, seq): the message never left.
     pub fn forget(&self, device: u32, seq: u64) {
-        let gone = self
-            .records
-            .lock()
-            .ok()
-            .and_then(|mut m| m.by_key.remove(&(device, seq)));
+        let Ok(mut m) = self.records.lock() else {
+            return;
+        };
+        let gone = m.remove((device, seq));
+        if let Some(w) = &self.window {
+            m.publish_oldest(w);
+        }
+        drop(m);
         if gone.is_some() {
             self.retire(device);
         }
@@ -111,11 +170,12 @@ impl SendLog {
                 break;
             }
             m.order.pop_front();
-            if m.by_key.remove(&(device, seq)).is_some() {
+            if m.remove((device, seq)).is_some() {
                 w.write_off(device);
                 n += 1;
             }
         }
+        m.publish_oldest(w);
         n
     }
 }
@@ -197,6 +257,7 @@ pub async fn run(
             SendRecord {
                 sent_us: now,
                 expected: t.expected,
+                sim_ms: (t.sim_time * 1000.0) as u64,
             },
         );
         if t.hold {
