@@ -119,6 +119,8 @@ pub struct IngestState {
     /// Attach mode: statuses (retained, so they come first) of devices not seen yet.
     pending_status: HashMap<String, bool>,
     index: HashMap<String, u32>,
+    /// Ids of the fleet's devices that other shards run: their telemetry is not counted.
+    others: std::collections::HashSet<String>,
 }
 
 /// Most points per reading, and raw messages, kept for a watched device.
@@ -187,6 +189,7 @@ impl IngestState {
             watched: None,
             attached: Vec::new(),
             pending_status: HashMap::new(),
+            others: Default::default(),
             index: ids
                 .iter()
                 .enumerate()
@@ -210,6 +213,12 @@ impl IngestState {
     /// Fleet index of a device id.
     pub fn index_of(&self, id: &str) -> Option<u32> {
         self.index.get(id).copied()
+    }
+
+    /// Leave the telemetry of these devices (the other shards' part of the fleet, on a
+    /// shared broker) uncounted, instead of counting it as a stranger's.
+    pub fn ignore(&mut self, others: &[String]) {
+        self.others.extend(others.iter().cloned());
     }
 }
 
@@ -431,6 +440,7 @@ fn device_index(
 ) -> Option<u32> {
     match st.index_of(&decoded.device_id) {
         Some(i) => Some(i),
+        None if st.others.contains(&decoded.device_id) => None,
         None if ingest.attach => {
             let model = guess_model(&decoded.readings);
             // The publish period is unknown here; a minute keeps staleness quiet.

@@ -8,6 +8,7 @@ pub mod fault;
 pub mod ingest;
 pub mod load;
 pub mod measure;
+pub mod merge;
 pub mod model;
 pub mod report;
 pub mod run;

@@ -38,6 +38,9 @@ impl Run<'_> {
             analytics,
             s.start_epoch,
         )));
+        if let (Some(sh), Ok(mut st)) = (&s.shard, state.lock()) {
+            st.ignore(&sh.others);
+        }
         let counters = Arc::new(IngestCounters::default());
         let send_log = Arc::new(SendLog::default());
         let (stop, shutdown) = shutdown::signal();

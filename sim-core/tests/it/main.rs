@@ -14,6 +14,7 @@ mod mqtt5;
 mod network;
 mod overload;
 mod reliability;
+mod shard;
 mod sim;
 mod tls;
 
