@@ -1,12 +1,15 @@
 //! Sharding a fleet over processes (`twin run --shard i/N`): the fleet is cut into
 //! *linked sets*, devices that share physics, and whole sets are dealt to the shards.
 //!
-//! Two devices are linked when they are in the same environment (the room they read or
-//! heat) or one names the other (a thermostat's `sensor` and `heater`s, a soil probe's
-//! `irrigated_by`); a linked set is a connected component of that relation. Every
-//! random stream of the engine is seeded by the scenario seed and the device's own id
-//! and a room's physics is a function of its environment and its heaters, so a device
-//! reads the same values whichever shard runs it.
+//! Two devices are linked when they are in the same *heated* environment (one that
+//! holds a heater: what the heater does, every device there reads) or one names the
+//! other (a thermostat's `sensor` and `heater`s, a soil probe's `irrigated_by`); a
+//! linked set is a connected component of that relation. Every random stream of the
+//! engine is seeded by the scenario seed and the device's own id, and a room's physics
+//! is a function of its environment, the clock and its heaters, nothing else: a room
+//! without heaters is the same in every shard that simulates a copy of it, so its
+//! devices need not stay together (the 10,000 sensors of one hall shard well). So a
+//! device reads the same values whichever shard runs it.
 //!
 //! Dealing: the sets, largest first (ties: the one whose first device comes first in
 //! the fleet), each go to the shard with the fewest devices so far (ties: the lowest
@@ -22,8 +25,14 @@ pub fn linked_sets(s: &Scenario) -> Vec<Vec<usize>> {
     let n = s.devices.len();
     let mut parent: Vec<usize> = (0..n).collect();
     let mut first_in_env: Vec<Option<usize>> = vec![None; s.environments.len()];
+    let mut heated = vec![false; s.environments.len()];
+    for d in &s.devices {
+        if let (ModelSpec::Heater { .. }, Some(e)) = (&d.model, d.environment) {
+            heated[e] = true;
+        }
+    }
     for (i, d) in s.devices.iter().enumerate() {
-        if let Some(e) = d.environment.filter(|&e| e < first_in_env.len()) {
+        if let Some(e) = d.environment.filter(|&e| e < heated.len() && heated[e]) {
             match first_in_env[e] {
                 Some(f) => union(&mut parent, f, i),
                 None => first_in_env[e] = Some(i),
@@ -84,7 +93,8 @@ impl Scenario {
         for (k, &i) in kept.iter().enumerate() {
             new_index[i] = Some(k);
         }
-        let renumber = |v: &[usize]| -> Vec<usize> { v.iter().filter_map(|&i| new_index[i]).collect() };
+        let renumber =
+            |v: &[usize]| -> Vec<usize> { v.iter().filter_map(|&i| new_index[i]).collect() };
         let mut out = self.clone();
         out.devices = kept
             .iter()
@@ -94,9 +104,13 @@ impl Scenario {
                 d
             })
             .collect();
-        out.events.iter_mut().for_each(|e| e.devices = renumber(&e.devices));
+        out.events
+            .iter_mut()
+            .for_each(|e| e.devices = renumber(&e.devices));
         out.events.retain(|e| !e.devices.is_empty());
-        out.rules.iter_mut().for_each(|r| r.devices = renumber(&r.devices));
+        out.rules
+            .iter_mut()
+            .for_each(|r| r.devices = renumber(&r.devices));
         out.shard = Some(ShardSpec {
             index,
             count,

@@ -2,7 +2,8 @@ use super::*;
 use crate::EventAction;
 
 /// Six rooms with a DHT22, a heater and a thermostat, room 6's thermostat driving the
-/// hall's heater; a soil probe watered by a relay that has no room; loose LEDs.
+/// hall's heater; a soil probe watered by a relay that has no room; loose LEDs; three
+/// probes in an unheated cellar.
 const FLEET: &str = r#"
 [scenario]
 name = "shards"
@@ -17,6 +18,9 @@ name = "hall"
 
 [[environment]]
 name = "greenhouse"
+
+[[environment]]
+name = "cellar"
 
 [[devices]]
 id = "dht-{n}"
@@ -65,6 +69,12 @@ id = "led-{n}"
 count = 7
 model = "led"
 
+[[devices]]
+id = "probe-{n}"
+count = 3
+model = "ds18b20"
+environment = "cellar"
+
 [[events]]
 at = "1m"
 target = "thermostat-*"
@@ -94,16 +104,21 @@ fn linked_devices_form_one_set() {
         .iter()
         .map(|v| v.iter().map(|&i| id(&s, i)).collect())
         .collect();
-    // Six rooms (room 6 with the hall), the valve with its probe, seven LEDs.
-    assert_eq!(named.len(), 6 + 1 + 7, "{named:?}");
+    // Six rooms (room 6 with the hall), the valve with its probe, seven LEDs, and the
+    // cellar's probes each on its own: nothing there changes the cellar.
+    assert_eq!(named.len(), 6 + 1 + 7 + 3, "{named:?}");
+    assert!(named.contains(&vec!["probe-2"]));
     assert_eq!(
         named[0],
         ["dht-1", "heater-1", "thermostat-1"],
         "a room's devices are one set"
     );
     let room6 = named.iter().find(|v| v.contains(&"dht-6")).unwrap();
-    assert_eq!(room6, &["dht-6", "heater-6", "hall-heater", "thermostat-6"],
-        "linked by the thermostat's heater");
+    assert_eq!(
+        room6,
+        &["dht-6", "heater-6", "hall-heater", "thermostat-6"],
+        "linked by the thermostat's heater"
+    );
     assert!(named.contains(&vec!["valve", "soil"]));
 }
 
@@ -115,10 +130,10 @@ fn shards_partition_the_fleet_keep_sets_whole_and_are_balanced() {
     for count in 1..=6 {
         let of = assignment(&s, count);
         let mut seen = vec![0; s.devices.len()];
-        let mut sizes = vec![0; count];
+        let mut sizes = Vec::new();
         for index in 0..count {
             let part = s.sharded(index, count);
-            sizes[index] = part.devices.len();
+            sizes.push(part.devices.len());
             for (k, d) in part.devices.iter().enumerate() {
                 let whole = part.fleet_index(k);
                 assert_eq!(s.devices[whole].id, d.id);
@@ -153,7 +168,11 @@ fn a_shard_renumbers_references_and_keeps_only_its_events() {
             {
                 let n = d.id.trim_start_matches("thermostat-");
                 assert_eq!(part.devices[sensor.unwrap()].id, format!("dht-{n}"));
-                assert!(heaters.iter().all(|&h| part.devices[h].model.kind().name() == "heater"));
+                assert!(
+                    heaters
+                        .iter()
+                        .all(|&h| part.devices[h].model.kind().name() == "heater")
+                );
             }
         }
         for e in &part.events {

@@ -115,6 +115,11 @@ fn telemetry(s: &scenarios::Scenario, steps: u64) -> BTreeMap<String, Vec<Teleme
 fn a_device_reads_the_same_whichever_shard_runs_it() {
     let whole = scenario(FLEET);
     let all = telemetry(&whole, 1200);
+    // The store has no heater: its probes may run in different shards, each shard
+    // simulating its own copy of the store.
+    let of = scenarios::assignment(&whole, 4);
+    let probe = |n: &str| of[whole.device_index(n).unwrap()];
+    assert_ne!(probe("probe-1"), probe("probe-2"));
     assert_eq!(all.len(), whole.devices.len(), "every device published");
     let mut merged = BTreeMap::new();
     for i in 0..4 {
@@ -145,7 +150,12 @@ fn faults(r: &Report) -> Vec<String> {
     let mut v: Vec<String> = r
         .faults
         .iter()
-        .map(|f| format!("{} {} {:?} {} {}", f.kind, f.device, f.sensor, f.start, f.end))
+        .map(|f| {
+            format!(
+                "{} {} {:?} {} {}",
+                f.kind, f.device, f.sensor, f.start, f.end
+            )
+        })
         .collect();
     v.sort();
     v
@@ -173,7 +183,10 @@ fn four_shards_at_once_on_mosquitto_merge_to_the_single_run() {
     });
     for (i, r) in shards.iter().enumerate() {
         assert_eq!(r.shard.as_deref(), Some(format!("{i}/4").as_str()));
-        assert_eq!(r.messages.malformed, 0, "shard {i} counted no other shard's telemetry");
+        assert_eq!(
+            r.messages.malformed, 0,
+            "shard {i} counted no other shard's telemetry"
+        );
     }
     let named: Vec<(String, Report)> = shards
         .iter()
@@ -183,21 +196,45 @@ fn four_shards_at_once_on_mosquitto_merge_to_the_single_run() {
     let merged = sim_core::merge::merge(&named).unwrap();
 
     assert_eq!(merged.devices, single.devices);
-    assert_eq!(merged.per_device, single.per_device, "readings, counts, windows");
-    let m_ = (merged.messages.sent, merged.messages.received, merged.messages.lost);
-    let s_ = (single.messages.sent, single.messages.received, single.messages.lost);
+    assert_eq!(
+        merged.per_device, single.per_device,
+        "readings, counts, windows"
+    );
+    let m_ = (
+        merged.messages.sent,
+        merged.messages.received,
+        merged.messages.lost,
+    );
+    let s_ = (
+        single.messages.sent,
+        single.messages.received,
+        single.messages.lost,
+    );
     assert_eq!(m_, s_, "sent, received, lost");
     assert_eq!(merged.messages, single.messages);
     assert!(single.messages.sent > 1000, "{:?}", single.messages);
     assert_eq!(alerts(&merged), alerts(&single));
     assert_eq!(faults(&merged), faults(&single));
     assert!(single.faults.len() >= 3, "{:?}", single.faults);
-    let (md, sd) = (merged.detection.clone().unwrap(), single.detection.clone().unwrap());
+    let (md, sd) = (
+        merged.detection.clone().unwrap(),
+        single.detection.clone().unwrap(),
+    );
     assert_eq!(md.per_kind, sd.per_kind, "detection graded alike");
     assert_eq!(md.false_alerts.len(), sd.false_alerts.len());
-    assert!(md.per_kind.values().any(|k| k.detected > 0), "{:?}", md.per_kind);
-    assert_eq!(merged.fleet, single.fleet, "aggregates per group and environment");
-    assert_eq!(merged.sessions.commands_applied, single.sessions.commands_applied);
+    assert!(
+        md.per_kind.values().any(|k| k.detected > 0),
+        "{:?}",
+        md.per_kind
+    );
+    assert_eq!(
+        merged.fleet, single.fleet,
+        "aggregates per group and environment"
+    );
+    assert_eq!(
+        merged.sessions.commands_applied,
+        single.sessions.commands_applied
+    );
     let count = |r: &Report| r.latency_ms.map(|l| l.count);
     assert_eq!(count(&merged), Some(single.messages.received));
     assert_eq!(merged.merged, 4);
@@ -208,14 +245,22 @@ fn four_shards_at_once_on_mosquitto_merge_to_the_single_run() {
 
 /// What does not merge is refused with the reason.
 fn refusals(named: &[(String, Report)]) {
-    let twice = [named[0].clone(), named[0].clone(), named[2].clone(), named[3].clone()];
+    let twice = [
+        named[0].clone(),
+        named[0].clone(),
+        named[2].clone(),
+        named[3].clone(),
+    ];
     assert!(matches!(
         sim_core::merge::merge(&twice),
         Err(MergeError::Duplicate { .. })
     ));
     let short = &named[..3];
     let e = sim_core::merge::merge(short).unwrap_err();
-    assert_eq!(e.to_string(), "shard 3/4 of 4 missing: give the reports of all 4 shards");
+    assert_eq!(
+        e.to_string(),
+        "shard 3/4 of 4 missing: give the reports of all 4 shards"
+    );
     let mut other_seed = named.to_vec();
     other_seed[1].1.seed += 1;
     assert!(matches!(
