@@ -142,7 +142,9 @@ pub enum MergeError {
     #[error("no run reports to merge")]
     NoReports,
     /// Two reports are not of one run.
-    #[error("{file}: {what} {theirs} but {first}: {ours}; only the shards of one run (one scenario, one seed) merge")]
+    #[error(
+        "{file}: {what} {theirs} but {first}: {ours}; only the shards of one run (one scenario, one seed) merge"
+    )]
     Differ {
         /// The report that differs.
         file: String,
@@ -194,7 +196,9 @@ pub enum MergeError {
         count: usize,
     },
     /// Device entries that do not add up to one fleet (reports of different files).
-    #[error("{file}: device {id} has fleet index {index}, which another report also has or which is beyond the {total} devices of all shards; were the shards run from one scenario file?")]
+    #[error(
+        "{file}: device {id} has fleet index {index}, which another report also has or which is beyond the {total} devices of all shards; were the shards run from one scenario file?"
+    )]
     Fleet {
         /// The report.
         file: String,

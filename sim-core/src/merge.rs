@@ -24,8 +24,8 @@ use crate::error::MergeError;
 use crate::fault::FaultRecord;
 use crate::measure::{Latency, histogram_from_base64, histogram_to_base64, latency_histogram};
 use crate::report::{
-    Aggregate, DeviceCounts, DeviceReport, FleetAggregates, MessageCounts, Report,
-    SessionCounts, aggregate,
+    Aggregate, DeviceCounts, DeviceReport, FleetAggregates, MessageCounts, Report, SessionCounts,
+    aggregate,
 };
 use std::collections::{BTreeMap, HashMap};
 
@@ -45,7 +45,10 @@ pub fn merge(reports: &[NamedReport]) -> Result<Report, MergeError> {
         .collect();
     let alerts = alerts(reports, &index)?;
     let faults = faults(reports, &index)?;
-    let sim_seconds = reports.iter().map(|(_, r)| r.sim_seconds).fold(0.0, f64::max);
+    let sim_seconds = reports
+        .iter()
+        .map(|(_, r)| r.sim_seconds)
+        .fold(0.0, f64::max);
     let periods: Vec<f64> = per_device.iter().map(|d| d.publish_every).collect();
     let detection =
         (!faults.is_empty()).then(|| score::score(&faults, &alerts, &periods, sim_seconds));
@@ -54,7 +57,10 @@ pub fn merge(reports: &[NamedReport]) -> Result<Report, MergeError> {
     out.shard = None;
     out.merged = reports.iter().map(|(_, r)| r.merged).sum();
     out.sim_seconds = sim_seconds;
-    out.wall_seconds = reports.iter().map(|(_, r)| r.wall_seconds).fold(0.0, f64::max);
+    out.wall_seconds = reports
+        .iter()
+        .map(|(_, r)| r.wall_seconds)
+        .fold(0.0, f64::max);
     out.interrupted = reports.iter().any(|(_, r)| r.interrupted);
     out.devices = DeviceCounts {
         total: per_device.len() as u64,
@@ -92,7 +98,11 @@ fn same_run(reports: &[NamedReport]) -> Result<(), MergeError> {
             return Err(differ("command", r.command.clone(), first.command.clone()));
         }
         if r.scenario != first.scenario {
-            return Err(differ("scenario", r.scenario.clone(), first.scenario.clone()));
+            return Err(differ(
+                "scenario",
+                r.scenario.clone(),
+                first.scenario.clone(),
+            ));
         }
         if r.seed != first.seed {
             return Err(differ("seed", r.seed.to_string(), first.seed.to_string()));
@@ -284,6 +294,8 @@ fn fleet(names: &FleetAggregates, per_device: &[DeviceReport]) -> FleetAggregate
     };
     FleetAggregates {
         groups: over(&names.groups, &|d, n| d.group == n),
-        environments: over(&names.environments, &|d, n| d.environment.as_deref() == Some(n)),
+        environments: over(&names.environments, &|d, n| {
+            d.environment.as_deref() == Some(n)
+        }),
     }
 }

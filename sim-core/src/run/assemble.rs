@@ -80,7 +80,10 @@ pub(super) fn report(o: Outcome) -> Report {
         command: "run".into(),
         scenario: scenario.name.clone(),
         seed: scenario.seed,
-        shard: scenario.shard.as_ref().map(|s| format!("{}/{}", s.index, s.count)),
+        shard: scenario
+            .shard
+            .as_ref()
+            .map(|s| format!("{}/{}", s.index, s.count)),
         merged: 1,
         sim_seconds: round4(run_end),
         wall_seconds: round4(o.wall_seconds),
@@ -137,7 +140,9 @@ fn per_device(o: &Outcome) -> (Vec<DeviceReport>, MessageCounts) {
             model: d.model.kind().name().to_string(),
             fleet_index: o.scenario.fleet_index(i) as u64,
             group: o.scenario.groups[d.group].id_template.clone(),
-            environment: d.environment.map(|e| o.scenario.environments[e].name.clone()),
+            environment: d
+                .environment
+                .map(|e| o.scenario.environments[e].name.clone()),
             publish_every: d.publish_every,
             sent,
             received: t.seq.received,
