@@ -141,7 +141,7 @@ fn check_shards(reports: &[NamedReport]) -> Result<(), MergeError> {
                 file: name.clone(),
                 theirs: label((i, n)),
                 first: first_name.clone(),
-                ours: label((0, count)).replace("0/", "i/"),
+                ours: format!("i/{count}"),
             });
         }
         if let Some(earlier) = given[i] {
