@@ -23,6 +23,7 @@ mod error;
 mod expand;
 mod fault;
 mod raw;
+mod shard;
 mod spec;
 mod suggest;
 
@@ -33,9 +34,10 @@ pub use duration::Dur;
 pub use error::{BrokerUrlError, DurationError, Located, ScenarioError};
 pub use fault::{FaultKind, FaultSpec};
 pub use raw::Speed;
+pub use shard::{assignment, linked_sets};
 pub use spec::{
     AnalyticsSpec, Encoding, EnvironmentSpec, EventAction, EventSpec, MqttSpec, RuleSpec, Scenario,
-    SetValue, fill_template,
+    SetValue, ShardSpec, fill_template,
 };
 
 use std::path::Path;

@@ -39,6 +39,23 @@ pub struct Scenario {
     pub analytics: AnalyticsSpec,
     /// Threshold and rate rules.
     pub rules: Vec<RuleSpec>,
+    /// `None` for a whole fleet; for one shard of it ([`Scenario::sharded`]), which one
+    /// and where its devices sit in the whole fleet.
+    pub shard: Option<ShardSpec>,
+}
+
+/// What a sharded scenario is a part of (`twin run --shard i/N`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShardSpec {
+    /// Zero-based shard index.
+    pub index: usize,
+    /// Number of shards.
+    pub count: usize,
+    /// The unsharded fleet index of each of this shard's devices.
+    pub fleet_index: Vec<usize>,
+    /// Ids of the fleet's devices that other shards run: their telemetry on a shared
+    /// broker is the fleet's, not a stranger's.
+    pub others: Vec<String>,
 }
 
 /// `[analytics]` after defaults.

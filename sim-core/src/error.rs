@@ -1,6 +1,7 @@
 //! Every way the engine fails, in one place: a run ([`RunError`]), the embedded broker
-//! ([`BrokerError`]), a broker endpoint ([`EndpointError`]) and the wire codec
-//! ([`EncodeError`], [`DecodeError`]). The modules that raise them re-export them, so
+//! ([`BrokerError`]), a broker endpoint ([`EndpointError`]), the wire codec
+//! ([`EncodeError`], [`DecodeError`]) and the merge of shard run reports
+//! ([`MergeError`]). The modules that raise them re-export them, so
 //! `sim_core::run::RunError` and `sim_core::transport::broker::BrokerError` still work.
 //!
 //! The load engine keeps errors of its own (it is a product of its own); it reports
@@ -131,4 +132,101 @@ pub enum DecodeError {
     /// Not valid JSON / MessagePack, or a required field is missing or of the wrong type.
     #[error("{0}")]
     Malformed(String),
+}
+
+/// Why shard run reports do not merge into one run's report. `file` names a report as
+/// the caller read it.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum MergeError {
+    /// Nothing given.
+    #[error("no run reports to merge")]
+    NoReports,
+    /// Two reports are not of one run.
+    #[error(
+        "{file}: {what} {theirs} but {first}: {ours}; only the shards of one run (one scenario, one seed) merge"
+    )]
+    Differ {
+        /// The report that differs.
+        file: String,
+        /// `scenario`, `seed`, `command`.
+        what: &'static str,
+        /// Its value.
+        theirs: String,
+        /// The first report.
+        first: String,
+        /// The first report's value.
+        ours: String,
+    },
+    /// A `shard` field that is not `i/N`.
+    #[error("{file}: shard {label:?} is not i/N")]
+    BadShard {
+        /// The report.
+        file: String,
+        /// Its `shard`.
+        label: String,
+    },
+    /// Shards of different splits (`1/4` beside `0/2`).
+    #[error("{file} is shard {theirs} but {first} is shard {ours}: the shards of one run share N")]
+    Split {
+        /// The report.
+        file: String,
+        /// Its `shard`.
+        theirs: String,
+        /// The first report.
+        first: String,
+        /// The first report's `shard`.
+        ours: String,
+    },
+    /// The same shard twice.
+    #[error("shard {shard} given twice: {first} and {second}")]
+    Duplicate {
+        /// `i/N`.
+        shard: String,
+        /// The first report of it.
+        first: String,
+        /// The second.
+        second: String,
+    },
+    /// Shards not given.
+    #[error("shard {missing} of {count} missing: give the reports of all {count} shards")]
+    Missing {
+        /// The missing ones, `i/N, …`.
+        missing: String,
+        /// N.
+        count: usize,
+    },
+    /// Device entries that do not add up to one fleet (reports of different files).
+    #[error(
+        "{file}: device {id} has fleet index {index}, which another report also has or which is beyond the {total} devices of all shards; were the shards run from one scenario file?"
+    )]
+    Fleet {
+        /// The report.
+        file: String,
+        /// Its device.
+        id: String,
+        /// The device's `fleet_index`.
+        index: u64,
+        /// Devices over all reports.
+        total: usize,
+    },
+    /// An alert or fault naming a device that no report lists.
+    #[error("{file}: {what} names device {id:?}, which no report lists")]
+    UnknownDevice {
+        /// The report.
+        file: String,
+        /// `an alert`, `a fault`.
+        what: &'static str,
+        /// The device.
+        id: String,
+    },
+    /// A histogram that does not read back or add.
+    #[error("{file}: histogram {name:?}: {why}")]
+    Histogram {
+        /// The report.
+        file: String,
+        /// Its name.
+        name: String,
+        /// Why.
+        why: String,
+    },
 }

@@ -9,6 +9,7 @@ pub mod flow;
 pub mod ingest;
 pub mod load;
 pub mod measure;
+pub mod merge;
 pub mod model;
 pub mod report;
 pub mod run;

@@ -22,6 +22,13 @@ pub struct Report {
     pub scenario: String,
     /// Seed used.
     pub seed: u64,
+    /// `"i/N"` for one shard of a fleet (`twin run --shard`); absent for a whole run or
+    /// a merge.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<String>,
+    /// How many reports were merged into this one (1 for a single run).
+    #[serde(default = "one")]
+    pub merged: u64,
     /// Simulated seconds covered.
     pub sim_seconds: f64,
     /// Wall-clock seconds from the first step to the end of draining.
@@ -34,6 +41,10 @@ pub struct Report {
     pub messages: MessageCounts,
     /// End-to-end latency, milliseconds; `null` when no message came back.
     pub latency_ms: Option<Latency>,
+    /// The latency histogram (`"latency"`, µs) as base64 HdrHistogram V2, so shard
+    /// reports merge exactly (as the load reports' `histograms`).
+    #[serde(default)]
+    pub histograms: BTreeMap<String, String>,
     /// Alert episodes raised by the analytics core.
     pub alerts: Vec<crate::analytics::fleet::Alert>,
     /// Ground truth: every fault injected.
@@ -130,6 +141,11 @@ pub struct Spread {
     pub p50: f64,
     /// 90th percentile.
     pub p90: f64,
+}
+
+/// Serde default of `merged`: a report read without it is one run.
+fn one() -> u64 {
+    1
 }
 
 /// Aggregate `per_device` over sets of fleet indices.
@@ -229,6 +245,14 @@ pub struct DeviceReport {
     pub id: String,
     /// Model name.
     pub model: String,
+    /// Index in the whole (unsharded) fleet: `per_device` is in this order.
+    pub fleet_index: u64,
+    /// Its `[[devices]]` group's id template (as in `fleet.groups`).
+    pub group: String,
+    /// Its environment, if any (as in `fleet.environments`).
+    pub environment: Option<String>,
+    /// Publish period at the start of the run, seconds (grading uses it).
+    pub publish_every: f64,
     /// Messages sent.
     pub sent: u64,
     /// Distinct messages received.

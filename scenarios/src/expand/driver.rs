@@ -50,5 +50,6 @@ pub(crate) fn expand(raw: RawScenario, src: &str, file: &str) -> Res<Scenario> {
         groups: fleet.groups,
         devices: fleet.devices,
         events,
+        shard: None,
     })
 }

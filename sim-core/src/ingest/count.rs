@@ -152,6 +152,7 @@ fn device_index(
 ) -> Option<u32> {
     match st.index_of(&decoded.device_id) {
         Some(i) => Some(i),
+        None if st.others.contains(&decoded.device_id) => None,
         None if ingest.attach => {
             let model = guess_model(&decoded.readings);
             // The publish period is unknown here; a minute keeps staleness quiet.

@@ -30,6 +30,8 @@ pub struct IngestState {
     /// Attach mode: statuses (retained, so they come first) of devices not seen yet.
     pub(super) pending_status: HashMap<String, bool>,
     index: HashMap<String, u32>,
+    /// Ids of the fleet's devices that other shards run: their telemetry is not counted.
+    pub(super) others: std::collections::HashSet<String>,
 }
 
 /// Most points per reading, and raw messages, kept for a watched device.
@@ -98,6 +100,7 @@ impl IngestState {
             watched: None,
             attached: Vec::new(),
             pending_status: HashMap::new(),
+            others: Default::default(),
             index: ids
                 .iter()
                 .enumerate()
@@ -121,5 +124,11 @@ impl IngestState {
     /// Fleet index of a device id.
     pub fn index_of(&self, id: &str) -> Option<u32> {
         self.index.get(id).copied()
+    }
+
+    /// Leave the telemetry of these devices (the other shards' part of the fleet, on a
+    /// shared broker) uncounted, instead of counting it as a stranger's.
+    pub fn ignore(&mut self, others: &[String]) {
+        self.others.extend(others.iter().cloned());
     }
 }

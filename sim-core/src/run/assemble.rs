@@ -20,6 +20,7 @@ use std::sync::atomic::Ordering;
 pub(super) struct Results {
     devices: Vec<DeviceTally>,
     latency: Option<Latency>,
+    latency_histogram: String,
     malformed: u64,
     alerts: Vec<Alert>,
     windows: Vec<BTreeMap<String, WindowSummary>>,
@@ -40,6 +41,7 @@ pub(super) fn take_results(
     Ok(Results {
         devices: st.devices.clone(),
         latency: Latency::of(&st.latency_us),
+        latency_histogram: histogram_to_base64(&st.latency_us),
         malformed: st.malformed + st.unknown_device,
         alerts: st.analytics.alerts(),
         windows: (0..scenario.devices.len())
@@ -80,6 +82,11 @@ pub(super) fn report(o: Outcome) -> Report {
         command: "run".into(),
         scenario: scenario.name.clone(),
         seed: scenario.seed,
+        shard: scenario
+            .shard
+            .as_ref()
+            .map(|s| format!("{}/{}", s.index, s.count)),
+        merged: 1,
         sim_seconds: round4(run_end),
         wall_seconds: round4(o.wall_seconds),
         broker: BrokerInfo {
@@ -93,6 +100,7 @@ pub(super) fn report(o: Outcome) -> Report {
         },
         messages,
         latency_ms: o.results.latency,
+        histograms: BTreeMap::from([("latency".to_string(), o.results.latency_histogram)]),
         alerts: o.results.alerts,
         faults,
         detection,
@@ -132,6 +140,12 @@ fn per_device(o: &Outcome) -> (Vec<DeviceReport>, MessageCounts) {
         per_device.push(DeviceReport {
             id: d.id.clone(),
             model: d.model.kind().name().to_string(),
+            fleet_index: o.scenario.fleet_index(i) as u64,
+            group: o.scenario.groups[d.group].id_template.clone(),
+            environment: d
+                .environment
+                .map(|e| o.scenario.environments[e].name.clone()),
+            publish_every: d.publish_every,
             sent,
             received: t.seq.received,
             lost: mine.lost,

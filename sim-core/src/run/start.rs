@@ -92,6 +92,9 @@ impl Run<'_> {
             analytics,
             s.start_epoch,
         )));
+        if let (Some(sh), Ok(mut st)) = (&s.shard, state.lock()) {
+            st.ignore(&sh.others);
+        }
         let counters = Arc::new(IngestCounters::default());
         let send_log = Arc::new(match self.window() {
             Some(w) => SendLog::with_window(Arc::new(w)),

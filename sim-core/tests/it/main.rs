@@ -15,6 +15,7 @@ mod mqtt5;
 mod network;
 mod overload;
 mod reliability;
+mod shard;
 mod sim;
 mod tls;
 

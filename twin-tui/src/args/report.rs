@@ -6,9 +6,13 @@ use std::path::PathBuf;
 /// `twin report ...`.
 #[derive(Debug, Subcommand)]
 pub enum ReportCommand {
-    /// Merge the JSON reports of the shards of one `twin load pub --shard i/N` or `twin
-    /// load conn --shard i/N` run into the report one unsharded run would have written:
-    /// counts add, latency histograms add (the percentiles are exact, not averaged).
+    /// Merge the JSON reports of the shards of one `twin run --shard i/N`, `twin load
+    /// pub --shard i/N` or `twin load conn --shard i/N` run into the report one
+    /// unsharded run would have written: counts add, latency histograms add (the
+    /// percentiles are exact, not averaged). Run reports must be every shard of one
+    /// scenario and seed, once each; their devices come in fleet order, alerts and
+    /// faults are concatenated (sorted by time), detection is graded again over the
+    /// merged ground truth and the fleet aggregates are computed again.
     Merge(MergeArgs),
 }
 

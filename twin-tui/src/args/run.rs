@@ -3,6 +3,7 @@
 use crate::args::broker::SecurityArgs;
 use crate::args::values::{parse_dur, parse_speed};
 use scenarios::{Dur, Speed};
+use sim_core::load::Shard;
 use std::path::PathBuf;
 
 /// `twin run`.
@@ -29,6 +30,15 @@ pub struct RunArgs {
     /// Seed for every random draw; overrides the scenario's seed.
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Run the i-th of N shards of the fleet, e.g. 0/4 (N processes or pods run the
+    /// whole fleet; `twin report merge` adds their --json reports into the one an
+    /// unsharded run writes). Devices that share physics stay together: the devices of
+    /// an environment that holds a heater, and the devices a thermostat or soil probe
+    /// names; these linked sets go whole to the shards, largest first to the one with
+    /// the fewest devices. A device reads the same values whichever shard runs it;
+    /// events apply to the targets in this shard only.
+    #[arg(long, value_name = "i/N", value_parser = Shard::parse, env = "TWIN_SHARD")]
+    pub shard: Option<Shard>,
     /// Simulated duration, e.g. "30s", "2h"; overrides the scenario's.
     #[arg(long, value_parser = parse_dur)]
     pub duration: Option<Dur>,

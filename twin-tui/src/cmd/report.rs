@@ -1,5 +1,5 @@
-//! `twin report merge`: the shard reports of one sharded load, merged into the report
-//! one unsharded run would have written.
+//! `twin report merge`: the shard reports of one sharded load or run, merged into the
+//! report one unsharded run would have written.
 
 use crate::args::report::{MergeArgs, ReportCommand};
 use crate::common::exit::bad_input;
@@ -39,8 +39,18 @@ fn merge(args: &MergeArgs) -> anyhow::Result<()> {
                 .map_err(bad_input)?;
             write_report(json, &merged, &conn_summary(&merged))
         }
+        "run" => {
+            let names: Vec<String> = shards
+                .iter()
+                .map(|(p, _, _)| p.display().to_string())
+                .collect();
+            let reports = parse::<sim_core::report::Report>(shards, "run")?;
+            let named: Vec<_> = names.into_iter().zip(reports).collect();
+            let merged = sim_core::merge::merge(&named).map_err(bad_input)?;
+            write_report(json, &merged, &merged.summary_text())
+        }
         other => Err(bad_input(format!(
-            "{}: `command` is {other:?}; only `load pub` and `load conn` reports merge",
+            "{}: `command` is {other:?}; only `run`, `load pub` and `load conn` reports merge",
             first.display()
         ))),
     }

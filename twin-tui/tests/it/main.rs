@@ -1,6 +1,7 @@
 //! The `twin` binary as a user runs it: exit codes, errors, the JSON report contract.
 
 mod mirror;
+mod shard;
 mod tui;
 
 use std::path::PathBuf;

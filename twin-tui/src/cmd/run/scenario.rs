@@ -27,6 +27,9 @@ pub fn load_with_overrides(args: &RunArgs) -> anyhow::Result<Scenario> {
     if let Some(b) = &args.broker {
         scenarios::BrokerUrl::parse(b).map_err(bad_input)?;
     }
+    if let Some(sh) = args.shard {
+        s = s.sharded(sh.index, sh.count);
+    }
     Ok(s)
 }
 
