@@ -71,6 +71,10 @@ impl PubRun<'_> {
             devices: st.tallies.len() as u64,
             devices_seen: st.devices_seen(),
             qos: spec.qos,
+            qos_granted: self.qos.min(self.observed.qos_granted()),
+            downgraded: self.observed.downgraded(),
+            downgrade: self.downgrade.clone(),
+            inflight: self.inflight as u64,
             size: spec
                 .payload
                 .as_ref()
@@ -98,6 +102,9 @@ impl PubRun<'_> {
             cpu_seconds: round4(cpu_seconds),
             generator_behind: lag_p99_ms > 50.0 && cpu_seconds / wall.max(1e-3) > 0.8,
             histograms,
+            broker_limits: self.limits.clone(),
+            broker_reasons: self.observed.reasons(),
+            stopped_by: self.observed.stopped_by(),
         })
     }
 }
