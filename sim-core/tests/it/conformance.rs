@@ -266,8 +266,10 @@ fn no_shared_subscriptions_refuses_several_subscribers_before_subscribing() {
     };
     assert_refused(try_run(&spec), "does not support shared subscriptions");
     assert!(t0.elapsed() < Duration::from_secs(3));
-    // Two connections (one per subscriber), no SUBSCRIBE, no storm.
-    assert_eq!(server.connects().len(), 2);
+    // At most a connection per subscriber (the first refusal ends the run, so the
+    // second may never connect), no SUBSCRIBE, no storm.
+    let connects = server.connects().len();
+    assert!((1..=2).contains(&connects), "{connects} connections");
     assert!(server.subscribes().is_empty());
     // One subscriber needs no sharing: the run goes on, exact.
     let r = run(&LoadSpec {
@@ -276,6 +278,37 @@ fn no_shared_subscriptions_refuses_several_subscribers_before_subscribing() {
     });
     assert_exact(&r, 20);
     assert_eq!(r.broker_limits.shared_subscriptions, Some(false));
+}
+
+#[test]
+fn no_retain_or_no_wildcards_refuse_the_run_before_it_publishes() {
+    let answers = Answers {
+        suback: Some(1),
+        publish: true,
+        ..Answers::default()
+    };
+    // Retain Available 0: --retain is refused, naming it; no PUBLISH reached the broker.
+    let server = ConnackServer::start_answering(
+        vec![0x20, 0x05, 0x00, 0x00, 0x02, 0x25, 0x00],
+        answers.clone(),
+    )
+    .unwrap();
+    let spec = LoadSpec {
+        retain: true,
+        ..small(server.url(), 1, Protocol::V5, 5)
+    };
+    assert_refused(try_run(&spec), "Retain Available 0");
+    assert_eq!(server.publishes(), 0);
+    // Wildcard Subscription Available 0: the counting subscriber's `+` filter is refused
+    // before SUBSCRIBE.
+    let server =
+        ConnackServer::start_answering(vec![0x20, 0x05, 0x00, 0x00, 0x02, 0x28, 0x00], answers)
+            .unwrap();
+    assert_refused(
+        try_run(&small(server.url(), 1, Protocol::V5, 5)),
+        "does not support wildcard subscriptions",
+    );
+    assert!(server.subscribes().is_empty());
 }
 
 #[test]

@@ -99,28 +99,27 @@ pub fn parse(buf: &[u8], v5: bool, out: &mut Vec<SubIncoming>) -> Result<usize, 
                             .ok_or_else(bad)?;
                     i += used + props;
                 }
-                let codes = buf.get(i..body.end).ok_or_else(bad)?;
-                let ok = !codes.is_empty() && codes.iter().all(|c| *c < 0x80);
-                let granted = if ok {
-                    codes.iter().copied().min().unwrap_or(0)
-                } else {
-                    codes.iter().copied().find(|c| *c >= 0x80).unwrap_or(0x80)
-                };
-                SubIncoming::SubAck { ok, granted }
+                suback(buf.get(i..body.end).ok_or_else(bad)?)
             }
             14 => SubIncoming::Disconnect {
-                reason: if v5 {
-                    buf.get(body.clone())
-                        .and_then(|b| b.first().copied())
-                        .unwrap_or(0)
-                } else {
-                    0
-                },
+                reason: buf.get(body).and_then(|b| b.first().copied()).unwrap_or(0),
             },
             _ => SubIncoming::Other,
         });
         at += start + len;
     }
+}
+
+/// A SUBACK from its return (reason) codes: `ok` when there are some and all are below
+/// 0x80, then granting the lowest of them; else the first failure code.
+fn suback(codes: &[u8]) -> SubIncoming {
+    let ok = !codes.is_empty() && codes.iter().all(|c| *c < 0x80);
+    let granted = if ok {
+        codes.iter().copied().min().unwrap_or(0)
+    } else {
+        codes.iter().copied().find(|c| *c >= 0x80).unwrap_or(0x80)
+    };
+    SubIncoming::SubAck { ok, granted }
 }
 
 #[cfg(test)]

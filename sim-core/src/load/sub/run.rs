@@ -46,19 +46,7 @@ pub async fn subscribe(
     let target = Target::open(spec.broker.as_deref(), &spec.security, sessions.len(), &[]).await?;
     let counters = Arc::new(LoadCounters::default());
     let interval_hist = Arc::new(Mutex::new(latency_histogram()));
-    let sampler = intervals.map(|tx| {
-        let h = interval_hist.clone();
-        spawn_sampler(counters.clone(), Instant::now(), tx, move || {
-            match h.lock() {
-                Ok(mut h) => {
-                    let out = h.clone();
-                    h.reset();
-                    out
-                }
-                Err(_) => latency_histogram(),
-            }
-        })
-    });
+    let sampler = intervals.map(|tx| sampler(&counters, &interval_hist, tx));
     let tag = run_tag();
     let observed = Arc::new(Observed::new(spec.qos));
     let mut listeners = Vec::with_capacity(sessions.len());
@@ -117,6 +105,25 @@ pub async fn subscribe(
         broker_limits: limits,
         broker_reasons: observed.reasons(),
         stopped_by: observed.stopped_by(),
+    })
+}
+
+/// The sampler: an [`Interval`] a second, with the latency recorded since the last.
+fn sampler(
+    counters: &Arc<LoadCounters>,
+    interval_hist: &Arc<Mutex<Histogram<u64>>>,
+    tx: mpsc::UnboundedSender<Interval>,
+) -> JoinHandle<()> {
+    let h = interval_hist.clone();
+    spawn_sampler(counters.clone(), Instant::now(), tx, move || {
+        match h.lock() {
+            Ok(mut h) => {
+                let out = h.clone();
+                h.reset();
+                out
+            }
+            Err(_) => latency_histogram(),
+        }
     })
 }
 
