@@ -73,7 +73,7 @@ pub fn pub_summary(r: &LoadReport) -> String {
     out.push_str(&limits_line(&r.broker_limits, Some((r.inflight, r.qos))));
     out.push_str(&qos_line(
         r.qos,
-        r.qos_granted,
+        r.granted(),
         r.downgraded,
         r.downgrade.as_deref(),
     ));

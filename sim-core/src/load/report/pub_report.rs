@@ -124,6 +124,18 @@ pub struct LoadReport {
     pub stopped_by: Option<String>,
 }
 
+impl LoadReport {
+    /// `qos_granted`, reading a report written before the key existed (0 there, with
+    /// nothing downgraded) as `qos`: only a downgrade lowers it.
+    pub fn granted(&self) -> u8 {
+        if self.downgraded == 0 && self.downgrade.is_none() {
+            self.qos
+        } else {
+            self.qos_granted
+        }
+    }
+}
+
 /// Add shard reports of one `twin load pub` into one: counts and histograms add (so
 /// the merged percentiles are those of one run over all the messages), wall time is the
 /// longest shard's.
@@ -146,6 +158,7 @@ pub fn merge(reports: &[LoadReport]) -> Result<LoadReport, LoadError> {
     out.wall_seconds = 0.0;
     out.generator_behind = false;
     out.downgraded = 0;
+    out.qos_granted = first.granted();
     out.broker_reasons = Vec::new();
     let mut hists: BTreeMap<String, Histogram<u64>> = BTreeMap::new();
     for r in reports {
@@ -174,8 +187,13 @@ pub fn merge(reports: &[LoadReport]) -> Result<LoadReport, LoadError> {
         out.wall_seconds = out.wall_seconds.max(r.wall_seconds);
         out.generator_behind |= r.generator_behind;
         out.downgraded += r.downgraded;
-        out.qos_granted = out.qos_granted.min(r.qos_granted);
-        out.inflight = out.inflight.min(r.inflight);
+        out.qos_granted = out.qos_granted.min(r.granted());
+        if r.inflight > 0 {
+            out.inflight = match out.inflight {
+                0 => r.inflight,
+                w => w.min(r.inflight),
+            };
+        }
         add_reasons(&mut out.broker_reasons, &r.broker_reasons);
         if out.stopped_by.is_none() {
             out.stopped_by.clone_from(&r.stopped_by);
