@@ -167,11 +167,32 @@ pub struct SeenConnect {
     pub flags: u8,
 }
 
+/// How a [`ConnackServer`] answers what follows its CONNACK, beyond PINGREQ and
+/// DISCONNECT: the default subscribes nobody and closes a connection that publishes.
+#[derive(Debug, Clone, Default)]
+pub struct Answers {
+    /// SUBSCRIBE gets a SUBACK with this return (reason) code, and the connection then
+    /// gets every later PUBLISH, at the QoS granted.
+    pub suback: Option<u8>,
+    /// PUBLISH is acknowledged as the spec says (PUBACK, or PUBREC and PUBCOMP), or with
+    /// a PUBACK at any QoS when `puback_qos2` (a broker hiding a QoS 2 downgrade).
+    pub publish: bool,
+    /// See `publish`.
+    pub puback_qos2: bool,
+    /// Written instead of any answer to a PUBLISH, and the connection closed (a
+    /// DISCONNECT with a reason code, say).
+    pub kick_on_publish: Option<Vec<u8>>,
+}
+
 /// What the connection threads of a [`ConnackServer`] record.
 #[derive(Debug, Default)]
 struct Seen {
     /// Every CONNECT, in arrival order.
     connects: Vec<SeenConnect>,
+    /// Every SUBSCRIBE's first filter.
+    subscribes: Vec<String>,
+    /// PUBLISH packets received.
+    publishes: u64,
     /// PINGREQs answered.
     pings: u64,
     /// DISCONNECTs received.
@@ -197,6 +218,15 @@ pub struct ConnackServer {
     streams: Arc<Mutex<Vec<TcpStream>>>,
 }
 
+/// What every connection of a [`ConnackServer`] shares.
+struct Shared {
+    connack: Vec<u8>,
+    answers: Answers,
+    seen: Arc<(Mutex<Seen>, Condvar)>,
+    /// Subscribed connections and the QoS each was granted.
+    subscribers: Mutex<Vec<(TcpStream, u8)>>,
+}
+
 impl ConnackServer {
     /// Listen on 127.0.0.1 and a free port; answer every CONNECT with `return_code`.
     pub fn start(return_code: u8) -> std::io::Result<ConnackServer> {
@@ -206,11 +236,23 @@ impl ConnackServer {
     /// Listen on 127.0.0.1 and a free port; answer every CONNECT with `connack`, a whole
     /// packet as written (its fourth byte is the return or reason code).
     pub fn start_with(connack: Vec<u8>) -> std::io::Result<ConnackServer> {
+        ConnackServer::start_answering(connack, Answers::default())
+    }
+
+    /// As [`ConnackServer::start_with`], answering subscriptions and publishes as
+    /// `answers` says: enough of a broker for a load run to count through it.
+    pub fn start_answering(connack: Vec<u8>, answers: Answers) -> std::io::Result<ConnackServer> {
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let addr = listener.local_addr()?;
         let seen = Arc::new((Mutex::new(Seen::default()), Condvar::new()));
         let done = Arc::new(AtomicBool::new(false));
         let streams = Arc::new(Mutex::new(Vec::new()));
+        let shared = Arc::new(Shared {
+            connack,
+            answers,
+            seen: seen.clone(),
+            subscribers: Mutex::new(Vec::new()),
+        });
         {
             let (seen, done, streams) = (seen.clone(), done.clone(), streams.clone());
             std::thread::Builder::new()
@@ -224,11 +266,11 @@ impl ConnackServer {
                         if let (Ok(mut all), Ok(c)) = (streams.lock(), conn.try_clone()) {
                             all.push(c);
                         }
-                        let (seen, connack) = (seen.clone(), connack.clone());
+                        let (seen, shared) = (seen.clone(), shared.clone());
                         let _ = std::thread::Builder::new()
                             .name("connack-conn".into())
                             .spawn(move || {
-                                let _ = serve(conn, &connack, &seen);
+                                let _ = serve(conn, &shared);
                                 let (lock, cv) = &*seen;
                                 if let Ok(mut s) = lock.lock() {
                                     s.closed += 1;
@@ -265,6 +307,20 @@ impl ConnackServer {
         self.seen.0.lock().map(|s| s.pings).unwrap_or_default()
     }
 
+    /// The filters subscribed to so far.
+    pub fn subscribes(&self) -> Vec<String> {
+        self.seen
+            .0
+            .lock()
+            .map(|s| s.subscribes.clone())
+            .unwrap_or_default()
+    }
+
+    /// PUBLISH packets received so far.
+    pub fn publishes(&self) -> u64 {
+        self.seen.0.lock().map(|s| s.publishes).unwrap_or_default()
+    }
+
     /// Wait (at most `timeout`) until `n` connections have ended; returns how many
     /// DISCONNECTs and how many closed connections were seen by then.
     pub fn wait_closed(&self, n: u64, timeout: Duration) -> (u64, u64) {
@@ -293,12 +349,10 @@ impl Drop for ConnackServer {
 }
 
 /// Serve one connection until it ends.
-fn serve(
-    mut conn: TcpStream,
-    connack: &[u8],
-    seen: &(Mutex<Seen>, Condvar),
-) -> std::io::Result<()> {
+fn serve(mut conn: TcpStream, shared: &Shared) -> std::io::Result<()> {
+    let (connack, seen) = (&shared.connack[..], &*shared.seen);
     let return_code = connack.get(3).copied().unwrap_or(0);
+    let mut v5 = false;
     let peer = conn.peer_addr()?;
     // No test holds a session for longer; a stuck client does not keep the thread.
     conn.set_read_timeout(Some(Duration::from_secs(120)))?;
@@ -328,6 +382,7 @@ fn serve(
             0x10 => {
                 let bad = || std::io::Error::other(format!("malformed CONNECT {body:02x?}"));
                 let level = body.get(6).copied();
+                v5 = level == Some(5);
                 if body.len() < 12
                     || body[..6] != [0, 4, b'M', b'Q', b'T', b'T']
                     || !matches!(level, Some(4 | 5))
@@ -374,11 +429,99 @@ fn serve(
                 record(&|s| s.disconnects += 1);
                 return Ok(());
             }
-            other => {
-                return Err(std::io::Error::other(format!(
-                    "unexpected packet type byte {other:#04x}"
-                )));
+            0x82 => {
+                let code = shared.answers.suback.ok_or_else(|| unexpected(0x82))?;
+                let filter = subscribe_filter(&body, v5).ok_or_else(|| unexpected(0x82))?;
+                record(&|s| s.subscribes.push(filter.clone()));
+                let mut ack = vec![0x90, 3 + u8::from(v5), body[0], body[1]];
+                if v5 {
+                    ack.push(0);
+                }
+                ack.push(code);
+                conn.write_all(&ack)?;
+                if code < 0x80
+                    && let (Ok(mut subs), Ok(c)) = (shared.subscribers.lock(), conn.try_clone())
+                {
+                    subs.push((c, code));
+                }
             }
+            b if b >> 4 == 3 => {
+                record(&|s| s.publishes += 1);
+                publish(&mut conn, shared, b, &body)?;
+                if shared.answers.kick_on_publish.is_some() {
+                    return Ok(());
+                }
+            }
+            // PUBREL from a publisher: PUBCOMP; PUBREC from a subscriber: PUBREL.
+            0x62 => conn.write_all(&[0x70, 2, body[0], body[1]])?,
+            0x50 => conn.write_all(&[0x62, 2, body[0], body[1]])?,
+            0x40 | 0x70 => {}
+            other => return Err(unexpected(other)),
         }
     }
+}
+
+fn unexpected(first: u8) -> std::io::Error {
+    std::io::Error::other(format!("unexpected packet type byte {first:#04x}"))
+}
+
+/// A SUBSCRIBE's first topic filter (after the packet id and, in MQTT 5, properties).
+fn subscribe_filter(body: &[u8], v5: bool) -> Option<String> {
+    let at = if v5 {
+        3 + usize::from(*body.get(2)?)
+    } else {
+        2
+    };
+    let len = usize::from(u16::from_be_bytes([*body.get(at)?, *body.get(at + 1)?]));
+    Some(String::from_utf8_lossy(body.get(at + 2..at + 2 + len)?).into_owned())
+}
+
+/// Answer a PUBLISH (first byte `first`) as `shared.answers` says, and hand it to every
+/// subscriber at the QoS it was granted (at most the publish's).
+fn publish(conn: &mut TcpStream, shared: &Shared, first: u8, body: &[u8]) -> std::io::Result<()> {
+    let answers = &shared.answers;
+    if let Some(kick) = &answers.kick_on_publish {
+        return conn.write_all(kick);
+    }
+    if !answers.publish {
+        return Err(unexpected(first));
+    }
+    let qos = (first >> 1) & 3;
+    let topic_len = usize::from(u16::from_be_bytes([body[0], body[1]]));
+    let at = 2 + topic_len;
+    let pkid = body.get(at..at + 2).map(|b| [b[0], b[1]]);
+    match (qos, pkid) {
+        (1, Some([hi, lo])) => conn.write_all(&[0x40, 2, hi, lo])?,
+        (2, Some([hi, lo])) if answers.puback_qos2 => conn.write_all(&[0x40, 2, hi, lo])?,
+        (2, Some([hi, lo])) => conn.write_all(&[0x50, 2, hi, lo])?,
+        _ => {}
+    }
+    let Ok(mut subs) = shared.subscribers.lock() else {
+        return Ok(());
+    };
+    for (sub, granted) in subs.iter_mut() {
+        // The same packet at the granted QoS (a QoS 0 delivery would drop the packet id;
+        // the tests grant 1 or 2).
+        let q = if qos == 0 {
+            0
+        } else {
+            qos.min(*granted).max(1)
+        };
+        let mut p = vec![(first & !0x06) | (q << 1)];
+        let mut len = body.len();
+        loop {
+            let mut b = (len % 128) as u8;
+            len /= 128;
+            if len > 0 {
+                b |= 0x80;
+            }
+            p.push(b);
+            if len == 0 {
+                break;
+            }
+        }
+        p.extend_from_slice(body);
+        let _ = sub.write_all(&p);
+    }
+    Ok(())
 }

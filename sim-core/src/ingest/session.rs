@@ -57,7 +57,11 @@ pub async fn run(
             // Stopping wins over a ready event.
             biased;
             _ = shutdown.recv() => {
+                // Say DISCONNECT, and poll until it is written: a broker then logs a
+                // clean goodbye, not "closed its connection".
                 let _ = client.try_disconnect();
+                let drain = Duration::from_secs(2);
+                crate::transport::session::until_disconnected(&mut eventloop, drain).await;
                 drop(tx);
                 let _ = counting.await;
                 return;

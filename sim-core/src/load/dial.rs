@@ -6,7 +6,7 @@
 //! for the broker's [`Endpoint`] (URL, TLS settings, credentials).
 
 use crate::load::codec::ack::DISCONNECT;
-use crate::load::codec::connect;
+use crate::load::codec::connack::{self, Connack};
 use crate::load::error::LinkError;
 use crate::run::RunError;
 use crate::transport::broker::EmbeddedBroker;
@@ -90,7 +90,7 @@ pub struct Dial {
 impl Dial {
     /// [`open`] a connection, without Nagle's delay: the load sessions batch their
     /// writes themselves.
-    pub async fn open(&self) -> Result<Stream, LinkError> {
+    pub async fn open(&self) -> Result<(Stream, Connack), LinkError> {
         open(
             self.broker,
             self.source,
@@ -104,14 +104,14 @@ impl Dial {
 
 /// Open a session: a TCP connection to `broker` (from `source`, any port, when given),
 /// TLS over it when asked, the CONNECT `packet` written, and a CONNACK with return (or
-/// reason) code 0 read back.
+/// reason) code 0 read back, with what its properties announce.
 pub async fn open(
     broker: SocketAddr,
     source: Option<IpAddr>,
     packet: Vec<u8>,
     tls: Option<&Tls>,
     nodelay: bool,
-) -> Result<Stream, LinkError> {
+) -> Result<(Stream, Connack), LinkError> {
     let socket = if broker.is_ipv4() {
         TcpSocket::new_v4()?
     } else {
@@ -151,15 +151,15 @@ pub async fn open(
         stream.read_exact(&mut b).await.map_err(eof)?;
         head.push(b[0]);
         if head.len() >= 2
-            && let Some(len) = connect::connack_body_len(&head)?
+            && let Some(len) = connack::connack_body_len(&head)?
         {
             break len;
         }
     };
     let mut body = vec![0u8; len];
     stream.read_exact(&mut body).await.map_err(eof)?;
-    connect::connack_result(&body)?;
-    Ok(stream)
+    let connack = connack::parse(&body)?;
+    Ok((stream, connack))
 }
 
 impl Tls {

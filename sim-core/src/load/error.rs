@@ -27,6 +27,16 @@ pub enum LinkError {
     /// The broker closed the connection.
     #[error("the broker closed the connection")]
     Closed,
+    /// The broker ended the session with an MQTT 5 DISCONNECT and a reason code
+    /// (§3.14.2.1).
+    #[error(
+        "the broker sent DISCONNECT with reason code {code:#04x} ({})",
+        reason_name(*code)
+    )]
+    Disconnected {
+        /// The reason code.
+        code: u8,
+    },
     /// A PINGREQ went unanswered for half the keep-alive.
     #[error("no PINGRESP within half the keep-alive")]
     NoPingResponse,
@@ -63,6 +73,50 @@ pub fn connack_reason(code: u8) -> &'static str {
         0x95 => "packet too large",
         0x97 => "quota exceeded",
         0x9F => "connection rate exceeded",
+        _ => "reserved",
+    }
+}
+
+/// The name of an MQTT 5 reason code (§2.4, table 2-6) as the spec gives it, for the
+/// codes a broker sends in DISCONNECT, PUBACK, PUBREC, PUBCOMP and SUBACK. Code 0 is
+/// "success" (in a DISCONNECT, "normal disconnection").
+pub fn reason_name(code: u8) -> &'static str {
+    match code {
+        0x00 => "success",
+        0x01 => "granted QoS 1",
+        0x02 => "granted QoS 2",
+        0x04 => "disconnect with will message",
+        0x10 => "no matching subscribers",
+        0x11 => "no subscription existed",
+        0x80 => "unspecified error",
+        0x81 => "malformed packet",
+        0x82 => "protocol error",
+        0x83 => "implementation specific error",
+        0x87 => "not authorized",
+        0x89 => "server busy",
+        0x8B => "server shutting down",
+        0x8D => "keep alive timeout",
+        0x8E => "session taken over",
+        0x8F => "topic filter invalid",
+        0x90 => "topic name invalid",
+        0x91 => "packet identifier in use",
+        0x92 => "packet identifier not found",
+        0x93 => "receive maximum exceeded",
+        0x94 => "topic alias invalid",
+        0x95 => "packet too large",
+        0x96 => "message rate too high",
+        0x97 => "quota exceeded",
+        0x98 => "administrative action",
+        0x99 => "payload format invalid",
+        0x9A => "retain not supported",
+        0x9B => "QoS not supported",
+        0x9C => "use another server",
+        0x9D => "server moved",
+        0x9E => "shared subscriptions not supported",
+        0x9F => "connection rate exceeded",
+        0xA0 => "maximum connect time",
+        0xA1 => "subscription identifiers not supported",
+        0xA2 => "wildcard subscriptions not supported",
         _ => "reserved",
     }
 }

@@ -19,13 +19,16 @@
 //! - The commands' drivers: `publish` (`twin load pub`), `conn` (`twin load conn`),
 //!   `sub` (`twin load sub`); their JSON in `report`.
 //! - Run plumbing: `shard`, `pacer`, `sampler` (interval lines), `process` (CPU, RSS),
-//!   `buffer` (buffer policy, drops), [`error`].
+//!   `buffer` (buffer policy, drops), [`error`]; `observed` (what the broker's packets
+//!   said: reason codes, downgrades, a kick that ended the run) and `steady` (when a
+//!   session's backoff starts over, when repeated kicks end the run).
 
 mod buffer;
 pub mod codec;
 mod conn;
 pub mod dial;
 pub mod error;
+mod observed;
 mod pacer;
 #[doc(hidden)]
 pub mod parsers;
@@ -36,6 +39,7 @@ mod publisher;
 mod report;
 mod sampler;
 mod shard;
+mod steady;
 mod sub;
 mod subscriber;
 
@@ -48,7 +52,10 @@ pub use process::{process_cpu_seconds, process_rss_kib};
 pub use publish::{
     DEFAULT_RECONNECT_RATE, LoadSpec, PERSISTENT_EXPIRY_S, filter_of, publish, publish_counted,
 };
-pub use report::{ConnReport, ConnectCounts, LoadReport, SubCounts, SubReport, merge, merge_conn};
+pub use report::{
+    BrokerLimits, ConnReport, ConnectCounts, LoadReport, ReasonCount, SubCounts, SubReport, merge,
+    merge_conn,
+};
 pub use sampler::{Interval, LoadCounters};
 pub use shard::{Shard, run_tag};
 pub use sub::{SubSpec, subscribe};

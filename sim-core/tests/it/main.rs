@@ -4,6 +4,7 @@
     reason = "helpers outside #[test] fns panic on failure, as tests do"
 )]
 
+mod conformance;
 mod examples;
 mod faults;
 mod flow;

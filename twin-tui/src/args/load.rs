@@ -184,13 +184,22 @@ pub struct LoadPubArgs {
     /// Most QoS 1/2 messages a session has awaiting acknowledgement; a full window
     /// holds its publishes back (the schedule lag shows it). Keep it within the
     /// broker's receive quota (Mosquitto: max_inflight_messages, 20 by default): past
-    /// it a broker may acknowledge a message and drop it.
+    /// it a broker may acknowledge a message and drop it. Over MQTT 5 the broker's
+    /// Receive Maximum caps it (the report's "inflight" says the window used).
     #[arg(long, default_value_t = 20)]
     pub inflight: usize,
     /// Sessions of the in-process subscriber; more than one share the subscription
     /// ($share), so the broker's delivery is not held to one session's in-flight window.
+    /// A broker that announces no shared subscriptions (MQTT 5 CONNACK) refuses the run
+    /// before anything is published: use 1 there.
     #[arg(long, default_value_t = 1)]
     pub subscribers: usize,
+    /// When the broker supports less than --qos (MQTT 5 CONNACK Maximum QoS, or a
+    /// SUBACK granting less), publish at its limit and record the downgrade in the
+    /// report ("qos_granted", "downgrade"); without it the run is refused, naming the
+    /// broker's limit.
+    #[arg(long)]
+    pub downgrade_qos: bool,
     /// New sessions per second (default: as fast as the broker takes them). Also caps
     /// reconnection attempts per second over the run after a broker failure
     /// (default 1000/s), so sessions come back as a ramp, not a stampede.

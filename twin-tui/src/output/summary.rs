@@ -1,6 +1,6 @@
 //! The summaries a load command and `twin report merge` print on stdout.
 
-use sim_core::load::{ConnReport, LoadReport, SubReport};
+use sim_core::load::{BrokerLimits, ConnReport, LoadReport, ReasonCount, SubReport};
 use sim_core::report::Latency;
 
 /// Latency percentiles in ms, or "no samples".
@@ -70,7 +70,77 @@ pub fn pub_summary(r: &LoadReport) -> String {
         r.cpu_seconds,
         r.cpu_seconds * 100_000.0 / (m.sent.max(1) as f64),
     );
+    out.push_str(&limits_line(&r.broker_limits, Some((r.inflight, r.qos))));
+    out.push_str(&qos_line(
+        r.qos,
+        r.granted(),
+        r.downgraded,
+        r.downgrade.as_deref(),
+    ));
+    out.push_str(&reasons_line(&r.broker_reasons, r.stopped_by.as_deref()));
     out.push_str(pub_warning(r));
+    out
+}
+
+/// What the broker announced that bounds the run ("" when it announced no limit):
+/// Receive Maximum (with the window used, for `load pub`), Server Keep Alive, Maximum
+/// QoS, Maximum Packet Size, and what it said it does not support.
+pub fn limits_line(l: &BrokerLimits, window: Option<(u64, u8)>) -> String {
+    let mut parts = Vec::new();
+    if let Some(r) = l.receive_maximum {
+        parts.push(match window {
+            Some((w, qos)) if qos > 0 && w == u64::from(r) => {
+                format!("Receive Maximum {r} (the in-flight window, capped by it)")
+            }
+            _ => format!("Receive Maximum {r}"),
+        });
+    }
+    if let Some(k) = l.server_keep_alive {
+        parts.push(format!("Server Keep Alive {k} s (kept)"));
+    }
+    if let Some(q) = l.maximum_qos {
+        parts.push(format!("Maximum QoS {q}"));
+    }
+    if let Some(p) = l.maximum_packet_size {
+        parts.push(format!("Maximum Packet Size {p} B"));
+    }
+    for (what, v) in [
+        ("retain", l.retain_available),
+        ("wildcard subscriptions", l.wildcard_subscriptions),
+        ("shared subscriptions", l.shared_subscriptions),
+    ] {
+        if v == Some(false) {
+            parts.push(format!("no {what}"));
+        }
+    }
+    if parts.is_empty() {
+        return String::new();
+    }
+    format!("broker    {}\n", parts.join("; "))
+}
+
+/// The QoS the messages got, when less than asked or when acknowledgements said so.
+pub fn qos_line(qos: u8, granted: u8, downgraded: u64, why: Option<&str>) -> String {
+    if granted >= qos && downgraded == 0 {
+        return String::new();
+    }
+    let why = why.map_or(String::new(), |w| format!("; {w}"));
+    format!("qos       granted {granted} of {qos}: {downgraded} acknowledgements downgraded{why}\n")
+}
+
+/// Every reason code the broker sent, and why it ended the run ("" for none).
+pub fn reasons_line(reasons: &[ReasonCount], stopped_by: Option<&str>) -> String {
+    let mut out = String::new();
+    if !reasons.is_empty() {
+        let all: Vec<String> = reasons
+            .iter()
+            .map(|r| format!("{} {:#04x} {} x{}", r.packet, r.code, r.name, r.count))
+            .collect();
+        out.push_str(&format!("reasons   {}\n", all.join("; ")));
+    }
+    if let Some(why) = stopped_by {
+        out.push_str(&format!("stopped   {why}\n"));
+    }
     out
 }
 
@@ -108,7 +178,7 @@ pub fn conn_summary(r: &ConnReport) -> String {
         (Some(total), None) => format!("{total} KiB at the hold, rss per session -"),
         _ => "rss per session - (no /proc/self/status)".to_string(),
     };
-    format!(
+    let mut out = format!(
         "load conn{origin}: {} of {} connected, {} failed ({refused}), {} held, ramp {:.1} s on {}\n\
          connect   {}\n\
          memory    {rss}\n",
@@ -119,13 +189,16 @@ pub fn conn_summary(r: &ConnReport) -> String {
         r.ramp_seconds,
         r.broker.url,
         percentiles(&r.connect_ms)
-    )
+    );
+    out.push_str(&limits_line(&r.broker_limits, None));
+    out.push_str(&reasons_line(&r.broker_reasons, None));
+    out
 }
 
 /// `twin load sub`.
 pub fn sub_summary(r: &SubReport) -> String {
     let m = &r.messages;
-    format!(
+    let mut out = format!(
         "load sub: {} of {} subscribed to {} (qos {}), {:.1} s on {}\n\
          messages  {} received ({:.0}/s), {} distinct from {} publishers, {} duplicates, {} out of order, {} missing in sequence, {} untimed\n\
          latency   {}\n",
@@ -144,7 +217,11 @@ pub fn sub_summary(r: &SubReport) -> String {
         m.gaps,
         m.untimed,
         percentiles(&r.latency_ms)
-    )
+    );
+    out.push_str(&limits_line(&r.broker_limits, None));
+    out.push_str(&qos_line(r.qos, r.qos_granted, r.downgraded, None));
+    out.push_str(&reasons_line(&r.broker_reasons, r.stopped_by.as_deref()));
+    out
 }
 
 #[cfg(test)]

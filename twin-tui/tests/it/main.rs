@@ -670,3 +670,78 @@ fn a_hangup_stops_a_load_and_a_run_with_their_reports_written() {
     assert_eq!(v["scenario"], "quickstart");
     assert_eq!(v["devices"]["total"], 10);
 }
+
+#[test]
+fn load_pub_stops_with_the_brokers_reason_and_exit_1() {
+    use sim_core::test_support::{Answers, ConnackServer};
+    let answers = Answers {
+        suback: Some(1),
+        publish: true,
+        ..Answers::default()
+    };
+    // A broker without shared subscriptions: --subscribers 2 is refused before anything
+    // is subscribed or published, with the reason.
+    let no_share = ConnackServer::start_answering(
+        vec![0x20, 0x05, 0x00, 0x00, 0x02, 0x2A, 0x00],
+        answers.clone(),
+    )
+    .unwrap();
+    let o = twin(&[
+        "load",
+        "pub",
+        "--mqtt-version",
+        "5",
+        "-c",
+        "2",
+        "--count",
+        "3",
+        "--subscribers",
+        "2",
+        "--broker",
+        &no_share.url(),
+        "--quiet",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("does not support shared subscriptions"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(no_share.subscribes().is_empty());
+    // A broker that kicks every publish with "QoS not supported": the run ends with that
+    // reason, exit 1, and the summary's reasons line names it.
+    let kicker = ConnackServer::start_answering(
+        vec![0x20, 0x03, 0x00, 0x00, 0x00],
+        Answers {
+            kick_on_publish: Some(vec![0xE0, 0x01, 0x9B]),
+            ..answers
+        },
+    )
+    .unwrap();
+    let o = twin(&[
+        "load",
+        "pub",
+        "--mqtt-version",
+        "5",
+        "-c",
+        "1",
+        "--count",
+        "20",
+        "-I",
+        "10ms",
+        "--broker",
+        &kicker.url(),
+        "--quiet",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("reasons   DISCONNECT 0x9b QoS not supported x3"),
+        "{out}"
+    );
+    assert!(
+        stderr(&o).contains("0x9b (QoS not supported) 3 times"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -1,11 +1,8 @@
-//! CONNECT, which opens a session, and CONNACK, the broker's answer (MQTT 3.1.1 §3.1,
-//! §3.2; MQTT 5 §3.1, §3.2).
+//! CONNECT, which opens a session (MQTT 3.1.1 §3.1; MQTT 5 §3.1). The broker's answer,
+//! CONNACK, is read in [`super::connack`].
 
 use super::header;
 use crate::load::error::LinkError;
-
-// Where a refusal is told: `LinkError::Refused` names the code's meaning.
-pub use crate::load::error::connack_reason;
 
 /// A CONNECT packet (§3.1; MQTT 5 §3.1 when `v5`): protocol "MQTT" level 4 (or 5),
 /// no will, the keep-alive in seconds, the client id, and the user name and password
@@ -67,38 +64,6 @@ pub fn connect_packet(
     p.extend(var);
     p.extend(payload);
     Ok(p)
-}
-
-/// The most a CONNACK body may hold here. MQTT 5 properties (user properties, a reason
-/// string) can make it long, but a broker that announces more than this is not one to
-/// allocate for.
-pub const MAX_CONNACK_BODY: usize = 64 * 1024;
-
-/// The body length of a CONNACK from its fixed header: type 2, then the remaining length,
-/// a variable byte integer of one to four bytes (§2.1.4: 2 in 3.1.1; 3 and more in 5,
-/// with properties, past 127 once they are long). `Ok(None)` while the length's bytes
-/// have not all arrived.
-pub fn connack_body_len(head: &[u8]) -> Result<Option<usize>, LinkError> {
-    if head.first().is_some_and(|&b| b != 0x20) {
-        return Err(LinkError::Protocol(head.to_vec()));
-    }
-    let Some((len, _)) = header::decode_varint(head.get(1..).unwrap_or_default())? else {
-        return Ok(None);
-    };
-    if !(2..=MAX_CONNACK_BODY).contains(&len) {
-        return Err(LinkError::Protocol(head.to_vec()));
-    }
-    Ok(Some(len))
-}
-
-/// A CONNACK body: acknowledge flags (session present), then the return or reason code;
-/// `Ok` for code 0.
-pub fn connack_result(body: &[u8]) -> Result<(), LinkError> {
-    match body.get(1) {
-        Some(0) => Ok(()),
-        Some(&code) => Err(LinkError::Refused { code }),
-        None => Err(LinkError::Protocol(body.to_vec())),
-    }
 }
 
 #[cfg(test)]
@@ -166,27 +131,5 @@ mod tests {
                 0, 1, b'c'
             ]
         );
-    }
-
-    #[test]
-    fn connacks_are_read_by_the_spec() {
-        // 3.1.1: 0x20, length 2, flags, code; MQTT 5 adds properties (length 3 and up).
-        assert_eq!(connack_body_len(&[0x20, 2]).unwrap(), Some(2));
-        assert_eq!(connack_body_len(&[0x20, 3]).unwrap(), Some(3));
-        assert!(connack_body_len(&[0x30, 2]).is_err());
-        assert!(connack_body_len(&[0x20, 1]).is_err());
-        // Past 127 bytes the length takes two bytes: 0x96 0x01 is 22 + 128 = 150.
-        assert_eq!(connack_body_len(&[0x20, 0x96]).unwrap(), None);
-        assert_eq!(connack_body_len(&[0x20, 0x96, 0x01]).unwrap(), Some(150));
-        // A length past the limit (or past four bytes) is refused, never allocated.
-        assert!(connack_body_len(&[0x20, 0xff, 0xff, 0x7f]).is_err());
-        assert!(connack_body_len(&[0x20, 0x80, 0x80, 0x80, 0x80]).is_err());
-        assert!(connack_result(&[0, 0]).is_ok());
-        assert!(matches!(
-            connack_result(&[0, 5]),
-            Err(LinkError::Refused { code: 5 })
-        ));
-        assert_eq!(connack_reason(5), "not authorized");
-        assert_eq!(connack_reason(0x87), "not authorized");
     }
 }

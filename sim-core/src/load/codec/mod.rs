@@ -14,11 +14,13 @@
 //!
 //! Only what the sessions need is here: CONNECT/CONNACK, PUBLISH and its
 //! acknowledgements, SUBSCRIBE/SUBACK, PINGREQ/PINGRESP, DISCONNECT; MQTT 5 packets carry
-//! empty property lists, and incoming properties are skipped. Every parser returns an
+//! empty property lists. Incoming properties are skipped, but for CONNACK's: every one
+//! is read (`connack`), and the sessions honour what the broker announces. Every parser returns an
 //! error, never panics, on whatever bytes the broker sends (the `fuzz/` targets check).
 //! It uses only [`crate::load::error`].
 
 pub mod ack;
+pub mod connack;
 pub mod connect;
 pub mod header;
 pub mod protocol;

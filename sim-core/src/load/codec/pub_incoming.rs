@@ -1,5 +1,7 @@
 //! What the broker sends a publishing session: PUBACK, PUBREC, PUBCOMP (MQTT 5: with
-//! an optional reason code), DISCONNECT, PINGRESP.
+//! an optional reason code), DISCONNECT (MQTT 5: with a reason code), PINGRESP. Which
+//! acknowledgement came is kept: a PUBACK for a QoS 2 publish is a downgrade, not a
+//! completion (the session checks).
 
 use super::header;
 use crate::load::error::LinkError;
@@ -7,22 +9,28 @@ use crate::load::error::LinkError;
 /// A packet the broker sent a publisher.
 #[derive(Debug, PartialEq, Eq)]
 pub enum PubIncoming {
-    /// PUBACK (QoS 1 done) or PUBCOMP (QoS 2 done); `ok` false for an MQTT 5 failure code.
+    /// PUBACK (`qos` 1: QoS 1 done) or PUBCOMP (`qos` 2: QoS 2 done).
     Done {
         /// Packet id.
         pkid: u16,
-        /// Not an MQTT 5 failure code.
-        ok: bool,
+        /// The QoS this acknowledgement ends: 1 for PUBACK, 2 for PUBCOMP.
+        qos: u8,
+        /// The MQTT 5 reason code (0 when absent); 0x80 and above is a failure.
+        reason: u8,
     },
     /// PUBREC: answer with PUBREL.
     Received {
         /// Packet id.
         pkid: u16,
-        /// Not an MQTT 5 failure code.
-        ok: bool,
+        /// The MQTT 5 reason code (0 when absent); 0x80 and above is a failure.
+        reason: u8,
     },
-    /// The broker is closing the session (MQTT 5 DISCONNECT).
-    Disconnect,
+    /// The broker is closing the session (MQTT 5 DISCONNECT), with its reason code (0,
+    /// normal disconnection, when absent).
+    Disconnect {
+        /// The reason code.
+        reason: u8,
+    },
     /// PINGRESP and anything else.
     Other,
 }
@@ -38,11 +46,22 @@ pub fn parse(buf: &[u8], out: &mut Vec<PubIncoming>) -> Result<usize, LinkError>
         let body = &rest[start..start + len];
         let pkid = || body.get(..2).map(|b| u16::from_be_bytes([b[0], b[1]]));
         // MQTT 5 acknowledgements may carry a reason code; 0x80 and above is a failure.
-        let ok = body.get(2).is_none_or(|r| *r < 0x80);
+        let reason = body.get(2).copied().unwrap_or(0);
         out.push(match (first >> 4, pkid()) {
-            (4 | 7, Some(pkid)) => PubIncoming::Done { pkid, ok },
-            (5, Some(pkid)) => PubIncoming::Received { pkid, ok },
-            (14, _) => PubIncoming::Disconnect,
+            (4, Some(pkid)) => PubIncoming::Done {
+                pkid,
+                qos: 1,
+                reason,
+            },
+            (7, Some(pkid)) => PubIncoming::Done {
+                pkid,
+                qos: 2,
+                reason,
+            },
+            (5, Some(pkid)) => PubIncoming::Received { pkid, reason },
+            (14, _) => PubIncoming::Disconnect {
+                reason: body.first().copied().unwrap_or(0),
+            },
             _ => PubIncoming::Other,
         });
         at += start + len;
@@ -65,15 +84,35 @@ mod tests {
         assert_eq!(
             out,
             [
-                PubIncoming::Done { pkid: 1, ok: true },
-                PubIncoming::Received { pkid: 2, ok: true },
-                PubIncoming::Done { pkid: 3, ok: true },
+                PubIncoming::Done {
+                    pkid: 1,
+                    qos: 1,
+                    reason: 0
+                },
+                PubIncoming::Received { pkid: 2, reason: 0 },
+                PubIncoming::Done {
+                    pkid: 3,
+                    qos: 2,
+                    reason: 0
+                },
                 PubIncoming::Other,
             ]
         );
-        // An MQTT 5 PUBACK with "not authorized" (0x87) is a failure.
+        // An MQTT 5 PUBACK with "not authorized" (0x87) is a failure; a DISCONNECT
+        // with "QoS not supported" (0x9B), and one with no reason code (normal).
         out.clear();
-        parse(&[0x40, 3, 0, 9, 0x87], &mut out).unwrap();
-        assert_eq!(out, [PubIncoming::Done { pkid: 9, ok: false }]);
+        parse(&[0x40, 3, 0, 9, 0x87, 0xE0, 1, 0x9B, 0xE0, 0], &mut out).unwrap();
+        assert_eq!(
+            out,
+            [
+                PubIncoming::Done {
+                    pkid: 9,
+                    qos: 1,
+                    reason: 0x87
+                },
+                PubIncoming::Disconnect { reason: 0x9B },
+                PubIncoming::Disconnect { reason: 0 },
+            ]
+        );
     }
 }

@@ -26,9 +26,16 @@ pub enum SubIncoming {
     SubAck {
         /// Every return (reason) code below 0x80.
         ok: bool,
+        /// The lowest QoS granted (the codes below 0x80 are granted QoS levels), or the
+        /// first failure code when `ok` is false.
+        granted: u8,
     },
-    /// The broker is closing the session (MQTT 5 DISCONNECT).
-    Disconnect,
+    /// The broker is closing the session (MQTT 5 DISCONNECT), with its reason code (0
+    /// when absent).
+    Disconnect {
+        /// The reason code.
+        reason: u8,
+    },
     /// PINGRESP and anything else.
     Other,
 }
@@ -92,16 +99,27 @@ pub fn parse(buf: &[u8], v5: bool, out: &mut Vec<SubIncoming>) -> Result<usize, 
                             .ok_or_else(bad)?;
                     i += used + props;
                 }
-                let codes = buf.get(i..body.end).ok_or_else(bad)?;
-                SubIncoming::SubAck {
-                    ok: !codes.is_empty() && codes.iter().all(|c| *c < 0x80),
-                }
+                suback(buf.get(i..body.end).ok_or_else(bad)?)
             }
-            14 => SubIncoming::Disconnect,
+            14 => SubIncoming::Disconnect {
+                reason: buf.get(body).and_then(|b| b.first().copied()).unwrap_or(0),
+            },
             _ => SubIncoming::Other,
         });
         at += start + len;
     }
+}
+
+/// A SUBACK from its return (reason) codes: `ok` when there are some and all are below
+/// 0x80, then granting the lowest of them; else the first failure code.
+fn suback(codes: &[u8]) -> SubIncoming {
+    let ok = !codes.is_empty() && codes.iter().all(|c| *c < 0x80);
+    let granted = if ok {
+        codes.iter().copied().min().unwrap_or(0)
+    } else {
+        codes.iter().copied().find(|c| *c >= 0x80).unwrap_or(0x80)
+    };
+    SubIncoming::SubAck { ok, granted }
 }
 
 #[cfg(test)]
@@ -122,7 +140,10 @@ mod tests {
         assert_eq!(
             out,
             [
-                SubIncoming::SubAck { ok: true },
+                SubIncoming::SubAck {
+                    ok: true,
+                    granted: 2
+                },
                 SubIncoming::Publish {
                     qos: 2,
                     pkid: 5,
@@ -161,8 +182,28 @@ mod tests {
         assert_eq!(
             out,
             [
-                SubIncoming::SubAck { ok: false },
-                SubIncoming::SubAck { ok: false }
+                SubIncoming::SubAck {
+                    ok: false,
+                    granted: 0x87
+                },
+                SubIncoming::SubAck {
+                    ok: false,
+                    granted: 0x80
+                }
+            ]
+        );
+        // A SUBACK granting QoS 1 to a QoS 2 subscription: a downgrade, read as such;
+        // an MQTT 5 DISCONNECT "shared subscriptions not supported" (0x9E).
+        out.clear();
+        parse(&[0x90, 4, 0, 1, 0, 0x01, 0xE0, 1, 0x9E], true, &mut out).unwrap();
+        assert_eq!(
+            out,
+            [
+                SubIncoming::SubAck {
+                    ok: true,
+                    granted: 1
+                },
+                SubIncoming::Disconnect { reason: 0x9E }
             ]
         );
     }

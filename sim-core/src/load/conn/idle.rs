@@ -1,6 +1,7 @@
-//! Holding an idle session: a PINGREQ every half keep-alive, each PINGRESP read into a
-//! 4-byte buffer on the future's own state, so a held session owns no heap buffer
-//! beyond what tokio needs for the socket.
+//! Holding an idle session: a PINGREQ every half keep-alive (the broker's Server Keep
+//! Alive when it sent one), each PINGRESP read into a 4-byte buffer on the future's own
+//! state, so a held session owns no heap buffer beyond what tokio needs for the socket.
+//! A DISCONNECT from the broker ends the hold with its reason code.
 
 use crate::load::codec::ack::PINGREQ;
 use crate::load::dial::Stream;
@@ -34,12 +35,20 @@ pub async fn hold(
                 if n == 0 {
                     return Err(LinkError::Closed);
                 }
-                for &b in &buf[..n] {
+                for (i, &b) in buf[..n].iter().enumerate() {
                     match (partial, b) {
                         (false, 0xD0) => partial = true,
                         (true, 0x00) => {
                             partial = false;
                             unanswered = unanswered.saturating_sub(1);
+                        }
+                        // DISCONNECT: its reason code follows a non-zero length (none: 0).
+                        (false, 0xE0) => {
+                            let code = match buf[..n].get(i + 1) {
+                                Some(0) | None => 0,
+                                Some(_) => buf[..n].get(i + 2).copied().unwrap_or(0),
+                            };
+                            return Err(LinkError::Disconnected { code });
                         }
                         _ => return Err(LinkError::Protocol(buf[..n].to_vec())),
                     }

@@ -168,11 +168,23 @@ fn report(
         refused: c.refused.load(Ordering::Relaxed),
         refused_codes,
         held,
+        dropped: shared.dropped.load(Ordering::Relaxed),
+        keep_alive_s: match shared.keep_alive_s.load(Ordering::Relaxed) {
+            0 => spec.keep_alive.as_secs(),
+            k => k,
+        },
         connect_ms: Latency::of(&hist),
         ramp_seconds: round4(shared.last_connack_us.load(Ordering::Relaxed) as f64 / 1e6),
         rss_kib: rss_at_hold,
         rss_per_session_kib,
         histograms: BTreeMap::from([("connect".to_string(), histogram_to_base64(&hist))]),
+        broker_limits: shared
+            .limits
+            .lock()
+            .map_err(poisoned)?
+            .clone()
+            .unwrap_or_default(),
+        broker_reasons: shared.observed.reasons(),
     })
 }
 

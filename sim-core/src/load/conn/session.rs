@@ -1,9 +1,12 @@
 //! One held session of `twin load conn`, and the state all of a run's sessions share.
 
+use crate::load::codec::connack::Connack;
 use crate::load::conn::idle;
 use crate::load::conn::spec::ConnCounters;
 use crate::load::dial::{self, Tls};
 use crate::load::error::LinkError;
+use crate::load::observed::Observed;
+use crate::load::report::BrokerLimits;
 use crate::measure::latency_histogram;
 use hdrhistogram::Histogram;
 use std::collections::BTreeMap;
@@ -29,6 +32,14 @@ pub(crate) struct Shared {
     pub last_connack_us: AtomicU64,
     /// TLS for `mqtts://`.
     pub tls: Option<Arc<Tls>>,
+    /// What the first accepting CONNACK announced.
+    pub limits: Mutex<Option<BrokerLimits>>,
+    /// The keep-alive the sessions keep (the broker's Server Keep Alive when sent).
+    pub keep_alive_s: AtomicU64,
+    /// Sessions that dropped during the hold.
+    pub dropped: AtomicU64,
+    /// The broker's DISCONNECT reasons.
+    pub observed: Observed,
 }
 
 impl Shared {
@@ -42,6 +53,10 @@ impl Shared {
             start: Instant::now(),
             last_connack_us: AtomicU64::new(0),
             tls,
+            limits: Mutex::new(None),
+            keep_alive_s: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
+            observed: Observed::new(0),
         }
     }
 
@@ -58,8 +73,17 @@ impl Shared {
         self.settled.fetch_add(1, Ordering::Release);
     }
 
-    /// An attempt that began at `t0` got its CONNACK 0.
-    fn connected(&self, t0: Instant) {
+    /// An attempt that began at `t0` got its CONNACK 0 with `connack`: the keep-alive to
+    /// keep (`asked`, or the broker's Server Keep Alive).
+    fn connected(&self, t0: Instant, connack: Connack, asked: u16) -> u16 {
+        let keep_alive = connack.server_keep_alive.unwrap_or(asked);
+        self.keep_alive_s
+            .store(keep_alive.into(), Ordering::Relaxed);
+        if let Ok(mut l) = self.limits.lock()
+            && l.is_none()
+        {
+            *l = Some(BrokerLimits::from(&connack));
+        }
         if let Ok(mut h) = self.hist.lock() {
             h.saturating_record((t0.elapsed().as_micros() as u64).max(1));
         }
@@ -69,6 +93,7 @@ impl Shared {
         c.connected.fetch_add(1, Ordering::Relaxed);
         c.up.fetch_add(1, Ordering::AcqRel);
         self.settled.fetch_add(1, Ordering::Release);
+        keep_alive
     }
 }
 
@@ -89,7 +114,7 @@ pub(crate) async fn session(
         dial::open(broker, source, packet, shared.tls.as_deref(), true),
     )
     .await;
-    let mut stream = match opened {
+    let (mut stream, connack) = match opened {
         Ok(Ok(s)) => s,
         Ok(Err(LinkError::Refused { code })) => return shared.failed(Some(code)),
         Ok(Err(e)) => {
@@ -98,14 +123,20 @@ pub(crate) async fn session(
         }
         Err(_) => return shared.failed(None),
     };
-    shared.connected(t0);
+    let keep_alive_s = shared.connected(t0, connack, keep_alive_s);
     let held = idle::hold(&mut stream, keep_alive_s, &mut release).await;
     shared.counters.up.fetch_sub(1, Ordering::AcqRel);
     match held {
         Ok(()) => {
             let _ = tokio::time::timeout(Duration::from_secs(2), dial::close(stream)).await;
         }
-        Err(e) => tracing::debug!("load conn session to {broker} dropped: {e}"),
+        Err(e) => {
+            shared.dropped.fetch_add(1, Ordering::Relaxed);
+            if let LinkError::Disconnected { code } = e {
+                shared.observed.reason("DISCONNECT", code);
+            }
+            tracing::debug!("load conn session to {broker} dropped: {e}");
+        }
     }
 }
 

@@ -3,9 +3,11 @@
 
 use crate::load::codec::connect::connect_packet;
 use crate::load::dial::{Target, bad_input};
+use crate::load::observed::Observed;
 use crate::load::process::process_cpu_seconds;
 use crate::load::publish::spec::{LoadSpec, PERSISTENT_EXPIRY_S};
 use crate::load::publish::tally::SubState;
+use crate::load::report::BrokerLimits;
 use crate::load::sampler::LoadCounters;
 use crate::load::shard::run_tag;
 use crate::run::RunError;
@@ -34,6 +36,17 @@ pub(crate) struct PubRun<'a> {
     pub tag: String,
     /// CPU time at the start.
     pub cpu0: Option<f64>,
+    /// What the sessions saw of the broker (reason codes, downgrades, a kick).
+    pub observed: Arc<Observed>,
+    /// What the broker announced in CONNACK.
+    pub limits: BrokerLimits,
+    /// The QoS the publishers use: the spec's, or the broker's limit with
+    /// `--downgrade-qos`.
+    pub qos: u8,
+    /// Why `qos` is below the spec's, when it is.
+    pub downgrade: Option<String>,
+    /// The in-flight window: `--inflight`, or the broker's Receive Maximum when lower.
+    pub inflight: usize,
 }
 
 impl PubRun<'_> {
@@ -64,6 +77,11 @@ impl PubRun<'_> {
             state: Arc::new(Mutex::new(SubState::new(dev_base, n_devices))),
             tag: run_tag(),
             cpu0: process_cpu_seconds(),
+            observed: Arc::new(Observed::new(spec.qos)),
+            limits: BrokerLimits::default(),
+            qos: spec.qos,
+            downgrade: None,
+            inflight: spec.inflight.max(1),
         })
     }
 

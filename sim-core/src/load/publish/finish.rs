@@ -4,6 +4,7 @@ use crate::load::payload::HEADER;
 use crate::load::process::process_cpu_seconds;
 use crate::load::publish::context::PubRun;
 use crate::load::publish::sessions::Outcomes;
+use crate::load::publish::tally::SubState;
 use crate::load::report::{ConnectCounts, LoadReport};
 use crate::measure::{Latency, histogram_to_base64, round4};
 use crate::run::RunError;
@@ -19,6 +20,20 @@ pub(crate) struct Times {
     pub publish_end: Instant,
     /// The publishers were released and collected.
     pub ended: Instant,
+}
+
+/// The histograms behind the report's percentiles, by name, as base64.
+fn histograms(st: &SubState, o: &Outcomes) -> BTreeMap<String, String> {
+    [
+        ("latency", &st.actual),
+        ("intended", &st.intended),
+        ("ack", &o.ack),
+        ("connect", &o.connect),
+        ("schedule_lag", &o.lag),
+    ]
+    .into_iter()
+    .map(|(name, h)| (name.to_string(), histogram_to_base64(h)))
+    .collect()
 }
 
 impl PubRun<'_> {
@@ -50,16 +65,7 @@ impl PubRun<'_> {
         } else {
             o.lag.value_at_quantile(0.99) as f64 / 1000.0
         };
-        let histograms: BTreeMap<String, String> = [
-            ("latency", &st.actual),
-            ("intended", &st.intended),
-            ("ack", &o.ack),
-            ("connect", &o.connect),
-            ("schedule_lag", &o.lag),
-        ]
-        .into_iter()
-        .map(|(name, h)| (name.to_string(), histogram_to_base64(h)))
-        .collect();
+        let histograms = histograms(&st, &o);
         Ok(LoadReport {
             tool: "twin".into(),
             version: env!("CARGO_PKG_VERSION").into(),
@@ -71,6 +77,10 @@ impl PubRun<'_> {
             devices: st.tallies.len() as u64,
             devices_seen: st.devices_seen(),
             qos: spec.qos,
+            qos_granted: self.qos.min(self.observed.qos_granted()),
+            downgraded: self.observed.downgraded(),
+            downgrade: self.downgrade.clone(),
+            inflight: self.inflight as u64,
             size: spec
                 .payload
                 .as_ref()
@@ -98,6 +108,9 @@ impl PubRun<'_> {
             cpu_seconds: round4(cpu_seconds),
             generator_behind: lag_p99_ms > 50.0 && cpu_seconds / wall.max(1e-3) > 0.8,
             histograms,
+            broker_limits: self.limits.clone(),
+            broker_reasons: self.observed.reasons(),
+            stopped_by: self.observed.stopped_by(),
         })
     }
 }

@@ -15,6 +15,7 @@
 
 mod context;
 mod finish;
+mod limits;
 mod run;
 mod sessions;
 mod spec;

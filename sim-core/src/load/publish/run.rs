@@ -11,7 +11,7 @@ use crate::load::publish::spec::LoadSpec;
 use crate::load::publish::topics::filter_of;
 use crate::load::report::LoadReport;
 use crate::load::sampler::{Interval, spawn_sampler};
-use crate::load::subscriber::{SubFailure, SubGate, SubOutcome, SubSession};
+use crate::load::subscriber::{SubFailure, SubGate, SubOutcome, SubSession, Subscribed};
 use crate::measure::latency_histogram;
 use crate::run::RunError;
 use std::ops::ControlFlow;
@@ -42,13 +42,23 @@ pub async fn publish_counted(
     stop: Arc<AtomicBool>,
     intervals: Option<mpsc::UnboundedSender<Interval>>,
 ) -> Result<LoadReport, RunError> {
-    let run = PubRun::prepare(spec).await?;
-    // Subscribers first, so nothing is missed.
-    let counting = run.start_counting().await?;
+    let mut run = PubRun::prepare(spec).await?;
+    // Subscribers first, so nothing is missed; what the broker announced to them is
+    // checked before anything is published.
+    let (counting, subscribed) = run.start_counting().await?;
+    if let Err(why) = run.honour(&subscribed.connack, subscribed.granted) {
+        counting.finish().await;
+        return Err(RunError::Refused {
+            url: run.target.url.clone(),
+            why,
+        });
+    }
     let run_start = Instant::now();
     let sampler = intervals.map(|tx| run.start_sampler(run_start, tx));
     let publishers = Publishers::start(&run, run_start, &stop, counting.gate.clone()).await?;
-    let publish_end = publishers.wait_schedule(&run.counters, &stop).await;
+    let publish_end = publishers
+        .wait_schedule(&run.counters, &stop, &run.observed)
+        .await;
     run.drain().await;
     let outcomes = publishers.finish(run.sessions.len() * run.dps).await;
     let ended = Instant::now();
@@ -68,7 +78,7 @@ impl PubRun<'_> {
     /// Start the counting subscribers and wait until all are subscribed. Several share
     /// the subscription (`$share`): each has its own in-flight window at the broker, so
     /// delivery is not held to one session's window.
-    async fn start_counting(&self) -> Result<Counting, RunError> {
+    async fn start_counting(&self) -> Result<(Counting, Subscribed), RunError> {
         let spec = self.spec;
         let n_subs = spec.subscribers.max(1);
         let filter = filter_of(&spec.topic, spec.shard.index);
@@ -79,6 +89,13 @@ impl PubRun<'_> {
         };
         let v5 = spec.protocol.is_v5();
         let subscribe = subscribe_packet(1, &sub_filter, spec.qos, v5).map_err(bad_input)?;
+        let shared = (n_subs > 1).then(|| {
+            format!(
+                "--subscribers {n_subs} shares one subscription ($share) among the counting \
+                 subscribers; run with --subscribers 1"
+            )
+        });
+        let wildcard = sub_filter.contains(['+', '#']);
         let gate = Arc::new(SubGate {
             need: n_subs,
             up: AtomicUsize::new(0),
@@ -95,6 +112,10 @@ impl PubRun<'_> {
                 v5,
                 subscribe: subscribe.clone(),
                 keep_alive: KEEP_ALIVE,
+                qos: spec.qos,
+                shared: shared.clone(),
+                wildcard,
+                observed: self.observed.clone(),
                 connect_timeout: spec.connect_timeout,
                 gate: Some(gate.clone()),
                 counters: None,
@@ -119,8 +140,8 @@ impl PubRun<'_> {
             release,
             gate,
         };
-        counting.ready(self, readies).await?;
-        Ok(counting)
+        let subscribed = counting.ready(self, readies).await?;
+        Ok((counting, subscribed))
     }
 
     /// The sampler: one [`Interval`] a second.
@@ -141,12 +162,13 @@ impl PubRun<'_> {
     /// Wait for the subscribers and the acknowledgements of what was sent, up to the
     /// drain time.
     async fn drain(&self) {
-        let (c, qos) = (&self.counters, self.spec.qos);
+        let (c, qos) = (&self.counters, self.qos);
         let total_sent = c.sent.load(Ordering::Relaxed);
         let deadline = Instant::now() + self.spec.drain;
         while (c.received.load(Ordering::Relaxed) < total_sent
             || (qos > 0 && c.acked.load(Ordering::Relaxed) < total_sent))
             && Instant::now() < deadline
+            && !self.observed.stopped()
         {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -155,17 +177,22 @@ impl PubRun<'_> {
 
 impl Counting {
     /// Wait until every subscriber is subscribed: a broker not there yet is retried
-    /// (with backoff) until the connect timeout.
+    /// (with backoff) until the connect timeout. The first subscriber's CONNACK, with
+    /// the lowest QoS any SUBACK granted.
     async fn ready(
         &self,
         run: &PubRun<'_>,
-        readies: Vec<oneshot::Receiver<Result<(), SubFailure>>>,
-    ) -> Result<(), RunError> {
+        readies: Vec<oneshot::Receiver<Result<Subscribed, SubFailure>>>,
+    ) -> Result<Subscribed, RunError> {
         let timeout = run.spec.connect_timeout;
         let ready_by = tokio::time::Instant::now() + timeout;
+        let mut first: Option<Subscribed> = None;
         for ready_rx in readies {
             match tokio::time::timeout_at(ready_by, ready_rx).await {
-                Ok(Ok(Ok(()))) => {}
+                Ok(Ok(Ok(s))) => match &mut first {
+                    Some(f) => f.granted = f.granted.min(s.granted),
+                    None => first = Some(s),
+                },
                 Ok(Ok(Err(why))) => {
                     return Err(RunError::Refused {
                         url: run.target.url.clone(),
@@ -181,7 +208,7 @@ impl Counting {
                 }
             }
         }
-        Ok(())
+        first.ok_or_else(|| RunError::BadInput("no counting subscriber".into()))
     }
 
     /// End the subscribers; how often they reconnected.

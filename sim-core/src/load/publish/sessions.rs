@@ -2,6 +2,7 @@
 //! ramp, the wait for their schedules to end, and what they report back.
 
 use crate::load::buffer::Dropped;
+use crate::load::observed::Observed;
 use crate::load::pacer::Pacer;
 use crate::load::publish::context::{KEEP_ALIVE, PubRun};
 use crate::load::publish::spec::DEFAULT_RECONNECT_RATE;
@@ -136,7 +137,7 @@ impl Publishers {
         Ok(PubSession {
             dial: run.target.dial(source, run.connect_packet(&client_id)?),
             v5: spec.protocol.is_v5(),
-            qos: spec.qos,
+            qos: run.qos,
             retain: spec.retain,
             size: spec.size,
             topics,
@@ -148,18 +149,24 @@ impl Publishers {
             offset_us: self.step_us * k as u64 / run.sessions.len().max(1) as u64,
             keep_alive: KEEP_ALIVE,
             connect_timeout: spec.connect_timeout,
-            inflight: spec.inflight.max(1),
+            inflight: run.inflight,
             buffer: spec.buffer.max(1).saturating_mul(dps),
             buffer_bytes: spec.buffer_bytes.max(1).saturating_mul(dps),
             policy: spec.buffer_policy,
             gate: gate.tx.subscribe(),
             pacer: pacer.clone(),
+            observed: run.observed.clone(),
         })
     }
 
     /// Wait until every session has its schedule written or dropped (or could not have
     /// by now); when that was.
-    pub async fn wait_schedule(&self, counters: &LoadCounters, stop: &AtomicBool) -> Instant {
+    pub async fn wait_schedule(
+        &self,
+        counters: &LoadCounters,
+        stop: &AtomicBool,
+        kicked: &Observed,
+    ) -> Instant {
         let expected = self.per_session * self.tasks.len() as u64;
         let schedule_end = self.run_start
             + self
@@ -171,6 +178,7 @@ impl Publishers {
             < expected
             && Instant::now() < schedule_end
             && !stop.load(Ordering::Relaxed)
+            && !kicked.stopped()
         {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }

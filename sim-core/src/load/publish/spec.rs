@@ -60,6 +60,10 @@ pub struct LoadSpec {
     /// expiry of [`PERSISTENT_EXPIRY_S`]), so the subscriber's subscription and its
     /// queued messages survive a lost connection.
     pub persistent: bool,
+    /// When the broker supports less than `qos` (CONNACK Maximum QoS, or a SUBACK that
+    /// grants less), publish at its limit and record the downgrade, instead of refusing
+    /// the run.
+    pub downgrade_qos: bool,
 }
 
 /// Session expiry of `persistent` MQTT 5 sessions, seconds: long enough to ride out a
@@ -96,6 +100,7 @@ impl Default for LoadSpec {
             buffer_bytes: 1 << 20,
             buffer_policy: BufferPolicy::default(),
             persistent: false,
+            downgrade_qos: false,
         }
     }
 }

@@ -5,13 +5,14 @@
 
 use crate::load::buffer::{BufferPolicy, Dropped};
 use crate::load::codec::ack::PINGREQ;
+use crate::load::codec::connack::Connack;
 use crate::load::codec::pub_incoming::PubIncoming;
 use crate::load::dial::{self, Stream};
 use crate::load::publisher::backlog::{Backlog, Queued};
 use crate::load::publisher::histograms::RunHistograms;
 use crate::load::publisher::session::{PubOutcome, PubSession};
 use crate::load::sampler::LoadCounters;
-use crate::transport::backoff::Backoff;
+use crate::load::steady::Steady;
 use crate::wire::unix_us;
 use std::ops::ControlFlow;
 use std::sync::Arc;
@@ -42,14 +43,15 @@ impl PubSession {
         let t0 = Instant::now();
         let first = self.first_open().await;
         drop(permit);
-        let Some(stream) = first else {
+        let Some((stream, connack)) = first else {
             return out;
         };
         out.connected = true;
         out.connect_us = Some((t0.elapsed().as_micros() as u64).max(1));
         counters.connections.fetch_add(1, Ordering::Relaxed);
         let mut live = Live::new(&self, stream, out, counters, hists);
-        while !stop.load(Ordering::Relaxed) && !*release.borrow() {
+        live.honour(&connack);
+        while !stop.load(Ordering::Relaxed) && !*release.borrow() && !self.observed.stopped() {
             if live.pass(&mut release).await.is_break() {
                 break;
             }
@@ -95,8 +97,13 @@ pub(crate) struct Live<'s> {
     pub(super) acks: Vec<u64>,
     /// When it last wrote, for the keep-alive.
     pub(super) last_write: Instant,
-    /// Waits between reconnection attempts.
-    pub(super) backoff: Backoff,
+    /// The keep-alive of this connection: asked for, or the broker's Server Keep Alive.
+    pub(super) keep_alive: Duration,
+    /// The in-flight window of this connection: `inflight`, or the broker's Receive
+    /// Maximum when lower [MQTT-3.3.4-7].
+    pub(super) window: usize,
+    /// Waits between reconnection attempts, and the kicks in a row.
+    pub(super) steady: Steady,
 }
 
 impl<'s> Live<'s> {
@@ -131,8 +138,21 @@ impl<'s> Live<'s> {
             lags: Vec::new(),
             acks: Vec::new(),
             last_write: Instant::now(),
-            backoff: Backoff::default(),
+            keep_alive: s.keep_alive,
+            window: s.inflight,
+            steady: Steady::default(),
         }
+    }
+
+    /// A connection opened with this CONNACK: keep its keep-alive and window.
+    pub(super) fn honour(&mut self, c: &Connack) {
+        self.keep_alive = c
+            .server_keep_alive
+            .map_or(self.s.keep_alive, |k| Duration::from_secs(k.into()));
+        self.window = c
+            .receive_maximum
+            .map_or(self.s.inflight, |r| self.s.inflight.min(r.into()));
+        self.steady.connected();
     }
 
     /// One pass of the session's loop; `Break` when released.
@@ -165,7 +185,7 @@ impl<'s> Live<'s> {
 
     /// Room in the in-flight window beside `k` messages about to be written.
     pub(super) fn window_open(&self, k: usize) -> bool {
-        self.s.qos == 0 || self.log.pending.len() + k < self.s.inflight
+        self.s.qos == 0 || self.log.pending.len() + k < self.window
     }
 
     /// Connected, the gate open, and room in the window.
@@ -173,11 +193,15 @@ impl<'s> Live<'s> {
         self.up && *self.gate.borrow() && self.window_open(0)
     }
 
-    /// Connect again: full jitter over an exponential backoff, then a slot from the
-    /// run's pacer, so a fleet coming back to a restarted broker arrives as a ramp.
+    /// Connect again: full jitter over an exponential backoff (which starts over only
+    /// once a connection has stayed up, `steady`), then a slot from the run's pacer, so
+    /// a fleet coming back to a restarted broker arrives as a ramp.
     async fn reconnect(&mut self, release: &mut watch::Receiver<bool>) {
         let s = self.s;
-        let wait = self.backoff.next_wait();
+        if s.observed.stopped() {
+            return;
+        }
+        let wait = self.steady.next_wait();
         let permit = tokio::select! {
             p = async {
                 tokio::time::sleep(wait).await;
@@ -187,12 +211,12 @@ impl<'s> Live<'s> {
         };
         let attempt = tokio::time::timeout(s.connect_timeout, s.dial.open()).await;
         drop(permit);
-        let c = &self.counters;
+        let c = self.counters.clone();
         match attempt {
-            Ok(Ok(stream)) => {
+            Ok(Ok((stream, connack))) => {
                 self.stream = stream;
                 self.up = true;
-                self.backoff.reset();
+                self.honour(&connack);
                 c.connections.fetch_add(1, Ordering::Relaxed);
                 c.reconnects.fetch_add(1, Ordering::Relaxed);
                 self.rlen = 0;
@@ -212,7 +236,7 @@ impl<'s> Live<'s> {
             && (self.writable() || s.policy == BufferPolicy::BlockDevice);
         let next_due = (self.m < s.messages && !blocked)
             .then(|| self.start + Duration::from_micros(s.due_us(self.m)));
-        let ping_every = s.keep_alive / 2;
+        let ping_every = self.keep_alive / 2;
         let ping_at = self.last_write + ping_every;
         let gate_open = *self.gate.borrow();
         tokio::select! {
@@ -227,13 +251,18 @@ impl<'s> Live<'s> {
         ControlFlow::Continue(())
     }
 
-    /// The connection is gone. QoS 1/2 messages awaiting acknowledgement go back to
-    /// the front of the queue, in order, to be written again on the next connection.
-    pub(super) fn lost_connection(&mut self) {
+    /// The connection is gone (by a DISCONNECT with reason `kick`, when there was one).
+    /// QoS 1/2 messages awaiting acknowledgement go back to the front of the queue, in
+    /// order, to be written again on the next connection. The same kick again and again
+    /// before the session ever stayed up ends the run.
+    pub(super) fn lost_connection(&mut self, kick: Option<u8>) {
         if self.up {
             self.up = false;
             self.counters.connections.fetch_sub(1, Ordering::Relaxed);
             self.counters.errors.fetch_add(1, Ordering::Relaxed);
+            if let Some((code, times)) = self.steady.lost(kick) {
+                self.s.observed.kicked(code, times);
+            }
         }
         while let Some(p) = self.log.pending.pop_back() {
             self.log.queue.push_front(Queued {

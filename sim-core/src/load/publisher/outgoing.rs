@@ -178,7 +178,7 @@ impl Live<'_> {
             // Written into a dead socket: the queue keeps them, to go again.
             self.taken.clear();
             self.lags.clear();
-            self.lost_connection();
+            self.lost_connection(None);
             return false;
         }
         self.last_write = Instant::now();

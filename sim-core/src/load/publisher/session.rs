@@ -1,8 +1,10 @@
 //! One publishing session: its schedule, its socket, its in-flight window.
 
 use crate::load::buffer::{BufferPolicy, Dropped};
+use crate::load::codec::connack::Connack;
 use crate::load::dial::{Dial, Stream};
 use crate::load::error::LinkError;
+use crate::load::observed::Observed;
 use crate::load::pacer::Pacer;
 use crate::load::payload::HEADER;
 
@@ -37,11 +39,13 @@ pub(crate) struct PubSession {
     pub step_us: u64,
     /// µs from the session's start to its first message.
     pub offset_us: u64,
-    /// Keep-alive: a PINGREQ when nothing was written for half of it.
+    /// Keep-alive asked for in CONNECT: a PINGREQ when nothing was written for half of
+    /// it (the broker's Server Keep Alive replaces it).
     pub keep_alive: Duration,
     /// Give up a connection attempt after this long.
     pub connect_timeout: Duration,
-    /// Most QoS 1/2 messages awaiting acknowledgement.
+    /// Most QoS 1/2 messages awaiting acknowledgement (the broker's Receive Maximum
+    /// lowers it).
     pub inflight: usize,
     /// Most messages waiting to be written (all devices of the session together).
     pub buffer: usize,
@@ -55,6 +59,8 @@ pub(crate) struct PubSession {
     pub gate: watch::Receiver<bool>,
     /// Spaces reconnection attempts over the run.
     pub pacer: Arc<Pacer>,
+    /// What the run's sessions saw of the broker.
+    pub observed: Arc<Observed>,
 }
 
 /// What a session did.
@@ -97,7 +103,7 @@ impl PubSession {
 
     /// Connect, retrying with backoff until the connect timeout; a refusal or a TLS
     /// failure ends it at once.
-    pub(crate) async fn first_open(&self) -> Option<Stream> {
+    pub(crate) async fn first_open(&self) -> Option<(Stream, Connack)> {
         let deadline = Instant::now() + self.connect_timeout;
         let mut backoff = Backoff::default();
         loop {

@@ -1,6 +1,7 @@
 //! The report of `twin load conn` and the merge of its shard reports.
 
 use crate::load::error::LoadError;
+use crate::load::report::conformance::{BrokerLimits, ReasonCount, add_reasons};
 use crate::load::report::histograms::{add_histograms, one};
 use crate::measure::{Latency, histogram_to_base64, round4};
 use hdrhistogram::Histogram;
@@ -38,6 +39,14 @@ pub struct ConnReport {
     pub refused_codes: BTreeMap<u8, u64>,
     /// Sessions still up at the end of the hold.
     pub held: u64,
+    /// Sessions that dropped during the hold (the broker's DISCONNECT reasons are in
+    /// `broker_reasons`).
+    #[serde(default)]
+    pub dropped: u64,
+    /// The keep-alive the sessions kept, seconds: `--keep-alive`, or the broker's
+    /// Server Keep Alive when it sent one (the sessions ping at half of it).
+    #[serde(default)]
+    pub keep_alive_s: u64,
     /// TCP connect + CONNECT → CONNACK latency.
     pub connect_ms: Option<Latency>,
     /// Seconds from the first attempt to the last CONNACK.
@@ -55,6 +64,13 @@ pub struct ConnReport {
     /// base64), so `twin report merge` adds shards exactly.
     #[serde(default)]
     pub histograms: BTreeMap<String, String>,
+    /// What the broker's CONNACK announced (MQTT 5 properties; all `null` from a 3.1.1
+    /// broker).
+    #[serde(default)]
+    pub broker_limits: BrokerLimits,
+    /// Every DISCONNECT the broker sent a held session, by reason code.
+    #[serde(default)]
+    pub broker_reasons: Vec<ReasonCount>,
 }
 
 /// Add shard reports of one `twin load conn` into one: counts add, the connect
@@ -73,6 +89,8 @@ pub fn merge_conn(reports: &[ConnReport]) -> Result<ConnReport, LoadError> {
         out.held,
     ) = (0, 0, 0, 0, 0);
     out.refused_codes.clear();
+    out.dropped = 0;
+    out.broker_reasons = Vec::new();
     out.ramp_seconds = 0.0;
     let mut rss_kib = Some(0u64);
     let mut rss_weighted = Some(0.0f64);
@@ -103,6 +121,8 @@ pub fn merge_conn(reports: &[ConnReport]) -> Result<ConnReport, LoadError> {
         out.failed += r.failed;
         out.refused += r.refused;
         out.held += r.held;
+        out.dropped += r.dropped;
+        add_reasons(&mut out.broker_reasons, &r.broker_reasons);
         for (code, k) in &r.refused_codes {
             *out.refused_codes.entry(*code).or_default() += k;
         }
@@ -162,6 +182,10 @@ mod tests {
                 0.0
             }),
             histograms: BTreeMap::from([("connect".into(), histogram_to_base64(&h))]),
+            dropped: 0,
+            keep_alive_s: 60,
+            broker_limits: BrokerLimits::default(),
+            broker_reasons: Vec::new(),
         }
     }
 

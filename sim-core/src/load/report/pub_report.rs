@@ -2,6 +2,7 @@
 
 use crate::load::buffer::Dropped;
 use crate::load::error::LoadError;
+use crate::load::report::conformance::{BrokerLimits, ReasonCount, add_reasons};
 use crate::load::report::histograms::{add_histograms, one};
 use crate::measure::{Latency, histogram_to_base64, round4};
 use hdrhistogram::Histogram;
@@ -49,8 +50,25 @@ pub struct LoadReport {
     /// Devices at least one of whose messages came back.
     #[serde(default)]
     pub devices_seen: u64,
-    /// QoS.
+    /// QoS asked for.
     pub qos: u8,
+    /// The QoS the messages got: `qos`, or less when the broker granted less (a SUBACK
+    /// granting less, a PUBACK to a QoS 2 publish, or `--downgrade-qos` under its
+    /// Maximum QoS).
+    #[serde(default)]
+    pub qos_granted: u8,
+    /// Acknowledgements and grants below the QoS they acknowledge (PUBACKs to QoS 2
+    /// publishes, SUBACKs granting less than asked).
+    #[serde(default)]
+    pub downgraded: u64,
+    /// Why the run published at `qos_granted` rather than `qos` (`--downgrade-qos`
+    /// under the broker's limit), when it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub downgrade: Option<String>,
+    /// The in-flight window each session used: `--inflight`, or the broker's Receive
+    /// Maximum when lower.
+    #[serde(default)]
+    pub inflight: u64,
     /// Payload bytes (with `--payload`, the template's length; each message adds its
     /// `"twl"` member).
     pub size: u64,
@@ -93,6 +111,29 @@ pub struct LoadReport {
     /// The histograms behind the percentiles (µs, HdrHistogram V2 deflate, base64), so
     /// `twin report merge` adds shards exactly.
     pub histograms: BTreeMap<String, String>,
+    /// What the broker's CONNACK announced (MQTT 5 properties; all `null` from a 3.1.1
+    /// broker).
+    #[serde(default)]
+    pub broker_limits: BrokerLimits,
+    /// Every DISCONNECT and non-zero reason code the broker sent, by packet and code.
+    #[serde(default)]
+    pub broker_reasons: Vec<ReasonCount>,
+    /// Why the broker ended the run, when it did (the same DISCONNECT reason to a session
+    /// again and again before it ever stayed up); the command then exits 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped_by: Option<String>,
+}
+
+impl LoadReport {
+    /// `qos_granted`, reading a report written before the key existed (0 there, with
+    /// nothing downgraded) as `qos`: only a downgrade lowers it.
+    pub fn granted(&self) -> u8 {
+        if self.downgraded == 0 && self.downgrade.is_none() {
+            self.qos
+        } else {
+            self.qos_granted
+        }
+    }
 }
 
 /// Add shard reports of one `twin load pub` into one: counts and histograms add (so
@@ -116,6 +157,9 @@ pub fn merge(reports: &[LoadReport]) -> Result<LoadReport, LoadError> {
     out.cpu_seconds = 0.0;
     out.wall_seconds = 0.0;
     out.generator_behind = false;
+    out.downgraded = 0;
+    out.qos_granted = first.granted();
+    out.broker_reasons = Vec::new();
     let mut hists: BTreeMap<String, Histogram<u64>> = BTreeMap::new();
     for r in reports {
         if r.command != first.command || r.qos != first.qos {
@@ -142,6 +186,18 @@ pub fn merge(reports: &[LoadReport]) -> Result<LoadReport, LoadError> {
         out.cpu_seconds += r.cpu_seconds;
         out.wall_seconds = out.wall_seconds.max(r.wall_seconds);
         out.generator_behind |= r.generator_behind;
+        out.downgraded += r.downgraded;
+        out.qos_granted = out.qos_granted.min(r.granted());
+        if r.inflight > 0 {
+            out.inflight = match out.inflight {
+                0 => r.inflight,
+                w => w.min(r.inflight),
+            };
+        }
+        add_reasons(&mut out.broker_reasons, &r.broker_reasons);
+        if out.stopped_by.is_none() {
+            out.stopped_by.clone_from(&r.stopped_by);
+        }
         add_histograms(&mut hists, &r.histograms)?;
     }
     let get = |n: &str| hists.get(n).and_then(Latency::of);

@@ -1,5 +1,6 @@
 //! The report of `twin load sub`.
 
+use crate::load::report::conformance::{BrokerLimits, ReasonCount};
 use crate::measure::Latency;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -41,8 +42,17 @@ pub struct SubReport {
     pub subscribed: u64,
     /// The topic filter.
     pub filter: String,
-    /// QoS.
+    /// QoS asked for.
     pub qos: u8,
+    /// The QoS the messages got: `qos`, or less when the broker granted less (a SUBACK
+    /// granting less, a PUBACK to a QoS 2 publish, or `--downgrade-qos` under its
+    /// Maximum QoS).
+    #[serde(default)]
+    pub qos_granted: u8,
+    /// Acknowledgements and grants below the QoS they acknowledge (PUBACKs to QoS 2
+    /// publishes, SUBACKs granting less than asked).
+    #[serde(default)]
+    pub downgraded: u64,
     /// Seconds listened.
     pub wall_seconds: f64,
     /// Counts over all subscribers.
@@ -55,4 +65,15 @@ pub struct SubReport {
     pub latency_ms: Option<Latency>,
     /// The histogram behind it (µs, HdrHistogram V2 deflate, base64).
     pub histograms: BTreeMap<String, String>,
+    /// What the broker's CONNACK announced (MQTT 5 properties; all `null` from a 3.1.1
+    /// broker).
+    #[serde(default)]
+    pub broker_limits: BrokerLimits,
+    /// Every DISCONNECT and non-zero reason code the broker sent, by packet and code.
+    #[serde(default)]
+    pub broker_reasons: Vec<ReasonCount>,
+    /// Why the broker ended the run, when it did (the same DISCONNECT reason to a session
+    /// again and again before it ever stayed up); the command then exits 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped_by: Option<String>,
 }

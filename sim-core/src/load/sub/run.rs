@@ -5,12 +5,14 @@ use crate::load::codec::connect::connect_packet;
 use crate::load::codec::subscribe::subscribe_packet;
 use crate::load::dial::{Target, bad_input};
 use crate::load::error::LinkError;
+use crate::load::observed::Observed;
+use crate::load::report::BrokerLimits;
 use crate::load::report::{SubCounts, SubReport};
 use crate::load::sampler::{Interval, LoadCounters, spawn_sampler};
 use crate::load::shard::run_tag;
 use crate::load::sub::spec::SubSpec;
 use crate::load::sub::tally::{SharedTally, Tally};
-use crate::load::subscriber::{SubFailure, SubSession};
+use crate::load::subscriber::{SubFailure, SubSession, Subscribed};
 use crate::measure::{Latency, histogram_to_base64, latency_histogram, round4};
 use crate::run::RunError;
 use hdrhistogram::Histogram;
@@ -26,7 +28,7 @@ struct Listener {
     /// Its session's task.
     task: JoinHandle<()>,
     /// `Ok` at its first SUBACK, or why the broker refused it.
-    ready: oneshot::Receiver<Result<(), SubFailure>>,
+    ready: oneshot::Receiver<Result<Subscribed, SubFailure>>,
     /// Ends its session.
     release: watch::Sender<bool>,
     /// What it counted.
@@ -44,20 +46,9 @@ pub async fn subscribe(
     let target = Target::open(spec.broker.as_deref(), &spec.security, sessions.len(), &[]).await?;
     let counters = Arc::new(LoadCounters::default());
     let interval_hist = Arc::new(Mutex::new(latency_histogram()));
-    let sampler = intervals.map(|tx| {
-        let h = interval_hist.clone();
-        spawn_sampler(counters.clone(), Instant::now(), tx, move || {
-            match h.lock() {
-                Ok(mut h) => {
-                    let out = h.clone();
-                    h.reset();
-                    out
-                }
-                Err(_) => latency_histogram(),
-            }
-        })
-    });
+    let sampler = intervals.map(|tx| sampler(&counters, &interval_hist, tx));
     let tag = run_tag();
+    let observed = Arc::new(Observed::new(spec.qos));
     let mut listeners = Vec::with_capacity(sessions.len());
     for s in sessions.clone() {
         let shared = SharedTally {
@@ -70,22 +61,24 @@ pub async fn subscribe(
             &target,
             format!("twin-sub-{tag}-{s}"),
             shared,
+            observed.clone(),
         )?);
     }
-    let subscribed = match wait_subscribed(&mut listeners, spec.connect_timeout, &stop).await {
-        Ok(n) => n,
-        Err(why) => {
-            for l in &listeners {
-                l.task.abort();
+    let (subscribed, limits) =
+        match wait_subscribed(&mut listeners, spec.connect_timeout, &stop).await {
+            Ok(n) => n,
+            Err(why) => {
+                for l in &listeners {
+                    l.task.abort();
+                }
+                return Err(RunError::Refused {
+                    url: target.url,
+                    why,
+                });
             }
-            return Err(RunError::Refused {
-                url: target.url,
-                why,
-            });
-        }
-    };
+        };
     let listen_start = Instant::now();
-    hold(&listeners, listen_start + spec.duration, &stop).await;
+    hold(&listeners, listen_start + spec.duration, &stop, &observed).await;
     let (counts, latency, publishers) = collect(listeners).await;
     if let Some(s) = sampler {
         s.abort();
@@ -101,12 +94,36 @@ pub async fn subscribe(
         subscribed,
         filter: spec.filter.clone(),
         qos: spec.qos,
+        qos_granted: observed.qos_granted(),
+        downgraded: observed.downgraded(),
         wall_seconds: round4(wall),
         received_per_s: round4(counts.received as f64 / wall.max(1e-3)),
         messages: counts,
         publishers,
         latency_ms: Latency::of(&latency),
         histograms: BTreeMap::from([("latency".to_string(), histogram_to_base64(&latency))]),
+        broker_limits: limits,
+        broker_reasons: observed.reasons(),
+        stopped_by: observed.stopped_by(),
+    })
+}
+
+/// The sampler: an [`Interval`] a second, with the latency recorded since the last.
+fn sampler(
+    counters: &Arc<LoadCounters>,
+    interval_hist: &Arc<Mutex<Histogram<u64>>>,
+    tx: mpsc::UnboundedSender<Interval>,
+) -> JoinHandle<()> {
+    let h = interval_hist.clone();
+    spawn_sampler(counters.clone(), Instant::now(), tx, move || {
+        match h.lock() {
+            Ok(mut h) => {
+                let out = h.clone();
+                h.reset();
+                out
+            }
+            Err(_) => latency_histogram(),
+        }
     })
 }
 
@@ -116,6 +133,7 @@ fn listen(
     target: &Target,
     client_id: String,
     shared: SharedTally,
+    observed: Arc<Observed>,
 ) -> Result<Listener, RunError> {
     let v5 = spec.protocol.is_v5();
     let keep_alive = Duration::from_secs(30);
@@ -126,6 +144,15 @@ fn listen(
         v5,
         subscribe: subscribe_packet(1, &spec.filter, spec.qos, v5).map_err(bad_input)?,
         keep_alive,
+        qos: spec.qos,
+        shared: spec.filter.starts_with("$share/").then(|| {
+            format!(
+                "the filter {} is a shared subscription; subscribe without $share/",
+                spec.filter
+            )
+        }),
+        wildcard: spec.filter.contains(['+', '#']),
+        observed,
         connect_timeout: spec.connect_timeout,
         gate: None,
         counters: Some(shared.counters.clone()),
@@ -150,19 +177,24 @@ fn listen(
 }
 
 /// Wait until every subscriber is subscribed, the connect timeout passes, or `stop`:
-/// how many are; `Err(why)` when the broker refused one. Those not subscribed by then
-/// give up (released), as a session that never got in.
+/// how many are, and what the first one's CONNACK announced; `Err(why)` when the broker
+/// refused one. Those not subscribed by then give up (released), as a session that
+/// never got in.
 async fn wait_subscribed(
     listeners: &mut [Listener],
     timeout: Duration,
     stop: &AtomicBool,
-) -> Result<u64, String> {
+) -> Result<(u64, BrokerLimits), String> {
     let give_up = Instant::now() + timeout;
     let mut subscribed = 0;
+    let mut limits = None;
     for l in listeners.iter_mut() {
         loop {
             match l.ready.try_recv() {
-                Ok(Ok(())) => subscribed += 1,
+                Ok(Ok(s)) => {
+                    subscribed += 1;
+                    limits.get_or_insert_with(|| BrokerLimits::from(&s.connack));
+                }
                 Ok(Err(why)) => return Err(refusal(&why)),
                 Err(oneshot::error::TryRecvError::Empty)
                     if Instant::now() < give_up && !stop.load(Ordering::Relaxed) =>
@@ -177,13 +209,15 @@ async fn wait_subscribed(
             break;
         }
     }
-    Ok(subscribed)
+    Ok((subscribed, limits.unwrap_or_default()))
 }
 
-/// Listen until `until`, `stop`, or every session has ended by itself (its count).
-async fn hold(listeners: &[Listener], until: Instant, stop: &AtomicBool) {
+/// Listen until `until`, `stop`, the broker ended the run, or every session has ended
+/// by itself (its count).
+async fn hold(listeners: &[Listener], until: Instant, stop: &AtomicBool, kicked: &Observed) {
     while Instant::now() < until
         && !stop.load(Ordering::Relaxed)
+        && !kicked.stopped()
         && listeners.iter().any(|l| !l.task.is_finished())
     {
         let left = until.saturating_duration_since(Instant::now());

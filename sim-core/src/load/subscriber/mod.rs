@@ -16,4 +16,4 @@ mod gate;
 mod session;
 
 pub(crate) use gate::SubGate;
-pub(crate) use session::{Batch, SubFailure, SubOutcome, SubSession};
+pub(crate) use session::{Batch, SubFailure, SubOutcome, SubSession, Subscribed};

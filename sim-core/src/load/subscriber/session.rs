@@ -1,12 +1,14 @@
 //! One counting subscriber session: connect, subscribe, read, answer, reconnect.
 
 use crate::load::codec::ack::{PINGREQ, puback, pubcomp, pubrec};
+use crate::load::codec::connack::Connack;
 use crate::load::codec::sub_incoming::{self, SubIncoming};
 use crate::load::dial::{self, Dial, Stream};
-use crate::load::error::LinkError;
+use crate::load::error::{LinkError, reason_name};
+use crate::load::observed::Observed;
 use crate::load::sampler::LoadCounters;
+use crate::load::steady::Steady;
 use crate::load::subscriber::gate::SubGate;
-use crate::transport::backoff::Backoff;
 use std::ops::{ControlFlow, Range};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -23,8 +25,19 @@ pub(crate) struct SubSession {
     pub v5: bool,
     /// SUBSCRIBE, sent after every CONNACK.
     pub subscribe: Vec<u8>,
-    /// Keep-alive: a PINGREQ when nothing was written for half of it.
+    /// Keep-alive asked for in CONNECT: a PINGREQ when nothing was written for half of
+    /// it (the broker's Server Keep Alive replaces it).
     pub keep_alive: Duration,
+    /// The QoS the subscription asks for: a SUBACK granting less is a downgrade.
+    pub qos: u8,
+    /// The filter is a shared subscription (`$share/...`): why, for the error when the
+    /// broker announces Shared Subscription Available 0.
+    pub shared: Option<String>,
+    /// The filter holds a wildcard (`+`, `#`): refused when the broker announces
+    /// Wildcard Subscription Available 0.
+    pub wildcard: bool,
+    /// What the run's sessions saw of the broker.
+    pub observed: Arc<Observed>,
     /// Give up a connection attempt after this long.
     pub connect_timeout: Duration,
     /// Told when this session's subscription starts and ends (`load pub` holds its
@@ -61,6 +74,16 @@ impl<'a> Batch<'a> {
     }
 }
 
+/// A subscriber's first subscription: the CONNACK of its connection, and the QoS the
+/// SUBACK granted.
+#[derive(Debug, Clone)]
+pub(crate) struct Subscribed {
+    /// What the broker announced.
+    pub connack: Connack,
+    /// The QoS granted.
+    pub granted: u8,
+}
+
 /// Why a subscriber gave up before its first subscription.
 #[derive(Debug)]
 pub(crate) enum SubFailure {
@@ -68,6 +91,11 @@ pub(crate) enum SubFailure {
     Connect(LinkError),
     /// The broker refused the subscription.
     Subscription,
+    /// The broker announced it does not support what the subscription needs.
+    Unsupported(String),
+    /// The broker sent DISCONNECT with this reason code again and again, each time
+    /// before the session stayed up.
+    Kicked(u8),
 }
 
 impl std::fmt::Display for SubFailure {
@@ -75,6 +103,13 @@ impl std::fmt::Display for SubFailure {
         match self {
             SubFailure::Connect(e) => write!(f, "{e}"),
             SubFailure::Subscription => write!(f, "the broker refused the subscription"),
+            SubFailure::Unsupported(why) => write!(f, "{why}"),
+            SubFailure::Kicked(code) => write!(
+                f,
+                "the broker sent DISCONNECT with reason code {code:#04x} ({}) to the \
+                 subscriber each time it connected",
+                reason_name(*code)
+            ),
         }
     }
 }
@@ -90,13 +125,18 @@ enum Ended {
 /// A session's state across its connections.
 struct Link {
     /// Told once: at the first SUBACK, or why there will be none.
-    ready: Option<oneshot::Sender<Result<(), SubFailure>>>,
+    ready: Option<oneshot::Sender<Result<Subscribed, SubFailure>>>,
     /// What the caller gets back.
     outcome: SubOutcome,
     /// A later connection is a reconnect.
     connected_once: bool,
-    /// Waits between attempts.
-    backoff: Backoff,
+    /// Waits between attempts, and the kicks in a row.
+    steady: Steady,
+    /// The current connection's CONNACK, and its keep-alive.
+    connack: Connack,
+    keep_alive: Duration,
+    /// The reason code of the DISCONNECT that ended the connection, if one did.
+    kick: Option<u8>,
     /// What the socket gave; `rlen` bytes of it not parsed yet.
     rbuf: Vec<u8>,
     rlen: usize,
@@ -116,7 +156,7 @@ impl SubSession {
     /// `Ok` at the first SUBACK, or why the broker will not have this subscriber.
     pub async fn run<F>(
         self,
-        ready: oneshot::Sender<Result<(), SubFailure>>,
+        ready: oneshot::Sender<Result<Subscribed, SubFailure>>,
         mut release: watch::Receiver<bool>,
         mut handle: F,
     ) -> SubOutcome
@@ -127,7 +167,10 @@ impl SubSession {
             ready: Some(ready),
             outcome: SubOutcome::default(),
             connected_once: false,
-            backoff: Backoff::default(),
+            steady: Steady::default(),
+            connack: Connack::default(),
+            keep_alive: self.keep_alive,
+            kick: None,
             rbuf: vec![0u8; 64 * 1024],
             rlen: 0,
             wbuf: Vec::with_capacity(4096),
@@ -154,6 +197,14 @@ impl SubSession {
                 Ended::Lost => self.count_error(),
                 Ended::Stop => return link.outcome,
             }
+            if let Some((code, times)) = link.steady.lost(link.kick.take()) {
+                self.observed.kicked(code, times);
+                if let Some(r) = link.ready.take() {
+                    let _ = r.send(Err(SubFailure::Kicked(code)));
+                }
+                self.unsubscribed(&mut link);
+                return link.outcome;
+            }
         }
     }
 
@@ -166,12 +217,23 @@ impl SubSession {
     ) -> Result<Stream, ControlFlow<()>> {
         let opened = tokio::time::timeout(self.connect_timeout, self.dial.open()).await;
         match opened {
-            Ok(Ok(s)) => {
+            Ok(Ok((s, connack))) => {
+                if let Some(why) = self.unsupported(&connack) {
+                    let _ = tokio::time::timeout(Duration::from_secs(2), dial::close(s)).await;
+                    if let Some(r) = link.ready.take() {
+                        let _ = r.send(Err(SubFailure::Unsupported(why)));
+                    }
+                    return Err(ControlFlow::Break(()));
+                }
                 if link.connected_once {
                     link.outcome.reconnects += 1;
                 }
                 link.connected_once = true;
-                link.backoff.reset();
+                link.steady.connected();
+                link.keep_alive = connack
+                    .server_keep_alive
+                    .map_or(self.keep_alive, |k| Duration::from_secs(k.into()));
+                link.connack = connack;
                 return Ok(s);
             }
             Ok(Err(e @ (LinkError::Refused { .. } | LinkError::Tls(_)))) => {
@@ -186,7 +248,7 @@ impl SubSession {
         }
         self.count_error();
         tokio::select! {
-            _ = tokio::time::sleep(link.backoff.next_wait()) => {}
+            _ = tokio::time::sleep(link.steady.next_wait()) => {}
             _ = release.changed() => {}
         }
         Err(ControlFlow::Continue(()))
@@ -209,14 +271,14 @@ impl SubSession {
         let mut last_write = Instant::now();
         link.rlen = 0;
         loop {
-            let ping_at = last_write + self.keep_alive / 2;
+            let ping_at = last_write + link.keep_alive / 2;
             let mut ended = None;
             tokio::select! {
                 r = stream.read(&mut link.rbuf[link.rlen..]) => match r {
                     Ok(0) | Err(_) => return Ended::Lost,
                     Ok(n) => ended = self.take_in(link, n, handle),
                 },
-                _ = tokio::time::sleep_until(ping_at), if !self.keep_alive.is_zero() => {
+                _ = tokio::time::sleep_until(ping_at), if !link.keep_alive.is_zero() => {
                     link.wbuf.extend_from_slice(&PINGREQ);
                 }
                 r = release.changed() => {
@@ -283,6 +345,7 @@ impl SubSession {
         match p {
             SubIncoming::Publish { qos, pkid, payload } => {
                 link.ranges.push(payload);
+                link.steady.proven();
                 match qos {
                     1 => link.wbuf.extend_from_slice(&puback(pkid)),
                     2 => link.wbuf.extend_from_slice(&pubrec(pkid)),
@@ -290,25 +353,35 @@ impl SubSession {
                 }
             }
             SubIncoming::Release { pkid } => link.wbuf.extend_from_slice(&pubcomp(pkid)),
-            SubIncoming::SubAck { ok: true } => self.now_subscribed(link),
-            SubIncoming::SubAck { ok: false } => {
+            SubIncoming::SubAck { ok: true, granted } => self.now_subscribed(link, granted),
+            SubIncoming::SubAck { ok: false, granted } => {
+                self.observed.reason("SUBACK", granted);
                 if let Some(r) = link.ready.take() {
                     let _ = r.send(Err(SubFailure::Subscription));
                     return Some(Ended::Stop);
                 }
             }
-            SubIncoming::Disconnect => return Some(Ended::Lost),
+            SubIncoming::Disconnect { reason } => {
+                self.observed.reason("DISCONNECT", reason);
+                link.kick = Some(reason);
+                return Some(Ended::Lost);
+            }
             SubIncoming::Other => {}
         }
         None
     }
 
-    /// A SUBACK: count the subscription once per connection, and say so at the first.
-    fn now_subscribed(&self, link: &mut Link) {
+    /// A SUBACK granting `granted`: count the subscription once per connection (a grant
+    /// below the asked QoS as a downgrade), and say so at the first.
+    fn now_subscribed(&self, link: &mut Link, granted: u8) {
         if link.subscribed {
             return;
         }
         link.subscribed = true;
+        if granted < self.qos {
+            self.observed
+                .downgrade(granted, "a SUBACK granted less than the subscription asked");
+        }
         if let Some(g) = &self.gate {
             g.subscribed();
         }
@@ -316,7 +389,10 @@ impl SubSession {
             c.connections.fetch_add(1, Ordering::Relaxed);
         }
         if let Some(r) = link.ready.take() {
-            let _ = r.send(Ok(()));
+            let _ = r.send(Ok(Subscribed {
+                connack: link.connack.clone(),
+                granted,
+            }));
         }
     }
 
@@ -332,6 +408,24 @@ impl SubSession {
         if let Some(c) = &self.counters {
             c.connections.fetch_sub(1, Ordering::Relaxed);
         }
+    }
+
+    /// What the broker's CONNACK says it does not support of this subscription, worded
+    /// for the user; `None` when it supports all of it.
+    fn unsupported(&self, c: &Connack) -> Option<String> {
+        if let Some(why) = &self.shared
+            && c.shared_available == Some(false)
+        {
+            return Some(format!(
+                "the broker does not support shared subscriptions (CONNACK Shared \
+                 Subscription Available 0): {why}"
+            ));
+        }
+        (self.wildcard && c.wildcard_available == Some(false)).then(|| {
+            "the broker does not support wildcard subscriptions (CONNACK Wildcard \
+             Subscription Available 0): subscribe to a topic without + or #"
+                .to_string()
+        })
     }
 
     fn count_error(&self) {

@@ -24,6 +24,10 @@ pub fn main(args: &LoadPubArgs) -> anyhow::Result<u8> {
     if interrupted {
         return Ok(EXIT_INTERRUPTED);
     }
+    if let Some(why) = &report.stopped_by {
+        eprintln!("error: broker {}: {why}", report.broker.url);
+        return Ok(EXIT_FAILED);
+    }
     if report.connect.failed > 0 {
         eprintln!(
             "{} sessions never connected: their devices published nothing",
@@ -75,6 +79,7 @@ fn spec(args: &LoadPubArgs) -> anyhow::Result<LoadSpec> {
         buffer_bytes: args.buffer_bytes.max(1),
         buffer_policy: args.buffer_policy,
         persistent: args.persistent,
+        downgrade_qos: args.downgrade_qos,
         subscribers: args.subscribers,
         payload: args.payload.as_deref().map(payload_template).transpose()?,
     })

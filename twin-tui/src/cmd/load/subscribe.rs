@@ -22,6 +22,10 @@ pub fn main(args: &LoadSubArgs) -> anyhow::Result<u8> {
     if interrupted {
         return Ok(EXIT_INTERRUPTED);
     }
+    if let Some(why) = &report.stopped_by {
+        eprintln!("error: broker {}: {why}", report.broker.url);
+        return Ok(EXIT_FAILED);
+    }
     Ok(if report.subscribed < report.clients {
         EXIT_FAILED
     } else {
