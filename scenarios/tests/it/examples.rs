@@ -80,6 +80,20 @@ fn quickstart_is_small_and_every_device_sends_twenty_messages() {
 }
 
 #[test]
+fn day_1000_is_a_day_of_a_thousand_devices_of_ten_models_unpaced() {
+    let s = example("day-1000");
+    assert_eq!(s.devices.len(), 1000);
+    assert_eq!((s.duration, s.speed), (86_400.0, Speed::Max));
+    let mut kinds: Vec<ModelKind> = s.devices.iter().map(|d| d.model.kind()).collect();
+    kinds.sort_by_key(|k| k.name());
+    kinds.dedup();
+    assert_eq!(kinds.len(), 10, "{kinds:?}");
+    // A message a simulated minute from each: 1,440,000 in the day.
+    let day = s.expected_msgs_per_sim_second() * s.duration;
+    assert!((day - 1_440_000.0).abs() < 1e-3, "{day}");
+}
+
+#[test]
 fn load_10k_is_ten_thousand_messages_a_second_at_qos_1() {
     let s = example("load-10k");
     assert_eq!(s.devices.len(), 10_000);
