@@ -3,7 +3,7 @@
 //!
 //! The sim counts a message in when it puts it in the outbox ([`Window::handed`]); it
 //! is retired when ingest sees it, when the dispatcher could not send it, or when it is
-//! written off as lost (see `transport::dispatch::SendLog::write_off`). The sim thread
+//! written off as lost (see `transport::send_log`). The sim thread
 //! holds its clock while [`Window::must_hold`] says so: while the run has `limit`
 //! messages in flight, or one device has `per_device` in flight (its session's request
 //! queue would overflow next). So the sim never outruns the pipeline, and a broker's
@@ -112,6 +112,21 @@ impl Window {
         self.retire(device);
     }
 
+    /// A message written off came back after all: no longer counted as written off
+    /// (it was retired when it was written off).
+    pub fn unwrite(&self) {
+        let _ = self
+            .written_off
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| v.checked_sub(1));
+    }
+
+    /// Messages of `device` in flight now.
+    pub fn device_in_flight(&self, device: u32) -> u32 {
+        self.devices
+            .get(device as usize)
+            .map_or(0, |d| d.load(Ordering::Acquire))
+    }
+
     /// Messages in flight now.
     pub fn in_flight(&self) -> u64 {
         let retired = self.retired.load(Ordering::Acquire);
@@ -145,7 +160,7 @@ mod tests {
 
     #[test]
     fn the_window_holds_at_its_limit_and_at_a_devices_share() {
-        let w = Window::new(3, 4, 2);
+        let w = Window::new(4, 4, 2);
         w.handed(0);
         w.handed(1);
         w.handed(2);
@@ -154,7 +169,7 @@ mod tests {
         assert!(w.must_hold(0.0), "device 2 has its share in flight");
         w.retire(2);
         assert!(!w.must_hold(0.0));
-        w.handed(0);
+        w.handed(3);
         assert_eq!(w.in_flight(), 4);
         assert!(w.must_hold(0.0), "four in flight of four");
         w.write_off(1);

@@ -2,20 +2,20 @@
 //! are written off so the window does not shrink for good, and a pipeline that has
 //! delivered nothing for a while is named in a warning.
 //!
-//! A message is lost (for the window) once messages sent [`GRACE`] after it have come
-//! back: one broker keeps a publisher's order, and two seconds is far beyond the skew
-//! between sessions. When nothing at all comes back (a broker stopped with SIGSTOP, a
-//! broker that refuses the fleet's publishes), nothing is written off and the sim holds,
-//! so a stalled broker loses nothing; only after `stall_after` without a single message
-//! is everything sent before then written off, with a warning, so the run still ends
-//! (and again after each further `stall_after` of silence).
+//! A message is lost (for the window) once it is [`GRACE`] old and a message sent after
+//! it has come back (see `transport::send_log` for the rule by device). When nothing at
+//! all comes back (a broker stopped with SIGSTOP, a broker that refuses the fleet's
+//! publishes), nothing is written off and the sim holds, so a stalled broker loses
+//! nothing; only after `stall_after` without a single message is everything sent before
+//! then written off, with a warning, so the run still ends (and again after each
+//! further `stall_after` of silence). A record written off stays a while: a message
+//! that comes back late still counts, with its latency.
 
 use crate::transport::dispatch::SendLog;
 use crate::wire::unix_us;
 use std::time::{Duration, Instant};
 
-/// How much later a message must have been sent, and come back, before an earlier one
-/// still in flight is written off.
+/// How old a message in flight must be, with a later one back, to be written off.
 pub(super) const GRACE: Duration = Duration::from_secs(2);
 
 /// The shortest `stall_after`: the run's drain timeout, but never less than this (the
@@ -46,7 +46,7 @@ impl FlowWatch {
         let Some(window) = log.window() else {
             return;
         };
-        log.write_off(GRACE.as_micros() as u64, None);
+        log.write_off(unix_us(), GRACE.as_micros() as u64, None);
         let retired = window.retired();
         if retired != self.last_retired || window.in_flight() == 0 {
             self.last_retired = retired;
@@ -58,7 +58,7 @@ impl FlowWatch {
             return;
         }
         let before = unix_us().saturating_sub(self.stall_after.as_micros() as u64);
-        let n = log.write_off(0, Some(before));
+        let n = log.write_off(unix_us(), 0, Some(before));
         // Again after another `stall_after` of silence; the warning once per silence.
         self.moved_at = Instant::now();
         if std::mem::replace(&mut self.warned, true) {

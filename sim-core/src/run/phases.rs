@@ -35,7 +35,7 @@ pub async fn run(
     let mut run = Run::prepare(scenario, opts, progress, stop)?;
     let ingest = run.start_ingest().await?;
     let steer_rx = run.start_controller();
-    let (sessions, clients, cmd_rx) = run.start_sessions();
+    let (sessions, clients, cmd_rx) = run.start_sessions(ingest.send_log.window().cloned());
     if let Err(e) = run.wait_connected(&sessions).await {
         sessions.shut_down().await;
         ingest.stop.fire();

@@ -168,6 +168,7 @@ impl Run<'_> {
     /// commands they receive (for the sim).
     pub(super) fn start_sessions(
         &self,
+        window: Option<Arc<Window>>,
     ) -> (Sessions, Vec<AsyncClient>, mpsc::Receiver<InboundCommand>) {
         let (s, n) = (self.scenario, self.ids.len());
         let (cmd_tx, cmd_rx) = mpsc::channel(4096);
@@ -198,6 +199,7 @@ impl Run<'_> {
                 connect_permits: permits.clone(),
                 signal: signal.clone(),
                 shutdown: shutdown.clone(),
+                window: window.clone(),
             };
             tasks.push(tokio::spawn(session::run(ctx, eventloop)));
             clients.push(client);

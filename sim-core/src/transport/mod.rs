@@ -6,5 +6,6 @@ pub mod broker;
 pub mod dispatch;
 pub mod endpoint;
 pub mod retained;
+pub mod send_log;
 pub mod session;
 pub mod shutdown;

@@ -63,6 +63,9 @@ pub struct SessionCtx {
     pub signal: Arc<SessionSignal>,
     /// The run is over: send `offline`, DISCONNECT and end.
     pub shutdown: Shutdown,
+    /// The run's flow window: before going off line the session lets the device's
+    /// messages in flight through.
+    pub window: Option<Arc<crate::flow::Window>>,
 }
 
 /// Options for one device session: client id, keep-alive, last will `offline` retained;
@@ -116,6 +119,10 @@ pub async fn run(ctx: SessionCtx, mut eventloop: EventLoop) {
             return;
         }
         if !ctx.signal.want_online.load(Ordering::Acquire) {
+            // What the device published before it went off the air left it first.
+            if eventloop.network.is_some() {
+                settle(&ctx, &mut eventloop).await;
+            }
             // Drop the socket without DISCONNECT: the broker fires the last will.
             eventloop.network = None;
             eventloop.clean();
@@ -155,6 +162,25 @@ pub async fn run(ctx: SessionCtx, mut eventloop: EventLoop) {
                     _ = tokio::time::sleep(backoff.next_wait()) => {}
                 }
             }
+        }
+    }
+}
+
+/// Longest wait, before a session drops, for the device's messages still in flight.
+const SETTLE: Duration = Duration::from_secs(1);
+
+/// Poll until every message of the device is through (the flow window counts none in
+/// flight for it), at most [`SETTLE`]: a battery that dies after its last message, or a
+/// link that drops after one, sent it. Without a window there is nothing to wait for.
+async fn settle(ctx: &SessionCtx, eventloop: &mut EventLoop) {
+    let Some(window) = &ctx.window else {
+        return;
+    };
+    let deadline = tokio::time::Instant::now() + SETTLE;
+    while window.device_in_flight(ctx.index) > 0 && tokio::time::Instant::now() < deadline {
+        tokio::select! {
+            ev = eventloop.poll() => if ev.is_err() { return },
+            _ = tokio::time::sleep(Duration::from_millis(2)) => {}
         }
     }
 }
