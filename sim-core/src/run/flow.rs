@@ -2,20 +2,21 @@
 //! are written off so the window does not shrink for good, and a pipeline that has
 //! delivered nothing for a while is named in a warning.
 //!
-//! A message is lost (for the window) once it is [`GRACE`] old and a message sent after
-//! it has come back (see `transport::send_log` for the rule by device). When nothing at
-//! all comes back (a broker stopped with SIGSTOP, a broker that refuses the fleet's
-//! publishes), nothing is written off and the sim holds, so a stalled broker loses
-//! nothing; only after `stall_after` without a single message is everything sent before
-//! then written off, with a warning, so the run still ends (and again after each
-//! further `stall_after` of silence). A record written off stays a while: a message
-//! that comes back late still counts, with its latency.
+//! A message is lost (for the window) once a message sent [`GRACE`] after it has come
+//! back (see `transport::send_log` for the rule by device). When nothing comes back (a
+//! broker stopped with SIGSTOP, a broker that refuses the fleet's publishes), nothing
+//! is written off and the sim holds, so a stalled broker loses nothing; only after
+//! `stall_after` without a single message is everything sent before then written off,
+//! with a warning, so the run still ends (and again after each further `stall_after`
+//! of silence). A record written off stays a while: a message that comes back late
+//! still counts, with its latency.
 
 use crate::transport::dispatch::SendLog;
 use crate::wire::unix_us;
 use std::time::{Duration, Instant};
 
-/// How old a message in flight must be, with a later one back, to be written off.
+/// How much later a message must have been sent, and come back, before an earlier one
+/// still in flight is written off.
 pub(super) const GRACE: Duration = Duration::from_secs(2);
 
 /// The shortest `stall_after`: the run's drain timeout, but never less than this (the

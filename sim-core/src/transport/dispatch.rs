@@ -87,7 +87,6 @@ pub async fn run(
                 sent_us: now,
                 expected: t.expected,
                 sim_ms: (t.sim_time * 1000.0) as u64,
-                written_off: false,
             },
         );
         if t.hold {

@@ -5,10 +5,12 @@
 //! A message leaves the window when ingest takes its record (it came back), when the
 //! dispatcher forgets it (it never left), or when it is written off as lost. A message
 //! is lost once a later message of its device came back (a broker keeps a session's
-//! order; a reorder fault sends one message after the next only), or once it is older
-//! than a grace period while a message sent after it came back. A record written off
-//! stays a minute, so a late arrival still has its latency and expectations (and is
-//! no longer counted as written off).
+//! order; a reorder fault sends one message after the next only), or once a message
+//! sent a grace period after it came back. A record written off stays a minute, so a
+//! late arrival still has its latency and expectations (and is no longer counted as
+//! written off). The window's lead leaves out a message older than the grace that a
+//! later one overtook: it is lost, or late, and must not hold the sim until the write-off
+//! (which needs the sim to move on); what no later message overtook still holds it.
 
 use crate::flow::Window;
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -26,8 +28,16 @@ pub struct SendRecord {
     pub expected: Vec<(&'static str, f64)>,
     /// Sim milliseconds of the message.
     pub sim_ms: u64,
+}
+
+/// A record and where it stands in the window.
+#[derive(Debug)]
+struct Entry {
+    record: SendRecord,
     /// Written off as lost (already retired from the window).
-    pub written_off: bool,
+    written_off: bool,
+    /// Counted in `by_time` (in flight and younger than the grace).
+    timed: bool,
 }
 
 /// Send records by (device, seq): the channel by which the sim's expectations and send
@@ -40,28 +50,29 @@ pub struct SendLog {
 
 #[derive(Debug, Default)]
 struct Records {
-    by_key: HashMap<(u32, u64), SendRecord>,
-    /// (sent_us, device, seq) in send order, for the write-off by age.
+    by_key: HashMap<(u32, u64), Entry>,
+    /// (sent_us, device, seq) in send order, for the write-off.
     order: VecDeque<(u64, u32, u64)>,
+    /// The same, for taking records older than the grace out of `by_time`.
+    aging: VecDeque<(u64, u32, u64)>,
     /// Written off, in the order they were: purged after [`KEEP_WRITTEN_OFF_US`].
     written: VecDeque<(u64, u32, u64)>,
     /// The latest send time of a message ingest has seen.
     frontier_us: u64,
     /// Per device, by fleet index: every `seq` below it is resolved.
     resolved: Vec<u64>,
-    /// Messages in flight (not written off) by sim millisecond.
+    /// Messages in flight younger than the grace, by sim millisecond.
     by_time: BTreeMap<u64, u32>,
 }
 
 impl Records {
     /// Write off (device, seq) if it is in flight.
     fn write_off(&mut self, window: &Window, key: (u32, u64), now_us: u64) -> bool {
-        let Some(r) = self.by_key.get_mut(&key).filter(|r| !r.written_off) else {
+        let Some(e) = self.by_key.get_mut(&key).filter(|e| !e.written_off) else {
             return false;
         };
-        r.written_off = true;
-        let ms = r.sim_ms;
-        self.untime(ms);
+        e.written_off = true;
+        self.untime(key);
         self.written.push_back((now_us, key.0, key.1));
         window.write_off(key.0);
         true
@@ -80,8 +91,13 @@ impl Records {
         self.resolved[d] = self.resolved[d].max(upto);
     }
 
-    /// A record of sim time `ms` is no longer in flight.
-    fn untime(&mut self, ms: u64) {
+    /// The record at `key` no longer counts for the lead.
+    fn untime(&mut self, key: (u32, u64)) {
+        let Some(e) = self.by_key.get_mut(&key).filter(|e| e.timed) else {
+            return;
+        };
+        e.timed = false;
+        let ms = e.record.sim_ms;
         if let Some(n) = self.by_time.get_mut(&ms) {
             *n -= 1;
             if *n == 0 {
@@ -92,12 +108,9 @@ impl Records {
 
     /// Take (device, seq) out; `Some((record, was_in_flight))`.
     fn remove(&mut self, key: (u32, u64)) -> Option<(SendRecord, bool)> {
-        let r = self.by_key.remove(&key)?;
-        if !r.written_off {
-            self.untime(r.sim_ms);
-        }
-        let in_flight = !r.written_off;
-        Some((r, in_flight))
+        self.untime(key);
+        let e = self.by_key.remove(&key)?;
+        Some((e.record, !e.written_off))
     }
 
     /// Tell the window the sim time of the oldest message in flight.
@@ -123,12 +136,19 @@ impl SendLog {
     /// Remember (device, seq).
     pub fn record(&self, device: u32, seq: u64, record: SendRecord) {
         if let Ok(mut m) = self.records.lock() {
+            let timed = self.window.is_some();
             if let Some(w) = &self.window {
                 m.order.push_back((record.sent_us, device, seq));
+                m.aging.push_back((record.sent_us, device, seq));
                 *m.by_time.entry(record.sim_ms).or_default() += 1;
                 m.publish_oldest(w);
             }
-            m.by_key.insert((device, seq), record);
+            let entry = Entry {
+                record,
+                written_off: false,
+                timed,
+            };
+            m.by_key.insert((device, seq), entry);
         }
     }
 
@@ -172,16 +192,25 @@ impl SendLog {
         }
     }
 
-    /// Write off the messages in flight sent before `now_us - grace_us` that a message
-    /// sent after them has overtaken (it came back, they did not), or, when `before_us`
-    /// is given, every one sent before it; and purge written-off records kept longer
-    /// than a minute. Returns how many were written off.
+    /// Write off the messages in flight sent `grace_us` before one that came back, or,
+    /// when `before_us` is given, every one sent before it; take those older than the
+    /// grace and overtaken out of the lead; purge written-off records kept longer than a minute.
+    /// Returns how many were written off.
     pub fn write_off(&self, now_us: u64, grace_us: u64, before_us: Option<u64>) -> u64 {
         let (Some(w), Ok(mut m)) = (&self.window, self.records.lock()) else {
             return 0;
         };
-        let aged = now_us.saturating_sub(grace_us);
-        let cutoff = before_us.unwrap_or(m.frontier_us.min(aged));
+        // Out of the lead: older than the grace and overtaken by one that came back. What
+        // was sent after the latest that came back keeps holding (a stalled broker).
+        let aged = now_us.saturating_sub(grace_us).min(m.frontier_us);
+        while let Some(&(sent, device, seq)) = m.aging.front() {
+            if sent >= aged {
+                break;
+            }
+            m.aging.pop_front();
+            m.untime((device, seq));
+        }
+        let cutoff = before_us.unwrap_or(m.frontier_us.saturating_sub(grace_us));
         let mut n = 0;
         while let Some(&(sent, device, seq)) = m.order.front() {
             if sent >= cutoff {
@@ -196,7 +225,7 @@ impl SendLog {
                 break;
             }
             m.written.pop_front();
-            if m.by_key.get(&(device, seq)).is_some_and(|r| r.written_off) {
+            if m.by_key.get(&(device, seq)).is_some_and(|e| e.written_off) {
                 m.by_key.remove(&(device, seq));
             }
         }
@@ -241,21 +270,42 @@ mod tests {
     }
 
     #[test]
-    fn only_messages_older_than_the_grace_and_overtaken_are_written_off() {
-        let w = Arc::new(Window::new(3, 10, 10));
+    fn only_messages_a_grace_before_one_that_came_back_are_written_off() {
+        let w = Arc::new(Window::new(4, 10, 10));
         let log = SendLog::with_window(w.clone());
-        for (d, sent) in [(0, 100), (1, 200), (2, 5_000)] {
+        for (d, sent) in [(0, 100), (1, 900), (2, 1_500), (3, 5_000)] {
             w.handed(d);
-            log.record(d, 0, record(sent, 0));
+            log.record(d, 0, record(sent, sent));
         }
         // Nothing came back yet: a stalled pipeline writes nothing off.
         assert_eq!(log.write_off(10_000, 1_000, None), 0);
-        log.take(1, 0);
-        // Device 0 was overtaken by device 1 and is old; device 2 was sent after.
+        log.take(2, 0);
+        // Sent 1,000 µs or more before device 2's: device 0 only.
         assert_eq!(log.write_off(10_000, 1_000, None), 1);
-        assert_eq!((w.in_flight(), w.written_off()), (1, 1));
+        assert_eq!((w.in_flight(), w.written_off()), (2, 1));
         // The stall rule takes everything sent before the given time.
-        assert_eq!(log.write_off(10_000, 1_000, Some(6_000)), 1);
+        assert_eq!(log.write_off(10_000, 1_000, Some(6_000)), 2);
         assert_eq!(w.in_flight(), 0);
+    }
+
+    #[test]
+    fn the_lead_leaves_out_old_messages_a_later_one_overtook() {
+        let w = Arc::new(Window::new(3, 10, 10).with_lead(1.0));
+        let log = SendLog::with_window(w.clone());
+        for (d, sent, ms) in [(0, 100, 0), (1, 600, 1_000), (2, 5_000, 9_000)] {
+            w.handed(d);
+            log.record(d, 0, record(sent, ms));
+        }
+        assert!(w.must_hold(5.0), "5 s ahead of the message at 0 s");
+        // Old, but nothing came back: a stalled broker, and the lead still holds.
+        log.write_off(3_000, 1_000, None);
+        assert!(w.must_hold(5.0));
+        // Device 1's came back: device 0's, sent before it and old, no longer holds;
+        // it is not written off (sent less than the grace before device 1's).
+        log.take(1, 0);
+        log.write_off(3_000, 1_000, None);
+        assert!(!w.must_hold(5.0));
+        assert!(w.must_hold(10.5), "device 2's at 9 s still counts");
+        assert_eq!((w.in_flight(), w.written_off()), (2, 0));
     }
 }
