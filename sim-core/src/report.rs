@@ -79,7 +79,8 @@ pub struct FlowReport {
     /// Wall seconds the sim held its clock because the window was full.
     pub held_seconds: f64,
     /// Messages the window wrote off as lost (messages sent after them came back, or
-    /// nothing came back for the drain timeout). They are counted in `lost` too.
+    /// nothing came back for the drain timeout) that never came back after all. They
+    /// are counted in `lost` too.
     pub written_off: u64,
 }
 
