@@ -4,7 +4,7 @@
 use super::shared::Ingest;
 use super::state::IngestState;
 use super::topics::match_template;
-use crate::wire::{Decoded, unix_us};
+use crate::wire::Decoded;
 use std::sync::atomic::Ordering;
 
 /// Guess a device's model from the readings it publishes (attach mode), so the
@@ -37,23 +37,9 @@ pub struct Arrival {
     pub at_us: u64,
 }
 
-/// Count one incoming message, read now.
-pub fn handle(ingest: &Ingest, topic: &str, payload: &[u8]) {
-    let Ok(mut st) = ingest.state.lock() else {
-        return;
-    };
-    let fresh = count_one(ingest, &mut st, topic, payload, unix_us());
-    drop(st);
-    bump(
-        ingest,
-        u64::from(fresh.is_some()),
-        u64::from(fresh == Some(true)),
-    );
-}
-
 /// Count a batch of arrivals under one lock; the counters and their waiters learn of
 /// the batch once.
-pub fn count_batch(ingest: &Ingest, batch: &[Arrival]) {
+pub(super) fn count_batch(ingest: &Ingest, batch: &[Arrival]) {
     let Ok(mut st) = ingest.state.lock() else {
         return;
     };

@@ -174,7 +174,7 @@ impl Gate {
     /// hold gives up after [`HOLD_SLICE`] (the rest of the steps stay owed), so the
     /// thread still looks at `stop` and reports progress while the pipeline is stuck.
     fn step(&mut self, sim: &mut Sim, steps: u64, stop: &AtomicBool) {
-        let Some(window) = self.window.clone() else {
+        let Some(window) = &self.window else {
             sim.step(steps);
             return;
         };
