@@ -148,7 +148,7 @@ pub fn attached_snapshot(url: &str, st: &IngestState, recv_rate: &[u64]) -> Flee
         received: devices.iter().map(|d| d.received).sum(),
         in_flight_or_lost: devices.iter().zip(&st.devices).map(|(_, t)| t.gaps()).sum(),
         dropped_at_source: 0,
-        malformed: st.malformed,
+        malformed: st.rejected.malformed() + st.rejected.foreign(),
         latency_p50_ms,
         latency_p99_ms,
         recv_rate: recv_rate.to_vec(),

@@ -11,6 +11,7 @@ pub mod load;
 pub mod measure;
 pub mod merge;
 pub mod model;
+pub mod rejected;
 pub mod report;
 pub mod run;
 pub mod sim;
@@ -18,4 +19,5 @@ pub mod snapshot;
 #[cfg(feature = "test-support")]
 pub mod test_support;
 pub mod transport;
+pub mod warn_limit;
 pub mod wire;

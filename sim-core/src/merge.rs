@@ -70,8 +70,10 @@ pub fn merge(reports: &[NamedReport]) -> Result<Report, MergeError> {
     };
     out.messages = MessageCounts::default();
     out.sessions = SessionCounts::default();
+    out.rejected = Default::default();
     for (_, r) in reports {
         out.messages.merge(&r.messages);
+        out.rejected.merge(&r.rejected);
         add_sessions(&mut out.sessions, &r.sessions);
     }
     out.latency_ms = Latency::of(&latency);

@@ -62,6 +62,10 @@ pub struct Report {
     /// How the sim kept pace with the pipeline (absent from reports of older versions).
     #[serde(default)]
     pub flow: FlowReport,
+    /// What arrived on the fleet's topics and was not counted as its telemetry, by
+    /// reason and topic (absent from reports of older versions).
+    #[serde(default)]
+    pub rejected: crate::rejected::RejectedSummary,
 }
 
 /// `flow`: how the sim kept pace with the pipeline.
@@ -222,8 +226,13 @@ pub struct MessageCounts {
     pub out_of_order: u64,
     /// Produced but never sent: the outbox or the client queue was full.
     pub dropped_at_source: u64,
-    /// Payloads that could not be decoded.
+    /// Payloads that could not be read (undecodable, or over 1 MiB).
     pub malformed: u64,
+    /// Readable messages on the fleet's telemetry topics that the fleet did not send
+    /// (a `seq` never sent, another device's id, a device not in the fleet): never
+    /// counted as received. `rejected` says which and on what topics.
+    #[serde(default)]
+    pub foreign: u64,
 }
 
 /// `sessions`.
@@ -349,6 +358,7 @@ impl Report {
             m.dropped_at_source,
             m.malformed
         );
+        self.rejected_lines(s);
         match &self.latency_ms {
             Some(l) => {
                 let _ = writeln!(
@@ -462,6 +472,32 @@ impl Report {
     }
 }
 
+impl Report {
+    /// What was not counted as the fleet's telemetry, when anything was: one line of
+    /// counts by reason, and the three topics with the most.
+    fn rejected_lines(&self, s: &mut String) {
+        let r = &self.rejected;
+        let parts: Vec<String> = [
+            (r.malformed, "undecodable"),
+            (r.oversized, "over 1 MiB"),
+            (r.never_sent, "with a seq never sent"),
+            (r.wrong_device, "naming another device than their topic"),
+            (r.unknown_device, "from devices not in the fleet"),
+        ]
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, what)| format!("{n} {what}"))
+        .collect();
+        if parts.is_empty() {
+            return;
+        }
+        let _ = writeln!(s, "rejected  {} (not counted as received)", parts.join(", "));
+        for t in r.topics.iter().take(3) {
+            let _ = writeln!(s, "          {} on {} ({})", t.count, t.topic, t.reason.name());
+        }
+    }
+}
+
 impl MessageCounts {
     /// Add `other`'s counts to these (a device's to the fleet's, a shard's to the total).
     pub fn merge(&mut self, other: &MessageCounts) {
@@ -472,6 +508,7 @@ impl MessageCounts {
         self.out_of_order += other.out_of_order;
         self.dropped_at_source += other.dropped_at_source;
         self.malformed += other.malformed;
+        self.foreign += other.foreign;
     }
 }
 

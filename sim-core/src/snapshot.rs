@@ -65,7 +65,8 @@ pub struct FleetSnapshot {
     pub in_flight_or_lost: u64,
     /// Dropped at source.
     pub dropped_at_source: u64,
-    /// Undecodable payloads.
+    /// Messages on the fleet's topics not counted as its telemetry: undecodable,
+    /// oversized, or not sent by the fleet.
     pub malformed: u64,
     /// Latency median, ms.
     pub latency_p50_ms: Option<f64>,
@@ -155,7 +156,7 @@ impl FleetSnapshot {
             received,
             in_flight_or_lost: head.sent.saturating_sub(received),
             dropped_at_source: head.dropped_at_source,
-            malformed: st.malformed + st.unknown_device,
+            malformed: st.rejected.malformed() + st.rejected.foreign(),
             latency_p50_ms: p50,
             latency_p99_ms: p99,
             recv_rate: recv_rate.to_vec(),

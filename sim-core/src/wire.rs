@@ -241,6 +241,10 @@ pub struct CommandPayload {
     pub set: serde_json::Map<String, serde_json::Value>,
 }
 
+/// The largest remaining length an MQTT packet may have (256 MiB − 1): what a session
+/// that must never lose its connection to a large message is prepared to read.
+pub const MQTT_MAX_PACKET: usize = 268_435_455;
+
 /// Wall-clock Unix time in microseconds.
 pub fn unix_us() -> u64 {
     std::time::SystemTime::now()

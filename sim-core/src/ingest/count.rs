@@ -3,9 +3,11 @@
 
 use super::shared::Ingest;
 use super::state::IngestState;
-use super::topics::match_template;
+use super::topics::{filter_of, match_template};
+use crate::rejected::{MAX_TELEMETRY_BYTES, Reason};
 use crate::wire::Decoded;
 use std::sync::atomic::Ordering;
+use std::time::Instant;
 
 /// Guess a device's model from the readings it publishes (attach mode), so the
 /// analytics can watch the right readings with settings that suit the part.
@@ -30,11 +32,30 @@ pub fn guess_model(readings: &[(String, f64)]) -> scenarios::ModelKind {
 /// One message as the socket task handed it on, with the time it was read.
 #[derive(Debug)]
 pub struct Arrival {
-    /// The PUBLISH as it came.
+    /// The PUBLISH as it came; an oversized one without its payload.
     pub publish: rumqttc::Publish,
     /// Wall-clock Unix microseconds when the socket task read it: latency ends here,
     /// not when the counting task gets to it.
     pub at_us: u64,
+    /// The payload's size when it was over [`MAX_TELEMETRY_BYTES`] (then dropped unread).
+    pub oversized: Option<usize>,
+}
+
+impl Arrival {
+    /// A message read now; a payload over [`MAX_TELEMETRY_BYTES`] is dropped at once, so
+    /// what waits for counting stays small whatever arrives.
+    pub fn new(mut publish: rumqttc::Publish, at_us: u64) -> Arrival {
+        let len = publish.payload.len();
+        let oversized = (len > MAX_TELEMETRY_BYTES).then_some(len);
+        if oversized.is_some() {
+            publish.payload = Default::default();
+        }
+        Arrival {
+            publish,
+            at_us,
+            oversized,
+        }
+    }
 }
 
 /// Count a batch of arrivals under one lock; the counters and their waiters learn of
@@ -45,12 +66,12 @@ pub(super) fn count_batch(ingest: &Ingest, batch: &[Arrival]) {
     };
     let (mut total, mut unique) = (0, 0);
     for a in batch {
-        let p = &a.publish;
-        if let Some(fresh) = count_one(ingest, &mut st, &p.topic, &p.payload, a.at_us) {
+        if let Some(fresh) = count_one(ingest, &mut st, a) {
             total += 1;
             unique += u64::from(fresh);
         }
     }
+    say_unsaid(ingest, &mut st, false);
     drop(st);
     bump(ingest, total, unique);
 }
@@ -65,45 +86,95 @@ fn bump(ingest: &Ingest, total: u64, unique: u64) {
     ingest.counters.notify.notify_waiters();
 }
 
-/// Count one message read at `at_us`; `Some(fresh)` for telemetry of a known device
-/// (`fresh`: not a duplicate).
-fn count_one(
-    ingest: &Ingest,
-    st: &mut IngestState,
-    topic: &str,
-    payload: &[u8],
-    at_us: u64,
-) -> Option<bool> {
-    if match_template(&ingest.topics.telemetry, topic).is_some() {
-        count_telemetry(ingest, st, topic, payload, at_us)
+/// Count one arrival; `Some(fresh)` for telemetry the fleet sent (`fresh`: not a
+/// duplicate).
+fn count_one(ingest: &Ingest, st: &mut IngestState, a: &Arrival) -> Option<bool> {
+    let topic = a.publish.topic.as_str();
+    if let Some(by_topic) = match_template(&ingest.topics.telemetry, topic) {
+        if let Some(bytes) = a.oversized {
+            reject(ingest, st, Reason::Oversized, topic, &format!("{bytes} bytes"));
+            return None;
+        }
+        count_telemetry(ingest, st, topic, by_topic, &a.publish.payload, a.at_us)
     } else {
         if let Some(id) = match_template(&ingest.topics.status, topic) {
-            count_status(ingest, st, id, payload);
+            count_status(ingest, st, id, &a.publish.payload);
         }
         None
     }
 }
 
+/// Count a message not counted as the fleet's, and warn of it (a few a window).
+pub(super) fn reject(
+    ingest: &Ingest,
+    st: &mut IngestState,
+    reason: Reason,
+    topic: &str,
+    detail: &str,
+) {
+    st.rejected.count(reason, topic);
+    let (log, unsaid) = st.warns.admit(reason, Instant::now());
+    if let Some(more) = unsaid {
+        say_more(ingest, st, reason, more);
+    }
+    if log {
+        tracing::warn!(%topic, %detail, "not counted: {}", reason.words());
+    }
+}
+
+/// Say the warnings of ended windows (every kind, with `all`) in one line a kind.
+pub(super) fn say_unsaid(ingest: &Ingest, st: &mut IngestState, all: bool) {
+    for (reason, more) in st.warns.due(Instant::now(), all) {
+        say_more(ingest, st, reason, more);
+    }
+}
+
+fn say_more(ingest: &Ingest, st: &IngestState, reason: Reason, more: u64) {
+    tracing::warn!(
+        "{more} more {} on {} in the last {} s",
+        reason.words(),
+        filter_of(&ingest.topics.telemetry),
+        st.warns.window_secs()
+    );
+}
+
 /// Decode a telemetry message and count it: latency, sequence, readings, analytics and
-/// the watched device's history. `Some(fresh)` when it was counted.
+/// the watched device's history. `by_topic` is the device id its topic names (empty
+/// when the template has none). `Some(fresh)` when it was counted.
 fn count_telemetry(
     ingest: &Ingest,
     st: &mut IngestState,
     topic: &str,
+    by_topic: &str,
     payload: &[u8],
     at_us: u64,
 ) -> Option<bool> {
     let decoded = match Decoded::decode(ingest.encoding, payload) {
         Ok(d) => d,
         Err(e) => {
-            st.malformed += 1;
-            tracing::warn!(%topic, bytes = payload.len(), error = %e, "malformed telemetry payload");
+            let detail = format!("{} bytes: {e}", payload.len());
+            reject(ingest, st, Reason::Malformed, topic, &detail);
             return None;
         }
     };
+    if !by_topic.is_empty() && by_topic != decoded.device_id {
+        let detail = format!("device_id {:?}", decoded.device_id);
+        reject(ingest, st, Reason::WrongDevice, topic, &detail);
+        return None;
+    }
     let idx = device_index(ingest, st, topic, &decoded)?;
     let record = ingest.send_log.take(idx, decoded.seq);
-    let sent = decoded.sent_us.or(record.as_ref().map(|r| r.sent_us));
+    if record.is_none() && !ingest.attach && !ingest.send_log.was_sent(idx, decoded.seq) {
+        let detail = format!("seq {}", decoded.seq);
+        reject(ingest, st, Reason::NeverSent, topic, &detail);
+        return None;
+    }
+    // A run trusts its own send log; a fleet it did not start only the payload.
+    let sent = match &record {
+        Some(r) => Some(r.sent_us),
+        None if ingest.attach => decoded.sent_us,
+        None => None,
+    };
     if let Some(sent) = sent {
         let lat = at_us.saturating_sub(sent).max(1);
         st.latency_us.saturating_record(lat);
@@ -128,8 +199,8 @@ fn count_telemetry(
     Some(!seq.duplicate)
 }
 
-/// The fleet index of a message's device: a new one when attached, `None` (counted) for
-/// a stranger.
+/// The fleet index of a message's device: a new one when attached (while the cap
+/// allows), `None` (counted) for a stranger.
 fn device_index(
     ingest: &Ingest,
     st: &mut IngestState,
@@ -139,14 +210,17 @@ fn device_index(
     match st.index_of(&decoded.device_id) {
         Some(i) => Some(i),
         None if st.others.contains(&decoded.device_id) => None,
-        None if ingest.attach => {
+        None if ingest.attach && st.attached.len() < st.attach_cap => {
             let model = guess_model(&decoded.readings);
             // The publish period is unknown here; a minute keeps staleness quiet.
             Some(st.add_device(&decoded.device_id, model, 60.0))
         }
         None => {
-            st.unknown_device += 1;
-            tracing::warn!(%topic, device_id = %decoded.device_id, "telemetry from a device not in the fleet");
+            let detail = format!("device_id {:?}", decoded.device_id);
+            if ingest.attach {
+                st.over_cap += 1;
+            }
+            reject(ingest, st, Reason::UnknownDevice, topic, &detail);
             None
         }
     }
@@ -163,6 +237,7 @@ fn count_status(ingest: &Ingest, st: &mut IngestState, id: &str, payload: &[u8])
     if st.index_of(id).is_none()
         && ingest.attach
         && let Some(o) = online
+        && (st.pending_status.len() < st.attach_cap || st.pending_status.contains_key(id))
     {
         st.pending_status.insert(id.to_string(), o);
     }

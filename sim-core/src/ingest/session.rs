@@ -43,7 +43,10 @@ pub async fn run(
     let mut o = endpoint.options(client_id);
     o.set_keep_alive(Duration::from_secs(30));
     o.set_clean_session(true);
-    o.set_max_packet_size(1024 * 1024, 1024 * 1024);
+    // Read whatever a broker may send (MQTT's largest packet): a message over the limit
+    // would otherwise cost the connection, and a retained one every connection after
+    // it. An oversized payload is dropped as soon as it is read, and counted.
+    o.set_max_packet_size(crate::wire::MQTT_MAX_PACKET, 1024 * 1024);
     let (client, mut eventloop) = AsyncClient::new(o, 64);
     let mut ready = Some(ready);
     let mut backoff =
@@ -89,10 +92,7 @@ pub async fn run(
                 }
             }
             Ok(Event::Incoming(Packet::Publish(publish))) => {
-                let arrival = Arrival {
-                    publish,
-                    at_us: unix_us(),
-                };
+                let arrival = Arrival::new(publish, unix_us());
                 if tx.send(arrival).await.is_err() {
                     return;
                 }

@@ -3,6 +3,8 @@
 
 use super::tally::DeviceTally;
 use crate::analytics::fleet::FleetAnalytics;
+use crate::rejected::{Reason, Rejected};
+use crate::warn_limit::WarnLimit;
 use hdrhistogram::Histogram;
 use std::collections::HashMap;
 
@@ -15,10 +17,10 @@ pub struct IngestState {
     pub latency_us: Histogram<u64>,
     /// End-to-end latency since the run loop last took it (one wall second).
     pub latency_recent_us: Histogram<u64>,
-    /// Payloads that could not be decoded.
-    pub malformed: u64,
-    /// Telemetry from device ids not in the fleet.
-    pub unknown_device: u64,
+    /// What arrived on the fleet's topics and was not counted as its telemetry.
+    pub rejected: Rejected,
+    /// Which warnings about rejected messages are logged.
+    pub(super) warns: WarnLimit<Reason>,
     /// The analytics core, fed every decoded message.
     pub analytics: FleetAnalytics,
     /// Unix seconds of sim time 0, to read timestamps as sim time.
@@ -27,12 +29,21 @@ pub struct IngestState {
     pub watched: Option<Watched>,
     /// Devices found while attached to a running fleet: id and guessed model, by index.
     pub attached: Vec<(String, scenarios::ModelKind)>,
+    /// Attach mode: most devices kept ([`MAX_ATTACHED`] unless set); beyond, a new id
+    /// is counted in `over_cap` and as an unknown device, and nothing of it is kept.
+    pub attach_cap: usize,
+    /// Attach mode: messages of new device ids refused because the cap was reached.
+    pub over_cap: u64,
     /// Attach mode: statuses (retained, so they come first) of devices not seen yet.
     pub(super) pending_status: HashMap<String, bool>,
     index: HashMap<String, u32>,
     /// Ids of the fleet's devices that other shards run: their telemetry is not counted.
     pub(super) others: std::collections::HashSet<String>,
 }
+
+/// Most devices an attached ingest keeps by default: what it holds stays bounded
+/// whatever ids strangers invent.
+pub const MAX_ATTACHED: usize = 10_000;
 
 /// Most points per reading, and raw messages, kept for a watched device.
 const WATCH_POINTS: usize = 240;
@@ -93,12 +104,14 @@ impl IngestState {
             devices: vec![DeviceTally::default(); ids.len()],
             latency_us: crate::report::latency_histogram(),
             latency_recent_us: crate::report::latency_histogram(),
-            malformed: 0,
-            unknown_device: 0,
+            rejected: Rejected::default(),
+            warns: WarnLimit::default(),
             analytics,
             start_epoch,
             watched: None,
             attached: Vec::new(),
+            attach_cap: MAX_ATTACHED,
+            over_cap: 0,
             pending_status: HashMap::new(),
             others: Default::default(),
             index: ids

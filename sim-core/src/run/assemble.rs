@@ -12,6 +12,7 @@ use crate::sim::SimStats;
 use crate::transport::dispatch::DispatchStats;
 use crate::transport::session::SessionStats;
 use scenarios::Scenario;
+use crate::rejected::RejectedSummary;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::sync::atomic::Ordering;
@@ -21,7 +22,7 @@ pub(super) struct Results {
     devices: Vec<DeviceTally>,
     latency: Option<Latency>,
     latency_histogram: String,
-    malformed: u64,
+    rejected: RejectedSummary,
     alerts: Vec<Alert>,
     windows: Vec<BTreeMap<String, WindowSummary>>,
 }
@@ -42,7 +43,7 @@ pub(super) fn take_results(
         devices: st.devices.clone(),
         latency: Latency::of(&st.latency_us),
         latency_histogram: histogram_to_base64(&st.latency_us),
-        malformed: st.malformed + st.unknown_device,
+        rejected: st.rejected.summary(),
         alerts: st.analytics.alerts(),
         windows: (0..scenario.devices.len())
             .map(|i| window_summaries(&st.analytics, i as u32))
@@ -106,6 +107,7 @@ pub(super) fn report(o: Outcome) -> Report {
         detection,
         per_device,
         interrupted: o.interrupted,
+        rejected: o.results.rejected.clone(),
         sessions: SessionCounts {
             connect_errors: s.connect_errors.load(Ordering::Relaxed),
             reconnects: s.reconnects.load(Ordering::Relaxed),
@@ -120,7 +122,8 @@ pub(super) fn report(o: Outcome) -> Report {
 /// One report entry per device, and the fleet's message counts (their sum).
 fn per_device(o: &Outcome) -> (Vec<DeviceReport>, MessageCounts) {
     let mut counts = MessageCounts {
-        malformed: o.results.malformed,
+        malformed: o.results.rejected.malformed + o.results.rejected.oversized,
+        foreign: o.results.rejected.foreign(),
         ..MessageCounts::default()
     };
     let mut per_device = Vec::with_capacity(o.scenario.devices.len());
@@ -135,6 +138,7 @@ fn per_device(o: &Outcome) -> (Vec<DeviceReport>, MessageCounts) {
             out_of_order: t.seq.out_of_order,
             dropped_at_source: o.sim.dropped_at_source[i] + o.dispatch.dropped[i],
             malformed: 0,
+            foreign: 0,
         };
         counts.merge(&mine);
         per_device.push(DeviceReport {

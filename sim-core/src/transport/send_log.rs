@@ -63,6 +63,8 @@ struct Records {
     resolved: Vec<u64>,
     /// Messages in flight younger than the grace, by sim millisecond.
     by_time: BTreeMap<u64, u32>,
+    /// Per device, by fleet index: one past the highest `seq` recorded (0: none yet).
+    sent_upto: Vec<u64>,
 }
 
 impl Records {
@@ -149,7 +151,23 @@ impl SendLog {
                 timed,
             };
             m.by_key.insert((device, seq), entry);
+            let d = device as usize;
+            if m.sent_upto.len() <= d {
+                m.sent_upto.resize(d + 1, 0);
+            }
+            m.sent_upto[d] = m.sent_upto[d].max(seq.saturating_add(1));
         }
+    }
+
+    /// Was (device, seq) ever recorded? A message whose record is gone was sent (it came
+    /// back before, or was written off long ago) only if its device has sent a `seq` as
+    /// high: a higher one, or one from a device that sent nothing, never left this run.
+    pub fn was_sent(&self, device: u32, seq: u64) -> bool {
+        let Ok(m) = self.records.lock() else {
+            return false;
+        };
+        m.by_key.contains_key(&(device, seq))
+            || m.sent_upto.get(device as usize).is_some_and(|&upto| seq < upto)
     }
 
     /// Take the record of (device, seq): ingest saw the message. The device's messages

@@ -29,7 +29,13 @@ pub struct SessionStats {
     pub commands_dropped: AtomicU64,
     /// Woken whenever `connected` grows.
     pub connected_notify: Notify,
+    /// Which warnings of refused commands are logged (a few each ten seconds).
+    pub warns: std::sync::Mutex<crate::warn_limit::WarnLimit<&'static str>>,
 }
+
+/// The largest command payload a device reads; a larger one is refused unread (a
+/// command is a small JSON object).
+pub const MAX_COMMAND_BYTES: usize = 64 * 1024;
 
 /// Asks one session to go off or on line (the sim's disconnect and reconnect). The
 /// session reads it after each notify.
@@ -79,7 +85,9 @@ pub fn options(
     let mut o = endpoint.options(client_id);
     o.set_keep_alive(Duration::from_secs_f64(keep_alive.max(5.0)));
     o.set_clean_session(true);
-    o.set_max_packet_size(256 * 1024, 256 * 1024);
+    // Read whatever a broker may send: a command over a smaller limit would cost the
+    // connection, and a retained one every connection after it. It is refused unread.
+    o.set_max_packet_size(crate::wire::MQTT_MAX_PACKET, 256 * 1024);
     o.set_last_will(LastWill::new(
         status_topic,
         "offline",
@@ -206,7 +214,12 @@ fn connected(ctx: &SessionCtx, before: bool) {
 
 /// A command for this device: to the sim without waiting (a full inbox drops it, counted).
 fn command(ctx: &SessionCtx, p: &rumqttc::Publish) {
-    match parse_command(&p.payload) {
+    let parsed = if p.payload.len() > MAX_COMMAND_BYTES {
+        None
+    } else {
+        parse_command(&p.payload)
+    };
+    match parsed {
         Some(set) => {
             let cmd = InboundCommand {
                 device: ctx.index,
@@ -218,7 +231,31 @@ fn command(ctx: &SessionCtx, p: &rumqttc::Publish) {
         }
         None => {
             ctx.stats.malformed_commands.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(topic = %p.topic, bytes = p.payload.len(), "malformed command payload; expected {{\"set\":{{...}}}}");
+            refused_command(ctx, p);
+        }
+    }
+}
+
+/// Warn of a refused command, a few each ten seconds for all sessions together; the
+/// rest are said in one line.
+fn refused_command(ctx: &SessionCtx, p: &rumqttc::Publish) {
+    let Ok(mut warns) = ctx.stats.warns.lock() else {
+        return;
+    };
+    let now = std::time::Instant::now();
+    let (log, unsaid) = warns.admit("command", now);
+    if let Some(more) = unsaid {
+        tracing::warn!(
+            "{more} more command payloads refused in the last {} s",
+            warns.window_secs()
+        );
+    }
+    if log {
+        let bytes = p.payload.len();
+        if bytes > MAX_COMMAND_BYTES {
+            tracing::warn!(topic = %p.topic, bytes, "command payload refused: over {MAX_COMMAND_BYTES} bytes");
+        } else {
+            tracing::warn!(topic = %p.topic, bytes, "malformed command payload; expected {{\"set\":{{...}}}}");
         }
     }
 }

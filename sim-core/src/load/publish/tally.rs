@@ -79,6 +79,7 @@ impl SubState {
         let mut m = MessageCounts {
             dropped_at_source,
             malformed: self.malformed,
+            foreign: self.foreign,
             ..MessageCounts::default()
         };
         for (t, &s) in self.tallies.iter().zip(sent) {
