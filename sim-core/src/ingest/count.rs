@@ -122,6 +122,13 @@ pub(super) fn reject(
     }
 }
 
+/// At the end: say every warning still unsaid.
+pub(super) fn say_all_unsaid(ingest: &Ingest) {
+    if let Ok(mut st) = ingest.state.lock() {
+        say_unsaid(ingest, &mut st, true);
+    }
+}
+
 /// Say the warnings of ended windows (every kind, with `all`) in one line a kind.
 pub(super) fn say_unsaid(ingest: &Ingest, st: &mut IngestState, all: bool) {
     for (reason, more) in st.warns.due(Instant::now(), all) {

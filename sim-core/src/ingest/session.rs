@@ -2,7 +2,7 @@
 //! hands every message to the counting task without looking inside it, so a slow
 //! detector never delays reading the socket or acknowledging what arrived.
 
-use super::count::{Arrival, count_batch};
+use super::count::{Arrival, count_batch, say_all_unsaid};
 use super::shared::Ingest;
 use super::topics::filter_of;
 use crate::wire::unix_us;
@@ -116,4 +116,5 @@ async fn count(ingest: Ingest, mut rx: mpsc::Receiver<Arrival>) {
         count_batch(&ingest, &batch);
         batch.clear();
     }
+    say_all_unsaid(&ingest);
 }

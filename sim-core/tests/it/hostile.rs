@@ -4,6 +4,7 @@
 use crate::scenario;
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use sim_core::load::process_rss_kib;
+use sim_core::ingest::IngestState;
 use sim_core::run::{Phase, Progress, RunOptions};
 use sim_core::test_support::Mosquitto;
 use std::sync::Arc;
@@ -288,4 +289,81 @@ fn an_oversized_payload_costs_no_connection_and_no_other_message() {
     let grown_kib = after.saturating_sub(before);
     println!("RSS {before} -> {after} KiB");
     assert!(grown_kib < 160 * 1024, "RSS grew by {grown_kib} KiB");
+}
+
+/// An attached ingest (the one `twin tui --attach` runs) with room for `cap` devices.
+fn attached_ingest(cap: usize) -> (sim_core::ingest::Ingest, Arc<std::sync::Mutex<IngestState>>) {
+    use sim_core::analytics::fleet::{FleetAnalytics, FleetConfig};
+    let analytics = FleetAnalytics::new(FleetConfig::default(), Vec::new(), &[], &[]);
+    let mut st = IngestState::new(&[], analytics, 0.0);
+    st.attach_cap = cap;
+    let state = Arc::new(std::sync::Mutex::new(st));
+    let ingest = sim_core::ingest::Ingest {
+        state: state.clone(),
+        counters: Default::default(),
+        send_log: Default::default(),
+        encoding: scenarios::Encoding::Json,
+        topics: sim_core::attach::topics_for("twin/#"),
+        attach: true,
+    };
+    (ingest, state)
+}
+
+#[test]
+fn an_attached_view_keeps_at_most_its_cap_of_invented_devices() {
+    if !Mosquitto::wanted() {
+        return;
+    }
+    use sim_core::transport::endpoint::{Endpoint, Security};
+    const INVENTED: usize = 20_000;
+    const CAP: usize = 500;
+    let m = Mosquitto::start("").unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (st, before, after) = rt.block_on(async {
+        let (ingest, state) = attached_ingest(CAP);
+        let endpoint = Endpoint::new(&m.url(), &Security::default()).unwrap();
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+        let (stop, shutdown) = sim_core::transport::shutdown::signal();
+        let task = tokio::spawn(sim_core::ingest::run(
+            ingest,
+            endpoint,
+            QoS::AtLeastOnce,
+            ready_tx,
+            shutdown,
+        ));
+        tokio::time::timeout(Duration::from_secs(10), ready_rx)
+            .await
+            .expect("subscribed within 10 s")
+            .unwrap();
+        let before = process_rss_kib().unwrap();
+        let forged = (0..INVENTED)
+            .map(|i| {
+                let body = format!(r#"{{"device_id":"x{i}","seq":0,"temperature":20.0}}"#);
+                (format!("twin/f/x{i}/telemetry"), body.into_bytes(), false)
+            })
+            .collect();
+        tokio::time::timeout(Duration::from_secs(60), publish_all(m.addr.port(), forged))
+            .await
+            .expect("the broker takes the forged messages within 60 s");
+        // Everything the broker acknowledged reaches the ingest: wait until it is counted.
+        let counted = |st: &IngestState| st.attached.len() as u64 + st.over_cap;
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while counted(&state.lock().unwrap()) < INVENTED as u64 {
+            assert!(std::time::Instant::now() < deadline, "not all counted in 30 s");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let after = process_rss_kib().unwrap();
+        stop.fire();
+        let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+        let st = state.lock().unwrap();
+        ((st.attached.len(), st.over_cap, st.rejected.summary()), before, after)
+    });
+    let (kept, over, rejected) = st;
+    assert_eq!(kept, CAP);
+    assert_eq!(over, (INVENTED - CAP) as u64);
+    assert_eq!(rejected.unknown_device, (INVENTED - CAP) as u64);
+    assert!(rejected.topics.len() <= sim_core::rejected::TOPICS_LISTED);
+    let grown_kib = after.saturating_sub(before);
+    println!("RSS {before} -> {after} KiB for {INVENTED} invented ids, {CAP} kept");
+    assert!(grown_kib < 48 * 1024, "RSS grew by {grown_kib} KiB");
 }

@@ -47,7 +47,8 @@ impl Steering {
 }
 
 /// Drive the terminal until the user quits (or a signal asks to). The run stops then;
-/// returns its report.
+/// returns its report. Log lines go to stderr again once the terminal is restored (the
+/// caller sent them to a file before it started the run).
 pub fn drive<T>(
     rt: &tokio::runtime::Runtime,
     snapshots: watch::Receiver<Arc<FleetSnapshot>>,
@@ -65,6 +66,7 @@ pub fn drive<T>(
     let result = screen.run(&mut terminal, &keys, &steering, &run);
     steering.stop.store(true, Ordering::Relaxed);
     restore(terminal);
+    crate::common::logging::to_stderr();
     // Even when the terminal failed (hang-up), the run is stopped and its report kept.
     if let Err(e) = result {
         // Not eprintln!: after a hang-up stderr may be gone, and that must not panic.

@@ -3,6 +3,7 @@
 mod mirror;
 mod shard;
 mod tui;
+mod logs;
 
 use std::path::PathBuf;
 use std::process::{Command, Output};

@@ -37,6 +37,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
     // The UI shows the snapshots; the progress channel only needs to stay open.
     let (prog_tx, _prog_rx) = watch::channel(Progress::default());
     let stop = steering.stop.clone();
+    crate::common::logging::to_file();
     let handle =
         runtime.spawn(async move { sim_core::run::run(&scenario, opts, prog_tx, stop).await });
     let terminated = steering.terminated.clone();
@@ -79,6 +80,7 @@ pub fn attach(args: &RunArgs) -> anyhow::Result<u8> {
     let steering = Steering::new(ctl_tx, Arc::default());
     let stop = steering.stop.clone();
     let topic = args.topic.clone();
+    crate::common::logging::to_file();
     let handle = runtime.spawn(async move {
         sim_core::attach::attach(&url, &topic, scenarios::Encoding::Json, snap_tx, stop).await
     });
