@@ -198,7 +198,12 @@ impl RejectedSummary {
         }
         self.topics
             .sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.topic.cmp(&b.topic)));
-        let cut: u64 = self.topics.iter().skip(TOPICS_LISTED).map(|t| t.count).sum();
+        let cut: u64 = self
+            .topics
+            .iter()
+            .skip(TOPICS_LISTED)
+            .map(|t| t.count)
+            .sum();
         self.topics.truncate(TOPICS_LISTED);
         self.other_topics += cut;
     }
@@ -218,7 +223,10 @@ mod tests {
         }
         assert_eq!(r.by_topic.len(), TOPICS_KEPT);
         let s = r.summary();
-        assert_eq!((s.unknown_device, s.malformed), (TOPICS_KEPT as u64 + 10, 2));
+        assert_eq!(
+            (s.unknown_device, s.malformed),
+            (TOPICS_KEPT as u64 + 10, 2)
+        );
         assert_eq!(s.topics.len(), TOPICS_LISTED);
         assert_eq!(s.topics[0].count, 2);
         assert_eq!(s.topics[0].reason, Reason::Malformed);

@@ -491,9 +491,19 @@ impl Report {
         if parts.is_empty() {
             return;
         }
-        let _ = writeln!(s, "rejected  {} (not counted as received)", parts.join(", "));
+        let _ = writeln!(
+            s,
+            "rejected  {} (not counted as received)",
+            parts.join(", ")
+        );
         for t in r.topics.iter().take(3) {
-            let _ = writeln!(s, "          {} on {} ({})", t.count, t.topic, t.reason.name());
+            let _ = writeln!(
+                s,
+                "          {} on {} ({})",
+                t.count,
+                t.topic,
+                t.reason.name()
+            );
         }
     }
 }

@@ -59,8 +59,8 @@ impl Arrival {
 }
 
 /// Count a batch of arrivals under one lock; the counters and their waiters learn of
-/// the batch once.
-pub(super) fn count_batch(ingest: &Ingest, batch: &[Arrival]) {
+/// the batch once. Public for the fuzz target that feeds it hostile sequences.
+pub fn count_batch(ingest: &Ingest, batch: &[Arrival]) {
     let Ok(mut st) = ingest.state.lock() else {
         return;
     };
@@ -92,7 +92,13 @@ fn count_one(ingest: &Ingest, st: &mut IngestState, a: &Arrival) -> Option<bool>
     let topic = a.publish.topic.as_str();
     if let Some(by_topic) = match_template(&ingest.topics.telemetry, topic) {
         if let Some(bytes) = a.oversized {
-            reject(ingest, st, Reason::Oversized, topic, &format!("{bytes} bytes"));
+            reject(
+                ingest,
+                st,
+                Reason::Oversized,
+                topic,
+                &format!("{bytes} bytes"),
+            );
             return None;
         }
         count_telemetry(ingest, st, topic, by_topic, &a.publish.payload, a.at_us)

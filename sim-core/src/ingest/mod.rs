@@ -14,7 +14,7 @@ mod state;
 mod tally;
 mod topics;
 
-pub use count::guess_model;
+pub use count::{Arrival, count_batch, guess_model};
 pub use session::run;
 pub use shared::{Ingest, IngestCounters};
 pub use state::{IngestState, Watched};

@@ -167,7 +167,9 @@ impl SendLog {
             return false;
         };
         m.by_key.contains_key(&(device, seq))
-            || m.sent_upto.get(device as usize).is_some_and(|&upto| seq < upto)
+            || m.sent_upto
+                .get(device as usize)
+                .is_some_and(|&upto| seq < upto)
     }
 
     /// Take the record of (device, seq): ingest saw the message. The device's messages

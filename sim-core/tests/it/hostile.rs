@@ -3,8 +3,8 @@
 
 use crate::scenario;
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
-use sim_core::load::process_rss_kib;
 use sim_core::ingest::IngestState;
+use sim_core::load::process_rss_kib;
 use sim_core::run::{Phase, Progress, RunOptions};
 use sim_core::test_support::Mosquitto;
 use std::sync::Arc;
@@ -181,9 +181,15 @@ fn forgeries() -> Vec<(String, Vec<u8>, bool)> {
     let t = |d: &str| format!("twin/hostile/{d}/telemetry");
     [
         // An upcoming seq: counted as received, it would make the real one a duplicate.
-        (t("dht-1"), r#"{"device_id":"dht-1","seq":5,"temperature":99.0}"#),
+        (
+            t("dht-1"),
+            r#"{"device_id":"dht-1","seq":5,"temperature":99.0}"#,
+        ),
         // Another device's id on dht-2's topic: the topic names the device.
-        (t("dht-2"), r#"{"device_id":"dht-1","seq":0,"temperature":99.0}"#),
+        (
+            t("dht-2"),
+            r#"{"device_id":"dht-1","seq":0,"temperature":99.0}"#,
+        ),
         // A send time the scenario never asked for: a latency of an hour if trusted.
         (t("dht-2"), r#"{"device_id":"dht-2","seq":900,"sent_us":1}"#),
         (t("ghost"), r#"{"device_id":"ghost","seq":0}"#),
@@ -215,7 +221,12 @@ fn forged_telemetry_is_counted_apart_and_the_real_fleet_exactly() {
     }
     let rj = &r.rejected;
     assert_eq!(
-        (rj.never_sent, rj.wrong_device, rj.unknown_device, rj.malformed),
+        (
+            rj.never_sent,
+            rj.wrong_device,
+            rj.unknown_device,
+            rj.malformed
+        ),
         (2, 1, 1, 1),
         "{rj:?}"
     );
@@ -227,7 +238,10 @@ fn forged_telemetry_is_counted_apart_and_the_real_fleet_exactly() {
             .map(|t| t.count)
     };
     assert_eq!(on("twin/hostile/dht-2/telemetry", "never_sent"), Some(1));
-    assert_eq!(on("twin/hostile/ghost/telemetry", "unknown_device"), Some(1));
+    assert_eq!(
+        on("twin/hostile/ghost/telemetry", "unknown_device"),
+        Some(1)
+    );
     assert_eq!(on("twin/hostile/dht-3/telemetry", "malformed"), Some(1));
     // Neither the forged readings nor the forged send time reached the analytics.
     assert!(r.alerts.is_empty(), "{:?}", r.alerts);
@@ -271,7 +285,11 @@ fn an_oversized_payload_costs_no_connection_and_no_other_message() {
             port,
             vec![
                 // Retained: every connection of the ingest would get it again.
-                ("twin/hostile/dht-1/telemetry".into(), big(1536 * 1024), true),
+                (
+                    "twin/hostile/dht-1/telemetry".into(),
+                    big(1536 * 1024),
+                    true,
+                ),
                 ("twin/hostile/dht-2/telemetry".into(), big(64 << 20), false),
                 // Retained on an actuator's command topic, past its session's limit.
                 ("twin/hostile/relay-1/cmd".into(), big(300 * 1024), true),
@@ -279,7 +297,12 @@ fn an_oversized_payload_costs_no_connection_and_no_other_message() {
         )
     });
     let sent: u64 = r.per_device.iter().map(|d| d.sent).sum();
-    assert_eq!((r.messages.received, r.messages.lost), (sent, 0), "{:?}", r.messages);
+    assert_eq!(
+        (r.messages.received, r.messages.lost),
+        (sent, 0),
+        "{:?}",
+        r.messages
+    );
     assert_eq!(r.rejected.oversized, 2, "{:?}", r.rejected);
     assert_eq!(r.messages.malformed, 2);
     assert_eq!(r.sessions.reconnects, 0, "{:?}", r.sessions);
@@ -349,14 +372,21 @@ fn an_attached_view_keeps_at_most_its_cap_of_invented_devices() {
         let counted = |st: &IngestState| st.attached.len() as u64 + st.over_cap;
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
         while counted(&state.lock().unwrap()) < INVENTED as u64 {
-            assert!(std::time::Instant::now() < deadline, "not all counted in 30 s");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "not all counted in 30 s"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         let after = process_rss_kib().unwrap();
         stop.fire();
         let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
         let st = state.lock().unwrap();
-        ((st.attached.len(), st.over_cap, st.rejected.summary()), before, after)
+        (
+            (st.attached.len(), st.over_cap, st.rejected.summary()),
+            before,
+            after,
+        )
     });
     let (kept, over, rejected) = st;
     assert_eq!(kept, CAP);

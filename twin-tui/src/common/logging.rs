@@ -54,7 +54,9 @@ pub fn init_logging() {
 pub fn ui_log_path() -> PathBuf {
     std::env::var_os("TWIN_LOG_FILE")
         .map(PathBuf::from)
-        .unwrap_or_else(|| std::env::temp_dir().join(format!("twin-tui-{}.log", std::process::id())))
+        .unwrap_or_else(|| {
+            std::env::temp_dir().join(format!("twin-tui-{}.log", std::process::id()))
+        })
 }
 
 /// Send log lines to [`ui_log_path`] (appended) until [`to_stderr`]. If the file cannot be
@@ -94,7 +96,11 @@ pub fn to_stderr() {
             std::io::stderr(),
             "twin tui: {} log {} written to {} while the UI ran",
             s.lines,
-            if s.lines == 1 { "line was" } else { "lines were" },
+            if s.lines == 1 {
+                "line was"
+            } else {
+                "lines were"
+            },
             s.path.display()
         );
     }

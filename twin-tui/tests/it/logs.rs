@@ -76,7 +76,9 @@ fn the_tui_logs_to_a_file_and_names_it_when_it_closes() {
             if n == 0 {
                 break;
             }
-            into.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+            into.lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&buf[..n]));
         }
     });
     // Both devices say `online` once their sessions are up and the run under way.
@@ -97,7 +99,9 @@ fn the_tui_logs_to_a_file_and_names_it_when_it_closes() {
     };
     let twin = children(script.id());
     assert_eq!(twin.len(), 1, "script runs twin; log: {logged}");
-    let _ = Command::new("kill").args(["-TERM", &twin[0].to_string()]).status();
+    let _ = Command::new("kill")
+        .args(["-TERM", &twin[0].to_string()])
+        .status();
     let status = script.wait().unwrap();
     reader.join().unwrap();
     let screen = shown.lock().unwrap().clone();
@@ -110,7 +114,10 @@ fn the_tui_logs_to_a_file_and_names_it_when_it_closes() {
         !screen.contains("not counted: malformed"),
         "a warning reached the screen"
     );
-    assert!(screen.contains("written to"), "the log file is not named: {screen}");
+    assert!(
+        screen.contains("written to"),
+        "the log file is not named: {screen}"
+    );
     assert!(screen.contains(&log.display().to_string()), "{screen}");
     assert_eq!(status.code(), Some(130), "{screen}");
     let _ = std::fs::remove_dir_all(&dir);
@@ -154,7 +161,13 @@ fn a_flood_of_junk_is_a_few_warnings_and_one_line_of_the_rest() {
     let scenario = dir.join("flood.toml");
     std::fs::write(&scenario, FLOOD_SCENARIO).unwrap();
     let mut twin = Command::new(env!("CARGO_BIN_EXE_twin"))
-        .args(["run", "-q", &scenario.to_string_lossy(), "--broker", &m.url()])
+        .args([
+            "run",
+            "-q",
+            &scenario.to_string_lossy(),
+            "--broker",
+            &m.url(),
+        ])
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()
@@ -175,21 +188,43 @@ fn a_flood_of_junk_is_a_few_warnings_and_one_line_of_the_rest() {
         .recv_timeout(Duration::from_secs(30))
         .expect("the retained junk is warned of within 30 s");
     let mut flood = Command::new("mosquitto_pub")
-        .args(["-p", &port, "-q", "1", "-l", "-t", "twin/flood/dht-2/telemetry"])
+        .args([
+            "-p",
+            &port,
+            "-q",
+            "1",
+            "-l",
+            "-t",
+            "twin/flood/dht-2/telemetry",
+        ])
         .stdin(Stdio::piped())
         .spawn()
         .expect("mosquitto_pub runs");
     let body = "junk\n".repeat(FLOOD);
-    flood.stdin.take().unwrap().write_all(body.as_bytes()).unwrap();
+    flood
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(body.as_bytes())
+        .unwrap();
     assert!(flood.wait().unwrap().success());
     let status = twin.wait().unwrap();
     let lines = reader.join().unwrap();
     let warned = lines.iter().filter(|l| l.contains("not counted")).count();
-    let summary: Vec<&String> = lines.iter().filter(|l| l.contains(" more malformed payloads on twin/flood/+/telemetry in the last 10 s")).collect();
+    let summary: Vec<&String> = lines
+        .iter()
+        .filter(|l| {
+            l.contains(" more malformed payloads on twin/flood/+/telemetry in the last 10 s")
+        })
+        .collect();
     assert_eq!(status.code(), Some(0), "{lines:?}");
     assert_eq!(warned, sim_core::warn_limit::BURST as usize, "{lines:?}");
     assert_eq!(summary.len(), 1, "{lines:?}");
     let said = FLOOD + 1 - warned;
-    assert!(summary[0].contains(&format!("{said} more")), "{}", summary[0]);
+    assert!(
+        summary[0].contains(&format!("{said} more")),
+        "{}",
+        summary[0]
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1,9 +1,9 @@
 //! The `twin` binary as a user runs it: exit codes, errors, the JSON report contract.
 
+mod logs;
 mod mirror;
 mod shard;
 mod tui;
-mod logs;
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
