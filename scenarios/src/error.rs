@@ -17,6 +17,16 @@ pub enum ScenarioError {
         #[source]
         source: std::io::Error,
     },
+    /// The file is longer than a scenario can be; it was not read to its end.
+    #[error(
+        "scenario file {path} is larger than {limit_mib} MiB; expected a scenario (a fleet of any size fits in a few lines with count)"
+    )]
+    TooLarge {
+        /// The path as given.
+        path: String,
+        /// The cap, MiB.
+        limit_mib: u64,
+    },
     /// The file was read but is not a valid scenario.
     #[error("{0}")]
     Invalid(Located),
@@ -27,7 +37,7 @@ impl ScenarioError {
     pub fn location(&self) -> Option<(usize, usize)> {
         match self {
             ScenarioError::Invalid(l) => Some((l.line, l.column)),
-            ScenarioError::Read { .. } => None,
+            ScenarioError::Read { .. } | ScenarioError::TooLarge { .. } => None,
         }
     }
 }
