@@ -128,13 +128,13 @@ pub enum BrokerUrlError {
         "broker url \"{url}\" has no scheme; expected mqtt://host:port (or mqtts:// for TLS), like mqtt://127.0.0.1:1883"
     )]
     NoScheme {
-        /// The URL as given.
+        /// The URL as given, its password shown as `***`.
         url: String,
     },
     /// The text after the last `:` is not a port number.
     #[error("broker url \"{url}\": port \"{port}\" is not a number from 1 to 65535")]
     BadPort {
-        /// The URL as given.
+        /// The URL as given, its password shown as `***`.
         url: String,
         /// The text where the port should be.
         port: String,
@@ -142,17 +142,25 @@ pub enum BrokerUrlError {
     /// An empty host, or port 0.
     #[error("broker url \"{url}\" has no host or port; expected {scheme}://host:port")]
     NoHostOrPort {
-        /// The URL as given.
+        /// The URL as given, its password shown as `***`.
         url: String,
         /// `mqtt` or `mqtts`, as the URL began.
         scheme: &'static str,
+    },
+    /// `user:password@` with an empty user name or a bad `%` escape.
+    #[error(
+        "broker url \"{url}\": the credentials before '@' are not user:password; expected mqtt://user:password@host:port with a user name and %XX escapes for special characters"
+    )]
+    BadUserinfo {
+        /// The URL as given, its password shown as `***`.
+        url: String,
     },
     /// `mqtts://` where only plain TCP can be used.
     #[error(
         "broker url \"{url}\": TLS (mqtts://) is not supported here; expected mqtt://host:port"
     )]
     TlsNotSupported {
-        /// The URL as given.
+        /// The URL as given, its password shown as `***`.
         url: String,
     },
 }
