@@ -17,6 +17,16 @@ pub enum ScenarioError {
         #[source]
         source: std::io::Error,
     },
+    /// The file is longer than a scenario can be; it was not read to its end.
+    #[error(
+        "scenario file {path} is larger than {limit_mib} MiB; expected a scenario (a fleet of any size fits in a few lines with count)"
+    )]
+    TooLarge {
+        /// The path as given.
+        path: String,
+        /// The cap, MiB.
+        limit_mib: u64,
+    },
     /// The file was read but is not a valid scenario.
     #[error("{0}")]
     Invalid(Located),
@@ -27,7 +37,7 @@ impl ScenarioError {
     pub fn location(&self) -> Option<(usize, usize)> {
         match self {
             ScenarioError::Invalid(l) => Some((l.line, l.column)),
-            ScenarioError::Read { .. } => None,
+            ScenarioError::Read { .. } | ScenarioError::TooLarge { .. } => None,
         }
     }
 }
@@ -118,13 +128,13 @@ pub enum BrokerUrlError {
         "broker url \"{url}\" has no scheme; expected mqtt://host:port (or mqtts:// for TLS), like mqtt://127.0.0.1:1883"
     )]
     NoScheme {
-        /// The URL as given.
+        /// The URL as given, its password shown as `***`.
         url: String,
     },
     /// The text after the last `:` is not a port number.
     #[error("broker url \"{url}\": port \"{port}\" is not a number from 1 to 65535")]
     BadPort {
-        /// The URL as given.
+        /// The URL as given, its password shown as `***`.
         url: String,
         /// The text where the port should be.
         port: String,
@@ -132,17 +142,25 @@ pub enum BrokerUrlError {
     /// An empty host, or port 0.
     #[error("broker url \"{url}\" has no host or port; expected {scheme}://host:port")]
     NoHostOrPort {
-        /// The URL as given.
+        /// The URL as given, its password shown as `***`.
         url: String,
         /// `mqtt` or `mqtts`, as the URL began.
         scheme: &'static str,
+    },
+    /// `user:password@` with an empty user name or a bad `%` escape.
+    #[error(
+        "broker url \"{url}\": the credentials before '@' are not user:password; expected mqtt://user:password@host:port with a user name and %XX escapes for special characters"
+    )]
+    BadUserinfo {
+        /// The URL as given, its password shown as `***`.
+        url: String,
     },
     /// `mqtts://` where only plain TCP can be used.
     #[error(
         "broker url \"{url}\": TLS (mqtts://) is not supported here; expected mqtt://host:port"
     )]
     TlsNotSupported {
-        /// The URL as given.
+        /// The URL as given, its password shown as `***`.
         url: String,
     },
 }

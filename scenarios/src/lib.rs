@@ -17,11 +17,13 @@
 
 mod broker_url;
 mod catalog;
+mod depth;
 mod device;
 mod duration;
 mod error;
 mod expand;
 mod fault;
+mod file;
 mod raw;
 mod shard;
 mod spec;
@@ -33,6 +35,7 @@ pub use device::{BatterySpec, DeviceSpec, GroupSpec, ModelSpec};
 pub use duration::Dur;
 pub use error::{BrokerUrlError, DurationError, Located, ScenarioError};
 pub use fault::{FaultKind, FaultSpec};
+pub use file::MAX_FILE_BYTES;
 pub use raw::Speed;
 pub use shard::{assignment, linked_sets};
 pub use spec::{
@@ -42,12 +45,9 @@ pub use spec::{
 
 use std::path::Path;
 
-/// Read, check and expand a scenario file.
+/// Read (at most [`MAX_FILE_BYTES`]), check and expand a scenario file.
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
-    let src = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
-        path: path.display().to_string(),
-        source,
-    })?;
+    let src = file::read(path)?;
     parse(&src, &path.display().to_string())
 }
 

@@ -13,6 +13,19 @@ use toml::Spanned;
 /// Parse the text into tables; a TOML or type error points at its place in `src`.
 pub fn read(src: &str, file: &str) -> Result<RawScenario, Located> {
     toml::from_str(src).map_err(|e| {
+        if e.span().is_none()
+            && let Some((span, parts)) = crate::depth::too_deep_key(src)
+        {
+            return Located::at(
+                file,
+                src,
+                span,
+                format!(
+                    "this key has {parts} dotted parts; expected at most {}",
+                    crate::depth::MAX_KEY_PARTS
+                ),
+            );
+        }
         Located::at(
             file,
             src,
@@ -32,6 +45,10 @@ fn plain_types(message: &str) -> String {
         )
         .replace("expected f64", "expected a number")
         .replace("expected a boolean", "expected true or false")
+        .replace(
+            "cannot recurse further; max recursion depth met",
+            "arrays and tables nest too deep here; expected at most 80 levels",
+        )
 }
 
 /// The whole file.

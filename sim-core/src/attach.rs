@@ -39,6 +39,8 @@ pub async fn attach(
         url,
         &crate::transport::endpoint::Security::default(),
     )?;
+    // Shown in snapshots and errors: without the URL's password.
+    let url = &scenarios::BrokerUrl::redact(url);
     let analytics = FleetAnalytics::new(FleetConfig::default(), Vec::new(), &[], &[]);
     let state = Arc::new(Mutex::new(IngestState::new(&[], analytics, 0.0)));
     let counters = Arc::new(IngestCounters::default());

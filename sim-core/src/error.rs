@@ -89,6 +89,12 @@ pub enum EndpointError {
     /// `--cert` without `--key`, or the other way round.
     #[error("--cert and --key go together")]
     CertWithoutKey,
+    /// Credentials in the broker URL and in `--username`/`--password` (or their
+    /// environment variables) at once.
+    #[error(
+        "broker url {0} carries credentials, and --username/--password (or TWIN_USERNAME/TWIN_PASSWORD) give them too; expected one or the other"
+    )]
+    CredentialsTwice(String),
     /// `--password` without `--username`.
     #[error("a password needs a --username")]
     PasswordWithoutUser,

@@ -206,3 +206,39 @@ pub(super) fn count_of(
     }
     Ok(v as usize)
 }
+
+/// Longest string MQTT can carry (a topic, a client id): its length is a 16-bit number.
+pub(super) const MQTT_MAX_STRING: usize = 65_535;
+
+/// Why `text` cannot go into an MQTT topic or client id, if it cannot: a control
+/// character (NUL among them, which MQTT forbids and brokers cut or refuse), or more
+/// bytes than an MQTT string holds.
+pub(super) fn mqtt_string_problem(text: &str) -> Option<String> {
+    if let Some(c) = text.chars().find(|c| c.is_control()) {
+        return Some(format!(
+            "holds the control character U+{:04X}; expected printable characters only",
+            c as u32
+        ));
+    }
+    if text.len() > MQTT_MAX_STRING {
+        return Some(format!(
+            "is {} bytes long; MQTT strings hold at most {MQTT_MAX_STRING} bytes",
+            text.len()
+        ));
+    }
+    None
+}
+
+/// A name or template shortened for a message: a 70,000-character id is not quoted whole.
+pub(super) fn shown(text: &str) -> String {
+    const MAX: usize = 60;
+    let mut out: String = text
+        .chars()
+        .take(MAX)
+        .flat_map(char::escape_debug)
+        .collect();
+    if text.chars().count() > MAX {
+        out.push('…');
+    }
+    out
+}

@@ -3,8 +3,8 @@
 //! later groups.
 
 use super::check::{
-    Ctx, MAX_DEVICES, Res, count_of, expand_n, fast_enough, list_or_none, placeholders, positive,
-    positive_f,
+    Ctx, MAX_DEVICES, Res, count_of, expand_n, fast_enough, list_or_none, mqtt_string_problem,
+    placeholders, positive, positive_f, shown,
 };
 use super::faults;
 use super::fleet::Fleet;
@@ -221,8 +221,15 @@ fn add_devices(
             return Err(cx.at(
                 g.id.span(),
                 format!(
-                    "device id \"{id}\" cannot be used in a topic; expected no '/', '+' or '#'"
+                    "device id \"{}\" cannot be used in a topic; expected no '/', '+' or '#'",
+                    shown(&id)
                 ),
+            ));
+        }
+        if let Some(problem) = mqtt_string_problem(&id) {
+            return Err(cx.at(
+                g.id.span(),
+                format!("device id \"{}\" {problem}", shown(&id)),
             ));
         }
         let environment = rooms.of(cx, g, n, &id)?;

@@ -3,7 +3,9 @@
 //! is the one reported.
 
 use super::check::{Ctx, References, Res};
-use super::{analytics, broker, devices, environments, events, models, mqtt, rules, scenario};
+use super::{
+    analytics, broker, devices, environments, events, models, mqtt, rules, scenario, topics,
+};
 use crate::raw::RawScenario;
 use crate::spec::Scenario;
 
@@ -15,6 +17,12 @@ pub(crate) fn expand(raw: RawScenario, src: &str, file: &str) -> Res<Scenario> {
     let mqtt = mqtt::spec(&cx, raw.mqtt.as_ref())?;
     let environments = environments::expand(&cx, &raw.environment)?;
     let mut fleet = devices::expand(&cx, &raw.scenario.name, &raw.devices, &environments)?;
+    let written = topics::Written {
+        scenario: &raw.scenario,
+        mqtt: raw.mqtt.as_ref(),
+        groups: &raw.devices,
+    };
+    topics::check(&cx, &written, &mqtt, &header.fleet, &fleet)?;
     let mut references = References::default();
     models::resolve(
         &cx,

@@ -20,5 +20,6 @@ mod mqtt;
 mod rules;
 mod scenario;
 mod targets;
+mod topics;
 
 pub(crate) use driver::expand;

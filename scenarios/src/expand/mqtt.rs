@@ -1,6 +1,6 @@
 //! `[mqtt]`: QoS, topic and client-id templates, encoding and keep-alive, over the defaults.
 
-use super::check::{Ctx, Res, placeholders, positive};
+use super::check::{Ctx, Res, placeholders, positive, shown};
 use crate::raw::MqttTable;
 use crate::spec::{Encoding, MqttSpec};
 use toml::Spanned;
@@ -16,16 +16,17 @@ pub(super) fn spec(cx: &Ctx, t: Option<&MqttTable>) -> Res<MqttSpec> {
         }
         m.qos = v as u8;
     }
-    for (field, target) in [
-        (&t.telemetry_topic, &mut m.telemetry_topic),
-        (&t.command_topic, &mut m.command_topic),
-        (&t.status_topic, &mut m.status_topic),
-        (&t.client_id, &mut m.client_id),
+    for (field, target, topic) in [
+        (&t.telemetry_topic, &mut m.telemetry_topic, true),
+        (&t.command_topic, &mut m.command_topic, true),
+        (&t.status_topic, &mut m.status_topic, true),
+        (&t.client_id, &mut m.client_id, false),
     ] {
         if let Some(v) = field {
-            *target = template(cx, v)?;
+            *target = template(cx, v, topic)?;
         }
     }
+    distinct_topics(cx, t, &m)?;
     if let Some(e) = &t.encoding {
         m.encoding = encoding(cx, e)?;
     }
@@ -40,8 +41,9 @@ pub(super) fn spec(cx: &Ctx, t: Option<&MqttTable>) -> Res<MqttSpec> {
     Ok(m)
 }
 
-/// A topic or client-id template: it must name each device and hold no wildcard.
-fn template(cx: &Ctx, v: &Spanned<String>) -> Res<String> {
+/// A topic or client-id template: it must name each device and hold no wildcard, no
+/// control character; a topic may not start with `$`.
+fn template(cx: &Ctx, v: &Spanned<String>, topic: bool) -> Res<String> {
     placeholders(cx, v, &["fleet", "device"])?;
     if !v.get_ref().contains("{device}") {
         return Err(cx.at(
@@ -55,7 +57,56 @@ fn template(cx: &Ctx, v: &Spanned<String>) -> Res<String> {
             "topics a device publishes on cannot hold '+' or '#'",
         ));
     }
+    if let Some(c) = v.get_ref().chars().find(|c| c.is_control()) {
+        return Err(cx.at(
+            v.span(),
+            format!(
+                "\"{}\" holds the control character U+{:04X}; MQTT topics and client ids take printable characters only",
+                shown(v.get_ref()),
+                c as u32
+            ),
+        ));
+    }
+    if topic && v.get_ref().starts_with('$') {
+        return Err(cx.at(
+            v.span(),
+            format!(
+                "topic \"{}\" starts with '$'; brokers keep such topics for themselves ($SYS) and drop what clients publish there; expected a topic like \"twin/{{fleet}}/{{device}}/telemetry\"",
+                shown(v.get_ref())
+            ),
+        ));
+    }
     Ok(v.get_ref().clone())
+}
+
+/// Telemetry, commands and status each need a topic of their own: on one topic a device
+/// would read its own telemetry as commands, and ingest would count statuses as telemetry.
+fn distinct_topics(cx: &Ctx, t: &MqttTable, m: &MqttSpec) -> Res<()> {
+    let topics = [
+        ("telemetry_topic", &t.telemetry_topic, &m.telemetry_topic),
+        ("command_topic", &t.command_topic, &m.command_topic),
+        ("status_topic", &t.status_topic, &m.status_topic),
+    ];
+    for (i, (key, written, value)) in topics.iter().enumerate() {
+        for (other_key, other_written, other_value) in &topics[..i] {
+            if value != other_value {
+                continue;
+            }
+            // Point at the one written in the file (the later, when both are).
+            let span = written
+                .as_ref()
+                .or(other_written.as_ref())
+                .map_or(0..0, Spanned::span);
+            return Err(cx.at(
+                span,
+                format!(
+                    "{key} and {other_key} are both \"{}\"; expected a topic of its own for each, like \"twin/{{fleet}}/{{device}}/cmd\" beside \"twin/{{fleet}}/{{device}}/telemetry\"",
+                    shown(value)
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn encoding(cx: &Ctx, e: &Spanned<String>) -> Res<Encoding> {

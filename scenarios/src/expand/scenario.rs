@@ -1,7 +1,7 @@
 //! `[scenario]`: the name, fleet, length, pacing and start date of the run, and its tick,
 //! which is checked against the devices' publish periods once they are known.
 
-use super::check::{Ctx, Res, positive};
+use super::check::{Ctx, Res, mqtt_string_problem, positive, shown};
 use crate::device::DeviceSpec;
 use crate::duration::Dur;
 use crate::raw::{ScenarioTable, Speed};
@@ -63,7 +63,13 @@ fn fleet_name(cx: &Ctx, s: &ScenarioTable, name: &str) -> Res<String> {
     if fleet.is_empty() || fleet.contains(['/', '+', '#']) {
         return Err(cx.at(
             fleet_span,
-            format!("fleet name \"{fleet}\" cannot be used in a topic; expected a name without '/', '+' or '#'"),
+            format!("fleet name \"{}\" cannot be used in a topic; expected a name without '/', '+' or '#'", shown(&fleet)),
+        ));
+    }
+    if let Some(problem) = mqtt_string_problem(&fleet) {
+        return Err(cx.at(
+            fleet_span,
+            format!("fleet name \"{}\" {problem}", shown(&fleet)),
         ));
     }
     Ok(fleet)

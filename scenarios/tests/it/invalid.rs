@@ -123,6 +123,42 @@ const CASES: &[Case] = &[
         10,
         "expected set, disconnect, reconnect, rate or fault; did you mean \"disconnect\"?",
     ),
+    case(
+        "topic_dollar.toml",
+        7,
+        19,
+        "topic \"$SYS/{device}\" starts with '$'; brokers keep such topics for themselves ($SYS) and drop what clients publish there",
+    ),
+    case(
+        "topics_equal.toml",
+        8,
+        17,
+        "command_topic and telemetry_topic are both \"site/{device}\"; expected a topic of its own for each",
+    ),
+    case(
+        "topics_collide.toml",
+        15,
+        6,
+        "status_topic of device \"lamp-state\" and telemetry_topic of device \"lamp\" are both \"site/lamp-state\"",
+    ),
+    case(
+        "id_control_char.toml",
+        7,
+        6,
+        "device id \"relay-\\0-1\" holds the control character U+0000; expected printable characters only",
+    ),
+    case(
+        "fleet_control_char.toml",
+        4,
+        9,
+        "fleet name \"site\\nb\" holds the control character U+000A; expected printable characters only",
+    ),
+    case(
+        "topic_nul.toml",
+        7,
+        17,
+        "\"twin/{device}/\\0cmd\" holds the control character U+0000; MQTT topics and client ids take printable characters only",
+    ),
 ];
 
 #[test]

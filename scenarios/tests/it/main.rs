@@ -3,6 +3,7 @@
 
 mod examples;
 mod invalid;
+mod limits;
 mod valid;
 
 use std::path::PathBuf;

@@ -263,7 +263,7 @@ impl Target {
         let tls = Tls::of(&ep)?.map(Arc::new);
         let addr = resolve(&ep.host, ep.port, sources).await?;
         Ok(Target {
-            url,
+            url: scenarios::BrokerUrl::redact(&url),
             embedded,
             ep,
             addr,

@@ -148,7 +148,8 @@ impl<'a> Run<'a> {
             progress,
             prog,
             stop,
-            url,
+            // Shown in reports, snapshots and errors: without the URL's password.
+            url: scenarios::BrokerUrl::redact(&url),
             embedded,
             endpoint,
             qos: qos_of(scenario.mqtt.qos),

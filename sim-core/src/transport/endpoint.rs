@@ -43,6 +43,25 @@ impl std::fmt::Debug for Security {
     }
 }
 
+/// The credentials of `url` (`mqtt://user:password@host`) in `sec`. Given both in the URL
+/// and with `--username`/`--password`, they are refused rather than one silently chosen.
+fn with_url_credentials(
+    sec: &Security,
+    url: &scenarios::BrokerUrl,
+) -> Result<Security, EndpointError> {
+    if url.username.is_none() {
+        return Ok(sec.clone());
+    }
+    if sec.username.is_some() || sec.password.is_some() {
+        return Err(EndpointError::CredentialsTwice(url.to_string()));
+    }
+    Ok(Security {
+        username: url.username.clone(),
+        password: url.password.clone(),
+        ..sec.clone()
+    })
+}
+
 /// A broker to connect to, ready to make client options.
 #[derive(Clone)]
 pub struct Endpoint {
@@ -69,9 +88,15 @@ impl Endpoint {
     /// Resolve a URL and the security settings; file and certificate problems are
     /// reported here, before any connection.
     pub fn new(url: &str, sec: &Security) -> Result<Endpoint, EndpointError> {
-        let scenarios::BrokerUrl { host, port, tls } = scenarios::BrokerUrl::parse(url)?;
+        let parsed = scenarios::BrokerUrl::parse(url)?;
+        let sec = &with_url_credentials(sec, &parsed)?;
+        let scenarios::BrokerUrl {
+            host, port, tls, ..
+        } = parsed;
         if !tls && (sec.cafile.is_some() || sec.cert.is_some() || sec.insecure) {
-            return Err(EndpointError::TlsNeedsMqtts(url.to_string()));
+            return Err(EndpointError::TlsNeedsMqtts(scenarios::BrokerUrl::redact(
+                url,
+            )));
         }
         if sec.cert.is_some() != sec.key.is_some() {
             return Err(EndpointError::CertWithoutKey);

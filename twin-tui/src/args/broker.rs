@@ -9,7 +9,7 @@ use std::path::PathBuf;
 /// How to reach a broker that wants TLS or credentials.
 #[derive(Debug, clap::Args)]
 pub struct SecurityArgs {
-    /// MQTT user name.
+    /// MQTT user name (or in the URL: mqtt://user:password@host; not both).
     #[arg(long, env = "TWIN_USERNAME")]
     pub username: Option<String>,
     /// MQTT password (prefer TWIN_PASSWORD or --password-file: flags show in `ps`).
@@ -70,7 +70,8 @@ impl SecurityArgs {
 /// The broker a load command talks to, and how.
 #[derive(Debug, clap::Args)]
 pub struct BrokerArgs {
-    /// Broker URL (mqtt://host:port or mqtts://host:port); default: the embedded broker.
+    /// Broker URL (mqtt://host:port or mqtts://host:port, credentials as
+    /// mqtt://user:password@host:port); default: the embedded broker.
     #[arg(long, env = "TWIN_BROKER")]
     pub broker: Option<String>,
     /// MQTT protocol version: 3.1.1 or 5.
@@ -94,7 +95,8 @@ impl BrokerArgs {
 /// The broker the devices publish to.
 #[derive(Debug, clap::Args)]
 pub struct MirrorBroker {
-    /// Broker URL (mqtt://host:port or mqtts://host:port); overrides the config's
+    /// Broker URL (mqtt://host:port or mqtts://host:port, credentials as
+    /// mqtt://user:password@host:port); overrides the config's
     /// [mirror] broker. There is no embedded default: the mirror must meet the devices
     /// on the broker they use.
     #[arg(long, env = "TWIN_BROKER")]
@@ -108,13 +110,15 @@ pub struct MirrorBroker {
 }
 
 impl MirrorBroker {
-    /// The broker URL (the flag's, else the config's) and how to reach it.
+    /// The broker URL (the flag's, else the config's) and how to reach it; the URL
+    /// comes back with its password shown as `***`, for messages and reports (the
+    /// endpoint holds the credentials).
     pub fn endpoint(&self, from_config: Option<&str>) -> anyhow::Result<(String, Endpoint)> {
         let url = self.broker.clone().or_else(|| from_config.map(str::to_string)).ok_or_else(|| {
             bad_input("no broker: give --broker mqtt://host:port (the broker your devices publish to) or set [mirror] broker in the config")
         })?;
         let sec = self.security.security()?;
         let ep = Endpoint::new(&url, &sec).map_err(bad_input)?;
-        Ok((url, ep))
+        Ok((scenarios::BrokerUrl::redact(&url), ep))
     }
 }

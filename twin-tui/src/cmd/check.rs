@@ -45,9 +45,10 @@ fn write_settings(o: &mut String, s: &Scenario) {
     let _ = writeln!(
         o,
         "broker   {}",
-        s.broker_url
-            .as_deref()
-            .unwrap_or("embedded (started in-process on a free port)")
+        s.broker_url.as_deref().map_or_else(
+            || "embedded (started in-process on a free port)".to_string(),
+            scenarios::BrokerUrl::redact
+        )
     );
     let _ = writeln!(
         o,
@@ -151,7 +152,7 @@ pub fn summary_json(s: &Scenario) -> serde_json::Value {
         "duration_s": s.duration,
         "tick_s": s.tick,
         "speed": match s.speed { Speed::Max => serde_json::json!("max"), Speed::Factor(f) => serde_json::json!(f) },
-        "broker": s.broker_url,
+        "broker": s.broker_url.as_deref().map(scenarios::BrokerUrl::redact),
         "qos": s.mqtt.qos,
         "encoding": s.mqtt.encoding.name(),
         "topics": {

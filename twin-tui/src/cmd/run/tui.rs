@@ -71,7 +71,7 @@ pub fn attach(args: &RunArgs) -> anyhow::Result<u8> {
     let runtime = io_runtime()?;
     let (snap_tx, snap_rx) = watch::channel(Arc::new(FleetSnapshot {
         scenario: "attached".into(),
-        broker: url.clone(),
+        broker: scenarios::BrokerUrl::redact(&url),
         speed: "live".into(),
         ..Default::default()
     }));
