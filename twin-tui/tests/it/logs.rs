@@ -228,3 +228,22 @@ fn a_flood_of_junk_is_a_few_warnings_and_one_line_of_the_rest() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn the_tui_without_a_terminal_says_so_and_exits_2() {
+    for args in [
+        &["tui", "scenarios/examples/quickstart.toml"][..],
+        &["tui", "--attach", "--broker", "mqtt://127.0.0.1:1"][..],
+    ] {
+        let o = Command::new(env!("CARGO_BIN_EXE_twin"))
+            .args(args)
+            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+            .stdin(Stdio::null())
+            .output()
+            .expect("twin runs");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains("twin tui needs a terminal"), "{err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}

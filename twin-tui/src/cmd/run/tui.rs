@@ -19,6 +19,7 @@ use tokio::sync::{mpsc, watch};
 /// Run the scenario under the terminal UI until it ends or the user quits; then write
 /// the report. A SIGINT, SIGTERM or SIGHUP quits as `q` does but exits 130.
 pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
+    needs_a_terminal()?;
     let scenario = load_with_overrides(args)?;
     let opts = run_options(args)?;
     let runtime = io_runtime()?;
@@ -51,6 +52,18 @@ pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
     })
 }
 
+/// The UI draws on stdout and reads keys from stdin: both must be a terminal, or it says
+/// so (exit 2) before anything starts.
+fn needs_a_terminal() -> anyhow::Result<()> {
+    use std::io::IsTerminal;
+    if std::io::stdin().is_terminal() && std::io::stdout().is_terminal() {
+        return Ok(());
+    }
+    Err(bad_input(
+        "twin tui needs a terminal: its standard input and output must both be one (use `twin run` to run without the UI)",
+    ))
+}
+
 /// What the UI shows before the run's first snapshot.
 fn first_snapshot(scenario: &Scenario) -> FleetSnapshot {
     FleetSnapshot {
@@ -66,6 +79,7 @@ pub fn attach(args: &RunArgs) -> anyhow::Result<u8> {
     if !args.tui {
         return Err(bad_input("--attach works with `twin tui`, not `twin run`"));
     }
+    needs_a_terminal()?;
     let url = args.broker.clone().unwrap_or_default();
     scenarios::BrokerUrl::parse(&url).map_err(bad_input)?;
     let runtime = io_runtime()?;
