@@ -27,6 +27,11 @@ pub enum BridgeError {
     /// reports it (`Malformed`).
     #[error("{0}")]
     Malformed(String),
+    /// The broker could not be used, found before the session started (the reason named:
+    /// a name not resolved, a refused port, TLS, credentials) or the command was
+    /// interrupted while it connected.
+    #[error(transparent)]
+    Run(#[from] sim_core::run::RunError),
     /// The broker could not be reached, or refused the session.
     #[error("broker {url}: {message}")]
     Broker {

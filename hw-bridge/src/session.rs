@@ -14,6 +14,7 @@ use rumqttc::{AsyncClient, ConnectionError, Event, Packet, QoS, SubscribeFilter}
 use sim_core::report::BrokerInfo;
 use sim_core::transport::backoff::Backoff;
 use sim_core::transport::endpoint::Endpoint;
+use sim_core::transport::reach::{self, ProbeLimits};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -35,6 +36,9 @@ pub struct MirrorOptions {
     pub duration: Option<Duration>,
     /// Give up when no connection is made in this time.
     pub connect_timeout: Duration,
+    /// How long a broker whose name does not resolve or whose port refuses connections
+    /// is tried again at the start (a broker still starting); zero: not at all.
+    pub wait_for_broker: Duration,
     /// The session's client id.
     pub client_id: String,
 }
@@ -54,6 +58,14 @@ pub async fn run(
     stop: Arc<AtomicBool>,
     notes: Option<mpsc::UnboundedSender<String>>,
 ) -> Result<MirrorReport, BridgeError> {
+    // One connection first, as the session would make it: a broker that cannot be used
+    // (no such name, a closed port, an untrusted certificate, refused credentials) ends
+    // the mirror at once with the reason, instead of retrying until --duration.
+    let limits = ProbeLimits {
+        connect_timeout: opts.connect_timeout,
+        wait_for_broker: opts.wait_for_broker,
+    };
+    reach::probe(&opts.url, &opts.endpoint, limits, &stop).await?;
     let mut mo = opts.endpoint.options(opts.client_id.clone());
     mo.set_keep_alive(Duration::from_secs(30));
     mo.set_max_packet_size(MAX_INCOMING, 1024 * 1024);
@@ -87,10 +99,11 @@ pub async fn run(
                 Ok(_) => {}
                 Err(e) => {
                     if let ConnectionError::ConnectionRefused(code) = e {
-                        return Err(s.broker(format!("connection refused: {code:?}")));
+                        return Err(s.broker(refusal_words(code)));
                     }
                     if !s.ever_connected && started.elapsed() >= opts.connect_timeout {
-                        return Err(s.broker(format!("unreachable for {:?}: {e}", opts.connect_timeout)));
+                        let secs = opts.connect_timeout.as_secs_f64();
+                        return Err(s.broker(format!("unreachable for {secs:.0} s: {e}")));
                     }
                     tracing::warn!(error = %e, "mirror session lost; reconnecting");
                     tokio::time::sleep(backoff.next_wait()).await;
@@ -317,4 +330,19 @@ impl Session {
         self.pub_tx = None;
         report
     }
+}
+
+/// A refused CONNACK in words: "the broker refused the session: bad user name or
+/// password".
+fn refusal_words(code: rumqttc::ConnectReturnCode) -> String {
+    use rumqttc::ConnectReturnCode as C;
+    let why = match code {
+        C::Success => "accepted",
+        C::RefusedProtocolVersion => "unacceptable protocol version",
+        C::BadClientId => "client id rejected",
+        C::ServiceUnavailable => "server unavailable",
+        C::BadUserNamePassword => "bad user name or password",
+        C::NotAuthorized => "not authorized",
+    };
+    format!("the broker refused the session: {why}")
 }

@@ -31,6 +31,11 @@ impl BrokerUrl {
             (r, false, 1883, "mqtt")
         } else if let Some(r) = url.strip_prefix("mqtts://") {
             (r, true, 8883, "mqtts")
+        } else if let Some((scheme, _)) = url.split_once("://") {
+            return Err(BrokerUrlError::WrongScheme {
+                url: url.into(),
+                scheme: scheme.into(),
+            });
         } else {
             return Err(BrokerUrlError::NoScheme { url: shown() });
         };
@@ -245,7 +250,12 @@ mod tests {
             BrokerUrl::parse_plain("mqtt://localhost").unwrap(),
             url("localhost", 1883, false)
         );
-        assert!(BrokerUrl::parse_plain("http://x:1").is_err());
+        assert!(
+            BrokerUrl::parse_plain("http://x:1")
+                .unwrap_err()
+                .to_string()
+                .contains("wrong scheme `http`")
+        );
         assert!(BrokerUrl::parse_plain("mqtt://x:99999").is_err());
         assert!(
             BrokerUrl::parse_plain("mqtts://x:8883")

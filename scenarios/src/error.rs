@@ -123,13 +123,23 @@ pub enum DurationError {
 /// Why a broker URL was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BrokerUrlError {
-    /// Neither `mqtt://` nor `mqtts://`.
+    /// No `scheme://` at all.
     #[error(
         "broker url \"{url}\" has no scheme; expected mqtt://host:port (or mqtts:// for TLS), like mqtt://127.0.0.1:1883"
     )]
     NoScheme {
         /// The URL as given, its password shown as `***`.
         url: String,
+    },
+    /// A scheme other than the two supported (`http://`, `ws://`, `tcp://`, ...).
+    #[error(
+        "broker url \"{url}\": wrong scheme `{scheme}` (use mqtt://host:port, or mqtts://host:port for TLS; WebSocket brokers are not supported)"
+    )]
+    WrongScheme {
+        /// The URL as given.
+        url: String,
+        /// What came before `://`.
+        scheme: String,
     },
     /// The text after the last `:` is not a port number.
     #[error("broker url \"{url}\": port \"{port}\" is not a number from 1 to 65535")]
@@ -187,10 +197,18 @@ mod tests {
         let cases = [
             (
                 BrokerUrlError::NoScheme {
-                    url: url("http://x"),
+                    url: url("127.0.0.1:1883"),
                 }
                 .to_string(),
-                "broker url \"http://x\" has no scheme; expected mqtt://host:port (or mqtts:// for TLS), like mqtt://127.0.0.1:1883",
+                "broker url \"127.0.0.1:1883\" has no scheme; expected mqtt://host:port (or mqtts:// for TLS), like mqtt://127.0.0.1:1883",
+            ),
+            (
+                BrokerUrlError::WrongScheme {
+                    url: url("http://x"),
+                    scheme: "http".into(),
+                }
+                .to_string(),
+                "broker url \"http://x\": wrong scheme `http` (use mqtt://host:port, or mqtts://host:port for TLS; WebSocket brokers are not supported)",
             ),
             (
                 BrokerUrlError::BadPort {

@@ -101,8 +101,7 @@ async fn start_ingest(
         stop.fire();
         return Err(RunError::Unreachable {
             url: url.to_string(),
-            what: "no MQTT connection and subscription".into(),
-            secs: 10.0,
+            why: "timed out: no MQTT connection and subscription within 10 s".into(),
         });
     }
     Ok((stop, task))

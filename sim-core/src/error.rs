@@ -19,15 +19,14 @@ pub enum RunError {
     /// The embedded broker did not start.
     #[error(transparent)]
     Broker(#[from] BrokerError),
-    /// Nothing answered at the broker address in time.
-    #[error("broker {url} unreachable: {what} within {secs:.0} s")]
+    /// The broker cannot be reached: its name does not resolve, the port refuses the
+    /// connection, or nothing answered in time. `why` names which.
+    #[error("broker {url} unreachable: {why}")]
     Unreachable {
         /// Broker URL.
         url: String,
-        /// What did not happen.
-        what: String,
-        /// Seconds waited.
-        secs: f64,
+        /// What happened: "name x not resolved", "connection refused", "timed out ...".
+        why: String,
     },
     /// The broker answered but will not take us (credentials, TLS): retrying cannot help.
     #[error("broker {url}: {why}")]
@@ -52,6 +51,13 @@ pub enum RunError {
         why: &'static str,
         /// What else helps.
         hint: &'static str,
+    },
+    /// A signal (SIGINT, SIGTERM, SIGHUP) stopped the command before it had anything to
+    /// report (exit code 130).
+    #[error("interrupted {while_}")]
+    Interrupted {
+        /// What it was doing: "while connecting to broker mqtt://...".
+        while_: String,
     },
     /// Thread or runtime failure.
     #[error("{0}")]

@@ -82,6 +82,7 @@ impl Running {
             endpoint: Endpoint::new(url, &Security::default()).expect("endpoint"),
             duration: Some(Duration::from_secs(120)),
             connect_timeout: Duration::from_secs(10),
+            wait_for_broker: Duration::ZERO,
             client_id: "twin-mirror-test".into(),
         };
         let cfg = cfg.clone();

@@ -8,7 +8,7 @@
 use crate::load::codec::ack::DISCONNECT;
 use crate::load::codec::connack::{self, Connack};
 use crate::load::error::LinkError;
-use crate::run::RunError;
+use crate::error::RunError;
 use crate::transport::broker::EmbeddedBroker;
 use crate::transport::endpoint::{Endpoint, Security};
 use std::net::{IpAddr, SocketAddr};
@@ -112,6 +112,18 @@ pub async fn open(
     tls: Option<&Tls>,
     nodelay: bool,
 ) -> Result<(Stream, Connack), LinkError> {
+    let tcp = tcp(broker, source, nodelay).await?;
+    let mut stream = secure(tcp, tls).await?;
+    let connack = handshake(&mut stream, packet).await?;
+    Ok((stream, connack))
+}
+
+/// A TCP connection to `broker`, from `source` (any port) when given.
+pub async fn tcp(
+    broker: SocketAddr,
+    source: Option<IpAddr>,
+    nodelay: bool,
+) -> Result<TcpStream, LinkError> {
     let socket = if broker.is_ipv4() {
         TcpSocket::new_v4()?
     } else {
@@ -122,7 +134,12 @@ pub async fn open(
     }
     let tcp = socket.connect(broker).await?;
     tcp.set_nodelay(nodelay)?;
-    let mut stream = match tls {
+    Ok(tcp)
+}
+
+/// TLS over `tcp` when asked (the handshake done), else the plain stream.
+pub async fn secure(tcp: TcpStream, tls: Option<&Tls>) -> Result<Stream, LinkError> {
+    Ok(match tls {
         None => Stream::Plain(tcp),
         // Boxed: the handshake's state is large, and only lives while it runs; inline it
         // would size every held session's future.
@@ -134,7 +151,12 @@ pub async fn open(
             .await
             .map_err(LinkError::Tls)?,
         )),
-    };
+    })
+}
+
+/// Write the CONNECT `packet` and read the CONNACK back: code 0, with what its
+/// properties announce.
+pub async fn handshake(stream: &mut Stream, packet: Vec<u8>) -> Result<Connack, LinkError> {
     stream.write_all(&packet).await?;
     drop(packet);
     let eof = |e: std::io::Error| {
@@ -158,8 +180,7 @@ pub async fn open(
     };
     let mut body = vec![0u8; len];
     stream.read_exact(&mut body).await.map_err(eof)?;
-    let connack = connack::parse(&body)?;
-    Ok((stream, connack))
+    connack::parse(&body)
 }
 
 impl Tls {
@@ -183,12 +204,15 @@ pub async fn close(mut stream: Stream) {
     let _ = stream.shutdown().await;
 }
 
-/// The broker's address, of the source addresses' family when they are given.
-pub async fn resolve(host: &str, port: u16, sources: &[IpAddr]) -> Result<SocketAddr, RunError> {
-    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
-        .await
-        .map_err(|e| RunError::BadInput(format!("broker host \"{host}\" does not resolve: {e}")))?
-        .collect();
+/// The broker's address, of the source addresses' family when they are given. A name
+/// that does not resolve makes the broker unreachable, named so (`url` for the error).
+pub async fn resolve(
+    url: &str,
+    host: &str,
+    port: u16,
+    sources: &[IpAddr],
+) -> Result<SocketAddr, RunError> {
+    let addrs = crate::transport::reach::lookup(url, host, port).await?;
     let v4 = sources.first().map(IpAddr::is_ipv4);
     addrs
         .iter()
@@ -261,7 +285,7 @@ impl Target {
         };
         let ep = Endpoint::new(&url, security).map_err(RunError::from)?;
         let tls = Tls::of(&ep)?.map(Arc::new);
-        let addr = resolve(&ep.host, ep.port, sources).await?;
+        let addr = resolve(&url, &ep.host, ep.port, sources).await?;
         Ok(Target {
             url: scenarios::BrokerUrl::redact(&url),
             embedded,

@@ -61,15 +61,26 @@ pub struct LoadCounters {
     pub reconnects: AtomicU64,
 }
 
-/// Send an [`Interval`] each second until the receiver goes away; `take_latency` hands
-/// over (and resets) the latency histogram of the interval.
+/// The sampler's task. Dropping it stops the sampler and closes its interval channel,
+/// on every way out of a load, its errors included (the caller prints intervals until
+/// that channel closes).
+pub(crate) struct Sampler(tokio::task::JoinHandle<()>);
+
+impl Drop for Sampler {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Send an [`Interval`] each second until the receiver goes away or the [`Sampler`] is
+/// dropped; `take_latency` hands over (and resets) the latency histogram of the interval.
 pub(crate) fn spawn_sampler(
     counters: Arc<LoadCounters>,
     run_start: Instant,
     tx: mpsc::UnboundedSender<Interval>,
     take_latency: impl Fn() -> Histogram<u64> + Send + 'static,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
+) -> Sampler {
+    Sampler(tokio::spawn(async move {
         let mut every = tokio::time::interval(Duration::from_secs(1));
         every.tick().await;
         let (mut last, mut at, mut at_unix) = ([0u64; 4], Instant::now(), unix_us());
@@ -108,5 +119,5 @@ pub(crate) fn spawn_sampler(
             }
             (last, at, at_unix, cpu_last) = (now, Instant::now(), unix_us(), cpu);
         }
-    })
+    }))
 }

@@ -17,6 +17,9 @@ pub struct RunOptions {
     pub drain_timeout: Duration,
     /// How long to wait for the broker and for every session to connect.
     pub connect_timeout: Duration,
+    /// How long a broker whose name does not resolve or whose port refuses connections
+    /// is tried again before the run fails (a broker still starting); zero: not at all.
+    pub wait_for_broker: Duration,
     /// Connection attempts in flight at once.
     pub connect_concurrency: usize,
     /// TLS and credentials for every session (device, ingest, controller).
@@ -78,6 +81,7 @@ impl Default for RunOptions {
             broker_url: None,
             drain_timeout: Duration::from_secs(10),
             connect_timeout: Duration::from_secs(30),
+            wait_for_broker: Duration::ZERO,
             connect_concurrency: 256,
             security: Security::default(),
             snapshots: None,

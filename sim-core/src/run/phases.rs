@@ -17,6 +17,7 @@ use crate::report::{FlowMode, FlowReport, Report, round4};
 use crate::sim::SessionCommand;
 use crate::transport::broker::EmbeddedBroker;
 use crate::transport::endpoint::Endpoint;
+use crate::transport::reach::{self, ProbeLimits};
 use crate::transport::retained;
 use crate::transport::session::SessionSignal;
 use scenarios::Scenario;
@@ -33,6 +34,7 @@ pub async fn run(
     stop: Arc<AtomicBool>,
 ) -> Result<Report, RunError> {
     let mut run = Run::prepare(scenario, opts, progress, stop)?;
+    run.probe().await?;
     let ingest = run.start_ingest().await?;
     let steer_rx = run.start_controller();
     let (sessions, clients, cmd_rx) = run.start_sessions(ingest.send_log.window().cloned());
@@ -114,6 +116,19 @@ impl<'a> Run<'a> {
                 topics.len()
             );
         }
+    }
+
+    /// A real broker is tried once before any session starts, so one that cannot be used
+    /// fails the run at once, with the reason (the embedded broker is known to work).
+    async fn probe(&self) -> Result<(), RunError> {
+        if self.embedded.is_some() {
+            return Ok(());
+        }
+        let limits = ProbeLimits {
+            connect_timeout: self.opts.connect_timeout,
+            wait_for_broker: self.opts.wait_for_broker,
+        };
+        reach::probe(&self.url, &self.endpoint, limits, &self.stop).await
     }
 
     /// Check the file limit, start the embedded broker if the scenario names no broker,

@@ -12,6 +12,7 @@ use crate::flow::{PER_DEVICE, PER_INGEST_SESSION, Window};
 use crate::ingest::{self, Ingest, IngestCounters, IngestState, Topics};
 use crate::sim::clock::{self, SimProgress};
 use crate::sim::{InboundCommand, Sim, SimIo, Steer};
+use crate::transport::reach;
 use crate::transport::dispatch::{self, DispatchCounters, Route, SendLog};
 use crate::transport::session::{self, SessionCtx, SessionSignal, SessionStats};
 use crate::transport::shutdown;
@@ -120,16 +121,21 @@ impl Run<'_> {
             ready_tx,
             shutdown,
         ));
-        if tokio::time::timeout(self.opts.connect_timeout, ready_rx)
-            .await
-            .is_err()
-        {
+        let waited = tokio::select! {
+            r = tokio::time::timeout(self.opts.connect_timeout, ready_rx) => r.map_err(|_| {
+                RunError::Unreachable {
+                    url: self.url.clone(),
+                    why: format!(
+                        "timed out: the ingest had no MQTT connection and subscription within {:.0} s",
+                        self.opts.connect_timeout.as_secs_f64()
+                    ),
+                }
+            }),
+            _ = reach::stopped(&self.stop) => Err(reach::interrupted(&self.url)),
+        };
+        if let Err(e) = waited {
             stop.fire();
-            return Err(RunError::Unreachable {
-                url: self.url.clone(),
-                what: "no MQTT connection and subscription".into(),
-                secs: self.opts.connect_timeout.as_secs_f64(),
-            });
+            return Err(e);
         }
         Ok(IngestTask {
             state,
@@ -227,16 +233,21 @@ impl Run<'_> {
             if c as usize >= n {
                 return Ok(());
             }
-            if Instant::now() > deadline || self.stop.load(Ordering::Relaxed) {
+            if self.stop.load(Ordering::Relaxed) {
+                return Err(reach::interrupted(&self.url));
+            }
+            if Instant::now() > deadline {
                 return Err(RunError::Unreachable {
                     url: self.url.clone(),
-                    what: format!("only {c} of {n} device sessions connected"),
-                    secs: allowed.as_secs_f64(),
+                    why: format!(
+                        "timed out: only {c} of {n} device sessions connected within {:.0} s",
+                        allowed.as_secs_f64()
+                    ),
                 });
             }
             // `stop` is a plain flag (the caller's), so look at it now and then.
             let notified = sessions.stats.connected_notify.notified();
-            let _ = tokio::time::timeout(Duration::from_millis(100), notified).await;
+            let _ = tokio::time::timeout(Duration::from_millis(20), notified).await;
         }
     }
 

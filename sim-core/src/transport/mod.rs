@@ -5,6 +5,7 @@ pub mod backoff;
 pub mod broker;
 pub mod dispatch;
 pub mod endpoint;
+pub mod reach;
 pub mod retained;
 pub mod send_log;
 pub mod session;

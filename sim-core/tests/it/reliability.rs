@@ -435,7 +435,12 @@ fn a_broker_absent_at_start_is_waited_for_until_the_deadline() {
         // Past an autosave (every second) with the subscription in it.
         tokio::time::sleep(Duration::from_millis(2500)).await;
         m.kill9().unwrap();
-        let spec = load(1, m.url(), topic);
+        // Asked to wait for a broker still starting (by default a refused port fails
+        // the run at once, naming the cause).
+        let spec = LoadSpec {
+            wait_for_broker: Duration::from_secs(10),
+            ..load(1, m.url(), topic)
+        };
         let run = tokio::spawn(async move {
             publish_counted(&spec, Arc::new(AtomicBool::new(false)), None).await
         });
@@ -462,6 +467,7 @@ fn a_broker_absent_at_start_is_waited_for_until_the_deadline() {
     let t0 = std::time::Instant::now();
     let spec = LoadSpec {
         connect_timeout: Duration::from_secs(2),
+        wait_for_broker: Duration::from_secs(2),
         ..load(1, m.url(), topic)
     };
     let r = rt.block_on(publish_counted(

@@ -240,8 +240,9 @@ publish_every = "2s"
         cafile: Some(other_ca),
         ..good
     };
+    // A certificate that does not verify is the broker's refusal, said at once.
     match run(wrong_ca, Duration::from_secs(3)) {
-        Err(RunError::Unreachable { .. }) => {}
+        Err(RunError::Refused { why, .. }) => assert!(why.contains("TLS failed"), "{why}"),
         other => panic!("expected the run to fail for the CA, got {other:?}"),
     }
     assert!(

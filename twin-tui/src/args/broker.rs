@@ -1,6 +1,6 @@
 //! How to reach a broker: the flag groups that `run`, `load` and `mirror` flatten in.
 
-use crate::args::values::parse_dur;
+use crate::args::values::{parse_dur, parse_dur_or_zero};
 use crate::common::exit::bad_input;
 use scenarios::Dur;
 use sim_core::transport::endpoint::{Endpoint, Security};
@@ -104,6 +104,11 @@ pub struct MirrorBroker {
     /// Give up when the broker cannot be reached for this long.
     #[arg(long, value_parser = parse_dur, default_value = "10s")]
     pub connect_timeout: Dur,
+    /// A broker whose name does not resolve or whose port refuses connections is tried
+    /// again for this long (a broker still starting), then the mirror fails; by default
+    /// it fails at once, naming the cause.
+    #[arg(long, value_parser = parse_dur_or_zero, default_value = "0s", value_name = "DURATION")]
+    pub wait_for_broker: Dur,
     /// TLS and credentials.
     #[command(flatten)]
     pub security: SecurityArgs,

@@ -2,7 +2,7 @@
 
 use crate::args::broker::BrokerArgs;
 use crate::args::run::RunArgs;
-use crate::args::values::parse_dur;
+use crate::args::values::{parse_dur, parse_dur_or_zero};
 use clap::Subcommand;
 use scenarios::Dur;
 use sim_core::load::{BufferPolicy, Shard};
@@ -86,6 +86,11 @@ pub struct LoadSubArgs {
     /// Give up on a subscriber with no SUBACK after this long.
     #[arg(long, value_parser = parse_dur, default_value = "10s")]
     pub connect_timeout: Dur,
+    /// A broker whose name does not resolve or whose port refuses connections is tried
+    /// again for this long (a broker still starting), then the command fails; by default
+    /// it fails at once, naming the cause.
+    #[arg(long, value_parser = parse_dur_or_zero, default_value = "0s", value_name = "DURATION")]
+    pub wait_for_broker: Dur,
     /// Write the JSON report to this file ("-" for stdout).
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
@@ -228,6 +233,11 @@ pub struct LoadPubArgs {
     /// Give up on a session with no CONNACK after this long.
     #[arg(long, value_parser = parse_dur, default_value = "10s")]
     pub connect_timeout: Dur,
+    /// A broker whose name does not resolve or whose port refuses connections is tried
+    /// again for this long (a broker still starting), then the command fails; by default
+    /// it fails at once, naming the cause.
+    #[arg(long, value_parser = parse_dur_or_zero, default_value = "0s", value_name = "DURATION")]
+    pub wait_for_broker: Dur,
     /// Wait this long for messages and acknowledgements in flight after the last publish.
     #[arg(long, value_parser = parse_dur, default_value = "5s")]
     pub drain: Dur,

@@ -1,7 +1,7 @@
 //! `twin run` and `twin tui` (one set of flags), and `twin check`.
 
 use crate::args::broker::SecurityArgs;
-use crate::args::values::{parse_dur, parse_speed};
+use crate::args::values::{parse_dur, parse_dur_or_zero, parse_speed};
 use scenarios::{Dur, Speed};
 use sim_core::load::Shard;
 use std::path::PathBuf;
@@ -54,6 +54,11 @@ pub struct RunArgs {
     /// Wait this long for the broker and every session to connect.
     #[arg(long, value_parser = parse_dur, default_value = "30s")]
     pub connect_timeout: Dur,
+    /// A broker whose name does not resolve or whose port refuses connections is tried
+    /// again for this long (a broker still starting), then the command fails; by default
+    /// it fails at once, naming the cause.
+    #[arg(long, value_parser = parse_dur_or_zero, default_value = "0s", value_name = "DURATION")]
+    pub wait_for_broker: Dur,
     /// Keep the retained status messages the run leaves on a real broker (each device's
     /// last state); by default they are cleared when the run ends, so the broker is left
     /// as the run found it.

@@ -15,6 +15,15 @@ pub fn parse_dur(s: &str) -> Result<Dur, String> {
     Ok(d)
 }
 
+/// A duration that may be zero ("0s": not at all).
+pub fn parse_dur_or_zero(s: &str) -> Result<Dur, String> {
+    let d = Dur::parse(s).map_err(|e| e.to_string())?;
+    if d.secs() < 0.0 {
+        return Err("expected a duration of zero or more".into());
+    }
+    Ok(d)
+}
+
 /// A run speed: sim seconds per wall second (a positive number), or "max".
 pub fn parse_speed(s: &str) -> Result<Speed, String> {
     if s == "max" {

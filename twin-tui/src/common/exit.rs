@@ -41,11 +41,16 @@ pub fn exit_code(outcome: anyhow::Result<u8>) -> ExitCode {
     }
 }
 
-/// Print an error and pick its exit code: 2 for bad input, 1 for everything else.
+/// Print an error and pick its exit code: 2 for bad input, 130 for a signal that stopped
+/// the command before it had anything to report, 1 for everything else.
 fn report_error(e: &anyhow::Error) -> ExitCode {
     if let Some(se) = e.downcast_ref::<ScenarioError>() {
         eprintln!("error: {se}");
         return ExitCode::from(EXIT_BAD_INPUT);
+    }
+    if is_interrupted(e) {
+        eprintln!("twin: {e:#}");
+        return ExitCode::from(EXIT_INTERRUPTED);
     }
     eprintln!("error: {e:#}");
     ExitCode::from(if is_bad_input(e) {
@@ -53,6 +58,15 @@ fn report_error(e: &anyhow::Error) -> ExitCode {
     } else {
         EXIT_FAILED
     })
+}
+
+/// Whether a signal stopped the command (while it connected, before any report).
+fn is_interrupted(e: &anyhow::Error) -> bool {
+    matches!(e.downcast_ref::<RunError>(), Some(RunError::Interrupted { .. }))
+        || matches!(
+            e.downcast_ref::<hw_bridge::BridgeError>(),
+            Some(hw_bridge::BridgeError::Run(RunError::Interrupted { .. }))
+        )
 }
 
 /// Whether the error is the user's input rather than the run.

@@ -27,7 +27,7 @@ fn origin(shard: Option<&str>, merged: u64) -> String {
 /// `twin load pub` (and a merged `load pub` report).
 pub fn pub_summary(r: &LoadReport) -> String {
     let m = &r.messages;
-    let origin = origin(r.shard.as_deref(), r.merged);
+    let origin = origin(r.shard.as_deref(), r.merged) + interrupted(r.interrupted);
     let mut out = format!(
         "load pub{origin}: {} sessions, {} devices ({} seen), qos {}, {} B, {:.1} s on {}\n\
          messages  {} sent, {} received, {} lost, {} duplicates, {} out of order ({:.0} recv/s)\n\
@@ -160,7 +160,7 @@ fn pub_warning(r: &LoadReport) -> &'static str {
 
 /// `twin load conn` (and a merged `load conn` report).
 pub fn conn_summary(r: &ConnReport) -> String {
-    let origin = origin(r.shard.as_deref(), r.merged);
+    let origin = origin(r.shard.as_deref(), r.merged) + interrupted(r.interrupted);
     let codes: Vec<String> = r
         .refused_codes
         .iter()
@@ -199,9 +199,10 @@ pub fn conn_summary(r: &ConnReport) -> String {
 pub fn sub_summary(r: &SubReport) -> String {
     let m = &r.messages;
     let mut out = format!(
-        "load sub: {} of {} subscribed to {} (qos {}), {:.1} s on {}\n\
+        "load sub{}: {} of {} subscribed to {} (qos {}), {:.1} s on {}\n\
          messages  {} received ({:.0}/s), {} distinct from {} publishers, {} duplicates, {} out of order, {} missing in sequence, {} untimed\n\
          latency   {}\n",
+        interrupted(r.interrupted),
         r.subscribed,
         r.clients,
         r.filter,
@@ -251,4 +252,9 @@ mod tests {
             "p50 1.00 p90 2.00 p99 3.00 p99.9 4.00 max 5.50 ms"
         );
     }
+}
+
+/// The mark of a report a signal cut short, after the command's name.
+fn interrupted(yes: bool) -> &'static str {
+    if yes { " (interrupted)" } else { "" }
 }

@@ -1,5 +1,6 @@
 //! The `twin` binary as a user runs it: exit codes, errors, the JSON report contract.
 
+mod connect;
 mod credentials;
 mod logs;
 mod mirror;

@@ -50,12 +50,19 @@ pub async fn connect_counted(
     let tasks = open_all(spec, &target, keep_alive_s, &shared, release_rx, &stop).await?;
     // Wait for every attempt to settle (each is bounded by the connect timeout), then hold.
     settle(&shared, tasks.len() as u64, spec.connect_timeout, &stop).await;
+    if let Some(e) = shared.unusable_error(&target.url) {
+        let _ = release_tx.send(true);
+        close_all(tasks).await;
+        return Err(e);
+    }
     hold(spec.hold, &stop).await;
     let held = shared.counters.up.load(Ordering::Acquire);
     let rss_at_hold = process_rss_kib();
     let _ = release_tx.send(true);
     close_all(tasks).await;
-    report(spec, &target, &shared, held, (rss_before, rss_at_hold))
+    let mut r = report(spec, &target, &shared, held, (rss_before, rss_at_hold))?;
+    r.interrupted = stop.load(Ordering::Relaxed);
+    Ok(r)
 }
 
 /// Start the sessions, one every `1 / ramp_per_s`, until all are or `stop`.
@@ -73,7 +80,8 @@ async fn open_all(
     let mut tasks = Vec::with_capacity(sessions.len());
     let start = tokio::time::Instant::now();
     for (k, i) in sessions.enumerate() {
-        if stop.load(Ordering::Relaxed) {
+        // A broker that cannot be used is known from the first failure: no more ramp.
+        if stop.load(Ordering::Relaxed) || shared.unusable().is_some() {
             break;
         }
         tokio::time::sleep_until(start + gap.mul_f64(k as f64)).await;
@@ -185,6 +193,7 @@ fn report(
             .clone()
             .unwrap_or_default(),
         broker_reasons: shared.observed.reasons(),
+        interrupted: false,
     })
 }
 

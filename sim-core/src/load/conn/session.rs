@@ -40,6 +40,9 @@ pub(crate) struct Shared {
     pub dropped: AtomicU64,
     /// The broker's DISCONNECT reasons.
     pub observed: Observed,
+    /// Why the first attempt that did not get a CONNACK failed (a refused port, TLS,
+    /// a malformed answer), when no session connected before it.
+    pub first_failure: Mutex<Option<LinkError>>,
 }
 
 impl Shared {
@@ -57,6 +60,7 @@ impl Shared {
             keep_alive_s: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
             observed: Observed::new(0),
+            first_failure: Mutex::new(None),
         }
     }
 
@@ -71,6 +75,37 @@ impl Shared {
         }
         c.failed.fetch_add(1, Ordering::Relaxed);
         self.settled.fetch_add(1, Ordering::Release);
+    }
+
+    /// An attempt failed without a CONNACK: kept when it is the first and nothing
+    /// connected yet, so a broker that cannot be used is named at once.
+    fn unreached(&self, e: LinkError) {
+        if self.counters.connected.load(Ordering::Relaxed) == 0
+            && let Ok(mut f) = self.first_failure.lock()
+            && f.is_none()
+        {
+            *f = Some(e);
+        }
+        self.failed(None);
+    }
+
+    /// Why nothing could connect, once an attempt failed before any connected and none
+    /// was refused by CONNACK (refusals are counted, by code, not an error).
+    pub fn unusable(&self) -> Option<String> {
+        let c = &self.counters;
+        if c.connected.load(Ordering::Relaxed) > 0 || c.refused.load(Ordering::Relaxed) > 0 {
+            return None;
+        }
+        let f = self.first_failure.lock().ok()?;
+        f.as_ref().map(crate::transport::reach::describe)
+    }
+
+    /// The first failure, as the run's error (see [`Shared::unusable`]).
+    pub fn unusable_error(&self, url: &str) -> Option<crate::run::RunError> {
+        self.unusable()?;
+        let f = self.first_failure.lock().ok()?;
+        f.as_ref()
+            .map(|e| crate::transport::reach::run_error(url, e))
     }
 
     /// An attempt that began at `t0` got its CONNACK 0 with `connack`: the keep-alive to
@@ -109,19 +144,26 @@ pub(crate) async fn session(
     mut release: watch::Receiver<bool>,
 ) {
     let t0 = Instant::now();
-    let opened = tokio::time::timeout(
+    let opening = tokio::time::timeout(
         timeout,
         dial::open(broker, source, packet, shared.tls.as_deref(), true),
-    )
-    .await;
+    );
+    // Released while connecting (a signal ended the run): the attempt is abandoned.
+    let opened = tokio::select! {
+        r = opening => r,
+        _ = release.changed() => return shared.failed(None),
+    };
     let (mut stream, connack) = match opened {
         Ok(Ok(s)) => s,
         Ok(Err(LinkError::Refused { code })) => return shared.failed(Some(code)),
         Ok(Err(e)) => {
             tracing::debug!("load conn session to {broker} failed: {e}");
-            return shared.failed(None);
+            return shared.unreached(e);
         }
-        Err(_) => return shared.failed(None),
+        Err(_) => {
+            let e = std::io::Error::new(std::io::ErrorKind::TimedOut, "no CONNACK in time");
+            return shared.unreached(LinkError::Io(e));
+        }
     };
     let keep_alive_s = shared.connected(t0, connack, keep_alive_s);
     let held = idle::hold(&mut stream, keep_alive_s, &mut release).await;

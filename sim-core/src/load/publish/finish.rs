@@ -110,6 +110,7 @@ impl PubRun<'_> {
             histograms,
             broker_limits: self.limits.clone(),
             broker_reasons: self.observed.reasons(),
+            interrupted: false,
             stopped_by: self.observed.stopped_by(),
         })
     }

@@ -10,10 +10,11 @@ use crate::load::publish::sessions::Publishers;
 use crate::load::publish::spec::LoadSpec;
 use crate::load::publish::topics::filter_of;
 use crate::load::report::LoadReport;
-use crate::load::sampler::{Interval, spawn_sampler};
+use crate::load::sampler::{Interval, Sampler, spawn_sampler};
 use crate::load::subscriber::{SubFailure, SubGate, SubOutcome, SubSession, Subscribed};
 use crate::measure::latency_histogram;
 use crate::run::RunError;
+use crate::transport::reach;
 use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -45,7 +46,7 @@ pub async fn publish_counted(
     let mut run = PubRun::prepare(spec).await?;
     // Subscribers first, so nothing is missed; what the broker announced to them is
     // checked before anything is published.
-    let (counting, subscribed) = run.start_counting().await?;
+    let (counting, subscribed) = run.start_counting(&stop).await?;
     if let Err(why) = run.honour(&subscribed.connack, subscribed.granted) {
         counting.finish().await;
         return Err(RunError::Refused {
@@ -63,22 +64,22 @@ pub async fn publish_counted(
     let outcomes = publishers.finish(run.sessions.len() * run.dps).await;
     let ended = Instant::now();
     let subscriber_reconnects = counting.finish().await;
-    if let Some(s) = sampler {
-        s.abort();
-    }
+    drop(sampler);
     let times = Times {
         run_start,
         publish_end,
         ended,
     };
-    run.report(outcomes, times, subscriber_reconnects)
+    let mut report = run.report(outcomes, times, subscriber_reconnects)?;
+    report.interrupted = stop.load(Ordering::Relaxed);
+    Ok(report)
 }
 
 impl PubRun<'_> {
     /// Start the counting subscribers and wait until all are subscribed. Several share
     /// the subscription (`$share`): each has its own in-flight window at the broker, so
     /// delivery is not held to one session's window.
-    async fn start_counting(&self) -> Result<(Counting, Subscribed), RunError> {
+    async fn start_counting(&self, stop: &AtomicBool) -> Result<(Counting, Subscribed), RunError> {
         let spec = self.spec;
         let n_subs = spec.subscribers.max(1);
         let filter = filter_of(&spec.topic, spec.shard.index);
@@ -117,6 +118,7 @@ impl PubRun<'_> {
                 wildcard,
                 observed: self.observed.clone(),
                 connect_timeout: spec.connect_timeout,
+                wait_until: tokio::time::Instant::now() + spec.wait_for_broker,
                 gate: Some(gate.clone()),
                 counters: None,
             };
@@ -140,8 +142,17 @@ impl PubRun<'_> {
             release,
             gate,
         };
-        let subscribed = counting.ready(self, readies).await?;
-        Ok((counting, subscribed))
+        let subscribed = tokio::select! {
+            r = counting.ready(self, readies) => r,
+            _ = reach::stopped(stop) => Err(reach::interrupted(&self.target.url)),
+        };
+        match subscribed {
+            Ok(s) => Ok((counting, s)),
+            Err(e) => {
+                let _ = counting.release.send(true);
+                Err(e)
+            }
+        }
     }
 
     /// The sampler: one [`Interval`] a second.
@@ -149,7 +160,7 @@ impl PubRun<'_> {
         &self,
         run_start: Instant,
         tx: mpsc::UnboundedSender<Interval>,
-    ) -> JoinHandle<()> {
+    ) -> Sampler {
         let state = self.state.clone();
         spawn_sampler(self.counters.clone(), run_start, tx, move || {
             match state.lock() {
@@ -193,17 +204,14 @@ impl Counting {
                     Some(f) => f.granted = f.granted.min(s.granted),
                     None => first = Some(s),
                 },
-                Ok(Ok(Err(why))) => {
-                    return Err(RunError::Refused {
-                        url: run.target.url.clone(),
-                        why: why.to_string(),
-                    });
-                }
+                Ok(Ok(Err(why))) => return Err(why.error(&run.target.url)),
                 _ => {
                     return Err(RunError::Unreachable {
                         url: run.target.url.clone(),
-                        what: "the load subscriber could not connect and subscribe".into(),
-                        secs: timeout.as_secs_f64(),
+                        why: format!(
+                            "timed out: the load subscriber could not connect and subscribe within {:.0} s",
+                            timeout.as_secs_f64()
+                        ),
                     });
                 }
             }

@@ -35,6 +35,9 @@ pub struct LoadSpec {
     pub ramp_per_s: Option<f64>,
     /// Give up on a session that has no CONNACK after this long.
     pub connect_timeout: Duration,
+    /// How long a first connection that fails for the network (a name that does not
+    /// resolve, a refused port) is tried again before the run fails; zero: not at all.
+    pub wait_for_broker: Duration,
     /// Which slice of the clients this process runs.
     pub shard: Shard,
     /// TLS and credentials.
@@ -89,6 +92,7 @@ impl Default for LoadSpec {
             broker: None,
             ramp_per_s: None,
             connect_timeout: Duration::from_secs(10),
+            wait_for_broker: Duration::ZERO,
             shard: Shard::default(),
             security: Security::default(),
             protocol: Protocol::V311,

@@ -71,6 +71,10 @@ pub struct ConnReport {
     /// Every DISCONNECT the broker sent a held session, by reason code.
     #[serde(default)]
     pub broker_reasons: Vec<ReasonCount>,
+    /// A signal (SIGINT, SIGTERM, SIGHUP) ended the run before its end; the counts and
+    /// `wall_seconds` cover the time until then (exit code 130).
+    #[serde(default)]
+    pub interrupted: bool,
 }
 
 /// Add shard reports of one `twin load conn` into one: counts add, the connect
@@ -123,6 +127,7 @@ pub fn merge_conn(reports: &[ConnReport]) -> Result<ConnReport, LoadError> {
         out.held += r.held;
         out.dropped += r.dropped;
         add_reasons(&mut out.broker_reasons, &r.broker_reasons);
+        out.interrupted |= r.interrupted;
         for (code, k) in &r.refused_codes {
             *out.refused_codes.entry(*code).or_default() += k;
         }
@@ -186,6 +191,7 @@ mod tests {
             keep_alive_s: 60,
             broker_limits: BrokerLimits::default(),
             broker_reasons: Vec::new(),
+            interrupted: false,
         }
     }
 

@@ -122,6 +122,10 @@ pub struct LoadReport {
     /// again and again before it ever stayed up); the command then exits 1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stopped_by: Option<String>,
+    /// A signal (SIGINT, SIGTERM, SIGHUP) ended the run before its end; the counts and
+    /// `wall_seconds` cover the time until then (exit code 130).
+    #[serde(default)]
+    pub interrupted: bool,
 }
 
 impl LoadReport {
@@ -198,6 +202,7 @@ pub fn merge(reports: &[LoadReport]) -> Result<LoadReport, LoadError> {
         if out.stopped_by.is_none() {
             out.stopped_by.clone_from(&r.stopped_by);
         }
+        out.interrupted |= r.interrupted;
         add_histograms(&mut hists, &r.histograms)?;
     }
     let get = |n: &str| hists.get(n).and_then(Latency::of);

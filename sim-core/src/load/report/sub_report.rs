@@ -76,4 +76,8 @@ pub struct SubReport {
     /// again and again before it ever stayed up); the command then exits 1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stopped_by: Option<String>,
+    /// A signal (SIGINT, SIGTERM, SIGHUP) ended the run before its end; the counts and
+    /// `wall_seconds` cover the time until then (exit code 130).
+    #[serde(default)]
+    pub interrupted: bool,
 }

@@ -8,7 +8,7 @@ use crate::load::error::LinkError;
 use crate::load::observed::Observed;
 use crate::load::report::BrokerLimits;
 use crate::load::report::{SubCounts, SubReport};
-use crate::load::sampler::{Interval, LoadCounters, spawn_sampler};
+use crate::load::sampler::{Interval, LoadCounters, Sampler, spawn_sampler};
 use crate::load::shard::run_tag;
 use crate::load::sub::spec::SubSpec;
 use crate::load::sub::tally::{SharedTally, Tally};
@@ -71,18 +71,19 @@ pub async fn subscribe(
                 for l in &listeners {
                     l.task.abort();
                 }
-                return Err(RunError::Refused {
-                    url: target.url,
-                    why,
+                return Err(match why {
+                    SubFailure::Connect(_) => why.error(&target.url),
+                    _ => RunError::Refused {
+                        url: target.url,
+                        why: refusal(&why),
+                    },
                 });
             }
         };
     let listen_start = Instant::now();
     hold(&listeners, listen_start + spec.duration, &stop, &observed).await;
     let (counts, latency, publishers) = collect(listeners).await;
-    if let Some(s) = sampler {
-        s.abort();
-    }
+    drop(sampler);
     let wall = listen_start.elapsed().as_secs_f64();
     Ok(SubReport {
         tool: "twin".into(),
@@ -104,6 +105,7 @@ pub async fn subscribe(
         histograms: BTreeMap::from([("latency".to_string(), histogram_to_base64(&latency))]),
         broker_limits: limits,
         broker_reasons: observed.reasons(),
+        interrupted: stop.load(Ordering::Relaxed),
         stopped_by: observed.stopped_by(),
     })
 }
@@ -113,7 +115,7 @@ fn sampler(
     counters: &Arc<LoadCounters>,
     interval_hist: &Arc<Mutex<Histogram<u64>>>,
     tx: mpsc::UnboundedSender<Interval>,
-) -> JoinHandle<()> {
+) -> Sampler {
     let h = interval_hist.clone();
     spawn_sampler(counters.clone(), Instant::now(), tx, move || {
         match h.lock() {
@@ -154,6 +156,7 @@ fn listen(
         wildcard: spec.filter.contains(['+', '#']),
         observed,
         connect_timeout: spec.connect_timeout,
+        wait_until: tokio::time::Instant::now() + spec.wait_for_broker,
         gate: None,
         counters: Some(shared.counters.clone()),
     };
@@ -184,7 +187,7 @@ async fn wait_subscribed(
     listeners: &mut [Listener],
     timeout: Duration,
     stop: &AtomicBool,
-) -> Result<(u64, BrokerLimits), String> {
+) -> Result<(u64, BrokerLimits), SubFailure> {
     let give_up = Instant::now() + timeout;
     let mut subscribed = 0;
     let mut limits = None;
@@ -195,7 +198,7 @@ async fn wait_subscribed(
                     subscribed += 1;
                     limits.get_or_insert_with(|| BrokerLimits::from(&s.connack));
                 }
-                Ok(Err(why)) => return Err(refusal(&why)),
+                Ok(Err(why)) => return Err(why),
                 Err(oneshot::error::TryRecvError::Empty)
                     if Instant::now() < give_up && !stop.load(Ordering::Relaxed) =>
                 {

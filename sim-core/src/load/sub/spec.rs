@@ -22,6 +22,9 @@ pub struct SubSpec {
     pub broker: Option<String>,
     /// Give up on a session with no SUBACK after this long.
     pub connect_timeout: Duration,
+    /// How long a first connection that fails for the network (a name that does not
+    /// resolve, a refused port) is tried again before the run fails; zero: not at all.
+    pub wait_for_broker: Duration,
     /// Which slice of the clients this process runs.
     pub shard: Shard,
     /// TLS and credentials.
@@ -40,6 +43,7 @@ impl Default for SubSpec {
             count: None,
             broker: None,
             connect_timeout: Duration::from_secs(10),
+            wait_for_broker: Duration::ZERO,
             shard: Shard::default(),
             security: Security::default(),
             protocol: Protocol::V311,

@@ -40,6 +40,9 @@ pub(crate) struct SubSession {
     pub observed: Arc<Observed>,
     /// Give up a connection attempt after this long.
     pub connect_timeout: Duration,
+    /// Until then, a first connection that fails for the network (a refused port, a
+    /// reset) is tried again (a broker still starting); after, it ends the run, named.
+    pub wait_until: Instant,
     /// Told when this session's subscription starts and ends (`load pub` holds its
     /// publishers while a subscriber is away).
     pub gate: Option<Arc<SubGate>>,
@@ -101,7 +104,7 @@ pub(crate) enum SubFailure {
 impl std::fmt::Display for SubFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            SubFailure::Connect(e) => write!(f, "{e}"),
+            SubFailure::Connect(e) => write!(f, "{}", crate::transport::reach::describe(e)),
             SubFailure::Subscription => write!(f, "the broker refused the subscription"),
             SubFailure::Unsupported(why) => write!(f, "{why}"),
             SubFailure::Kicked(code) => write!(
@@ -110,6 +113,20 @@ impl std::fmt::Display for SubFailure {
                  subscriber each time it connected",
                 reason_name(*code)
             ),
+        }
+    }
+}
+
+impl SubFailure {
+    /// The run's error for it: a connection that failed for the network is an
+    /// unreachable broker, the rest the broker's refusal.
+    pub fn error(&self, url: &str) -> crate::run::RunError {
+        match self {
+            SubFailure::Connect(e) => crate::transport::reach::run_error(url, e),
+            other => crate::run::RunError::Refused {
+                url: url.to_string(),
+                why: other.to_string(),
+            },
         }
     }
 }
@@ -215,7 +232,11 @@ impl SubSession {
         link: &mut Link,
         release: &mut watch::Receiver<bool>,
     ) -> Result<Stream, ControlFlow<()>> {
-        let opened = tokio::time::timeout(self.connect_timeout, self.dial.open()).await;
+        // Released (the run ends, or a signal stopped it) while connecting: give up now.
+        let opened = tokio::select! {
+            r = tokio::time::timeout(self.connect_timeout, self.dial.open()) => r,
+            _ = release.changed() => return Err(ControlFlow::Break(())),
+        };
         match opened {
             Ok(Ok((s, connack))) => {
                 if let Some(why) = self.unsupported(&connack) {
@@ -236,15 +257,19 @@ impl SubSession {
                 link.connack = connack;
                 return Ok(s);
             }
-            Ok(Err(e @ (LinkError::Refused { .. } | LinkError::Tls(_)))) => {
-                if let Some(r) = link.ready.take() {
-                    let _ = r.send(Err(SubFailure::Connect(e)));
+            Ok(Err(e)) => {
+                let network = matches!(e, LinkError::Io(_) | LinkError::Closed);
+                tracing::debug!(error = %e, "load subscriber could not connect");
+                if link.ready.is_some() && (!network || Instant::now() >= self.wait_until) {
+                    if let Some(r) = link.ready.take() {
+                        let _ = r.send(Err(SubFailure::Connect(e)));
+                    }
                     return Err(ControlFlow::Break(()));
                 }
                 // Refused after having been accepted: the broker may come back to its
                 // senses (a restart with its password file); keep trying.
             }
-            _ => {}
+            Err(_) => {}
         }
         self.count_error();
         tokio::select! {

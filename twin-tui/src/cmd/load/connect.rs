@@ -64,9 +64,31 @@ fn spec(args: &LoadConnArgs) -> anyhow::Result<ConnSpec> {
 }
 
 /// 1 when a session did not connect or dropped during the hold (said on stderr), else 0.
+/// "2 of 5 sessions did not connect: 2 refused by the broker (not authorized, CONNACK 5)".
+fn not_connected(report: &ConnReport) -> String {
+    let sessions = if report.clients == 1 { "session" } else { "sessions" };
+    let refused: Vec<String> = report
+        .refused_codes
+        .iter()
+        .map(|(code, n)| {
+            let reason = sim_core::load::error::connack_reason(*code);
+            format!("{n} refused by the broker ({reason}, CONNACK {code})")
+        })
+        .collect();
+    let why = if refused.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", refused.join(", "))
+    };
+    format!(
+        "{} of {} {sessions} did not connect{why}",
+        report.failed, report.clients
+    )
+}
+
 fn exit_code(report: &ConnReport) -> u8 {
     if report.failed > 0 {
-        eprintln!("{} sessions did not connect", report.failed);
+        eprintln!("error: {}", not_connected(report));
         return EXIT_FAILED;
     }
     if report.held < report.connected {

@@ -70,6 +70,7 @@ fn spec(args: &LoadPubArgs) -> anyhow::Result<LoadSpec> {
         broker,
         ramp_per_s: args.ramp,
         connect_timeout: to_duration(args.connect_timeout),
+        wait_for_broker: to_duration(args.wait_for_broker),
         shard: args.shard.unwrap_or_default(),
         security: args.target.security.security()?,
         protocol: args.target.mqtt_version,

@@ -46,6 +46,7 @@ fn spec(args: &LoadSubArgs) -> anyhow::Result<SubSpec> {
         count: args.count,
         broker: args.target.checked_url()?,
         connect_timeout: to_duration(args.connect_timeout),
+        wait_for_broker: to_duration(args.wait_for_broker),
         shard: args.shard.unwrap_or_default(),
         security: args.target.security.security()?,
         protocol: args.target.mqtt_version,

@@ -40,6 +40,7 @@ pub fn run_options(args: &RunArgs) -> anyhow::Result<RunOptions> {
         security: args.security.security()?,
         drain_timeout: to_duration(args.drain),
         connect_timeout: to_duration(args.connect_timeout),
+        wait_for_broker: to_duration(args.wait_for_broker),
         keep_retained: args.keep_retained,
         flow: if args.drop_when_behind {
             Flow::Drop
