@@ -2,6 +2,7 @@
 
 mod connect;
 mod credentials;
+mod exits;
 mod logs;
 mod mirror;
 mod shard;
@@ -596,6 +597,7 @@ fn load_pub_stops_on(signal: &str) {
         &format!("load-{signal}"),
     );
     assert_eq!(code, Some(130));
+    assert_eq!(v["interrupted"], true);
     let sent = v["messages"]["sent"].as_u64().expect("messages.sent");
     assert!(sent > 0 && sent < 6000, "{sent}");
     assert_eq!(v["messages"]["received"].as_u64(), Some(sent));
