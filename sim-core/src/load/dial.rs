@@ -5,10 +5,10 @@
 //! It uses [`crate::load::codec`] for the two packets, and the crate's transport only
 //! for the broker's [`Endpoint`] (URL, TLS settings, credentials).
 
+use crate::error::RunError;
 use crate::load::codec::ack::DISCONNECT;
 use crate::load::codec::connack::{self, Connack};
 use crate::load::error::LinkError;
-use crate::error::RunError;
 use crate::transport::broker::EmbeddedBroker;
 use crate::transport::endpoint::{Endpoint, Security};
 use std::net::{IpAddr, SocketAddr};
@@ -204,6 +204,22 @@ pub async fn close(mut stream: Stream) {
     let _ = stream.shutdown().await;
 }
 
+/// The addresses of `host`; a name that does not resolve is [`RunError::Unreachable`].
+pub async fn lookup(url: &str, host: &str, port: u16) -> Result<Vec<SocketAddr>, RunError> {
+    let unresolved = |detail: String| RunError::Unreachable {
+        url: url.to_string(),
+        why: format!("name {host} not resolved ({detail})"),
+    };
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
+        .await
+        .map_err(|e| unresolved(e.to_string()))?
+        .collect();
+    if addrs.is_empty() {
+        return Err(unresolved("no address".into()));
+    }
+    Ok(addrs)
+}
+
 /// The broker's address, of the source addresses' family when they are given. A name
 /// that does not resolve makes the broker unreachable, named so (`url` for the error).
 pub async fn resolve(
@@ -212,7 +228,7 @@ pub async fn resolve(
     port: u16,
     sources: &[IpAddr],
 ) -> Result<SocketAddr, RunError> {
-    let addrs = crate::transport::reach::lookup(url, host, port).await?;
+    let addrs = lookup(url, host, port).await?;
     let v4 = sources.first().map(IpAddr::is_ipv4);
     addrs
         .iter()

@@ -12,7 +12,6 @@ use crate::load::codec::connect::connect_packet;
 use crate::load::dial::{self, Tls};
 use crate::load::error::{LinkError, connack_reason};
 use crate::transport::endpoint::Endpoint;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::time::Instant;
@@ -25,22 +24,6 @@ pub struct ProbeLimits {
     /// How long a name that does not resolve, or a refused port, is tried again (a
     /// broker that is still starting); zero gives up at once.
     pub wait_for_broker: Duration,
-}
-
-/// The addresses of `host`; a name that does not resolve is [`RunError::Unreachable`].
-pub async fn lookup(url: &str, host: &str, port: u16) -> Result<Vec<SocketAddr>, RunError> {
-    let unresolved = |detail: String| RunError::Unreachable {
-        url: url.to_string(),
-        why: format!("name {host} not resolved ({detail})"),
-    };
-    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
-        .await
-        .map_err(|e| unresolved(e.to_string()))?
-        .collect();
-    if addrs.is_empty() {
-        return Err(unresolved("no address".into()));
-    }
-    Ok(addrs)
 }
 
 /// A failed connection in words: "connection refused", "timed out", "TLS failed: ...",
@@ -194,7 +177,7 @@ async fn attempt(url: &str, ep: &Endpoint, within: Duration) -> Result<(), Attem
             Attempt::Final(err)
         }
     };
-    let addrs = match tokio::time::timeout(within, lookup(url, &ep.host, ep.port)).await {
+    let addrs = match tokio::time::timeout(within, dial::lookup(url, &ep.host, ep.port)).await {
         Ok(Ok(a)) => a,
         Ok(Err(e)) => return Err(Attempt::Retry(e)),
         Err(_) => return Err(timed_out("no answer from the name service")),

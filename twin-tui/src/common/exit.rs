@@ -62,11 +62,13 @@ fn report_error(e: &anyhow::Error) -> ExitCode {
 
 /// Whether a signal stopped the command (while it connected, before any report).
 fn is_interrupted(e: &anyhow::Error) -> bool {
-    matches!(e.downcast_ref::<RunError>(), Some(RunError::Interrupted { .. }))
-        || matches!(
-            e.downcast_ref::<hw_bridge::BridgeError>(),
-            Some(hw_bridge::BridgeError::Run(RunError::Interrupted { .. }))
-        )
+    matches!(
+        e.downcast_ref::<RunError>(),
+        Some(RunError::Interrupted { .. })
+    ) || matches!(
+        e.downcast_ref::<hw_bridge::BridgeError>(),
+        Some(hw_bridge::BridgeError::Run(RunError::Interrupted { .. }))
+    )
 }
 
 /// Whether the error is the user's input rather than the run.

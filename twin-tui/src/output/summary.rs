@@ -225,6 +225,11 @@ pub fn sub_summary(r: &SubReport) -> String {
     out
 }
 
+/// The mark of a report a signal cut short, after the command's name.
+fn interrupted(yes: bool) -> &'static str {
+    if yes { " (interrupted)" } else { "" }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -252,9 +257,4 @@ mod tests {
             "p50 1.00 p90 2.00 p99 3.00 p99.9 4.00 max 5.50 ms"
         );
     }
-}
-
-/// The mark of a report a signal cut short, after the command's name.
-fn interrupted(yes: bool) -> &'static str {
-    if yes { " (interrupted)" } else { "" }
 }

@@ -15,8 +15,26 @@ fn commands(url: &str) -> [Vec<String>; 5] {
     let own = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     [
         own(&["run", "scenarios/examples/quickstart.toml", "--broker", url]),
-        own(&["load", "pub", "-c", "2", "--duration", "2s", "--broker", url]),
-        own(&["load", "sub", "-c", "2", "--duration", "2s", "--broker", url]),
+        own(&[
+            "load",
+            "pub",
+            "-c",
+            "2",
+            "--duration",
+            "2s",
+            "--broker",
+            url,
+        ]),
+        own(&[
+            "load",
+            "sub",
+            "-c",
+            "2",
+            "--duration",
+            "2s",
+            "--broker",
+            url,
+        ]),
         own(&["load", "conn", "-c", "2", "--hold", "1s", "--broker", url]),
         own(&[
             "mirror",
@@ -157,7 +175,11 @@ fn a_signal_while_connecting_stops_each_command_within_a_second() {
                 String::from_utf8_lossy(&out.stdout),
                 String::from_utf8_lossy(&out.stderr)
             );
-            assert_eq!(status.code(), Some(130), "twin {args:?} on SIG{signal}: {err}");
+            assert_eq!(
+                status.code(),
+                Some(130),
+                "twin {args:?} on SIG{signal}: {err}"
+            );
             assert!(err.contains("interrupted"), "twin {args:?}: {err}");
             assert!(took < Duration::from_secs(1), "twin {args:?} took {took:?}");
             // What else it accepted (a second session of load pub) is not waited for.

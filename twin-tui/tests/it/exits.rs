@@ -79,9 +79,12 @@ impl Ui {
     /// The `twin` process `script` runs.
     fn twin_pid(&self) -> u32 {
         let id = self.script.id();
-        let kids = std::fs::read_to_string(format!("/proc/{id}/task/{id}/children"))
-            .unwrap_or_default();
-        let pids: Vec<u32> = kids.split_whitespace().filter_map(|p| p.parse().ok()).collect();
+        let kids =
+            std::fs::read_to_string(format!("/proc/{id}/task/{id}/children")).unwrap_or_default();
+        let pids: Vec<u32> = kids
+            .split_whitespace()
+            .filter_map(|p| p.parse().ok())
+            .collect();
         assert_eq!(pids.len(), 1, "script runs twin: {pids:?}");
         pids[0]
     }
@@ -94,7 +97,11 @@ impl Ui {
             if let Some(s) = self.script.try_wait().expect("waiting") {
                 break s;
             }
-            assert!(Instant::now() < deadline, "the UI did not end: {}", self.screen());
+            assert!(
+                Instant::now() < deadline,
+                "the UI did not end: {}",
+                self.screen()
+            );
             std::thread::sleep(Duration::from_millis(20));
         };
         (status.code(), self.screen().contains("\x1b[?1049l"))

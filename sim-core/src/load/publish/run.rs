@@ -156,11 +156,7 @@ impl PubRun<'_> {
     }
 
     /// The sampler: one [`Interval`] a second.
-    fn start_sampler(
-        &self,
-        run_start: Instant,
-        tx: mpsc::UnboundedSender<Interval>,
-    ) -> Sampler {
+    fn start_sampler(&self, run_start: Instant, tx: mpsc::UnboundedSender<Interval>) -> Sampler {
         let state = self.state.clone();
         spawn_sampler(self.counters.clone(), run_start, tx, move || {
             match state.lock() {

@@ -66,7 +66,11 @@ fn spec(args: &LoadConnArgs) -> anyhow::Result<ConnSpec> {
 /// 1 when a session did not connect or dropped during the hold (said on stderr), else 0.
 /// "2 of 5 sessions did not connect: 2 refused by the broker (not authorized, CONNACK 5)".
 fn not_connected(report: &ConnReport) -> String {
-    let sessions = if report.clients == 1 { "session" } else { "sessions" };
+    let sessions = if report.clients == 1 {
+        "session"
+    } else {
+        "sessions"
+    };
     let refused: Vec<String> = report
         .refused_codes
         .iter()
