@@ -22,7 +22,7 @@ pub enum LinkError {
         code: u8,
     },
     /// The broker sent bytes that are not what this state of the session expects.
-    #[error("unexpected bytes from the broker: {0:02x?}")]
+    #[error("unexpected bytes from the broker: {}", hex(.0))]
     Protocol(Vec<u8>),
     /// The broker closed the connection.
     #[error("the broker closed the connection")]
@@ -46,6 +46,12 @@ pub enum LinkError {
     /// A packet too large for MQTT (a client id over 65535 bytes).
     #[error("{0}")]
     TooLong(String),
+}
+
+/// Bytes as hex pairs, "20 02 ff 00".
+pub fn hex(bytes: &[u8]) -> String {
+    let pairs: Vec<String> = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    pairs.join(" ")
 }
 
 /// What a CONNACK return code means (MQTT 3.1.1 §3.2.2.3, table 3.1) or, from 0x80, an

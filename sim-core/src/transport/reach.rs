@@ -10,7 +10,7 @@
 use crate::error::RunError;
 use crate::load::codec::connect::connect_packet;
 use crate::load::dial::{self, Tls};
-use crate::load::error::{LinkError, connack_reason};
+use crate::load::error::{LinkError, connack_reason, hex};
 use crate::transport::endpoint::Endpoint;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -36,7 +36,10 @@ pub fn describe(e: &LinkError) -> String {
             "the broker refused the connection: CONNACK return code {code} ({})",
             connack_reason(*code)
         ),
-        LinkError::Protocol(bytes) => format!("malformed CONNACK: {bytes:02x?}"),
+        LinkError::Protocol(bytes) => format!(
+            "the broker answered CONNECT with bytes that are not a CONNACK: {} (is it an MQTT broker?)",
+            hex(bytes)
+        ),
         LinkError::Closed => "the broker closed the connection before its CONNACK".into(),
         LinkError::Tls(e) => tls_words(&e.to_string()),
         other => other.to_string(),

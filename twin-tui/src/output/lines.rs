@@ -32,7 +32,27 @@ pub fn interval_line(iv: &Interval) -> String {
         iv.cpu_percent
             .map_or("-".to_string(), |c| format!("{c:.0}%")),
         iv.lag_ms
-    )
+    ) + behind(iv)
+}
+
+/// Schedule lag past which an interval line says why the load is behind.
+const BEHIND_MS: f64 = 1000.0;
+
+/// Why the publishers are behind their schedule, when they are by more than a second:
+/// this process using most of a core (the generator is the limit), or else the broker
+/// or the network not taking messages as fast as they are due (back-pressure).
+fn behind(iv: &Interval) -> &'static str {
+    if iv.lag_ms < BEHIND_MS {
+        return "";
+    }
+    match iv.cpu_percent {
+        Some(c) if c >= 90.0 => {
+            "  ! behind schedule: twin is using a whole core (the generator is the limit)"
+        }
+        _ => {
+            "  ! behind schedule: the broker is not taking messages as fast as they are due (back-pressure)"
+        }
+    }
 }
 
 /// `twin load SCENARIO`: a load line each second from the run's progress.

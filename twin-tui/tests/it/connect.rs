@@ -309,3 +309,20 @@ fn an_untrusted_certificate_stops_each_command_at_once_in_words() {
         std::fs::remove_dir_all(d).expect("cleaned up");
     }
 }
+
+#[test]
+fn a_garbage_connack_is_named_by_every_command() {
+    use sim_core::test_support::ConnackServer;
+    // An HTTP server's first bytes where the CONNACK should be.
+    let server = ConnackServer::start_with(b"HTTP/1.1 400".to_vec()).expect("a fake broker");
+    for args in commands(&server.url()) {
+        let (o, took) = timed(&args, &[]);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "twin {args:?}: {err}");
+        assert!(
+            err.contains("answered CONNECT with bytes that are not a CONNACK: 48 54"),
+            "twin {args:?}: {err}"
+        );
+        assert!(took < Duration::from_secs(5), "twin {args:?} took {took:?}");
+    }
+}

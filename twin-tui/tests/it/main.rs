@@ -750,3 +750,60 @@ fn load_pub_stops_with_the_brokers_reason_and_exit_1() {
         stderr(&o)
     );
 }
+
+#[test]
+fn load_pub_says_when_the_broker_holds_it_back() {
+    use sim_core::test_support::Mosquitto;
+    use std::io::BufRead as _;
+    if !Mosquitto::wanted() {
+        return;
+    }
+    let m = Mosquitto::start("").expect("mosquitto");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_twin"))
+        .args([
+            "load",
+            "pub",
+            "-c",
+            "2",
+            "--rate",
+            "200",
+            "--duration",
+            "8s",
+        ])
+        .args(["--drain", "1s", "--broker", &m.url()])
+        .current_dir(repo())
+        .env_remove("TWIN_BROKER")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("twin starts");
+    let mut lines = std::io::BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let first = lines.next().expect("an interval line").expect("text");
+    assert!(first.contains("sent"), "{first}");
+    assert!(!first.contains("behind schedule"), "{first}");
+    // The broker stops reading: the publishers' windows fill and their schedule waits.
+    m.signal("STOP").expect("SIGSTOP");
+    let mut seen = Vec::new();
+    let held = loop {
+        let Some(Ok(line)) = lines.next() else {
+            break None;
+        };
+        seen.push(line.clone());
+        if line.contains("behind schedule") {
+            break Some(line);
+        }
+        assert!(seen.len() < 6, "no back-pressure line: {seen:#?}");
+    };
+    m.signal("CONT").expect("SIGCONT");
+    let held = held.unwrap_or_else(|| panic!("no back-pressure line: {seen:#?}"));
+    assert!(held.contains("back-pressure"), "{held}");
+    let lag: f64 = held
+        .split("lag ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|v| v.parse().ok())
+        .expect("a lag figure");
+    assert!(lag >= 1000.0, "{held}");
+    let status = child.wait().expect("twin ends");
+    assert!(status.code().is_some(), "{status:?}");
+}

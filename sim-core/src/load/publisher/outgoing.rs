@@ -124,6 +124,14 @@ impl Live<'_> {
             self.taken.push(pkid);
             k += 1;
         }
+        // What the window or the batch left waiting is late too: a broker that stops
+        // taking messages shows as a growing lag, not as no lag for want of publishes.
+        if let Some(q) = self.log.queue.get(k)
+            && q.again.is_none()
+        {
+            let intended = self.start_us + self.s.due_us(q.m);
+            worst_lag = worst_lag.max(now_us.saturating_sub(intended));
+        }
         if worst_lag > 0 {
             self.counters.lag_us.fetch_max(worst_lag, Ordering::Relaxed);
         }
