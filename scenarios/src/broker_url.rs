@@ -33,7 +33,7 @@ impl BrokerUrl {
             (r, true, 8883, "mqtts")
         } else if let Some((scheme, _)) = url.split_once("://") {
             return Err(BrokerUrlError::WrongScheme {
-                url: url.into(),
+                url: shown(),
                 scheme: scheme.into(),
             });
         } else {
