@@ -50,11 +50,6 @@ pub async fn connect_counted(
     let tasks = open_all(spec, &target, keep_alive_s, &shared, release_rx, &stop).await?;
     // Wait for every attempt to settle (each is bounded by the connect timeout), then hold.
     settle(&shared, tasks.len() as u64, spec.connect_timeout, &stop).await;
-    if let Some(e) = shared.unusable_error(&target.url) {
-        let _ = release_tx.send(true);
-        close_all(tasks).await;
-        return Err(e);
-    }
     hold(spec.hold, &stop).await;
     let held = shared.counters.up.load(Ordering::Acquire);
     let rss_at_hold = process_rss_kib();
@@ -80,8 +75,7 @@ async fn open_all(
     let mut tasks = Vec::with_capacity(sessions.len());
     let start = tokio::time::Instant::now();
     for (k, i) in sessions.enumerate() {
-        // A broker that cannot be used is known from the first failure: no more ramp.
-        if stop.load(Ordering::Relaxed) || shared.unusable().is_some() {
+        if stop.load(Ordering::Relaxed) {
             break;
         }
         tokio::time::sleep_until(start + gap.mul_f64(k as f64)).await;
@@ -193,6 +187,7 @@ fn report(
             .clone()
             .unwrap_or_default(),
         broker_reasons: shared.observed.reasons(),
+        first_failure: shared.first_failure_words(),
         interrupted: false,
     })
 }

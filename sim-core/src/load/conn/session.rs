@@ -89,23 +89,11 @@ impl Shared {
         self.failed(None);
     }
 
-    /// Why nothing could connect, once an attempt failed before any connected and none
-    /// was refused by CONNACK (refusals are counted, by code, not an error).
-    pub fn unusable(&self) -> Option<String> {
-        let c = &self.counters;
-        if c.connected.load(Ordering::Relaxed) > 0 || c.refused.load(Ordering::Relaxed) > 0 {
-            return None;
-        }
+    /// Why the first attempt that got no CONNACK failed, in words ("connection
+    /// refused", "TLS failed: ..."), when one did before any session connected.
+    pub fn first_failure_words(&self) -> Option<String> {
         let f = self.first_failure.lock().ok()?;
         f.as_ref().map(crate::transport::reach::describe)
-    }
-
-    /// The first failure, as the run's error (see [`Shared::unusable`]).
-    pub fn unusable_error(&self, url: &str) -> Option<crate::run::RunError> {
-        self.unusable()?;
-        let f = self.first_failure.lock().ok()?;
-        f.as_ref()
-            .map(|e| crate::transport::reach::run_error(url, e))
     }
 
     /// An attempt that began at `t0` got its CONNACK 0 with `connack`: the keep-alive to

@@ -71,6 +71,10 @@ pub struct ConnReport {
     /// Every DISCONNECT the broker sent a held session, by reason code.
     #[serde(default)]
     pub broker_reasons: Vec<ReasonCount>,
+    /// Why the first attempt that got no CONNACK failed ("connection refused", "TLS
+    /// failed: ..."), when one did before any session connected; absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_failure: Option<String>,
     /// A signal (SIGINT, SIGTERM, SIGHUP) ended the run before its end; the counts and
     /// `wall_seconds` cover the time until then (exit code 130).
     #[serde(default)]
@@ -128,6 +132,9 @@ pub fn merge_conn(reports: &[ConnReport]) -> Result<ConnReport, LoadError> {
         out.dropped += r.dropped;
         add_reasons(&mut out.broker_reasons, &r.broker_reasons);
         out.interrupted |= r.interrupted;
+        if out.first_failure.is_none() {
+            out.first_failure.clone_from(&r.first_failure);
+        }
         for (code, k) in &r.refused_codes {
             *out.refused_codes.entry(*code).or_default() += k;
         }
@@ -191,6 +198,7 @@ mod tests {
             keep_alive_s: 60,
             broker_limits: BrokerLimits::default(),
             broker_reasons: Vec::new(),
+            first_failure: None,
             interrupted: false,
         }
     }

@@ -64,22 +64,23 @@ pub async fn subscribe(
             observed.clone(),
         )?);
     }
-    let (subscribed, limits) =
-        match wait_subscribed(&mut listeners, spec.connect_timeout, &stop).await {
-            Ok(n) => n,
-            Err(why) => {
-                for l in &listeners {
-                    l.task.abort();
-                }
-                return Err(match why {
-                    SubFailure::Connect(_) => why.error(&target.url),
-                    _ => RunError::Refused {
-                        url: target.url,
-                        why: refusal(&why),
-                    },
-                });
+    let (subscribed, limits) = match wait_subscribed(&mut listeners, spec.connect_timeout, &stop)
+        .await
+    {
+        Ok(n) => n,
+        Err(why) => {
+            for l in &listeners {
+                l.task.abort();
             }
-        };
+            return Err(match why {
+                SubFailure::Connect(LinkError::Io(_) | LinkError::Closed) => why.error(&target.url),
+                _ => RunError::Refused {
+                    url: target.url,
+                    why: refusal(&why),
+                },
+            });
+        }
+    };
     let listen_start = Instant::now();
     hold(&listeners, listen_start + spec.duration, &stop, &observed).await;
     let (counts, latency, publishers) = collect(listeners).await;
@@ -254,7 +255,9 @@ fn refusal(why: &SubFailure) -> String {
                 refused_code(*code)
             )
         }
-        SubFailure::Connect(LinkError::Tls(e)) => format!("TLS failed: I/O: {e}"),
+        SubFailure::Connect(LinkError::Tls(e)) => {
+            crate::transport::reach::tls_words(&e.to_string())
+        }
         other => other.to_string(),
     }
 }

@@ -79,10 +79,16 @@ fn not_connected(report: &ConnReport) -> String {
             format!("{n} refused by the broker ({reason}, CONNACK {code})")
         })
         .collect();
-    let why = if refused.is_empty() {
+    let causes: Vec<String> = report
+        .first_failure
+        .iter()
+        .cloned()
+        .chain(refused)
+        .collect();
+    let why = if causes.is_empty() {
         String::new()
     } else {
-        format!(": {}", refused.join(", "))
+        format!(": {}", causes.join("; "))
     };
     format!(
         "{} of {} {sessions} did not connect{why}",
