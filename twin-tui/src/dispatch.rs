@@ -12,11 +12,8 @@ use std::process::ExitCode;
 pub fn run(cli: Cli) -> ExitCode {
     init_logging();
     exit_code(match cli.command {
-        Command::Run(args) => cmd::run::main(&args),
-        Command::Tui(mut args) => {
-            args.tui = true;
-            cmd::run::main(&args)
-        }
+        Command::Run(c) => cmd::run::main(&c.into_args()),
+        Command::Tui(c) => cmd::run::main(&c.into_args()),
         Command::Check(args) => cmd::check::main(&args).map(|()| 0),
         Command::Load(args) => load(*args),
         Command::Mirror(args) => cmd::mirror::main(*args),
@@ -28,6 +25,6 @@ pub fn run(cli: Cli) -> ExitCode {
 fn load(args: LoadArgs) -> anyhow::Result<u8> {
     match args.command {
         Some(sub) => cmd::load::main(sub),
-        None => cmd::run::as_load(args.scenario),
+        None => cmd::run::as_load(args.into_run()),
     }
 }

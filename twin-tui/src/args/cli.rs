@@ -3,8 +3,8 @@
 use crate::args::load::LoadArgs;
 use crate::args::mirror::MirrorArgs;
 use crate::args::report::ReportCommand;
-use crate::args::run::{CheckArgs, RunArgs};
-use clap::{Parser, Subcommand};
+use crate::args::run::{CheckArgs, RunCmd, TuiCmd};
+use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 
 /// twinfleet: a digital-twin fleet simulator and MQTT load-testing harness.
 ///
@@ -18,6 +18,24 @@ pub struct Cli {
     pub command: Command,
 }
 
+impl Cli {
+    /// The process's arguments, parsed; `twin tui --help` lists every key of the UI
+    /// (from the table its help overlay shows, so the two cannot differ).
+    pub fn from_env() -> Cli {
+        let cmd = Cli::command().mut_subcommand("tui", |t| t.after_help(keys_help()));
+        Cli::from_arg_matches(&cmd.get_matches()).unwrap_or_else(|e| e.exit())
+    }
+}
+
+/// "Keys:" and a line a key of the terminal UI.
+fn keys_help() -> String {
+    let mut out = String::from("Keys:\n");
+    for (key, what) in crate::tui::view::KEYS {
+        out += &format!("  {key:<10} {what}\n");
+    }
+    out
+}
+
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -25,7 +43,7 @@ pub enum Command {
     ///
     /// Exit codes: 0 done, 1 run failed, 2 bad input, 3 a --fail-on condition held,
     /// 130 interrupted (the report is still written).
-    Run(RunArgs),
+    Run(RunCmd),
     /// Check a scenario file and print the fleet it would build, without running it.
     Check(CheckArgs),
     /// Load-test a broker with exact loss and latency accounting: synthetic publishers
@@ -44,9 +62,11 @@ pub enum Command {
     /// Work with reports: merge the shard reports of a `twin load --shard` run.
     #[command(subcommand)]
     Report(ReportCommand),
-    /// Run a scenario and watch it live in the terminal (same flags as `run`).
+    /// Run a scenario and watch it live in the terminal (the flags of `run`), or watch a
+    /// fleet already running on a broker (--attach).
     ///
-    /// Keys: q quit (the run stops and the report is written), ? help, tab devices/alerts,
-    /// / filter, s sort, r reverse, j/k move.
-    Tui(RunArgs),
+    /// Exit codes: 0 quit with q (or the run ended), 1 run failed, 2 bad input or no
+    /// terminal, 130 interrupted by SIGINT, SIGTERM or SIGHUP (the report is still
+    /// written). The keys are listed below and in the UI's help (?).
+    Tui(TuiCmd),
 }

@@ -16,11 +16,24 @@ pub struct LoadArgs {
     /// Synthetic load.
     #[command(subcommand)]
     pub command: Option<LoadCommand>,
-    /// Without a subcommand: run a scenario's fleet of twins in real time (speed 1
-    /// unless --speed says otherwise) as the load, realistic telemetry instead of
-    /// synthetic payloads, with a load line each second and the run report.
+    /// Without a subcommand: a scenario file (TOML) whose fleet of twins runs in real
+    /// time (speed 1 unless --speed says otherwise) as the load, realistic telemetry
+    /// instead of synthetic payloads, with a load line each second and the run report.
+    #[arg(value_name = "SCENARIO", required = true)]
+    pub file: Option<PathBuf>,
+    /// The flags of `twin run`, for `twin load SCENARIO`.
     #[command(flatten)]
     pub scenario: RunArgs,
+}
+
+impl LoadArgs {
+    /// `twin load SCENARIO` as the run it is.
+    pub fn into_run(self) -> RunArgs {
+        RunArgs {
+            scenario: self.file,
+            ..self.scenario
+        }
+    }
 }
 
 /// `twin load ...`.

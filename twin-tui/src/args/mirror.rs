@@ -32,7 +32,7 @@ pub struct MirrorArgs {
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
     /// No event lines and no summary on stdout.
-    #[arg(long, short)]
+    #[arg(long)]
     pub quiet: bool,
     /// Which broker, how.
     #[command(flatten)]

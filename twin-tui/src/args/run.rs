@@ -1,4 +1,5 @@
-//! `twin run` and `twin tui` (one set of flags), and `twin check`.
+//! `twin run`, `twin tui` and `twin load SCENARIO` (the flags they share, and each
+//! one's own), and `twin check`.
 
 use crate::args::broker::SecurityArgs;
 use crate::args::values::{parse_dur, parse_dur_or_zero, parse_speed};
@@ -6,19 +7,74 @@ use scenarios::{Dur, Speed};
 use sim_core::load::Shard;
 use std::path::PathBuf;
 
-/// `twin run`.
+/// `twin run`: a scenario, and how to show it.
 #[derive(Debug, clap::Args)]
-pub struct RunArgs {
+pub struct RunCmd {
+    /// Scenario file (TOML), e.g. scenarios/examples/quickstart.toml.
+    pub scenario: PathBuf,
+    /// Show the run in the terminal UI (as `twin tui`).
+    #[arg(long)]
+    pub tui: bool,
+    /// The flags every scenario run takes.
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+impl RunCmd {
+    /// The run these flags describe.
+    pub fn into_args(self) -> RunArgs {
+        RunArgs {
+            scenario: Some(self.scenario),
+            tui: self.tui,
+            ..self.run
+        }
+    }
+}
+
+/// `twin tui`: a scenario run in the terminal UI, or a running fleet watched.
+#[derive(Debug, clap::Args)]
+pub struct TuiCmd {
     /// Scenario file (TOML), e.g. scenarios/examples/quickstart.toml.
     #[arg(required_unless_present = "attach")]
     pub scenario: Option<PathBuf>,
-    /// `twin tui` only: watch a fleet that is already running on --broker (read-only),
-    /// finding devices as their telemetry arrives.
+    /// Watch a fleet that is already running on --broker (read-only), finding devices
+    /// as their telemetry arrives.
     #[arg(long, requires = "broker")]
     pub attach: bool,
     /// With --attach: the topics to watch, as a filter over the wire contract's layout
     /// ({prefix}/{fleet}/{device}/telemetry and …/status).
-    #[arg(long, default_value = "twin/#")]
+    #[arg(long, default_value = "twin/#", requires = "attach")]
+    pub topic: String,
+    /// The flags every scenario run takes.
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+impl TuiCmd {
+    /// The run (or the attached view) these flags describe.
+    pub fn into_args(self) -> RunArgs {
+        RunArgs {
+            scenario: self.scenario,
+            attach: self.attach,
+            topic: self.topic,
+            tui: true,
+            ..self.run
+        }
+    }
+}
+
+/// The flags `twin run`, `twin tui` and `twin load SCENARIO` share, and what each
+/// command sets itself (skipped by the parser).
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// The scenario file (set by the command).
+    #[arg(skip)]
+    pub scenario: Option<PathBuf>,
+    /// `twin tui --attach` (set by the command).
+    #[arg(skip)]
+    pub attach: bool,
+    /// `twin tui --topic` (set by the command).
+    #[arg(skip)]
     pub topic: String,
     /// Broker URL (mqtt://host:port, or mqtts://host:port for TLS). Overrides the
     /// scenario's [broker]; default: embedded.
@@ -83,10 +139,10 @@ pub struct RunArgs {
     #[arg(long, value_name = "RECALL", num_args = 0..=1, default_missing_value = "0.95")]
     pub fail_on_miss: Option<f64>,
     /// No progress bar and no summary on stdout.
-    #[arg(long, short)]
-    pub quiet: bool,
-    /// Show the run in the terminal UI (as `twin tui`).
     #[arg(long)]
+    pub quiet: bool,
+    /// Shown in the terminal UI (`twin tui`, `twin run --tui`; set by the command).
+    #[arg(skip)]
     pub tui: bool,
     /// `twin load SCENARIO`: load-test lines each second instead of the progress bar.
     #[arg(skip)]

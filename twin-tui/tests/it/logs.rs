@@ -163,7 +163,7 @@ fn a_flood_of_junk_is_a_few_warnings_and_one_line_of_the_rest() {
     let mut twin = Command::new(env!("CARGO_BIN_EXE_twin"))
         .args([
             "run",
-            "-q",
+            "--quiet",
             &scenario.to_string_lossy(),
             "--broker",
             &m.url(),

@@ -807,3 +807,49 @@ fn load_pub_says_when_the_broker_holds_it_back() {
     let status = child.wait().expect("twin ends");
     assert!(status.code().is_some(), "{status:?}");
 }
+
+#[test]
+fn each_command_lists_only_its_own_flags_and_a_short_flag_means_one_thing() {
+    let help = |args: &[&str]| {
+        let o = twin(args);
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        String::from_utf8_lossy(&o.stdout).to_string()
+    };
+    // --attach and --topic are the terminal UI's; --tui is `twin run`'s.
+    let run = help(&["run", "--help"]);
+    for flag in ["--attach", "--topic"] {
+        assert!(!run.contains(flag), "twin run --help lists {flag}");
+    }
+    let load = help(&["load", "--help"]);
+    for flag in ["--attach", "--topic", "--tui"] {
+        assert!(!load.contains(flag), "twin load --help lists {flag}");
+    }
+    let tui = help(&["tui", "--help"]);
+    assert!(tui.contains("--attach") && tui.contains("--topic"), "{tui}");
+    // Every key the UI's help overlay lists is in `twin tui --help`.
+    for (key, what) in twin_tui::tui::view::KEYS {
+        assert!(
+            tui.contains(&format!("{key:<10} {what}")),
+            "twin tui --help misses the key {key}"
+        );
+    }
+    // -q is --qos wherever it exists, never --quiet.
+    for args in [
+        &["run", "--help"][..],
+        &["tui", "--help"],
+        &["load", "--help"],
+        &["load", "pub", "--help"],
+        &["load", "sub", "--help"],
+        &["load", "conn", "--help"],
+        &["mirror", "--help"],
+        &["check", "--help"],
+    ] {
+        let text = help(args);
+        for line in text.lines().filter(|l| l.trim_start().starts_with("-q,")) {
+            assert!(line.contains("--qos"), "{args:?}: {line}");
+        }
+        assert!(!text.contains("-q, --quiet"), "{args:?}");
+    }
+    let o = twin(&["run", "-q", "scenarios/examples/quickstart.toml"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}

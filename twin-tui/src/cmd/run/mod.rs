@@ -7,7 +7,6 @@ mod scenario;
 mod tui;
 
 use crate::args::run::RunArgs;
-use crate::common::exit::bad_input;
 
 /// Run `twin run`, or `twin tui` when `args.tui` is set.
 pub fn main(args: &RunArgs) -> anyhow::Result<u8> {
@@ -24,11 +23,6 @@ pub fn main(args: &RunArgs) -> anyhow::Result<u8> {
 /// Run `twin load SCENARIO`: the scenario's fleet in real time (speed 1 unless --speed
 /// says otherwise) as the load, with a load line each second instead of the progress bar.
 pub fn as_load(mut args: RunArgs) -> anyhow::Result<u8> {
-    if args.attach || args.tui {
-        return Err(bad_input(
-            "twin load SCENARIO takes neither --attach nor --tui (use twin tui SCENARIO)",
-        ));
-    }
     args.load_lines = true;
     args.speed.get_or_insert(scenarios::Speed::Factor(1.0));
     plain::run(&args)
