@@ -33,11 +33,12 @@ fn write(scan: &Scan<'_>, fleet: &str, broker: Option<&str>) -> String {
         out,
         "# Starter mirror config written by `twin mirror --discover`."
     );
+    let (devices, topics) = (scan.found.len(), scan.seen.len());
     let _ = writeln!(
         out,
-        "# {} device(s) recognised in {} topic(s).",
-        scan.found.len(),
-        scan.seen.len()
+        "# {devices} {} recognised in {topics} {}.",
+        if devices == 1 { "device" } else { "devices" },
+        if topics == 1 { "topic" } else { "topics" }
     );
     let _ = writeln!(out, "[mirror]");
     let _ = writeln!(out, "fleet = {}", quote(fleet));

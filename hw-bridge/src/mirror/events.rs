@@ -50,8 +50,9 @@ impl Mirror {
                 Event::Lost(n) => {
                     let d = &mut self.devices[i];
                     d.lost += n;
+                    let noun = if *n == 1 { "message" } else { "messages" };
                     self.notes.push(format!(
-                        "{}: {n} message(s) lost (a gap in its sequence)",
+                        "{}: {n} {noun} lost (a gap in its sequence)",
                         d.cfg.id
                     ));
                 }

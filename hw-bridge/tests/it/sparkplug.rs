@@ -103,7 +103,7 @@ async fn a_sparkplug_edge_node_and_its_device_are_mirrored() {
 
     // Three seq numbers skipped before the next DDATA, as if lost on the way.
     node.skip_seq(3);
-    m.note(&["press-3: 3 message(s) lost"]).await;
+    m.note(&["press-3: 3 messages lost"]).await;
 
     // An NDEATH from an older session (bdSeq 0; this one is 1) is ignored. Junk after it
     // on the device's topic is counted, and once it is, the NDEATH has been handled too:

@@ -1,6 +1,7 @@
 //! `twin check`: validate a scenario and print the fleet it would build.
 
 use crate::args::run::CheckArgs;
+use crate::output::scenario_words as words;
 use scenarios::{Dur, Scenario, Speed};
 use std::fmt::Write as _;
 
@@ -21,6 +22,8 @@ pub fn summary_text(s: &Scenario) -> String {
     write_settings(&mut o, s);
     write_environments(&mut o, s);
     write_groups(&mut o, s);
+    write_faults(&mut o, s);
+    write_rules(&mut o, s);
     write_expected(&mut o, s);
     write_events(&mut o, s);
     o
@@ -61,19 +64,25 @@ fn write_settings(o: &mut String, s: &Scenario) {
     );
 }
 
-/// One line an environment.
+/// One line an environment; a run of environments alike but for their names, one line.
 fn write_environments(o: &mut String, s: &Scenario) {
     let _ = writeln!(o, "environments {}", s.environments.len());
-    for e in &s.environments {
-        let _ = writeln!(
-            o,
-            "  {:<16} start {:.1} °C, outdoor {:.1}±{:.1} °C, time constant {}",
-            e.name,
-            e.initial_temperature,
-            e.outdoor_mean,
-            e.outdoor_amplitude,
-            Dur(e.time_constant)
-        );
+    let lines: Vec<(String, String)> = s
+        .environments
+        .iter()
+        .map(|e| {
+            let text = format!(
+                "start {:.1} °C, outdoor {:.1}±{:.1} °C, time constant {}",
+                e.initial_temperature,
+                e.outdoor_mean,
+                e.outdoor_amplitude,
+                Dur(e.time_constant)
+            );
+            (e.name.clone(), text)
+        })
+        .collect();
+    for line in words::collapsed(&lines, 16) {
+        let _ = writeln!(o, "  {line}");
     }
 }
 
@@ -88,18 +97,51 @@ fn write_groups(o: &mut String, s: &Scenario) {
     let _ = writeln!(
         o,
         "  {:<20} {:<14} {:>7} {:>10} {:>9}  readings",
-        "id", "model", "count", "every", "msg/s"
+        "id", "model", "count", "every", "messages"
     );
     for g in &s.groups {
         let _ = writeln!(
             o,
-            "  {:<20} {:<14} {:>7} {:>10} {:>9.2}  {}",
+            "  {:<20} {:<14} {:>7} {:>10} {:>9}  {}",
             g.id_template,
             g.model.name(),
             g.count,
             Dur(g.publish_every).to_string(),
-            g.count as f64 / g.publish_every,
+            words::rate(g.count as f64 / g.publish_every),
             g.model.readings().join(", ")
+        );
+    }
+}
+
+/// The faults each group's devices may suffer at random, a line a fault.
+fn write_faults(o: &mut String, s: &Scenario) {
+    let per_group: Vec<(&str, &[scenarios::FaultSpec])> = s
+        .groups
+        .iter()
+        .enumerate()
+        .filter_map(|(gi, g)| {
+            let d = s.devices.iter().find(|d| d.group == gi)?;
+            (!d.faults.is_empty()).then_some((g.id_template.as_str(), d.faults.as_slice()))
+        })
+        .collect();
+    let n: usize = per_group.iter().map(|(_, f)| f.len()).sum();
+    let _ = writeln!(o, "faults {n}");
+    for (group, faults) in per_group {
+        for f in faults {
+            let _ = writeln!(o, "  {group:<20} {}", words::fault(f));
+        }
+    }
+}
+
+/// One line a rule.
+fn write_rules(o: &mut String, s: &Scenario) {
+    let _ = writeln!(o, "rules {}", s.rules.len());
+    for r in &s.rules {
+        let _ = writeln!(
+            o,
+            "  {} on {}",
+            words::rule(r),
+            words::devices(s, &r.devices)
         );
     }
 }
@@ -107,15 +149,15 @@ fn write_groups(o: &mut String, s: &Scenario) {
 /// The message rate to expect, and at the scenario's speed the wall time.
 fn write_expected(o: &mut String, s: &Scenario) {
     let per_sim = s.expected_msgs_per_sim_second();
-    let _ = write!(o, "expected {per_sim:.1} msg per sim second");
+    let _ = write!(o, "expected {}", words::sim_rate(per_sim));
     match s.speed {
         Speed::Factor(f) => {
             let _ = writeln!(
                 o,
-                ", {:.1} msg/s at {f}x, about {:.0} messages, {:.0} s of wall time",
-                per_sim * f,
+                ", {} at {f}x, about {:.0} messages, {} of wall time",
+                words::rate(per_sim * f),
                 per_sim * s.duration,
-                s.duration / f
+                Dur(s.duration / f)
             );
         }
         Speed::Max => {
@@ -128,17 +170,16 @@ fn write_expected(o: &mut String, s: &Scenario) {
     }
 }
 
-/// One line a scheduled event.
+/// One line a scheduled event, in the scenario's words.
 fn write_events(o: &mut String, s: &Scenario) {
     let _ = writeln!(o, "events {}", s.events.len());
     for e in &s.events {
         let _ = writeln!(
             o,
-            "  at {:<10} {:?} on {} device(s), first {}",
+            "  at {:<10} {} on {}",
             Dur(e.at).to_string(),
-            e.action,
-            e.devices.len(),
-            e.devices.first().map_or("-", |&d| s.devices[d].id.as_str())
+            words::action(&e.action),
+            words::devices(s, &e.devices)
         );
     }
 }

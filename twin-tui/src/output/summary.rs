@@ -29,7 +29,7 @@ pub fn pub_summary(r: &LoadReport) -> String {
     let m = &r.messages;
     let origin = origin(r.shard.as_deref(), r.merged) + interrupted(r.interrupted);
     let mut out = format!(
-        "load pub{origin}: {} sessions, {} devices ({} seen), qos {}, {} B, {:.1} s on {}\n\
+        "load pub{origin}: {}, {} ({} seen), qos {}, {} B, {:.1} s on {}\n\
          messages  {} sent, {} received, {} lost, {} duplicates, {} out of order ({:.0} recv/s)\n\
          acked     {}; dropped at source {} (buffer full {}, offline {}, unsent {}); {} retransmitted\n\
          latency   {}\n\
@@ -38,8 +38,8 @@ pub fn pub_summary(r: &LoadReport) -> String {
          connect   {} connected, {} failed, {} errors, {} reconnects (subscriber {}); {}\n\
          schedule  lag {}\n\
          cpu       {:.2} s ({:.2} s per 100k messages)\n",
-        r.clients,
-        r.devices,
+        count(r.clients, "session", "sessions"),
+        count(r.devices, "device", "devices"),
         r.devices_seen,
         r.qos,
         r.size,
@@ -223,6 +223,11 @@ pub fn sub_summary(r: &SubReport) -> String {
     out.push_str(&qos_line(r.qos, r.qos_granted, r.downgraded, None));
     out.push_str(&reasons_line(&r.broker_reasons, r.stopped_by.as_deref()));
     out
+}
+
+/// "1 session", "2 sessions".
+fn count(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// The mark of a report a signal cut short, after the command's name.

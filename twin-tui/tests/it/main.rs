@@ -579,10 +579,12 @@ impl SpawnOutput for Command {
     }
 }
 
-/// `twin load pub` stopped by `signal` mid-run: exit 130, and the report counts every
-/// message it sent as received.
+/// `twin load pub` stopped by `signal` mid-run: exit 130 within a second of the signal,
+/// and the report, marked interrupted with the time it really ran, counts every message
+/// it sent as received.
 fn load_pub_stops_on(signal: &str) {
-    let (code, v) = stopped_by(
+    let started = std::time::Instant::now();
+    let (code, v, stopping) = stopped_by_timed(
         signal,
         &[
             "load",
@@ -597,7 +599,13 @@ fn load_pub_stops_on(signal: &str) {
         &format!("load-{signal}"),
     );
     assert_eq!(code, Some(130));
+    assert!(stopping < std::time::Duration::from_secs(1), "{stopping:?}");
     assert_eq!(v["interrupted"], true);
+    let wall = v["wall_seconds"].as_f64().expect("wall_seconds");
+    assert!(
+        wall > 0.5 && wall <= started.elapsed().as_secs_f64(),
+        "{wall} s of a 60 s load stopped after its first second"
+    );
     let sent = v["messages"]["sent"].as_u64().expect("messages.sent");
     assert!(sent > 0 && sent < 6000, "{sent}");
     assert_eq!(v["messages"]["received"].as_u64(), Some(sent));
@@ -605,11 +613,21 @@ fn load_pub_stops_on(signal: &str) {
 
 /// Start `twin ARGS --json FILE`, wait (bounded) for its first progress line on stderr,
 /// send `signal`, and return its exit code and report.
+fn stopped_by(signal: &str, args: &[&str], name: &str) -> (Option<i32>, serde_json::Value) {
+    let (code, report, _) = stopped_by_timed(signal, args, name);
+    (code, report)
+}
+
+/// As [`stopped_by`], with the time from the signal to the process's end.
 #[expect(
     clippy::unwrap_used,
     reason = "a test helper: a failure panics, as it would in the test itself"
 )]
-fn stopped_by(signal: &str, args: &[&str], name: &str) -> (Option<i32>, serde_json::Value) {
+fn stopped_by_timed(
+    signal: &str,
+    args: &[&str],
+    name: &str,
+) -> (Option<i32>, serde_json::Value, std::time::Duration) {
     use std::io::BufRead as _;
     let dir = std::env::temp_dir().join(format!("twin-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -645,7 +663,8 @@ fn stopped_by(signal: &str, args: &[&str], name: &str) -> (Option<i32>, serde_js
         .status()
         .unwrap();
     assert!(st.success());
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let signalled = std::time::Instant::now();
+    let deadline = signalled + std::time::Duration::from_secs(20);
     let status = loop {
         if let Some(s) = child.try_wait().unwrap() {
             break s;
@@ -654,11 +673,12 @@ fn stopped_by(signal: &str, args: &[&str], name: &str) -> (Option<i32>, serde_js
             std::time::Instant::now() < deadline,
             "twin {args:?} did not stop on SIG{signal}"
         );
-        std::thread::sleep(std::time::Duration::from_millis(50));
+        std::thread::sleep(std::time::Duration::from_millis(10));
     };
+    let stopping = signalled.elapsed();
     let report = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
-    (status.code(), report)
+    (status.code(), report, stopping)
 }
 
 #[test]
@@ -852,4 +872,74 @@ fn each_command_lists_only_its_own_flags_and_a_short_flag_means_one_thing() {
     }
     let o = twin(&["run", "-q", "scenarios/examples/quickstart.toml"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}
+
+#[test]
+fn check_speaks_the_scenarios_words_for_every_example() {
+    let mut examples: Vec<_> = std::fs::read_dir(repo().join("scenarios/examples"))
+        .expect("the examples")
+        .map(|e| e.expect("an entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    examples.sort();
+    assert!(examples.len() >= 5, "{examples:?}");
+    for path in &examples {
+        let o = twin(&["check", path.to_str().expect("a UTF-8 path")]);
+        assert!(o.status.success(), "{path:?}: {}", stderr(&o));
+        let out = String::from_utf8_lossy(&o.stdout);
+        // No Rust Debug text: no struct braces, no tuple lists.
+        for debug in ["{ ", "([", "Some(", "None"] {
+            assert!(!out.contains(debug), "{path:?} shows {debug:?}:\n{out}");
+        }
+        for section in ["\nfaults ", "\nrules ", "\nevents "] {
+            assert!(out.contains(section), "{path:?} has no{section:?}:\n{out}");
+        }
+        assert!(!out.contains("0.0 msg"), "{path:?}:\n{out}");
+    }
+    let faults =
+        String::from_utf8_lossy(&twin(&["check", "scenarios/examples/faults.toml"]).stdout)
+            .to_string();
+    assert!(faults.contains("faults 10"), "{faults}");
+    assert!(
+        faults.contains("node-{n}             spike on temperature, magnitude 8, 0.5 per hour"),
+        "{faults}"
+    );
+    assert!(
+        faults.contains("at 3h         fault battery_death on 1 device: node-20"),
+        "{faults}"
+    );
+    // Twenty rooms alike are one line.
+    assert!(
+        faults.contains("room-1 .. room-20 (20) start 19.0 °C"),
+        "{faults}"
+    );
+    let quick =
+        String::from_utf8_lossy(&twin(&["check", "scenarios/examples/quickstart.toml"]).stdout)
+            .to_string();
+    assert!(quick.contains("expected 52 msg per sim minute"), "{quick}");
+    assert!(
+        quick.contains("at 5m         set on=true on 1 device: relay-1"),
+        "{quick}"
+    );
+
+    // A rule, in its own words.
+    let dir = std::env::temp_dir().join(format!("twin-check-rules-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    let file = dir.join("rules.toml");
+    let text = std::fs::read_to_string(repo().join("scenarios/examples/quickstart.toml"))
+        .expect("quickstart")
+        + "\n[[rules]]\nsensor = \"temperature\"\ntarget = \"dht-*\"\nabove = 30.0\nbelow = 5.0\n";
+    std::fs::write(&file, text).expect("written");
+    let o = twin(&["check", file.to_str().expect("a UTF-8 path")]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("rules 1\n  temperature above 30 below 5, "),
+        "{out}"
+    );
+    assert!(
+        out.contains(" on 4 devices: dht-1, dht-2, dht-3 and 1 more"),
+        "{out}"
+    );
+    std::fs::remove_dir_all(&dir).expect("cleaned up");
 }

@@ -26,8 +26,13 @@ pub fn main(args: &MirrorArgs) -> anyhow::Result<u8> {
     let quiet = args.quiet || is_stdout(args.json.as_deref());
     if !quiet {
         println!(
-            "mirroring {} device(s) of fleet {} on {}{}",
+            "mirroring {} {} of fleet {} on {}{}",
             cfg.devices.len(),
+            if cfg.devices.len() == 1 {
+                "device"
+            } else {
+                "devices"
+            },
             cfg.fleet,
             opts.url,
             args.duration
