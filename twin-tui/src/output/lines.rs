@@ -35,6 +35,30 @@ pub fn interval_line(iv: &Interval) -> String {
     ) + behind(iv)
 }
 
+/// One interval of `load sub` as a line: what subscribers have (no sent, acked, in
+/// flight or schedule lag, which are a publisher's).
+pub fn sub_interval_line(iv: &Interval) -> String {
+    let q = |p: f64| {
+        if iv.latency.is_empty() {
+            "-".to_string()
+        } else {
+            format!("{:.2}", iv.latency.value_at_quantile(p) as f64 / 1000.0)
+        }
+    };
+    let per_s = (iv.received as f64 / iv.secs.max(1e-3)).round() as u64;
+    format!(
+        "{:>5.0}s  recv {:>7}/s  p50 {:>6} ms  p99 {:>6} ms  err {}  subscribed {}  cpu {}",
+        iv.t,
+        per_s,
+        q(0.5),
+        q(0.99),
+        iv.errors,
+        iv.connections,
+        iv.cpu_percent
+            .map_or("-".to_string(), |c| format!("{c:.0}%")),
+    )
+}
+
 /// Schedule lag past which an interval line says why the load is behind.
 const BEHIND_MS: f64 = 1000.0;
 

@@ -1,7 +1,6 @@
 //! The interval series as files: a CSV row and an HdrHistogram interval-log entry a
 //! second, beside the interval line on stderr.
 
-use crate::output::lines::interval_line;
 use anyhow::Context;
 use hdrhistogram::serialization::V2DeflateSerializer;
 use hdrhistogram::serialization::interval_log::{IntervalLogWriter, IntervalLogWriterBuilder};
@@ -40,12 +39,12 @@ fn create(p: &Option<PathBuf>) -> anyhow::Result<Option<File>> {
         .transpose()
 }
 
-/// Run a load that reports an [`Interval`] a second, writing each as it comes (a line
-/// on stderr unless `quiet`, and to the files) on a blocking thread; the load's result
-/// once the last interval is written.
+/// Run a load that reports an [`Interval`] a second, writing each as it comes (as `line`
+/// puts it on stderr, none when `None`, and to the files) on a blocking thread; the
+/// load's result once the last interval is written.
 pub async fn recorded<T, E, F>(
     files: SeriesFiles,
-    quiet: bool,
+    line: Option<fn(&Interval) -> String>,
     load: impl FnOnce(UnboundedSender<Interval>) -> F,
 ) -> anyhow::Result<T>
 where
@@ -53,7 +52,7 @@ where
     anyhow::Error: From<E>,
 {
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Interval>();
-    let writer = tokio::task::spawn_blocking(move || write_intervals(rx, quiet, files));
+    let writer = tokio::task::spawn_blocking(move || write_intervals(rx, line, files));
     let r = load(tx).await;
     writer.await.context("interval writer")??;
     Ok(r?)
@@ -64,7 +63,7 @@ where
 /// max column in ms, timestamps relative to the log's BaseTime).
 fn write_intervals(
     mut rx: UnboundedReceiver<Interval>,
-    quiet: bool,
+    line: Option<fn(&Interval) -> String>,
     files: SeriesFiles,
 ) -> anyhow::Result<()> {
     let mut csv = files.csv.map(BufWriter::new);
@@ -80,8 +79,8 @@ fn write_intervals(
         None => None,
     };
     while let Some(iv) = rx.blocking_recv() {
-        if !quiet {
-            let _ = writeln!(std::io::stderr(), "{}", interval_line(&iv));
+        if let Some(line) = line {
+            let _ = writeln!(std::io::stderr(), "{}", line(&iv));
         }
         if let Some(w) = &mut csv {
             writeln!(w, "{}", csv_row(&iv))?;

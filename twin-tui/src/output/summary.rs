@@ -200,7 +200,7 @@ pub fn sub_summary(r: &SubReport) -> String {
     let m = &r.messages;
     let mut out = format!(
         "load sub{}: {} of {} subscribed to {} (qos {}), {:.1} s on {}\n\
-         messages  {} received ({:.0}/s), {} distinct from {} publishers, {} duplicates, {} out of order, {} missing in sequence, {} untimed\n\
+         messages  {} received ({:.0}/s), {} distinct{} from {} publishers, {} duplicates, {} out of order, {} missing in sequence, {} untimed\n\
          latency   {}\n",
         interrupted(r.interrupted),
         r.subscribed,
@@ -212,6 +212,7 @@ pub fn sub_summary(r: &SubReport) -> String {
         m.received,
         r.received_per_s,
         m.distinct,
+        each_counts(r.clients),
         r.publishers,
         m.duplicates,
         m.out_of_order,
@@ -223,6 +224,17 @@ pub fn sub_summary(r: &SubReport) -> String {
     out.push_str(&qos_line(r.qos, r.qos_granted, r.downgraded, None));
     out.push_str(&reasons_line(&r.broker_reasons, r.stopped_by.as_deref()));
     out
+}
+
+/// With several subscribers, what the per-message counts are: each subscriber counts
+/// what it received, and the counts add up (a message every subscriber got counts
+/// once for each).
+fn each_counts(clients: u64) -> String {
+    if clients > 1 {
+        format!(" (summed over the {clients} subscribers, each counting its own)")
+    } else {
+        String::new()
+    }
 }
 
 /// "1 session", "2 sessions".

@@ -943,3 +943,23 @@ fn check_speaks_the_scenarios_words_for_every_example() {
     );
     std::fs::remove_dir_all(&dir).expect("cleaned up");
 }
+
+#[test]
+fn load_sub_lines_show_only_what_a_subscriber_has() {
+    let o = twin(&["load", "sub", "-c", "2", "--duration", "2s"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    let lines: Vec<&str> = err.lines().filter(|l| l.contains("recv")).collect();
+    assert!(!lines.is_empty(), "{err}");
+    for l in &lines {
+        assert!(l.contains("subscribed 2"), "{l}");
+        for publisher_only in ["sent", "acked", "in flight", "lag"] {
+            assert!(!l.contains(publisher_only), "{l}");
+        }
+    }
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("(summed over the 2 subscribers, each counting its own)"),
+        "{out}"
+    );
+}

@@ -5,6 +5,7 @@ use crate::args::load::LoadPubArgs;
 use crate::args::values::to_duration;
 use crate::cmd::load::recorded::{Reporting, run_recorded};
 use crate::common::exit::{EXIT_CONDITION, EXIT_FAILED, EXIT_INTERRUPTED, bad_input};
+use crate::output::lines::interval_line;
 use crate::output::summary::pub_summary;
 use sim_core::load::LoadSpec;
 use std::time::Duration;
@@ -17,6 +18,7 @@ pub fn main(args: &LoadPubArgs) -> anyhow::Result<u8> {
         json: args.json.as_deref(),
         quiet: args.quiet,
         summary: pub_summary,
+        line: interval_line,
     };
     let (report, interrupted) = run_recorded(how, |stop, tx| {
         sim_core::load::publish_counted(&spec, stop, Some(tx))

@@ -24,6 +24,8 @@ pub struct Reporting<'a, R> {
     pub quiet: bool,
     /// The summary printed on stdout (unless the JSON report goes there).
     pub summary: fn(&R) -> String,
+    /// An interval as a line on stderr (none with `quiet`).
+    pub line: fn(&Interval) -> String,
 }
 
 /// Run `load` (given the stop flag and the interval channel) to its end or to a signal;
@@ -40,7 +42,8 @@ where
     let runtime = io_runtime()?;
     let stop = stop_on_signal(&runtime);
     let quiet = how.quiet || is_stdout(how.json);
-    let report = runtime.block_on(recorded(files, quiet, |tx| load(stop.clone(), tx)))?;
+    let line = (!quiet).then_some(how.line);
+    let report = runtime.block_on(recorded(files, line, |tx| load(stop.clone(), tx)))?;
     runtime.shutdown_timeout(Duration::from_secs(1));
     write_report(how.json, &report, &(how.summary)(&report))?;
     Ok((report, stop.load(Ordering::Relaxed)))

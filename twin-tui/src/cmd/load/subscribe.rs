@@ -4,6 +4,7 @@ use crate::args::load::LoadSubArgs;
 use crate::args::values::to_duration;
 use crate::cmd::load::recorded::{Reporting, run_recorded};
 use crate::common::exit::{EXIT_FAILED, EXIT_INTERRUPTED, bad_input};
+use crate::output::lines::sub_interval_line;
 use crate::output::summary::sub_summary;
 use sim_core::load::SubSpec;
 
@@ -15,6 +16,7 @@ pub fn main(args: &LoadSubArgs) -> anyhow::Result<u8> {
         json: args.json.as_deref(),
         quiet: args.quiet,
         summary: sub_summary,
+        line: sub_interval_line,
     };
     let (report, interrupted) = run_recorded(how, |stop, tx| {
         sim_core::load::subscribe(&spec, stop, Some(tx))
