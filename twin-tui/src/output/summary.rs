@@ -29,7 +29,7 @@ pub fn pub_summary(r: &LoadReport) -> String {
     let m = &r.messages;
     let origin = origin(r.shard.as_deref(), r.merged) + interrupted(r.interrupted);
     let mut out = format!(
-        "load pub{origin}: {}, {} ({} seen), qos {}, {} B, {:.1} s on {}\n\
+        "load pub{origin}: {}, {} ({} seen), qos {}, {}, {:.1} s on {}\n\
          messages  {} sent, {} received, {} lost, {} duplicates, {} out of order ({:.0} recv/s)\n\
          acked     {}; dropped at source {} (buffer full {}, offline {}, unsent {}); {} retransmitted\n\
          latency   {}\n\
@@ -42,7 +42,7 @@ pub fn pub_summary(r: &LoadReport) -> String {
         count(r.devices, "device", "devices"),
         r.devices_seen,
         r.qos,
-        r.size,
+        payload_words(r),
         r.wall_seconds,
         r.broker.url,
         m.sent,
@@ -234,6 +234,21 @@ fn each_counts(clients: u64) -> String {
         format!(" (summed over the {clients} subscribers, each counting its own)")
     } else {
         String::new()
+    }
+}
+
+/// The payload size: the bytes a message carried on average when that differs from
+/// `size` (a `--payload` template with its accounting member), else `size`.
+fn payload_words(r: &LoadReport) -> String {
+    let sent = r.messages.sent;
+    if sent == 0 || r.payload_bytes_sent == 0 {
+        return format!("{} B", r.size);
+    }
+    let mean = r.payload_bytes_sent as f64 / sent as f64;
+    if (mean - r.size as f64).abs() < 0.5 {
+        format!("{} B", r.size)
+    } else {
+        format!("{mean:.0} B a message ({} B sent)", r.payload_bytes_sent)
     }
 }
 

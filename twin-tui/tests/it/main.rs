@@ -350,6 +350,20 @@ fn load_pub_json_payloads_stay_json_and_are_counted() {
     assert_eq!(v["messages"]["sent"], 30);
     assert_eq!(v["messages"]["received"], 30);
     assert_eq!(v["messages"]["malformed"], 0);
+    // The bytes sent, not the template's size: each payload carries its "twl" member.
+    let bytes = v["payload_bytes_sent"]
+        .as_u64()
+        .expect("payload_bytes_sent");
+    let template = v["size"].as_u64().expect("size");
+    assert!(
+        bytes > 30 * (template + 20) && bytes < 30 * (template + 100),
+        "{bytes}"
+    );
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains(&format!("B a message ({bytes} B sent)")),
+        "{out}"
+    );
     // Not JSON, or not an object: bad input.
     for bad in ["{not json", "[1, 2]"] {
         let o = twin(&["load", "pub", "--payload", bad]);
@@ -961,5 +975,24 @@ fn load_sub_lines_show_only_what_a_subscriber_has() {
     assert!(
         out.contains("(summed over the 2 subscribers, each counting its own)"),
         "{out}"
+    );
+}
+
+#[test]
+fn a_rate_the_schedule_cannot_keep_is_refused_with_the_reason() {
+    let t0 = std::time::Instant::now();
+    let o = twin(&["load", "pub", "--rate", "1e12", "--duration", "2s"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o)
+            .contains("shorter than the schedule's 1 µs; at most 10000000 msg/s over 10 devices"),
+        "{}",
+        stderr(&o)
+    );
+    // Refused before anything runs, not after a backlog.
+    assert!(
+        t0.elapsed() < std::time::Duration::from_secs(2),
+        "{:?}",
+        t0.elapsed()
     );
 }

@@ -85,6 +85,7 @@ impl PubRun<'_> {
                 .payload
                 .as_ref()
                 .map_or(spec.size.max(HEADER), String::len) as u64,
+            payload_bytes_sent: o.payload_bytes,
             wall_seconds: round4(wall),
             received_per_s: round4(m.received as f64 / publish_secs),
             messages: m,

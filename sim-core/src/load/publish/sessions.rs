@@ -59,6 +59,8 @@ pub(crate) struct Outcomes {
     pub ack: Histogram<u64>,
     /// Schedule lag, µs.
     pub lag: Histogram<u64>,
+    /// Payload bytes written (first sends).
+    pub payload_bytes: u64,
 }
 
 impl Publishers {
@@ -197,6 +199,7 @@ impl Publishers {
             dropped: Dropped::default(),
             ack: latency_histogram(),
             lag: latency_histogram(),
+            payload_bytes: 0,
         };
         for (k, t) in self.tasks.into_iter().enumerate() {
             let Ok(Ok(s)) = tokio::time::timeout(Duration::from_secs(5), t).await else {
@@ -222,6 +225,7 @@ impl Outcomes {
             self.sent[first + j] = *n;
         }
         self.dropped.add(&s.dropped);
+        self.payload_bytes += s.payload_bytes;
         if s.connected {
             self.connected += 1;
         } else {

@@ -38,6 +38,7 @@ impl PubSession {
             connect_us: None,
             start: None,
             dropped: Dropped::default(),
+            payload_bytes: 0,
         };
         let permit = connecting.acquire_owned().await.ok();
         let t0 = Instant::now();
@@ -92,6 +93,8 @@ pub(crate) struct Live<'s> {
     pub(super) rlen: usize,
     /// Packets of the current read (kept for its allocation).
     pub(super) incoming: Vec<PubIncoming>,
+    /// Payload bytes of the first sends in `buf`, counted once it is written.
+    pub(super) pending_bytes: u64,
     /// Schedule lags and ack latencies, recorded a batch per lock.
     pub(super) lags: Vec<u64>,
     pub(super) acks: Vec<u64>,
@@ -135,6 +138,7 @@ impl<'s> Live<'s> {
             rbuf: vec![0u8; 2048],
             rlen: 0,
             incoming: Vec::new(),
+            pending_bytes: 0,
             lags: Vec::new(),
             acks: Vec::new(),
             last_write: Instant::now(),

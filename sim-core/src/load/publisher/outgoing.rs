@@ -173,6 +173,8 @@ impl Live<'_> {
         if q.again.is_some() {
             // §3.3.1.1: DUP on a re-delivery.
             self.buf[at] |= DUP;
+        } else {
+            self.pending_bytes += self.payload.len() as u64;
         }
         Some(lag)
     }
@@ -182,6 +184,7 @@ impl Live<'_> {
     pub(super) async fn flush(&mut self, k: usize, now: Instant) -> bool {
         let wrote = self.stream.write_all(&self.buf).await;
         self.buf.clear();
+        let bytes = std::mem::take(&mut self.pending_bytes);
         if wrote.is_err() {
             // Written into a dead socket: the queue keeps them, to go again.
             self.taken.clear();
@@ -190,6 +193,7 @@ impl Live<'_> {
             return false;
         }
         self.last_write = Instant::now();
+        self.out.payload_bytes += bytes;
         record_all(&self.hists.lag, &mut self.lags);
         let (mut fresh, mut again) = (0u64, 0u64);
         let qos = self.s.qos;

@@ -75,6 +75,9 @@ pub(crate) struct PubOutcome {
     pub start: Option<Instant>,
     /// Messages not sent, by reason.
     pub dropped: Dropped,
+    /// Payload bytes of the messages written (first sends; with `--payload`, the
+    /// template with its accounting member).
+    pub payload_bytes: u64,
 }
 
 impl PubSession {

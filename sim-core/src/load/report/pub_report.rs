@@ -72,6 +72,10 @@ pub struct LoadReport {
     /// Payload bytes (with `--payload`, the template's length; each message adds its
     /// `"twl"` member).
     pub size: u64,
+    /// Payload bytes of the messages sent (each counted once; with `--payload`, the
+    /// template with its `"twl"` member, so more than `size` a message).
+    #[serde(default)]
+    pub payload_bytes_sent: u64,
     /// Seconds from the first session start to the end of draining.
     pub wall_seconds: f64,
     /// Message accounting (same keys as `twin run`).
@@ -153,6 +157,7 @@ pub fn merge(reports: &[LoadReport]) -> Result<LoadReport, LoadError> {
     out.devices_seen = 0;
     out.messages = crate::report::MessageCounts::default();
     out.acked = 0;
+    out.payload_bytes_sent = 0;
     out.dropped = Dropped::default();
     out.retransmitted = 0;
     out.foreign = 0;
@@ -203,6 +208,7 @@ pub fn merge(reports: &[LoadReport]) -> Result<LoadReport, LoadError> {
             out.stopped_by.clone_from(&r.stopped_by);
         }
         out.interrupted |= r.interrupted;
+        out.payload_bytes_sent += r.payload_bytes_sent;
         add_histograms(&mut hists, &r.histograms)?;
     }
     let get = |n: &str| hists.get(n).and_then(Latency::of);

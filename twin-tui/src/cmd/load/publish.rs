@@ -92,13 +92,31 @@ fn spec(args: &LoadPubArgs) -> anyhow::Result<LoadSpec> {
 /// devices.
 fn interval(args: &LoadPubArgs) -> anyhow::Result<Duration> {
     let devices = args.clients * args.devices_per_session;
-    match args.rate {
-        Some(r) if r > 0.0 && r.is_finite() => Ok(Duration::from_secs_f64(devices as f64 / r)),
-        Some(r) => Err(bad_input(format!(
-            "--rate {r}: expected messages per second > 0"
-        ))),
-        None => Ok(to_duration(args.interval)),
+    let every = match args.rate {
+        Some(r) if r > 0.0 && r.is_finite() => Duration::from_secs_f64(devices as f64 / r),
+        Some(r) => {
+            return Err(bad_input(format!(
+                "--rate {r}: expected messages per second > 0"
+            )));
+        }
+        None => to_duration(args.interval),
+    };
+    // The schedule counts in microseconds: a shorter period would make every message
+    // due at once, and the run would spend its time on a backlog it was never asked for.
+    if every < Duration::from_micros(1) {
+        return Err(bad_input(format!(
+            "{}: one message every {:.3} ns per device, shorter than the schedule's 1 µs; \
+             at most {} msg/s over {devices} devices (and one session sends far fewer: \
+             the interval lines say when twin is the limit)",
+            args.rate.map_or_else(
+                || format!("--interval {}", args.interval),
+                |r| format!("--rate {r}")
+            ),
+            every.as_secs_f64() * 1e9,
+            devices as u64 * 1_000_000
+        )));
     }
+    Ok(every)
 }
 
 /// `--payload`: the text, or the file's after `@`; it must be a JSON object.
