@@ -66,6 +66,11 @@ pub struct Report {
     /// reason and topic (absent from reports of older versions).
     #[serde(default)]
     pub rejected: crate::rejected::RejectedSummary,
+    /// What a shorter `--duration` cut away from the scenario's timeline: events after
+    /// it, and fault windows it ends early, in the scenario's words (absent when
+    /// nothing was cut).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cut_by_duration: Vec<String>,
 }
 
 /// `flow`: how the sim kept pace with the pipeline.
@@ -318,6 +323,9 @@ impl Report {
     pub fn summary_text(&self) -> String {
         let mut s = String::new();
         self.write_counts(&mut s);
+        for cut in &self.cut_by_duration {
+            let _ = writeln!(s, "cut       {cut}");
+        }
         self.write_alerts(&mut s);
         self.write_detection(&mut s);
         self.write_readings(&mut s);

@@ -108,6 +108,7 @@ pub(super) fn report(o: Outcome) -> Report {
         per_device,
         interrupted: o.interrupted,
         rejected: o.results.rejected.clone(),
+        cut_by_duration: Vec::new(),
         sessions: SessionCounts {
             connect_errors: s.connect_errors.load(Ordering::Relaxed),
             reconnects: s.reconnects.load(Ordering::Relaxed),

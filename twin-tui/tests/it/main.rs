@@ -996,3 +996,56 @@ fn a_rate_the_schedule_cannot_keep_is_refused_with_the_reason() {
         t0.elapsed()
     );
 }
+
+#[test]
+fn a_shorter_duration_says_what_it_cuts_away() {
+    let dir = std::env::temp_dir().join(format!("twin-cut-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    let file = dir.join("cut.toml");
+    let text = std::fs::read_to_string(repo().join("scenarios/examples/quickstart.toml"))
+        .expect("quickstart")
+        + "\n[[events]]\nat = \"1m\"\ntarget = \"dht-1\"\naction = \"fault\"\n\
+           fault = { kind = \"stuck\", sensor = \"temperature\", duration = \"5m\" }\n";
+    std::fs::write(&file, text).expect("written");
+    let json = dir.join("r.json");
+    let o = twin(&[
+        "run",
+        file.to_str().expect("a UTF-8 path"),
+        "--duration",
+        "3m",
+        "--speed",
+        "max",
+        "--quiet",
+        "--json",
+        json.to_str().expect("a UTF-8 path"),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let event = "--duration 3m leaves out the event at 5m: set on=true on 1 device: relay-1";
+    let fault = "--duration 3m ends the fault at 1m early, after 2m of 5m: fault stuck on temperature, for 5m on 1 device: dht-1";
+    let err = stderr(&o);
+    assert!(err.contains(&format!("warning: {event}")), "{err}");
+    assert!(err.contains(&format!("warning: {fault}")), "{err}");
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).expect("the report")).expect("JSON");
+    assert_eq!(v["cut_by_duration"], serde_json::json!([fault, event]));
+    // Without --duration, nothing is cut and the key is absent.
+    let o = twin(&[
+        "run",
+        "scenarios/examples/quickstart.toml",
+        "--speed",
+        "max",
+        "--quiet",
+        "--json",
+        json.to_str().expect("a UTF-8 path"),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        !stderr(&o).contains("warning: --duration"),
+        "{}",
+        stderr(&o)
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).expect("the report")).expect("JSON");
+    assert!(v.get("cut_by_duration").is_none(), "{v}");
+    std::fs::remove_dir_all(&dir).expect("cleaned up");
+}

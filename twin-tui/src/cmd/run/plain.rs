@@ -14,7 +14,7 @@ use tokio::sync::watch;
 /// Run the scenario to its end (or to Ctrl-C/SIGTERM), then write the report and pick
 /// the exit code.
 pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
-    let scenario = load_with_overrides(args)?;
+    let (scenario, cut) = load_with_overrides(args)?;
     let opts = run_options(args)?;
     let runtime = io_runtime()?;
     let stop = stop_on_signal(&runtime);
@@ -30,6 +30,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
     if args.load_lines {
         report.command = "load".into();
     }
+    report.cut_by_duration = cut;
     if let Some(b) = bar {
         b.finish();
     }

@@ -20,7 +20,7 @@ use tokio::sync::{mpsc, watch};
 /// the report. A SIGINT, SIGTERM or SIGHUP quits as `q` does but exits 130.
 pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
     needs_a_terminal()?;
-    let scenario = load_with_overrides(args)?;
+    let (scenario, cut) = load_with_overrides(args)?;
     let opts = run_options(args)?;
     let runtime = io_runtime()?;
     let (snap_tx, snap_rx) = watch::channel(Arc::new(first_snapshot(&scenario)));
@@ -42,7 +42,8 @@ pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
     let handle =
         runtime.spawn(async move { sim_core::run::run(&scenario, opts, prog_tx, stop).await });
     let terminated = steering.terminated.clone();
-    let report = drive(&runtime, snap_rx, handle, steering)?;
+    let mut report = drive(&runtime, snap_rx, handle, steering)?;
+    report.cut_by_duration = cut;
     runtime.shutdown_timeout(Duration::from_millis(500));
     let code = finish(args, &report, true)?;
     Ok(if terminated.load(Ordering::Relaxed) {
