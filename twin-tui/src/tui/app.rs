@@ -83,6 +83,9 @@ pub struct Model {
     pub picking_fault: bool,
     /// Fleet index of the device whose detail view is open.
     pub detail: Option<usize>,
+    /// Watching a fleet this process does not run: keys that steer do nothing, and the
+    /// bottom line says so.
+    pub read_only: bool,
 }
 
 impl Default for Model {
@@ -100,6 +103,7 @@ impl Default for Model {
             speed_scale: 1.0,
             picking_fault: false,
             detail: None,
+            read_only: false,
         }
     }
 }
@@ -192,6 +196,21 @@ pub fn toggle_command(d: &DeviceRow) -> Option<Effect> {
     })
 }
 
+/// Whether an action steers the fleet (commands, links, faults, the sim clock), which
+/// a read-only view cannot.
+pub fn steers(action: &Action) -> bool {
+    matches!(
+        action,
+        Action::Toggle
+            | Action::TogglePause
+            | Action::Faster
+            | Action::Slower
+            | Action::ToggleLink
+            | Action::StartFault
+            | Action::PickFault(_)
+    )
+}
+
 /// Fill in what an action needs from the snapshot (the selected device's index).
 pub fn resolve(m: &Model, action: Action, snap: &FleetSnapshot) -> Action {
     match action {
@@ -204,7 +223,7 @@ pub fn resolve(m: &Model, action: Action, snap: &FleetSnapshot) -> Action {
 
 /// The effect of an action on the current snapshot, if any.
 pub fn effect(m: &Model, action: &Action, snap: &FleetSnapshot) -> Option<Effect> {
-    if m.tab != Tab::Devices {
+    if m.tab != Tab::Devices || m.read_only {
         return None;
     }
     let rows = visible_devices(m, snap);
@@ -238,6 +257,9 @@ pub fn effect(m: &Model, action: &Action, snap: &FleetSnapshot) -> Option<Effect
 
 /// Apply an action. `visible` is how many devices the current filter shows.
 pub fn update(m: &mut Model, action: Action, visible: usize) {
+    if m.read_only && steers(&action) {
+        return;
+    }
     match action {
         Action::Quit => m.quit = true,
         Action::ToggleHelp => m.help = !m.help,

@@ -30,6 +30,8 @@ pub struct Steering {
     pub watch: Arc<AtomicUsize>,
     /// Set on SIGINT, SIGTERM or SIGHUP.
     pub terminated: Arc<AtomicBool>,
+    /// Watching a fleet this process does not run (`--attach`): nothing to steer.
+    pub read_only: bool,
 }
 
 impl Steering {
@@ -42,6 +44,7 @@ impl Steering {
             pacing: Arc::default(),
             watch: Arc::new(AtomicUsize::new(usize::MAX)),
             terminated,
+            read_only: false,
         }
     }
 }
@@ -58,7 +61,10 @@ pub fn drive<T>(
     let mut terminal = ratatui::init();
     let keys = spawn_key_reader()?;
     let mut screen = Screen {
-        model: Model::default(),
+        model: Model {
+            read_only: steering.read_only,
+            ..Model::default()
+        },
         snapshots,
         dirty: true,
         last_draw: Instant::now() - Duration::from_secs(1),

@@ -81,7 +81,7 @@ fn title(m: &Model, snap: &FleetSnapshot) -> String {
     let speed = if m.paused {
         "PAUSED".to_string()
     } else if m.speed_scale != 1.0 {
-        format!("{}×{}", snap.speed, m.speed_scale)
+        scaled_speed(&snap.speed, m.speed_scale)
     } else {
         snap.speed.clone()
     };
@@ -105,13 +105,22 @@ fn title(m: &Model, snap: &FleetSnapshot) -> String {
     }
 }
 
+/// The speed with the user's factor on it, as the speed it makes: "480x (240x ×2)".
+fn scaled_speed(speed: &str, scale: f64) -> String {
+    match speed.strip_suffix('x').and_then(|f| f.parse::<f64>().ok()) {
+        Some(f) => format!("{}x ({speed} ×{scale})", f * scale),
+        None => format!("{speed} ×{scale}"),
+    }
+}
+
 /// The bottom line: the filter being typed, or the main keys and the sort.
 fn hint(m: &Model) -> String {
     if m.editing_filter {
         format!(" filter: {}_   (enter done, esc clear)", m.filter)
     } else {
         format!(
-            " q quit  ? help  tab view  / filter{}  s sort:{}{}",
+            " {}q quit  ? help  tab view  / filter{}  s sort:{}{}",
+            if m.read_only { "read-only  " } else { "" },
             if m.filter.is_empty() {
                 String::new()
             } else {

@@ -1,5 +1,6 @@
 //! The terminal UI's exit codes, under a pseudo-terminal (`script`): `q` ends it with 0,
-//! SIGINT, SIGTERM and SIGHUP with 130, the terminal restored each time.
+//! SIGINT, SIGTERM and SIGHUP with 130, the terminal restored each time; the same for
+//! a view attached to a running fleet, which says it is read-only.
 
 use std::io::{Read, Write};
 use std::process::{Child, Command, Stdio};
@@ -34,11 +35,15 @@ impl Ui {
     /// Start it, its report to go to `json`.
     fn start(scenario: &std::path::Path, json: &std::path::Path) -> Ui {
         let _ = std::fs::remove_file(json);
+        let args = format!("{} --json {}", scenario.display(), json.display());
+        Ui::launch(&args, "dht-1")
+    }
+
+    /// `twin tui ARGS` under `script`, once `ready` is on the screen.
+    fn launch(args: &str, ready: &str) -> Ui {
         let inner = format!(
-            "stty cols 100 rows 30; exec {} tui {} --json {}",
+            "stty cols 100 rows 30; exec {} tui {args}",
             env!("CARGO_BIN_EXE_twin"),
-            scenario.display(),
-            json.display()
         );
         let mut script = Command::new("script")
             .args(["-qfec", &inner, "/dev/null"])
@@ -63,9 +68,9 @@ impl Ui {
             }
         });
         let ui = Ui { script, shown };
-        // The fleet's devices on screen: the run is under way.
+        // On screen: the run (or the view) is under way.
         let deadline = Instant::now() + Duration::from_secs(60);
-        while !ui.screen().contains("dht-1") {
+        while !ui.screen().contains(ready) {
             assert!(Instant::now() < deadline, "no UI: {}", ui.screen());
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -142,4 +147,38 @@ fn the_tui_quits_0_on_q_and_130_on_each_signal() {
         assert_eq!(report()["interrupted"], true, "SIG{signal}");
     }
     std::fs::remove_dir_all(&dir).expect("cleaned up");
+}
+
+#[test]
+fn an_attached_view_quits_0_on_q_and_130_on_a_signal_and_says_it_is_read_only() {
+    use sim_core::test_support::Mosquitto;
+    if !Mosquitto::wanted() {
+        return;
+    }
+    let m = Mosquitto::start("").expect("mosquitto");
+    let args = format!("--attach --broker {}", m.url());
+    let mut ui = Ui::launch(&args, "attached");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !ui.screen().contains("read-only") {
+        assert!(
+            Instant::now() < deadline,
+            "no read-only mark: {}",
+            ui.screen()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let keys = ui.script.stdin.as_mut().expect("its input");
+    keys.write_all(b"q").expect("q typed");
+    keys.flush().expect("flushed");
+    let (code, restored) = ui.exit();
+    assert_eq!((code, restored), (Some(0), true), "q");
+
+    let ui = Ui::launch(&args, "attached");
+    let st = Command::new("kill")
+        .args(["-TERM", &ui.twin_pid().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(st.success());
+    let (code, restored) = ui.exit();
+    assert_eq!((code, restored), (Some(130), true), "SIGTERM");
 }

@@ -197,7 +197,7 @@ fn keys_filter_sort_help_tab_and_quit() {
     press(&mut m, &s, KeyCode::Char('+'));
     press(&mut m, &s, KeyCode::Char('+'));
     assert_eq!(m.speed_scale, 4.0);
-    assert!(render(&m, &s, 80, 24)[0].contains("240x×4"));
+    assert!(render(&m, &s, 80, 24)[0].contains("960x (240x ×4)"));
     press(&mut m, &s, KeyCode::Char(' '));
     assert!(m.paused);
     assert!(render(&m, &s, 80, 24)[0].contains("PAUSED"));
@@ -356,4 +356,48 @@ fn the_detail_view_charts_the_watched_device() {
     press(&mut m, &s, KeyCode::Esc);
     assert_eq!(m.detail, None);
     assert!(render(&m, &s, 80, 24).join("\n").contains("devices 4/4"));
+}
+
+#[test]
+fn an_attached_view_is_read_only_and_says_so() {
+    let s = snapshot();
+    let mut m = Model {
+        read_only: true,
+        ..Model::default()
+    };
+    let before = m.clone();
+    for c in [
+        KeyCode::Char(' '),
+        KeyCode::Char('+'),
+        KeyCode::Char('-'),
+        KeyCode::Char('f'),
+        KeyCode::Char('d'),
+        KeyCode::Enter,
+    ] {
+        press(&mut m, &s, c);
+        let a = key_to_action(&m, key(c)).map(|a| app::resolve(&m, a, &s));
+        if let Some(a) = a {
+            assert_eq!(
+                app::effect(&m, &a, &s),
+                None,
+                "{c:?} steers a read-only view"
+            );
+        }
+    }
+    assert_eq!(m, before, "a steering key changed a read-only view");
+    let screen = render(&m, &s, 100, 30).join("\n");
+    assert!(screen.contains("read-only"), "{screen}");
+    // Keys that only look still work.
+    press(&mut m, &s, KeyCode::Char('j'));
+    assert_eq!(m.selected, 1);
+}
+
+#[test]
+fn the_title_gives_the_speed_a_factor_makes() {
+    let s = snapshot();
+    let mut m = Model::default();
+    press(&mut m, &s, KeyCode::Char('+'));
+    let screen = render(&m, &s, 100, 30).join("\n");
+    assert!(screen.contains("480x (240x ×2)"), "{screen}");
+    assert!(!screen.contains("240x×2"), "{screen}");
 }

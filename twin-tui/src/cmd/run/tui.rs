@@ -92,14 +92,20 @@ pub fn attach(args: &RunArgs) -> anyhow::Result<u8> {
     }));
     // Nothing to steer in a fleet this process does not run: the channels lead nowhere.
     let (ctl_tx, _ctl_rx) = mpsc::channel(1);
-    let steering = Steering::new(ctl_tx, Arc::default());
+    let mut steering = Steering::new(ctl_tx, stop_on_signal(&runtime));
+    steering.read_only = true;
     let stop = steering.stop.clone();
     let topic = args.topic.clone();
     crate::common::logging::to_file();
     let handle = runtime.spawn(async move {
         sim_core::attach::attach(&url, &topic, scenarios::Encoding::Json, snap_tx, stop).await
     });
+    let terminated = steering.terminated.clone();
     drive(&runtime, snap_rx, handle, steering)?;
     runtime.shutdown_timeout(Duration::from_millis(500));
-    Ok(0)
+    Ok(if terminated.load(Ordering::Relaxed) {
+        EXIT_INTERRUPTED
+    } else {
+        0
+    })
 }
