@@ -246,6 +246,29 @@ fn write_row(key: &str, fault: &str, r: &LoadReport, seen: &Seen) {
     eprintln!("{key}: {row}");
 }
 
+/// After a broker killed without persistence, the report and the independent count
+/// agree on every message received and lost. Duplicates may differ between the two
+/// subscribers: a message the broker forwarded to one of them and not yet to the other
+/// when it died comes again to both from the publisher's retransmission. Each side's
+/// duplicates come from those retransmissions, so neither has more than there were.
+fn assert_counts_agree_after_a_crash(r: &LoadReport, seen: &Seen) {
+    let m = &r.messages;
+    assert_eq!(m.received, seen.distinct(), "received: {m:?}");
+    assert_eq!(m.lost, m.sent - seen.distinct(), "lost: {m:?}");
+    assert_eq!(m.malformed, 0);
+    assert!(
+        m.duplicates <= r.retransmitted,
+        "duplicates: {m:?}, {} retransmitted",
+        r.retransmitted
+    );
+    assert!(
+        seen.duplicates() <= r.retransmitted,
+        "independent duplicates {}, {} retransmitted",
+        seen.duplicates(),
+        r.retransmitted
+    );
+}
+
 /// The report and the independent count agree on every message.
 fn assert_counts_agree(r: &LoadReport, seen: &Seen) {
     let m = &r.messages;
@@ -356,7 +379,7 @@ fn kill9_row(qos: u8, key: &str, fault: &str) {
     );
     let seen = seen.lock().unwrap();
     write_row(key, fault, &r, &seen);
-    assert_counts_agree(&r, &seen);
+    assert_counts_agree_after_a_crash(&r, &seen);
     // Every session came back, and the messages buffered over the outage went out.
     assert!(r.connect.reconnects >= 10, "{:?}", r.connect);
     assert!(r.connect.subscriber_reconnects >= 1, "{:?}", r.connect);
