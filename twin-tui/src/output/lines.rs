@@ -8,15 +8,18 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::sync::watch;
 
+/// The interval's latency at quantile `p`, ms, or "-" with no samples.
+fn quantile_ms(iv: &Interval, p: f64) -> String {
+    if iv.latency.is_empty() {
+        "-".to_string()
+    } else {
+        format!("{:.2}", iv.latency.value_at_quantile(p) as f64 / 1000.0)
+    }
+}
+
 /// One interval as a line, emqtt-bench style.
 pub fn interval_line(iv: &Interval) -> String {
-    let q = |p: f64| {
-        if iv.latency.is_empty() {
-            "-".to_string()
-        } else {
-            format!("{:.2}", iv.latency.value_at_quantile(p) as f64 / 1000.0)
-        }
-    };
+    let q = |p: f64| quantile_ms(iv, p);
     let per_s = |n: u64| (n as f64 / iv.secs.max(1e-3)).round() as u64;
     format!(
         "{:>5.0}s  sent {:>7}/s  recv {:>7}/s  acked {:>7}/s  p50 {:>6} ms  p99 {:>6} ms  err {}  conn {}  in flight {}  cpu {}  lag {:.1} ms",
@@ -38,13 +41,7 @@ pub fn interval_line(iv: &Interval) -> String {
 /// One interval of `load sub` as a line: what subscribers have (no sent, acked, in
 /// flight or schedule lag, which are a publisher's).
 pub fn sub_interval_line(iv: &Interval) -> String {
-    let q = |p: f64| {
-        if iv.latency.is_empty() {
-            "-".to_string()
-        } else {
-            format!("{:.2}", iv.latency.value_at_quantile(p) as f64 / 1000.0)
-        }
-    };
+    let q = |p: f64| quantile_ms(iv, p);
     let per_s = (iv.received as f64 / iv.secs.max(1e-3)).round() as u64;
     format!(
         "{:>5.0}s  recv {:>7}/s  p50 {:>6} ms  p99 {:>6} ms  err {}  subscribed {}  cpu {}",
