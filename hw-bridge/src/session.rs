@@ -333,16 +333,8 @@ impl Session {
 }
 
 /// A refused CONNACK in words: "the broker refused the session: bad user name or
-/// password".
+/// password" (the client's codes are MQTT 3.1.1's return codes).
 fn refusal_words(code: rumqttc::ConnectReturnCode) -> String {
-    use rumqttc::ConnectReturnCode as C;
-    let why = match code {
-        C::Success => "accepted",
-        C::RefusedProtocolVersion => "unacceptable protocol version",
-        C::BadClientId => "client id rejected",
-        C::ServiceUnavailable => "server unavailable",
-        C::BadUserNamePassword => "bad user name or password",
-        C::NotAuthorized => "not authorized",
-    };
+    let why = sim_core::load::error::connack_reason(code as u8);
     format!("the broker refused the session: {why}")
 }

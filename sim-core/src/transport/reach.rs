@@ -27,8 +27,8 @@ pub struct ProbeLimits {
 }
 
 /// A failed connection in words: "connection refused", "timed out", "TLS failed: ...",
-/// "malformed CONNACK: ...", "the broker refused the connection: CONNACK return code 4
-/// (bad user name or password)".
+/// "the broker answered CONNECT with bytes that are not a CONNACK: ...", "the broker
+/// refused the connection: CONNACK return code 4 (bad user name or password)".
 pub fn describe(e: &LinkError) -> String {
     match e {
         LinkError::Io(io) => describe_io(io),
@@ -81,7 +81,7 @@ pub fn tls_words(detail: &str) -> String {
 }
 
 /// An I/O error of a connection in words.
-pub fn describe_io(e: &std::io::Error) -> String {
+fn describe_io(e: &std::io::Error) -> String {
     match e.kind() {
         std::io::ErrorKind::ConnectionRefused => "connection refused".into(),
         std::io::ErrorKind::TimedOut => "timed out".into(),

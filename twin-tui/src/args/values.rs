@@ -8,8 +8,8 @@ use scenarios::{Dur, Speed};
 
 /// A duration such as "30s" or "2h", longer than zero.
 pub fn parse_dur(s: &str) -> Result<Dur, String> {
-    let d = Dur::parse(s).map_err(|e| e.to_string())?;
-    if d.secs() <= 0.0 {
+    let d = parse_dur_or_zero(s)?;
+    if d.secs() == 0.0 {
         return Err("expected a duration longer than zero".into());
     }
     Ok(d)

@@ -63,7 +63,6 @@ fn spec(args: &LoadConnArgs) -> anyhow::Result<ConnSpec> {
     })
 }
 
-/// 1 when a session did not connect or dropped during the hold (said on stderr), else 0.
 /// "2 of 5 sessions did not connect: 2 refused by the broker (not authorized, CONNACK 5)".
 fn not_connected(report: &ConnReport) -> String {
     let sessions = if report.clients == 1 {
@@ -96,6 +95,7 @@ fn not_connected(report: &ConnReport) -> String {
     )
 }
 
+/// 1 when a session did not connect or dropped during the hold (said on stderr), else 0.
 fn exit_code(report: &ConnReport) -> u8 {
     if report.failed > 0 {
         eprintln!("error: {}", not_connected(report));
