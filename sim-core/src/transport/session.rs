@@ -272,16 +272,25 @@ async fn shutdown(ctx: &SessionCtx, eventloop: &mut EventLoop) {
     until_disconnected(eventloop, Duration::from_secs(3)).await;
 }
 
+/// After a DISCONNECT, how long to read on until the broker closes the connection.
+const CLOSE_WAIT: Duration = Duration::from_millis(500);
+
 /// Poll `eventloop` until the DISCONNECT queued on its client is written (or the
-/// connection ends), for at most `within`: what is queued before it goes out too.
+/// connection ends), for at most `within`: what is queued before it goes out too. Then
+/// read on until the broker closes (at most [`CLOSE_WAIT`]): a socket closed with the
+/// broker's messages still unread is reset, and a broker writing to it then sees the
+/// reset ("Broken pipe") before the DISCONNECT, not a clean goodbye.
 pub(crate) async fn until_disconnected(eventloop: &mut EventLoop, within: Duration) {
     let drain = async {
         loop {
             match eventloop.poll().await {
-                Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect)) | Err(_) => break,
+                Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect)) => break,
+                Err(_) => return,
                 Ok(_) => {}
             }
         }
+        let closed = async { while eventloop.poll().await.is_ok() {} };
+        let _ = tokio::time::timeout(CLOSE_WAIT, closed).await;
     };
     let _ = tokio::time::timeout(within, drain).await;
 }
