@@ -39,6 +39,8 @@ pub const COMMON_KEYS: &[&str] = &[
     "jitter",
     "battery_mah",
     "drain_mah",
+    "gateway",
+    "devices_per_gateway",
     "faults",
 ];
 

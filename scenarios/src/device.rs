@@ -36,6 +36,9 @@ pub struct DeviceSpec {
     pub battery: Option<BatterySpec>,
     /// Faults that strike at random (`per_hour`).
     pub faults: Vec<FaultSpec>,
+    /// The edge gateway whose session the device publishes through; `None`: a session
+    /// of its own.
+    pub gateway: Option<String>,
 }
 
 /// A battery that drains a fixed charge per publish.
@@ -126,5 +129,34 @@ impl ModelSpec {
             ModelSpec::Heater { .. } => ModelKind::Heater,
             ModelSpec::Thermostat { .. } => ModelKind::Thermostat,
         }
+    }
+}
+
+/// An edge gateway: one session that publishes for the devices behind it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GatewaySpec {
+    /// Gateway id (its client id and status topic are filled from it).
+    pub id: String,
+    /// Fleet indices of its devices, in fleet order.
+    pub devices: Vec<usize>,
+}
+
+impl crate::Scenario {
+    /// The fleet's gateways, in the order their first device comes.
+    pub fn gateways(&self) -> Vec<GatewaySpec> {
+        let mut out: Vec<GatewaySpec> = Vec::new();
+        let mut index = std::collections::HashMap::new();
+        for (i, d) in self.devices.iter().enumerate() {
+            let Some(gw) = &d.gateway else { continue };
+            let k = *index.entry(gw.as_str()).or_insert_with(|| {
+                out.push(GatewaySpec {
+                    id: gw.clone(),
+                    devices: Vec::new(),
+                });
+                out.len() - 1
+            });
+            out[k].devices.push(i);
+        }
+        out
     }
 }

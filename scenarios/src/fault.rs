@@ -110,4 +110,7 @@ pub struct FaultSpec {
     pub duration: f64,
     /// Random onset rate per hour (group faults); 0 for timeline faults.
     pub per_hour: f64,
+    /// `on = "gateway"`: an `offline` or `battery_death` that strikes the device's
+    /// gateway, and so every device behind it.
+    pub on_gateway: bool,
 }

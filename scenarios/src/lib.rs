@@ -31,7 +31,7 @@ mod suggest;
 
 pub use broker_url::BrokerUrl;
 pub use catalog::{COMMON_KEYS, CommandValueKind, ModelKind};
-pub use device::{BatterySpec, DeviceSpec, GroupSpec, ModelSpec};
+pub use device::{BatterySpec, DeviceSpec, GatewaySpec, GroupSpec, ModelSpec};
 pub use duration::Dur;
 pub use error::{BrokerUrlError, DurationError, Located, ScenarioError};
 pub use fault::{FaultKind, FaultSpec};

@@ -160,6 +160,9 @@ pub struct DeviceGroupTable {
     pub jitter: Option<Spanned<Dur>>,
     pub battery_mah: Option<Spanned<f64>>,
     pub drain_mah: Option<Spanned<f64>>,
+    // Edge gateways.
+    pub gateway: Option<Spanned<String>>,
+    pub devices_per_gateway: Option<Spanned<i64>>,
     // Actuators.
     pub initial: Option<Spanned<bool>>,
     pub power_w: Option<Spanned<f64>>,
@@ -191,6 +194,7 @@ pub struct FaultTable {
     pub magnitude: Option<Spanned<f64>>,
     pub duration: Option<Spanned<Dur>>,
     pub per_hour: Option<Spanned<f64>>,
+    pub on: Option<Spanned<String>>,
 }
 
 /// `[[events]]`: one action on the timeline.

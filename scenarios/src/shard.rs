@@ -3,7 +3,8 @@
 //!
 //! Two devices are linked when they are in the same *heated* environment (one that
 //! holds a heater: what the heater does, every device there reads) or one names the
-//! other (a thermostat's `sensor` and `heater`s, a soil probe's `irrigated_by`); a
+//! other (a thermostat's `sensor` and `heater`s, a soil probe's `irrigated_by`), or
+//! they publish through the same gateway (one session, one last will); a
 //! linked set is a connected component of that relation. Every random stream of the
 //! engine is seeded by the scenario seed and the device's own id, and a room's physics
 //! is a function of its environment, the clock and its heaters, nothing else: a room
@@ -26,6 +27,7 @@ pub fn linked_sets(s: &Scenario) -> Vec<Vec<usize>> {
     let mut parent: Vec<usize> = (0..n).collect();
     let mut first_in_env: Vec<Option<usize>> = vec![None; s.environments.len()];
     let mut heated = vec![false; s.environments.len()];
+    let mut first_behind: std::collections::HashMap<&str, usize> = Default::default();
     for d in &s.devices {
         if let (ModelSpec::Heater { .. }, Some(e)) = (&d.model, d.environment) {
             heated[e] = true;
@@ -42,6 +44,10 @@ pub fn linked_sets(s: &Scenario) -> Vec<Vec<usize>> {
             if r < n {
                 union(&mut parent, i, r);
             }
+        }
+        if let Some(gw) = &d.gateway {
+            let f = *first_behind.entry(gw.as_str()).or_insert(i);
+            union(&mut parent, f, i);
         }
     }
     let mut by_root: Vec<Vec<usize>> = vec![Vec::new(); n];

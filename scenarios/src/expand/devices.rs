@@ -6,8 +6,8 @@ use super::check::{
     Ctx, MAX_DEVICES, Res, count_of, expand_n, fast_enough, list_or_none, mqtt_string_problem,
     placeholders, positive, positive_f, shown,
 };
-use super::faults;
 use super::fleet::Fleet;
+use super::{faults, gateways};
 use crate::catalog::{COMMON_KEYS, ModelKind};
 use crate::device::{BatterySpec, DeviceSpec, GroupSpec, ModelSpec};
 use crate::fault::FaultSpec;
@@ -50,6 +50,7 @@ pub(super) fn expand(
         });
         add_devices(cx, g, gi, &group, &rooms, &mut fleet)?;
     }
+    gateways::distinct_from_devices(cx, tables, &fleet)?;
     Ok(fleet)
 }
 
@@ -61,6 +62,7 @@ struct Group {
     jitter: f64,
     battery: Option<BatterySpec>,
     faults: Vec<FaultSpec>,
+    gateways: Option<gateways::Gateways>,
 }
 
 /// Check a group's common keys, in the order of the keys' documentation.
@@ -88,10 +90,11 @@ fn group(cx: &Ctx, g: &DeviceGroupTable) -> Res<Group> {
         .as_ref()
         .map_or(publish_every, |j| j.get_ref().secs());
     let battery = battery(cx, g)?;
+    let gateways = gateways::of_group(cx, g, count)?;
     let faults = g
         .faults
         .iter()
-        .map(|f| faults::spec(cx, f, kind, true))
+        .map(|f| faults::spec(cx, f, kind, true, gateways.is_some()))
         .collect::<Res<Vec<_>>>()?;
     if kind.needs_environment() && g.environment.is_none() {
         return Err(cx.at(
@@ -109,6 +112,7 @@ fn group(cx: &Ctx, g: &DeviceGroupTable) -> Res<Group> {
         jitter,
         battery,
         faults,
+        gateways,
     })
 }
 
@@ -255,6 +259,7 @@ fn add_devices(
             jitter: group.jitter,
             battery: group.battery,
             faults: group.faults.clone(),
+            gateway: group.gateways.as_ref().map(|gw| gw.of(n)),
         });
     }
     Ok(())

@@ -8,7 +8,14 @@ use crate::raw::FaultTable;
 
 /// Check one fault table: a known kind, a sensor the model publishes, sane numbers.
 /// Group faults (`random`) need `per_hour`; timeline faults must not have it.
-pub(super) fn spec(cx: &Ctx, f: &FaultTable, model: ModelKind, random: bool) -> Res<FaultSpec> {
+/// `gatewayed`: the device publishes through a gateway, so `on = "gateway"` may apply.
+pub(super) fn spec(
+    cx: &Ctx,
+    f: &FaultTable,
+    model: ModelKind,
+    random: bool,
+    gatewayed: bool,
+) -> Res<FaultSpec> {
     let kind = FaultKind::from_name(f.kind.get_ref()).ok_or_else(|| {
         cx.at(
             f.kind.span(),
@@ -34,13 +41,40 @@ pub(super) fn spec(cx: &Ctx, f: &FaultTable, model: ModelKind, random: bool) -> 
         None => kind.default_duration(),
     };
     let per_hour = per_hour(cx, f, random)?;
+    let on_gateway = on(cx, f, kind, gatewayed)?;
     Ok(FaultSpec {
         kind,
         sensor,
         magnitude,
         duration,
         per_hour,
+        on_gateway,
     })
+}
+
+/// `on = "device"` (the default) or `on = "gateway"`: a gateway can go off line or
+/// die, and only a device that publishes through one has a gateway to strike.
+fn on(cx: &Ctx, f: &FaultTable, kind: FaultKind, gatewayed: bool) -> Res<bool> {
+    let Some(on) = &f.on else { return Ok(false) };
+    match on.get_ref().as_str() {
+        "device" => Ok(false),
+        "gateway" if !matches!(kind, FaultKind::Offline | FaultKind::BatteryDeath) => Err(cx.at(
+            on.span(),
+            format!(
+                "a {} fault acts on the device itself; on = \"gateway\" applies to offline and battery_death",
+                kind.name()
+            ),
+        )),
+        "gateway" if !gatewayed => Err(cx.at(
+            on.span(),
+            "on = \"gateway\" needs a device that publishes through one; give its group gateway = \"<id>\"",
+        )),
+        "gateway" => Ok(true),
+        other => Err(cx.at(
+            on.span(),
+            format!("on = \"{other}\" is not known; expected \"device\" or \"gateway\""),
+        )),
+    }
 }
 
 /// The reading a per-sensor fault alters: one the model publishes, if named; a whole-device

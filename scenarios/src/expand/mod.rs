@@ -15,6 +15,7 @@ mod environments;
 mod events;
 mod faults;
 mod fleet;
+mod gateways;
 mod models;
 mod mqtt;
 mod rules;

@@ -159,6 +159,24 @@ const CASES: &[Case] = &[
         17,
         "\"twin/{device}/\\0cmd\" holds the control character U+0000; MQTT topics and client ids take printable characters only",
     ),
+    case(
+        "gateway_without_n.toml",
+        14,
+        11,
+        "devices_per_gateway = 4 spreads 10 devices over 3 gateways, but gateway = \"hub\" has no {n}",
+    ),
+    case(
+        "gateway_fault_kind.toml",
+        16,
+        50,
+        "a stuck fault acts on the device itself; on = \"gateway\" applies to offline and battery_death",
+    ),
+    case(
+        "gateway_is_a_device.toml",
+        19,
+        11,
+        "gateway id \"hub\" is also a device id",
+    ),
 ];
 
 #[test]

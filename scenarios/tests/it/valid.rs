@@ -462,3 +462,59 @@ max_rate_per_s = 0.5
             .is_some()
     );
 }
+
+#[test]
+fn gateways_hold_devices_per_gateway_and_groups_that_name_one_share_it() {
+    let s = parse(
+        r#"
+[scenario]
+name = "hubs"
+duration = "1h"
+
+[[environment]]
+name = "room-{n}"
+count = 5
+
+[[devices]]
+id = "dht-{n}"
+count = 5
+model = "dht22"
+environment = "room-{n}"
+gateway = "hub-{n}"
+devices_per_gateway = 2
+faults = [{ kind = "offline", per_hour = 0.5, on = "gateway" }]
+
+[[devices]]
+id = "ds-{n}"
+count = 3
+model = "ds18b20"
+environment = "room-{n}"
+gateway = "hub-1"
+
+[[devices]]
+id = "own-1"
+model = "ds18b20"
+environment = "room-1"
+"#,
+    );
+    let gws: Vec<(String, Vec<usize>)> = s
+        .gateways()
+        .into_iter()
+        .map(|g| (g.id, g.devices))
+        .collect();
+    assert_eq!(
+        gws,
+        vec![
+            ("hub-1".to_string(), vec![0, 1, 5, 6, 7]),
+            ("hub-2".to_string(), vec![2, 3]),
+            ("hub-3".to_string(), vec![4]),
+        ]
+    );
+    assert_eq!(s.devices[8].gateway, None);
+    assert!(s.devices[0].faults[0].on_gateway);
+    // A gateway is one session: its devices stay in one shard.
+    let shard = scenarios::assignment(&s, 3);
+    for g in s.gateways() {
+        assert!(g.devices.iter().all(|&i| shard[i] == shard[g.devices[0]]));
+    }
+}

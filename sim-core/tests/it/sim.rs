@@ -434,6 +434,7 @@ fn steering_applies_timeline_actions_at_once() {
                 magnitude: 0.0,
                 duration: 60.0,
                 per_hour: 0.0,
+                on_gateway: false,
             }),
         })
         .unwrap();

@@ -248,6 +248,7 @@ pub fn effect(m: &Model, action: &Action, snap: &FleetSnapshot) -> Option<Effect
                     magnitude: kind.default_magnitude(),
                     duration: kind.default_duration(),
                     per_hour: 0.0,
+                    on_gateway: false,
                 }),
             })
         }
