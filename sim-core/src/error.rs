@@ -38,10 +38,10 @@ pub enum RunError {
     },
     /// The process may not open enough sockets for the fleet.
     #[error(
-        "{devices} device sessions need about {needed} open files{why}, but this process may open {limit}; raise `ulimit -n`{hint}"
+        "{devices} MQTT sessions need about {needed} open files{why}, but this process may open {limit}; raise `ulimit -n`, put devices behind gateways (gateway = \"...\" in the scenario){hint}"
     )]
     TooManyFiles {
-        /// Devices in the fleet.
+        /// Sessions of the fleet: a device's own, or a gateway's.
         devices: usize,
         /// Descriptors needed.
         needed: u64,

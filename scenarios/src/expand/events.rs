@@ -226,7 +226,13 @@ fn fault_action(cx: &Ctx, e: &EventTable, devices: &Targets) -> Res<EventAction>
     let mut spec = None;
     for d in devices.iter() {
         let gatewayed = d.gateway.is_some();
-        spec = Some(faults::spec(cx, f.get_ref(), d.model.kind(), false, gatewayed)?);
+        spec = Some(faults::spec(
+            cx,
+            f.get_ref(),
+            d.model.kind(),
+            false,
+            gatewayed,
+        )?);
     }
     match spec {
         Some(s) => Ok(EventAction::Fault(s)),

@@ -240,13 +240,23 @@ fn device_index(
 }
 
 /// A retained `online`/`offline` status. Attached, a status may come before the
-/// device's first telemetry: it is kept until the device appears.
+/// device's first telemetry: it is kept until the device appears. A gateway's
+/// `offline` is every device's behind it (its `online` is followed by each device's).
 fn count_status(ingest: &Ingest, st: &mut IngestState, id: &str, payload: &[u8]) {
     let online = match payload {
         b"online" => Some(true),
         b"offline" => Some(false),
         _ => None,
     };
+    if let Some(members) = st.gateways.get(id) {
+        if online == Some(false) {
+            for m in members.clone() {
+                st.devices[m as usize].online = Some(false);
+                st.analytics.status(m, false);
+            }
+        }
+        return;
+    }
     if st.index_of(id).is_none()
         && ingest.attach
         && let Some(o) = online

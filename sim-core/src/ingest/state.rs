@@ -39,6 +39,8 @@ pub struct IngestState {
     index: HashMap<String, u32>,
     /// Ids of the fleet's devices that other shards run: their telemetry is not counted.
     pub(super) others: std::collections::HashSet<String>,
+    /// The devices behind each gateway, by the gateway's id: its status is theirs.
+    pub(super) gateways: HashMap<String, Vec<u32>>,
 }
 
 /// Most devices an attached ingest keeps by default: what it holds stays bounded
@@ -114,6 +116,7 @@ impl IngestState {
             over_cap: 0,
             pending_status: HashMap::new(),
             others: Default::default(),
+            gateways: HashMap::new(),
             index: ids
                 .iter()
                 .enumerate()
@@ -143,5 +146,14 @@ impl IngestState {
     /// shared broker) uncounted, instead of counting it as a stranger's.
     pub fn ignore(&mut self, others: &[String]) {
         self.others.extend(others.iter().cloned());
+    }
+
+    /// The fleet's gateways: a gateway's `offline` (its last will) takes every device
+    /// behind it off line.
+    pub fn set_gateways(&mut self, gateways: &[scenarios::GatewaySpec]) {
+        self.gateways = gateways
+            .iter()
+            .map(|g| (g.id.clone(), g.devices.iter().map(|&d| d as u32).collect()))
+            .collect();
     }
 }

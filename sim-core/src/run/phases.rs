@@ -14,17 +14,15 @@ use super::setup::{check_file_limit, qos_of};
 use super::state::{Finished, IngestTask, Live, Run};
 use crate::error::RunError;
 use crate::report::{FlowMode, FlowReport, Report, round4};
-use crate::sim::SessionCommand;
 use crate::transport::broker::EmbeddedBroker;
 use crate::transport::endpoint::Endpoint;
 use crate::transport::reach::{self, ProbeLimits};
 use crate::transport::retained;
-use crate::transport::session::SessionSignal;
 use scenarios::Scenario;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 /// Run a scenario to its end (or until `stop` is set) and build the report.
 pub async fn run(
@@ -95,7 +93,8 @@ impl<'a> Run<'a> {
         }
     }
 
-    /// Leave a real broker as the run found it: clear every device's retained `status`
+    /// Leave a real broker as the run found it: clear every device's and gateway's
+    /// retained `status`
     /// (the only retained messages a run publishes), unless asked to keep them. The
     /// embedded broker ends with the process, so it is left alone.
     async fn clear_retained(&self) {
@@ -103,9 +102,11 @@ impl<'a> Run<'a> {
             return;
         }
         let s = self.scenario;
+        let gateways = s.gateways();
         let topics: Vec<String> = self
             .ids
             .iter()
+            .chain(gateways.iter().map(|g| &g.id))
             .map(|id| scenarios::fill_template(&s.mqtt.status_topic, &s.fleet, id))
             .collect();
         let timeout = Duration::from_secs(10) + Duration::from_millis(topics.len() as u64);
@@ -139,7 +140,7 @@ impl<'a> Run<'a> {
         progress: watch::Sender<Progress>,
         stop: Arc<AtomicBool>,
     ) -> Result<Run<'a>, RunError> {
-        let n = scenario.devices.len();
+        let n = sessions_of(scenario);
         let url = opts.broker_url.clone().or(scenario.broker_url.clone());
         check_file_limit(n, url.is_none())?;
         let (embedded, url) = match url {
@@ -240,19 +241,8 @@ impl<'a> Run<'a> {
     }
 }
 
-/// Turn the sim's session changes into session signals, until the sim drops its end.
-pub(super) async fn route_sessions(
-    mut rx: mpsc::UnboundedReceiver<SessionCommand>,
-    signals: Vec<Arc<SessionSignal>>,
-) {
-    while let Some(cmd) = rx.recv().await {
-        let (i, online) = match cmd {
-            SessionCommand::Disconnect(i) => (i, false),
-            SessionCommand::Reconnect(i) => (i, true),
-        };
-        if let Some(s) = signals.get(i as usize) {
-            s.want_online.store(online, Ordering::Release);
-            s.notify.notify_one();
-        }
-    }
+/// How many MQTT sessions the fleet opens: one per gateway and one per device without.
+fn sessions_of(s: &Scenario) -> usize {
+    let behind = s.devices.iter().filter(|d| d.gateway.is_some()).count();
+    s.devices.len() - behind + s.gateways().len()
 }

@@ -1,10 +1,11 @@
-//! The starting phases of a run: ingest, the controller, the device sessions, the wait
-//! for their connections, and the sim with its dispatcher and session router.
+//! The starting phases of a run: ingest, the controller, the wait for the sessions'
+//! connections (`sessions` starts them), and the sim with its dispatcher and session
+//! router.
 
 use super::controller::controller;
 use super::options::Flow;
-use super::phases::route_sessions;
 use super::progress::Phase;
+use super::sessions::route_sessions;
 use super::state::{IngestTask, Live, Run, Sessions};
 use crate::analytics::fleet::{FleetAnalytics, FleetConfig};
 use crate::error::RunError;
@@ -14,14 +15,13 @@ use crate::sim::clock::{self, SimProgress};
 use crate::sim::{InboundCommand, Sim, SimIo, Steer};
 use crate::transport::dispatch::{self, DispatchCounters, Route, SendLog};
 use crate::transport::reach;
-use crate::transport::session::{self, SessionCtx, SessionSignal, SessionStats};
 use crate::transport::shutdown;
 use rumqttc::{AsyncClient, QoS};
 use scenarios::fill_template;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::{Semaphore, mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 
 /// The QoS of the run's own ingest subscription. The devices publish at the scenario's
 /// QoS: their sessions are what is measured. The broker hands each message on to the
@@ -93,8 +93,11 @@ impl Run<'_> {
             analytics,
             s.start_epoch,
         )));
-        if let (Some(sh), Ok(mut st)) = (&s.shard, state.lock()) {
-            st.ignore(&sh.others);
+        if let Ok(mut st) = state.lock() {
+            if let Some(sh) = &s.shard {
+                st.ignore(&sh.others);
+            }
+            st.set_gateways(&s.gateways());
         }
         let counters = Arc::new(IngestCounters::default());
         let send_log = Arc::new(match self.window() {
@@ -170,56 +173,6 @@ impl Run<'_> {
         Some(steer_rx)
     }
 
-    /// One session per device; returns their clients (for the dispatcher) and the
-    /// commands they receive (for the sim).
-    pub(super) fn start_sessions(
-        &self,
-        window: Option<Arc<Window>>,
-    ) -> (Sessions, Vec<AsyncClient>, mpsc::Receiver<InboundCommand>) {
-        let (s, n) = (self.scenario, self.ids.len());
-        let (cmd_tx, cmd_rx) = mpsc::channel(4096);
-        let stats = Arc::new(SessionStats::default());
-        let permits = Arc::new(Semaphore::new(self.opts.connect_concurrency.max(1)));
-        let (stop, shutdown) = shutdown::signal();
-        let (mut clients, mut signals, mut tasks) = (
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-        );
-        for (i, id) in self.ids.iter().enumerate() {
-            let status_topic = fill_template(&s.mqtt.status_topic, &s.fleet, id);
-            let client_id = fill_template(&s.mqtt.client_id, &s.fleet, id);
-            let o = session::options(&client_id, &self.endpoint, s.mqtt.keep_alive, &status_topic);
-            // A small request queue: a device with a backlog this deep is dropping at source.
-            let (client, eventloop) = AsyncClient::new(o, 32);
-            let signal = Arc::new(SessionSignal::default());
-            signal.want_online.store(true, Ordering::Release);
-            let ctx = SessionCtx {
-                index: i as u32,
-                client: client.clone(),
-                cmd_topic: fill_template(&s.mqtt.command_topic, &s.fleet, id),
-                status_topic,
-                qos: self.qos,
-                cmd_tx: cmd_tx.clone(),
-                stats: stats.clone(),
-                connect_permits: permits.clone(),
-                signal: signal.clone(),
-                shutdown: shutdown.clone(),
-                window: window.clone(),
-            };
-            tasks.push(tokio::spawn(session::run(ctx, eventloop)));
-            clients.push(client);
-            signals.push(signal);
-        }
-        let sessions = Sessions {
-            signals,
-            tasks,
-            stats,
-            stop,
-        };
-        (sessions, clients, cmd_rx)
-    }
-
     /// Wait for every session's CONNACK (publishing the count as it grows), until the
     /// connect timeout plus a millisecond a device, or until `stop`.
     pub(super) async fn wait_connected(&mut self, sessions: &Sessions) -> Result<(), RunError> {
@@ -292,7 +245,11 @@ impl Run<'_> {
             ingest.send_log.clone(),
             dispatched.clone(),
         ));
-        let router = tokio::spawn(route_sessions(ses_rx, sessions.signals.clone()));
+        let router = tokio::spawn(route_sessions(
+            ses_rx,
+            sessions.paths.clone(),
+            sessions.gateways.clone(),
+        ));
         let (sim_prog_tx, sim_progress) = watch::channel(SimProgress::default());
         let pacing = self.opts.pacing.clone().unwrap_or_default();
         let started = Instant::now();

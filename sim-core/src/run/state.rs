@@ -9,7 +9,8 @@ use crate::sim::clock::SimProgress;
 use crate::transport::broker::EmbeddedBroker;
 use crate::transport::dispatch::{DispatchCounters, DispatchStats, SendLog};
 use crate::transport::endpoint::Endpoint;
-use crate::transport::session::{SessionSignal, SessionStats};
+use crate::transport::gateway::{GatewayLink, Path};
+use crate::transport::session::SessionStats;
 use crate::transport::shutdown::Trigger;
 use rumqttc::QoS;
 use scenarios::Scenario;
@@ -49,10 +50,12 @@ pub(super) struct IngestTask {
     pub(super) task: JoinHandle<()>,
 }
 
-/// The device sessions.
+/// The device and gateway sessions.
 pub(super) struct Sessions {
-    /// Per device: whether it should be online (the router sets it from the sim).
-    pub(super) signals: Vec<Arc<SessionSignal>>,
+    /// Per device: how the router takes it off and on line.
+    pub(super) paths: Arc<Vec<Path>>,
+    /// The gateways, in the scenario's order.
+    pub(super) gateways: Vec<Arc<GatewayLink>>,
     pub(super) tasks: Vec<JoinHandle<()>>,
     pub(super) stats: Arc<SessionStats>,
     /// Ends every session: a last `offline`, DISCONNECT.

@@ -2,6 +2,7 @@
 //! device (its model's parts, battery and faults), and the resources.
 
 use super::fault::Faults;
+use super::gateway::Gateways;
 use super::io::{Io, SimIo};
 use super::resources::{DeviceEntities, EnvEntities, SimClock, SimStats, Timeline};
 use crate::fault::GroundTruth;
@@ -56,6 +57,7 @@ pub(crate) fn world(scenario: &Scenario, io: SimIo) -> World {
                 device_seed(scenario.seed, &d.id) ^ 0xfa17_fa17_fa17_fa17,
             ),
             default_sensor: d.model.kind().analysed_readings().first().copied(),
+            gateway_strikes: Vec::new(),
         });
     }
     insert_resources(&mut world, scenario, devices, envs, io);
@@ -199,6 +201,7 @@ fn insert_resources(
         ..SimStats::default()
     });
     world.insert_resource(DeviceEntities(devices));
+    world.insert_resource(Gateways::of(scenario));
     world.insert_resource(GroundTruth::default());
     world.insert_resource(EnvEntities(envs));
     world.insert_resource(Timeline {

@@ -38,6 +38,9 @@ pub struct Faults {
     pub rng: ChaCha8Rng,
     /// Reading used when a per-sensor fault names none.
     pub default_sensor: Option<&'static str>,
+    /// Faults that struck this device's gateway this step (`on = "gateway"`), for
+    /// [`spread_gateway_faults`](super::gateway::spread_gateway_faults) to spread.
+    pub gateway_strikes: Vec<FaultSpec>,
 }
 
 /// Start a fault on a device now.
@@ -51,6 +54,10 @@ pub(crate) fn activate(
     truth: &mut GroundTruth,
 ) {
     if faults.active.iter().any(|a| a.spec.kind == spec.kind) || link.dead {
+        return;
+    }
+    if spec.on_gateway {
+        faults.gateway_strikes.push(spec.clone());
         return;
     }
     let mut spec = spec.clone();

@@ -24,6 +24,10 @@ pub enum SessionCommand {
     Disconnect(u32),
     /// Connect again.
     Reconnect(u32),
+    /// Drop gateway `n`'s session (by its place in the scenario's gateways) without
+    /// DISCONNECT, so its last will takes its devices off line. A device's `Reconnect`
+    /// brings its gateway back.
+    GatewayDown(u32),
 }
 
 /// A timeline action applied at once to one device, by an operator.

@@ -9,13 +9,15 @@
 //! Files: [`io`] (channels and their messages), [`resources`] (clock, counters, lookup
 //! tables), [`build`] (the world from a scenario), [`schedule`] (the order of systems),
 //! the systems by stage ([`inputs`], [`physics`], [`sensors`], [`control`], [`publish`],
-//! and [`fault`] for injected faults), [`engine`] ([`Sim`]) and [`clock`] (the thread).
+//! and [`fault`] for injected faults, `gateway` for those that strike a gateway),
+//! [`engine`] ([`Sim`]) and [`clock`] (the thread).
 
 pub(crate) mod build;
 pub mod clock;
 mod control;
 mod engine;
 pub(crate) mod fault;
+mod gateway;
 mod inputs;
 mod io;
 mod physics;

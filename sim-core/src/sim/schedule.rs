@@ -3,6 +3,7 @@
 
 use super::control::run_thermostats;
 use super::fault::{apply_faults, end_faults, strike_random_faults};
+use super::gateway::spread_gateway_faults;
 use super::inputs::{advance_clock, apply_inputs};
 use super::physics::*;
 use super::publish::*;
@@ -45,6 +46,7 @@ pub(crate) fn schedule() -> Schedule {
             apply_inputs,
             end_faults,
             strike_random_faults,
+            spread_gateway_faults,
         )
             .chain()
             .in_set(StepSet::Inputs),

@@ -1,10 +1,11 @@
-//! MQTT transport: device sessions, the dispatcher, the embedded broker, reconnection
-//! backoff and shutdown signals.
+//! MQTT transport: device and gateway sessions, the dispatcher, the embedded broker,
+//! reconnection backoff and shutdown signals.
 
 pub mod backoff;
 pub mod broker;
 pub mod dispatch;
 pub mod endpoint;
+pub mod gateway;
 pub mod reach;
 pub mod retained;
 pub mod send_log;

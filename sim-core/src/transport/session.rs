@@ -1,9 +1,12 @@
-//! One MQTT session per device: a task that only polls its rumqttc `EventLoop`.
+//! One MQTT session per device, or per edge gateway for the devices behind it: a task
+//! that only polls its rumqttc `EventLoop`.
 //!
 //! Publishing happens elsewhere (the dispatcher) through the session's `AsyncClient`;
 //! awaiting `publish()` inside the polling task would deadlock once rumqttc's request
-//! channel fills.
+//! channel fills. What differs between a device's session and a gateway's (statuses,
+//! subscriptions, whose commands) is in [`Speaks`]; the gateway's side is in `gateway`.
 
+pub use super::gateway::GatewayLink;
 use super::shutdown::Shutdown;
 use crate::sim::InboundCommand;
 use crate::wire::CommandPayload;
@@ -17,7 +20,8 @@ use tokio::sync::{Notify, Semaphore, mpsc};
 /// Counters shared by all sessions.
 #[derive(Debug, Default)]
 pub struct SessionStats {
-    /// Sessions that have had a CONNACK at least once.
+    /// Devices whose session has had a CONNACK at least once (a gateway's first CONNACK
+    /// counts all its devices).
     pub connected: AtomicU64,
     /// Connection attempts that failed.
     pub connect_errors: AtomicU64,
@@ -47,16 +51,27 @@ pub struct SessionSignal {
     pub notify: Notify,
 }
 
+/// Whose session it is.
+pub enum Speaks {
+    /// A device's own.
+    Device {
+        /// Fleet index.
+        index: u32,
+        /// Its command topic.
+        cmd_topic: String,
+        /// Its retained status topic.
+        status_topic: String,
+    },
+    /// An edge gateway's, for the devices behind it.
+    Gateway(Arc<GatewayLink>),
+}
+
 /// What a session task needs.
 pub struct SessionCtx {
-    /// Fleet index.
-    pub index: u32,
+    /// Whose session it is.
+    pub speaks: Speaks,
     /// For publishing status and subscribing.
     pub client: AsyncClient,
-    /// Its command topic.
-    pub cmd_topic: String,
-    /// Its retained status topic.
-    pub status_topic: String,
     /// Telemetry QoS (used for the command subscription too).
     pub qos: QoS,
     /// To the sim.
@@ -158,12 +173,16 @@ pub async fn run(ctx: SessionCtx, mut eventloop: EventLoop) {
                 connected(&ctx, ever_connected);
                 ever_connected = true;
             }
-            Ok(Event::Incoming(Packet::Publish(p))) => command(&ctx, &p),
+            Ok(Event::Incoming(Packet::Publish(p))) => {
+                if let Some(device) = ctx.device_of(&p.topic) {
+                    command(&ctx, device, &p);
+                }
+            }
             Ok(_) => {}
             Err(e) => {
                 permit = None;
                 ctx.stats.connect_errors.fetch_add(1, Ordering::Relaxed);
-                tracing::debug!(device = ctx.index, error = %e, "session error; reconnecting");
+                tracing::debug!(error = %e, "session error; reconnecting");
                 tokio::select! {
                     _ = ctx.signal.notify.notified() => {}
                     _ = stop.recv() => {}
@@ -181,18 +200,37 @@ pub async fn run(ctx: SessionCtx, mut eventloop: EventLoop) {
 /// device's next one stays in flight until the device is back.
 const SETTLE: Duration = Duration::from_millis(20);
 
-/// Poll until every message of the device is through (the flow window counts none in
-/// flight for it), at most [`SETTLE`]: a battery that dies after its last message, or a
-/// link that drops after one, sent it. Without a window there is nothing to wait for.
+/// Poll until every message of the session's devices is through (the flow window counts
+/// none in flight for them), at most [`SETTLE`]: a battery that dies after its last
+/// message, or a link that drops after one, sent it. Without a window there is nothing
+/// to wait for.
 async fn settle(ctx: &SessionCtx, eventloop: &mut EventLoop) {
     let Some(window) = &ctx.window else {
         return;
     };
     let deadline = tokio::time::Instant::now() + SETTLE;
-    while window.device_in_flight(ctx.index) > 0 && tokio::time::Instant::now() < deadline {
+    while ctx.in_flight(window) && tokio::time::Instant::now() < deadline {
         tokio::select! {
             ev = eventloop.poll() => if ev.is_err() { return },
             _ = tokio::time::sleep(Duration::from_millis(2)) => {}
+        }
+    }
+}
+
+impl SessionCtx {
+    /// The device a command on `topic` is for.
+    fn device_of(&self, topic: &str) -> Option<u32> {
+        match &self.speaks {
+            Speaks::Device { index, .. } => Some(*index),
+            Speaks::Gateway(g) => g.device_of(topic),
+        }
+    }
+
+    /// Whether a device of the session has messages in flight.
+    fn in_flight(&self, window: &crate::flow::Window) -> bool {
+        match &self.speaks {
+            Speaks::Device { index, .. } => window.device_in_flight(*index) > 0,
+            Speaks::Gateway(g) => g.in_flight(window),
         }
     }
 }
@@ -203,17 +241,30 @@ fn connected(ctx: &SessionCtx, before: bool) {
     if before {
         ctx.stats.reconnects.fetch_add(1, Ordering::Relaxed);
     } else {
-        ctx.stats.connected.fetch_add(1, Ordering::Release);
+        let devices = match &ctx.speaks {
+            Speaks::Device { .. } => 1,
+            Speaks::Gateway(g) => g.devices() as u64,
+        };
+        ctx.stats.connected.fetch_add(devices, Ordering::Release);
         ctx.stats.connected_notify.notify_waiters();
     }
-    let _ = ctx
-        .client
-        .try_publish(&ctx.status_topic, QoS::AtLeastOnce, true, "online");
-    let _ = ctx.client.try_subscribe(&ctx.cmd_topic, ctx.qos);
+    match &ctx.speaks {
+        Speaks::Device {
+            cmd_topic,
+            status_topic,
+            ..
+        } => {
+            let _ = ctx
+                .client
+                .try_publish(status_topic, QoS::AtLeastOnce, true, "online");
+            let _ = ctx.client.try_subscribe(cmd_topic, ctx.qos);
+        }
+        Speaks::Gateway(g) => g.connected(ctx.qos),
+    }
 }
 
-/// A command for this device: to the sim without waiting (a full inbox drops it, counted).
-fn command(ctx: &SessionCtx, p: &rumqttc::Publish) {
+/// A command for `device`: to the sim without waiting (a full inbox drops it, counted).
+fn command(ctx: &SessionCtx, device: u32, p: &rumqttc::Publish) {
     let parsed = if p.payload.len() > MAX_COMMAND_BYTES {
         None
     } else {
@@ -221,10 +272,7 @@ fn command(ctx: &SessionCtx, p: &rumqttc::Publish) {
     };
     match parsed {
         Some(set) => {
-            let cmd = InboundCommand {
-                device: ctx.index,
-                set,
-            };
+            let cmd = InboundCommand { device, set };
             if ctx.cmd_tx.try_send(cmd).is_err() {
                 ctx.stats.commands_dropped.fetch_add(1, Ordering::Relaxed);
             }
@@ -260,14 +308,20 @@ fn refused_command(ctx: &SessionCtx, p: &rumqttc::Publish) {
     }
 }
 
-/// Mark the device offline (retained), DISCONNECT, and poll until the packets are out.
+/// Mark the device (or the gateway and its devices) offline (retained), DISCONNECT, and
+/// poll until the packets are out.
 async fn shutdown(ctx: &SessionCtx, eventloop: &mut EventLoop) {
     if eventloop.network.is_none() {
         return;
     }
-    let _ = ctx
-        .client
-        .try_publish(&ctx.status_topic, QoS::AtLeastOnce, true, "offline");
+    match &ctx.speaks {
+        Speaks::Device { status_topic, .. } => {
+            let _ = ctx
+                .client
+                .try_publish(status_topic, QoS::AtLeastOnce, true, "offline");
+        }
+        Speaks::Gateway(g) => g.goodbye(),
+    }
     let _ = ctx.client.try_disconnect();
     until_disconnected(eventloop, Duration::from_secs(3)).await;
 }

@@ -8,6 +8,7 @@ mod conformance;
 mod examples;
 mod faults;
 mod flow;
+mod gateway;
 mod hostile;
 mod load;
 mod load_sub;
