@@ -140,23 +140,3 @@ pub struct GatewaySpec {
     /// Fleet indices of its devices, in fleet order.
     pub devices: Vec<usize>,
 }
-
-impl crate::Scenario {
-    /// The fleet's gateways, in the order their first device comes.
-    pub fn gateways(&self) -> Vec<GatewaySpec> {
-        let mut out: Vec<GatewaySpec> = Vec::new();
-        let mut index = std::collections::HashMap::new();
-        for (i, d) in self.devices.iter().enumerate() {
-            let Some(gw) = &d.gateway else { continue };
-            let k = *index.entry(gw.as_str()).or_insert_with(|| {
-                out.push(GatewaySpec {
-                    id: gw.clone(),
-                    devices: Vec::new(),
-                });
-                out.len() - 1
-            });
-            out[k].devices.push(i);
-        }
-        out
-    }
-}

@@ -2,7 +2,7 @@
 //!
 //! Device groups and their models are in `device`; everything else a scenario holds is here.
 
-use crate::device::{DeviceSpec, GroupSpec};
+use crate::device::{DeviceSpec, GatewaySpec, GroupSpec};
 use crate::fault::FaultSpec;
 use crate::raw::Speed;
 
@@ -239,4 +239,24 @@ pub enum SetValue {
     Number(f64),
     /// A word; accepted by the language, though no model takes a text command yet.
     Text(String),
+}
+
+impl Scenario {
+    /// The fleet's gateways, in the order their first device comes.
+    pub fn gateways(&self) -> Vec<GatewaySpec> {
+        let mut out: Vec<GatewaySpec> = Vec::new();
+        let mut index = std::collections::HashMap::new();
+        for (i, d) in self.devices.iter().enumerate() {
+            let Some(gw) = &d.gateway else { continue };
+            let k = *index.entry(gw.as_str()).or_insert_with(|| {
+                out.push(GatewaySpec {
+                    id: gw.clone(),
+                    devices: Vec::new(),
+                });
+                out.len() - 1
+            });
+            out[k].devices.push(i);
+        }
+        out
+    }
 }

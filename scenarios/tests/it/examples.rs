@@ -199,3 +199,15 @@ fn greenhouse_probes_are_watered_by_valves_that_events_open_and_close() {
         );
     }
 }
+
+#[test]
+fn gateways_100k_is_a_hundred_thousand_devices_behind_two_hundred_gateways() {
+    let s = example("gateways-100k");
+    assert_eq!(s.devices.len(), 100_000);
+    let gateways = s.gateways();
+    assert_eq!(gateways.len(), 200);
+    assert!(gateways.iter().all(|g| g.devices.len() == 500));
+    assert!(s.devices.iter().all(|d| d.gateway.is_some()));
+    assert!((s.expected_msgs_per_sim_second() - 10_000.0).abs() < 1e-6);
+    assert_eq!((s.duration, s.speed), (60.0, Speed::Factor(1.0)));
+}

@@ -6,7 +6,7 @@
 //! [`Path`] is how the run's router reaches a device: its own session's signal, or its
 //! gateway (a device's own off and on line become statuses its gateway publishes).
 
-use super::session::SessionSignal;
+use super::signal::SessionSignal;
 use crate::flow::Window;
 use rumqttc::{AsyncClient, QoS, SubscribeFilter};
 use std::collections::HashMap;

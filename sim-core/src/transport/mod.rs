@@ -11,3 +11,4 @@ pub mod retained;
 pub mod send_log;
 pub mod session;
 pub mod shutdown;
+pub mod signal;

@@ -8,12 +8,13 @@
 
 pub use super::gateway::GatewayLink;
 use super::shutdown::Shutdown;
+pub use super::signal::SessionSignal;
 use crate::sim::InboundCommand;
 use crate::wire::CommandPayload;
 use rumqttc::{AsyncClient, Event, EventLoop, LastWill, MqttOptions, Packet, QoS};
 use scenarios::SetValue;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::sync::{Notify, Semaphore, mpsc};
 
@@ -40,16 +41,6 @@ pub struct SessionStats {
 /// The largest command payload a device reads; a larger one is refused unread (a
 /// command is a small JSON object).
 pub const MAX_COMMAND_BYTES: usize = 64 * 1024;
-
-/// Asks one session to go off or on line (the sim's disconnect and reconnect). The
-/// session reads it after each notify.
-#[derive(Debug, Default)]
-pub struct SessionSignal {
-    /// The session should be connected.
-    pub want_online: AtomicBool,
-    /// Wakes the session task.
-    pub notify: Notify,
-}
 
 /// Whose session it is.
 pub enum Speaks {

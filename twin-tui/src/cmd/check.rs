@@ -111,6 +111,7 @@ fn write_groups(o: &mut String, s: &Scenario) {
             g.model.readings().join(", ")
         );
     }
+    let _ = writeln!(o, "sessions {}", words::sessions(s));
 }
 
 /// The faults each group's devices may suffer at random, a line a fault.
@@ -211,6 +212,8 @@ pub fn summary_json(s: &Scenario) -> serde_json::Value {
             "readings": g.model.readings(),
         })).collect::<Vec<_>>(),
         "devices": s.devices.len(),
+        "gateways": s.gateways().len(),
+        "sessions": words::session_count(s),
         "expected_msgs_per_sim_second": s.expected_msgs_per_sim_second(),
         "events": s.events.len(),
     })

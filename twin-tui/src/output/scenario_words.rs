@@ -82,7 +82,46 @@ pub fn fault(f: &FaultSpec) -> String {
     if f.per_hour > 0.0 {
         parts.push(format!("{} per hour", number(f.per_hour)));
     }
+    if f.on_gateway {
+        parts[0] += " of the device's gateway";
+    }
     parts.join(", ")
+}
+
+/// MQTT sessions the fleet opens: one per gateway, one per device without.
+pub fn session_count(s: &Scenario) -> usize {
+    let own = s.devices.iter().filter(|d| d.gateway.is_none()).count();
+    own + s.gateways().len()
+}
+
+/// The sessions in words: "1,000, one per device", or "12: 10 gateways holding 5,000
+/// devices, and 2 devices with their own".
+pub fn sessions(s: &Scenario) -> String {
+    let gateways = s.gateways();
+    let own = s.devices.iter().filter(|d| d.gateway.is_none()).count();
+    let n = session_count(s);
+    if gateways.is_empty() {
+        return format!("{n}, one per device");
+    }
+    let behind: usize = gateways.iter().map(|g| g.devices.len()).sum();
+    let mut out = format!(
+        "{n}: {} holding {}",
+        plural(gateways.len(), "gateway"),
+        plural(behind, "device")
+    );
+    if own > 0 {
+        out += &format!(
+            ", and {} with a session of {}",
+            plural(own, "device"),
+            if own == 1 { "its own" } else { "their own" }
+        );
+    }
+    out
+}
+
+/// "1 gateway", "3 gateways".
+fn plural(n: usize, word: &str) -> String {
+    super::summary::count(n as u64, word, &format!("{word}s"))
 }
 
 /// A rule: its reading, its limits and how many readings past them raise it.

@@ -253,7 +253,7 @@ fn payload_words(r: &LoadReport) -> String {
 }
 
 /// "1 session", "2 sessions".
-fn count(n: u64, one: &str, many: &str) -> String {
+pub(crate) fn count(n: u64, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
