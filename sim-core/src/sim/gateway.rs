@@ -19,14 +19,26 @@ pub(crate) struct Gateways {
     of: Vec<Option<u32>>,
     /// Per gateway: fleet indices of its devices.
     members: Vec<Vec<usize>>,
+    /// Whether any fault of the scenario may strike a gateway: when none can, the
+    /// system does not look at the fleet at all.
+    struck_ever: bool,
 }
 
 impl Gateways {
     /// The scenario's gateways.
     pub(crate) fn of(s: &Scenario) -> Gateways {
+        let in_events = s
+            .events
+            .iter()
+            .any(|e| matches!(&e.action, scenarios::EventAction::Fault(f) if f.on_gateway));
+        let in_groups = s
+            .devices
+            .iter()
+            .any(|d| d.faults.iter().any(|f| f.on_gateway));
         let mut g = Gateways {
             of: vec![None; s.devices.len()],
             members: Vec::new(),
+            struck_ever: in_events || in_groups,
         };
         for (k, gw) in s.gateways().into_iter().enumerate() {
             for &d in &gw.devices {
@@ -47,12 +59,14 @@ pub(crate) fn spread_gateway_faults(
     mut truth: ResMut<GroundTruth>,
     mut q: Query<(&DeviceIndex, &mut Faults, &mut Link)>,
 ) {
-    if gateways.members.is_empty() {
+    if !gateways.struck_ever {
         return;
     }
     let mut strikes = Vec::new();
     for (idx, mut faults, _) in &mut q {
-        strikes.extend(faults.gateway_strikes.drain(..).map(|s| (idx.0, s)));
+        if !faults.gateway_strikes.is_empty() {
+            strikes.extend(faults.gateway_strikes.drain(..).map(|s| (idx.0, s)));
+        }
     }
     for (device, spec) in strikes {
         let Some(g) = gateways.of.get(device as usize).copied().flatten() else {

@@ -931,6 +931,20 @@ fn check_speaks_the_scenarios_words_for_every_example() {
         String::from_utf8_lossy(&twin(&["check", "scenarios/examples/quickstart.toml"]).stdout)
             .to_string();
     assert!(quick.contains("expected 52 msg per sim minute"), "{quick}");
+    assert!(quick.contains("sessions 10, one per device"), "{quick}");
+    let hubs = twin(&["check", "--json", "scenarios/examples/gateways-100k.toml"]);
+    let hubs: serde_json::Value = serde_json::from_slice(&hubs.stdout).expect("JSON");
+    assert_eq!(
+        (hubs["gateways"].as_u64(), hubs["sessions"].as_u64()),
+        (Some(200), Some(200))
+    );
+    let hubs =
+        String::from_utf8_lossy(&twin(&["check", "scenarios/examples/gateways-100k.toml"]).stdout)
+            .to_string();
+    assert!(
+        hubs.contains("sessions 200: 200 gateways holding 100000 devices"),
+        "{hubs}"
+    );
     assert!(
         quick.contains("at 5m         set on=true on 1 device: relay-1"),
         "{quick}"
