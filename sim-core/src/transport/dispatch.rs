@@ -1,5 +1,8 @@
 //! The dispatcher: drains the sim's outbox, encodes each message and hands it to its
 //! device's session without awaiting (a full client queue is counted, never waited on).
+//! With a flow window it holds the next message while the window's limit is already on
+//! the wire: one step of a large fleet can hand the outbox many more messages than the
+//! window, and the broker must never hold more of them at once than the window says.
 
 use crate::wire::{Encoding, Payload, Telemetry, unix_us};
 use rumqttc::{AsyncClient, ClientError, QoS};
@@ -65,6 +68,7 @@ pub async fn run(
     // A message held back by a reorder fault, sent after the device's next one.
     let mut held: HashMap<usize, (u64, Vec<u8>)> = HashMap::new();
     while let Some(t) = outbox.recv().await {
+        wait_for_room(&log, &outbox, held.len()).await;
         let d = t.device as usize;
         let now = unix_us();
         let payload = Payload {
@@ -109,6 +113,19 @@ pub async fn run(
     stats
 }
 
+/// Wait while the window's limit of messages is on the wire: those in flight, less the
+/// ones still in the outbox, held back by a reorder fault, or in hand (this one).
+async fn wait_for_room(log: &SendLog, outbox: &mpsc::Receiver<Telemetry>, held: usize) {
+    let Some(w) = log.window() else { return };
+    loop {
+        let unsent = (outbox.len() + held + 1) as u64;
+        if w.in_flight().saturating_sub(unsent) < w.limit() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_micros(200)).await;
+    }
+}
+
 /// Hand one encoded message to its device's client; a full queue is counted, not awaited.
 fn send(
     route: &Route,
@@ -132,5 +149,75 @@ fn send(
             log.forget(d as u32, seq);
             false
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flow::Window;
+    use std::sync::atomic::Ordering;
+    use std::time::Duration;
+
+    /// A step that hands the outbox far more than the window: the dispatcher puts no
+    /// more than the window on the wire, and more as messages come back.
+    #[tokio::test]
+    async fn a_burst_goes_on_the_wire_no_faster_than_the_window() {
+        let window = Arc::new(Window::new(1, 10, 1000));
+        let log = Arc::new(SendLog::with_window(window.clone()));
+        // A client nobody polls: every accepted publish waits in its queue, "on the wire".
+        let o = rumqttc::MqttOptions::new("gate", "127.0.0.1", 9);
+        let (client, _eventloop) = AsyncClient::new(o, 1000);
+        let route = Route {
+            clients: vec![client],
+            topics: vec!["t/d/telemetry".into()],
+            ids: vec!["d".into()],
+            qos: QoS::AtLeastOnce,
+            encoding: Encoding::Json,
+            sent_us: false,
+            start_epoch: 0.0,
+        };
+        let (tx, rx) = mpsc::channel(1000);
+        for seq in 0..100 {
+            window.handed(0);
+            let t = Telemetry {
+                device: 0,
+                seq,
+                sim_time: seq as f64,
+                readings: Vec::new(),
+                expected: Vec::new(),
+                skew: 0.0,
+                duplicate: false,
+                hold: false,
+            };
+            tx.try_send(t).expect("room in the outbox");
+        }
+        let counters = Arc::new(DispatchCounters::default());
+        let task = tokio::spawn(run(route, rx, log.clone(), counters.clone()));
+        let sent = || counters.sent.load(Ordering::Relaxed);
+        let settle = || tokio::time::sleep(Duration::from_millis(50));
+        settle().await;
+        assert_eq!(sent(), 10, "the window's ten, no more");
+        for seq in 0..4 {
+            assert!(log.take(0, seq).is_some(), "message {seq} was recorded");
+        }
+        settle().await;
+        assert_eq!(sent(), 14, "four came back, four more went");
+        drop(tx);
+        for seq in 4..100 {
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+            while log.take(0, seq).is_none() {
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "message {seq} never went"
+                );
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        }
+        let stats = tokio::time::timeout(Duration::from_secs(5), task)
+            .await
+            .expect("the dispatcher ends with its outbox")
+            .expect("no panic");
+        assert_eq!(stats.sent, vec![100]);
     }
 }
