@@ -259,4 +259,15 @@ impl Scenario {
         }
         out
     }
+
+    /// MQTT sessions the fleet opens: one per gateway, one per device without.
+    pub fn session_count(&self) -> usize {
+        let own = self.devices.iter().filter(|d| d.gateway.is_none()).count();
+        let gateways: std::collections::HashSet<&str> = self
+            .devices
+            .iter()
+            .filter_map(|d| d.gateway.as_deref())
+            .collect();
+        own + gateways.len()
+    }
 }

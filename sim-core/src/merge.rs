@@ -288,6 +288,8 @@ fn histogram(reports: &[NamedReport]) -> Result<hdrhistogram::Histogram<u64>, Me
 }
 
 fn add_sessions(to: &mut SessionCounts, s: &SessionCounts) {
+    to.opened += s.opened;
+    to.gateways += s.gateways;
     to.connect_errors += s.connect_errors;
     to.reconnects += s.reconnects;
     to.commands_applied += s.commands_applied;

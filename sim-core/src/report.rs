@@ -243,6 +243,12 @@ pub struct MessageCounts {
 /// `sessions`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
 pub struct SessionCounts {
+    /// MQTT sessions the fleet opened: one per gateway and one per device without.
+    #[serde(default)]
+    pub opened: u64,
+    /// Of those, gateways' sessions.
+    #[serde(default)]
+    pub gateways: u64,
     /// Failed connection attempts (each retried with backoff).
     pub connect_errors: u64,
     /// Connections made again after a drop.
@@ -381,7 +387,13 @@ impl Report {
         }
         let _ = writeln!(
             s,
-            "sessions  {} connect errors, {} reconnects; commands {} applied, {} refused",
+            "sessions  {}{}, {} connect errors, {} reconnects; commands {} applied, {} refused",
+            self.sessions.opened,
+            match self.sessions.gateways {
+                0 => String::new(),
+                1 => " (1 gateway)".to_string(),
+                g => format!(" ({g} gateways)"),
+            },
             self.sessions.connect_errors,
             self.sessions.reconnects,
             self.sessions.commands_applied,

@@ -110,6 +110,8 @@ pub(super) fn report(o: Outcome) -> Report {
         rejected: o.results.rejected.clone(),
         cut_by_duration: Vec::new(),
         sessions: SessionCounts {
+            opened: scenario.session_count() as u64,
+            gateways: scenario.gateways().len() as u64,
             connect_errors: s.connect_errors.load(Ordering::Relaxed),
             reconnects: s.reconnects.load(Ordering::Relaxed),
             commands_applied: o.sim.commands_applied,

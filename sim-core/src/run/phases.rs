@@ -140,7 +140,7 @@ impl<'a> Run<'a> {
         progress: watch::Sender<Progress>,
         stop: Arc<AtomicBool>,
     ) -> Result<Run<'a>, RunError> {
-        let n = sessions_of(scenario);
+        let n = scenario.session_count();
         let url = opts.broker_url.clone().or(scenario.broker_url.clone());
         check_file_limit(n, url.is_none())?;
         let (embedded, url) = match url {
@@ -239,10 +239,4 @@ impl<'a> Run<'a> {
             let _ = tokio::time::timeout(Duration::from_millis(50), notified).await;
         }
     }
-}
-
-/// How many MQTT sessions the fleet opens: one per gateway and one per device without.
-fn sessions_of(s: &Scenario) -> usize {
-    let behind = s.devices.iter().filter(|d| d.gateway.is_some()).count();
-    s.devices.len() - behind + s.gateways().len()
 }

@@ -213,7 +213,7 @@ pub fn summary_json(s: &Scenario) -> serde_json::Value {
         })).collect::<Vec<_>>(),
         "devices": s.devices.len(),
         "gateways": s.gateways().len(),
-        "sessions": words::session_count(s),
+        "sessions": s.session_count(),
         "expected_msgs_per_sim_second": s.expected_msgs_per_sim_second(),
         "events": s.events.len(),
     })

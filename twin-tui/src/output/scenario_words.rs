@@ -88,18 +88,12 @@ pub fn fault(f: &FaultSpec) -> String {
     parts.join(", ")
 }
 
-/// MQTT sessions the fleet opens: one per gateway, one per device without.
-pub fn session_count(s: &Scenario) -> usize {
-    let own = s.devices.iter().filter(|d| d.gateway.is_none()).count();
-    own + s.gateways().len()
-}
-
 /// The sessions in words: "1,000, one per device", or "12: 10 gateways holding 5,000
 /// devices, and 2 devices with their own".
 pub fn sessions(s: &Scenario) -> String {
     let gateways = s.gateways();
     let own = s.devices.iter().filter(|d| d.gateway.is_none()).count();
-    let n = session_count(s);
+    let n = s.session_count();
     if gateways.is_empty() {
         return format!("{n}, one per device");
     }
