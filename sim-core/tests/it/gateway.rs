@@ -1,6 +1,7 @@
 //! Devices behind edge gateways: one session per gateway, against a real Mosquitto. A
 //! gateway's last will takes its devices off line, a device behind one goes off line on
-//! its own through its gateway, and every message through a gateway is counted exactly.
+//! its own through its gateway, a command reaches a device through its gateway, and
+//! every message through a gateway is counted exactly.
 
 use crate::{assert_clean, run_blocking, scenario};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
@@ -10,9 +11,9 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-/// Two gateways of three DHT22s and one DHT22 of its own. hub-1 goes off line at 3 s
-/// for 3 s (a gateway fault); dht-5, behind hub-2, drops off on its own at 4 s and
-/// comes back at 6 s.
+/// Two gateways of three DHT22s, a relay behind the second, and one DHT22 of its own.
+/// hub-1 goes off line at 3 s for 3 s (a gateway fault); dht-5, behind hub-2, drops off
+/// on its own at 4 s and comes back at 6 s.
 const HUBS: &str = r#"
 [scenario]
 name = "hubs"
@@ -32,6 +33,12 @@ publish_every = "2s"
 jitter = "500ms"
 gateway = "hub-{n}"
 devices_per_gateway = 3
+
+[[devices]]
+id = "relay-1"
+model = "relay"
+publish_every = "1s"
+gateway = "hub-2"
 
 [[devices]]
 id = "own-1"
@@ -57,16 +64,27 @@ target = "dht-5"
 action = "reconnect"
 "#;
 
-/// The retained statuses of the fleet, in the order a watcher saw them.
+/// The retained statuses of the fleet, in the order a watcher saw them; at relay-1's
+/// first telemetry (its gateway has subscribed by then) a command switches it on.
 async fn watch_statuses(
+    client: &AsyncClient,
     el: &mut rumqttc::EventLoop,
     seen: &mut Vec<(String, String)>,
     until: impl Fn(&[(String, String)]) -> bool,
 ) {
+    let mut commanded = false;
     while !until(seen) {
         if let Event::Incoming(Packet::Publish(p)) = el.poll().await.unwrap() {
             let who = p.topic.split('/').nth(2).unwrap_or("").to_string();
-            seen.push((who, String::from_utf8_lossy(&p.payload).to_string()));
+            if p.topic.ends_with("/status") {
+                seen.push((who, String::from_utf8_lossy(&p.payload).to_string()));
+            } else if !commanded {
+                commanded = true;
+                let on = r#"{"set":{"on":true}}"#;
+                client
+                    .try_publish("twin/hubs/relay-1/cmd", QoS::AtLeastOnce, false, on)
+                    .unwrap();
+            }
         }
     }
 }
@@ -95,9 +113,14 @@ fn a_gateways_last_will_takes_its_devices_offline_and_a_device_behind_one_drops_
             .subscribe("twin/hubs/+/status", QoS::AtLeastOnce)
             .await
             .unwrap();
-        loop {
+        client
+            .subscribe("twin/hubs/relay-1/telemetry", QoS::AtLeastOnce)
+            .await
+            .unwrap();
+        let mut subacks = 0;
+        while subacks < 2 {
             if let Event::Incoming(Packet::SubAck(_)) = el.poll().await.unwrap() {
-                break;
+                subacks += 1;
             }
         }
         let (tx, _rx) = tokio::sync::watch::channel(Progress::default());
@@ -114,7 +137,7 @@ fn a_gateways_last_will_takes_its_devices_offline_and_a_device_behind_one_drops_
         let done = |v: &[(String, String)]| of(v, "hub-1").len() >= 4 && of(v, "hub-2").len() >= 2;
         tokio::time::timeout(
             Duration::from_secs(40),
-            watch_statuses(&mut el, &mut seen, done),
+            watch_statuses(&client, &mut el, &mut seen, done),
         )
         .await
         .expect("statuses within 40 s");
@@ -149,6 +172,7 @@ fn a_gateways_last_will_takes_its_devices_offline_and_a_device_behind_one_drops_
         ["online", "offline", "online", "offline"]
     );
     assert_eq!(of(&seen, "dht-4"), ["online", "offline"]);
+    assert_eq!(of(&seen, "relay-1"), ["online", "offline"]);
     assert_eq!(of(&seen, "own-1"), ["online", "offline"]);
 
     assert_eq!(r.messages.lost, 0, "{:?}", r.messages);
@@ -182,6 +206,11 @@ fn a_gateways_last_will_takes_its_devices_offline_and_a_device_behind_one_drops_
     assert_eq!((score.injected, score.detected), (3, 3), "{score:?}");
     // Two gateways and one device of its own: a reconnect of hub-1 only.
     assert_eq!(r.sessions.reconnects, 1, "{:?}", r.sessions);
+    assert_eq!((r.sessions.opened, r.sessions.gateways), (3, 2));
+    // The command came through hub-2 to relay-1, and it switched on.
+    assert_eq!(r.sessions.commands_applied, 1, "{:?}", r.sessions);
+    let relay = r.per_device.iter().find(|d| d.id == "relay-1").unwrap();
+    assert_eq!(relay.readings["on"].max, 1.0, "{:?}", relay.readings);
 }
 
 /// 500 devices behind 4 gateways, a simulated half hour at speed max, QoS 1.

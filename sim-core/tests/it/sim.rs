@@ -448,3 +448,63 @@ fn steering_applies_timeline_actions_at_once() {
     );
     assert_eq!(f[0].sensor.as_deref(), Some("temperature"));
 }
+
+/// Two hubs of two DS18B20s; at 5 s hub-1's battery dies (a gateway fault).
+const HUB_DEATH: &str = r#"
+[scenario]
+name = "hub-death"
+duration = "30s"
+tick = "1s"
+speed = "max"
+
+[[environment]]
+name = "hall"
+
+[[devices]]
+id = "ds-{n}"
+count = 4
+model = "ds18b20"
+environment = "hall"
+publish_every = "1s"
+jitter = "1ms"
+gateway = "hub-{n}"
+devices_per_gateway = 2
+
+[[events]]
+at = "5s"
+target = "ds-2"
+action = "fault"
+fault = { kind = "battery_death", on = "gateway" }
+"#;
+
+#[test]
+fn a_gateways_battery_death_silences_every_device_behind_it_and_only_those() {
+    let s = scenario(HUB_DEATH);
+    let (io, mut out, _cmd, mut ses) = SimIo::detached(1 << 16);
+    let mut sim = Sim::new(&s, io);
+    sim.step(5);
+    assert_eq!(ses.try_recv().unwrap(), SessionCommand::GatewayDown(0));
+    assert!(ses.try_recv().is_err(), "one gateway down, no device's own");
+    let _ = drain(&mut out);
+    sim.step(10);
+    let after = drain(&mut out);
+    assert!(
+        after.iter().all(|m| m.device >= 2),
+        "hub-1's devices fell silent"
+    );
+    assert_eq!(after.iter().filter(|m| m.device == 2).count(), 10);
+    let stats = sim.stats();
+    let mut dead: Vec<(u32, &str)> = stats
+        .faults
+        .iter()
+        .map(|f| (f.device_index, f.kind.as_str()))
+        .collect();
+    dead.sort();
+    assert_eq!(dead, [(0, "battery_death"), (1, "battery_death")]);
+    assert!(
+        stats
+            .faults
+            .iter()
+            .all(|f| f.start == 5.0 && f.end.is_infinite())
+    );
+}
