@@ -10,8 +10,19 @@
 //! queue for the ingest (Mosquitto keeps 1,000 messages per client by default) never
 //! holds more than the window.
 //!
-//! Lock-free: the sim thread, the dispatcher and ingest touch it per message.
+//! The sim's lead is measured from the oldest message in flight wherever it is: still in
+//! the outbox (the sim's own queue of their sim times, [`Window::will_hand`], which the
+//! dispatcher moves past with [`Window::taken`] once it has recorded a message in the
+//! send log), or on the wire (the send log's oldest record). Without the first, a small
+//! fleet at `speed = "max"` ran hundreds of sim seconds ahead of messages the
+//! dispatcher had not picked up yet, and its analytics saw skewed clocks and silent
+//! devices.
+//!
+//! Lock-free on the paths of the dispatcher and ingest; the queue of the outbox's sim
+//! times is locked by the sim thread only.
 
+use std::collections::VecDeque;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 /// Messages in flight the run allows by default, per ingest session: within
@@ -44,6 +55,11 @@ pub struct Window {
     devices: Vec<AtomicU32>,
     /// Devices at or above `per_device`.
     choked: AtomicU32,
+    /// Sim milliseconds of the messages handed to the outbox, oldest first, and how
+    /// many of them have been dropped from the front.
+    pending: Mutex<(VecDeque<u64>, u64)>,
+    /// Messages the dispatcher has taken from the outbox and recorded.
+    taken: AtomicU64,
 }
 
 impl Window {
@@ -60,6 +76,8 @@ impl Window {
             written_off: AtomicU64::new(0),
             devices: (0..devices).map(|_| AtomicU32::new(0)).collect(),
             choked: AtomicU32::new(0),
+            pending: Mutex::new((VecDeque::new(), 0)),
+            taken: AtomicU64::new(0),
         }
     }
 
@@ -120,6 +138,40 @@ impl Window {
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| v.checked_sub(1));
     }
 
+    /// The sim is about to hand a message of sim time `sim_ms` to the outbox (before
+    /// the send, so the dispatcher can never take it first).
+    pub fn will_hand(&self, sim_ms: u64) {
+        if let Ok(mut p) = self.pending.lock() {
+            p.0.push_back(sim_ms);
+        }
+    }
+
+    /// The message [`Window::will_hand`] announced did not go in (the outbox was full).
+    pub fn unhand(&self) {
+        if let Ok(mut p) = self.pending.lock() {
+            p.0.pop_back();
+        }
+    }
+
+    /// The dispatcher took a message from the outbox and recorded it in the send log
+    /// (or refused it): from now on the send log's oldest record speaks for it.
+    pub fn taken(&self) {
+        self.taken.fetch_add(1, Ordering::Release);
+    }
+
+    /// Sim milliseconds of the oldest message still in the outbox (`u64::MAX`: none).
+    fn oldest_in_outbox(&self) -> u64 {
+        let taken = self.taken.load(Ordering::Acquire);
+        let Ok(mut p) = self.pending.lock() else {
+            return u64::MAX;
+        };
+        let (queue, popped) = &mut *p;
+        while *popped < taken && queue.pop_front().is_some() {
+            *popped += 1;
+        }
+        queue.front().copied().unwrap_or(u64::MAX)
+    }
+
     /// Messages of `device` in flight now.
     pub fn device_in_flight(&self, device: u32) -> u32 {
         self.devices
@@ -147,7 +199,10 @@ impl Window {
     /// device's share is, or the oldest message in flight is more than the lead behind.
     pub fn must_hold(&self, now: f64) -> bool {
         let now_ms = (now * 1000.0) as u64;
-        let oldest = self.oldest_ms.load(Ordering::Acquire);
+        let oldest = self
+            .oldest_ms
+            .load(Ordering::Acquire)
+            .min(self.oldest_in_outbox());
         self.in_flight() >= self.limit
             || self.choked.load(Ordering::Acquire) > 0
             || (oldest != u64::MAX && now_ms.saturating_sub(oldest) > self.lead_ms)

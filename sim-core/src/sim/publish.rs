@@ -95,14 +95,21 @@ pub(super) fn publish_telemetry(
             hold: std::mem::take(&mut staged.hold),
         };
         p.seq += 1;
+        let window = io.0.window.as_deref();
+        if let Some(w) = window {
+            w.will_hand((msg.sim_time * 1000.0) as u64);
+        }
         match io.0.outbox.try_send(msg) {
             Ok(()) => {
                 stats.produced += 1;
-                if let Some(w) = &io.0.window {
+                if let Some(w) = window {
                     w.handed(idx.0);
                 }
             }
             Err(TrySendError::Full(_) | TrySendError::Closed(_)) => {
+                if let Some(w) = window {
+                    w.unhand();
+                }
                 stats.dropped_at_source[idx.0 as usize] += 1;
             }
         }

@@ -81,6 +81,7 @@ pub async fn run(
         if let Err(e) = payload.encode_into(route.encoding, &mut buf) {
             stats.encode_errors += 1;
             log.refused(t.device);
+            taken(&log);
             tracing::warn!(device = %route.ids[d], error = %e, "telemetry not encoded");
             continue;
         }
@@ -93,6 +94,7 @@ pub async fn run(
                 sim_ms: (t.sim_time * 1000.0) as u64,
             },
         );
+        taken(&log);
         if t.hold {
             held.insert(d, (t.seq, buf.clone()));
             continue;
@@ -111,6 +113,14 @@ pub async fn run(
         send(&route, d, seq, bytes, &mut stats, &counters, &log);
     }
     stats
+}
+
+/// The message is out of the outbox and in the send log: the window's lead now reads
+/// its sim time from there.
+fn taken(log: &SendLog) {
+    if let Some(w) = log.window() {
+        w.taken();
+    }
 }
 
 /// Wait while the window's limit of messages is on the wire: those in flight, less the

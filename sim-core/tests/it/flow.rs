@@ -126,3 +126,35 @@ fn a_broker_stalled_by_sigstop_holds_the_sim_and_loses_nothing() {
     assert_held_and_clean(&r, 800);
     assert!(r.flow.held_seconds >= 2.0, "{:?}", r.flow);
 }
+
+/// Four DHT22s every 30 s for two hours at speed "max": so few messages that the window
+/// never fills, and the sim would run hundreds of sim seconds ahead of messages still in
+/// its outbox (the dispatcher had not taken them yet) without the lead counting them.
+const SMALL: &str = r#"
+[scenario]
+name = "small"
+seed = 7
+duration = "2h"
+speed = "max"
+
+[[environment]]
+name = "room"
+
+[[devices]]
+id = "dht-{n}"
+count = 4
+model = "dht22"
+environment = "room"
+publish_every = "30s"
+"#;
+
+#[test]
+fn a_small_fleet_at_speed_max_leads_no_message_by_more_than_the_lead() {
+    let r = run_with(&scenario(SMALL), RunOptions::default());
+    assert_clean(&r);
+    assert!(
+        r.alerts.is_empty(),
+        "a fault-free fleet, whose messages the sim never outran: {:?}",
+        r.alerts
+    );
+}
