@@ -30,6 +30,44 @@ pub struct FaultRecord {
 #[derive(Resource, Debug, Clone, Default, PartialEq)]
 pub struct GroundTruth(pub Vec<FaultRecord>);
 
+/// What the scenario's timeline (or an operator) did on purpose that a detector may
+/// rightly notice: a device taken off line (`disconnect`, until its `reconnect`) and a
+/// publish rate changed (`rate`, at its time). The grader reports the alerts these
+/// explain as expected, apart from the injected faults.
+#[derive(Resource, Debug, Clone, Default, PartialEq)]
+pub struct Planned(pub Vec<FaultRecord>);
+
+impl Planned {
+    /// `device` went off line on purpose at `now` (an episode open until it is back).
+    pub(crate) fn disconnect(&mut self, device: u32, now: f64) {
+        let open = self
+            .0
+            .iter()
+            .any(|p| p.device_index == device && p.kind == "disconnect" && p.end.is_infinite());
+        if !open {
+            let mut r = FaultRecord::point(device, None, "disconnect", now);
+            r.end = f64::INFINITY;
+            self.0.push(r);
+        }
+    }
+
+    /// `device` is back at `now`: its open `disconnect` ends.
+    pub(crate) fn reconnect(&mut self, device: u32, now: f64) {
+        let open =
+            self.0.iter_mut().rev().find(|p| {
+                p.device_index == device && p.kind == "disconnect" && p.end.is_infinite()
+            });
+        if let Some(p) = open {
+            p.end = now;
+        }
+    }
+
+    /// `device`'s publish period changed at `now`.
+    pub(crate) fn rate(&mut self, device: u32, now: f64) {
+        self.0.push(FaultRecord::point(device, None, "rate", now));
+    }
+}
+
 impl FaultRecord {
     /// A fault that strikes one message: it starts and ends at `at`.
     pub(crate) fn point(device: u32, sensor: Option<String>, kind: &str, at: f64) -> FaultRecord {

@@ -44,14 +44,15 @@ pub fn merge(reports: &[NamedReport]) -> Result<Report, MergeError> {
         .map(|(i, d)| (d.id.as_str(), i as u32))
         .collect();
     let alerts = alerts(reports, &index)?;
-    let faults = faults(reports, &index)?;
+    let planned = records(reports, &index, |r| &r.planned)?;
+    let faults = records(reports, &index, |r| &r.faults)?;
     let sim_seconds = reports
         .iter()
         .map(|(_, r)| r.sim_seconds)
         .fold(0.0, f64::max);
     let periods: Vec<f64> = per_device.iter().map(|d| d.publish_every).collect();
-    let detection =
-        (!faults.is_empty()).then(|| score::score(&faults, &alerts, &periods, sim_seconds));
+    let detection = (!faults.is_empty() || !planned.is_empty())
+        .then(|| score::score(&faults, &planned, &alerts, &periods, sim_seconds));
     let latency = histogram(reports)?;
     let mut out = first.clone();
     out.shard = None;
@@ -81,6 +82,7 @@ pub fn merge(reports: &[NamedReport]) -> Result<Report, MergeError> {
     out.fleet = fleet(&first.fleet, &per_device);
     out.alerts = alerts;
     out.faults = faults;
+    out.planned = planned;
     out.detection = detection;
     out.per_device = per_device;
     Ok(out)
@@ -244,14 +246,16 @@ fn alerts(reports: &[NamedReport], index: &HashMap<&str, u32>) -> Result<Vec<Ale
     Ok(out)
 }
 
-/// Every report's faults, their device indices the merged fleet's, in a fixed order.
-fn faults(
+/// Every report's faults (or planned episodes, as `of` picks), their device indices
+/// the merged fleet's, in a fixed order.
+fn records(
     reports: &[NamedReport],
     index: &HashMap<&str, u32>,
+    of: fn(&Report) -> &[FaultRecord],
 ) -> Result<Vec<FaultRecord>, MergeError> {
     let mut out = Vec::new();
     for (name, r) in reports {
-        for f in &r.faults {
+        for f in of(r) {
             let mut f = f.clone();
             f.device_index = index_of(index, name, "a fault", &f.device)?;
             out.push(f);

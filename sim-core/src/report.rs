@@ -49,7 +49,12 @@ pub struct Report {
     pub alerts: Vec<crate::analytics::fleet::Alert>,
     /// Ground truth: every fault injected.
     pub faults: Vec<crate::fault::FaultRecord>,
-    /// Alerts graded against the faults (`null` when no fault was injected).
+    /// What the timeline (or an operator) did on purpose that a detector may notice:
+    /// `disconnect` episodes (until the device's `reconnect`) and `rate` changes.
+    #[serde(default)]
+    pub planned: Vec<crate::fault::FaultRecord>,
+    /// Alerts graded against the faults and the planned episodes (`null` when there
+    /// were neither).
     pub detection: Option<Detection>,
     /// Per device.
     pub per_device: Vec<DeviceReport>,
@@ -459,6 +464,14 @@ impl Report {
                 );
             }
             let _ = writeln!(s, "  false alerts {}", d.false_alerts.len());
+            if !self.planned.is_empty() {
+                let _ = writeln!(
+                    s,
+                    "  expected alerts {} (explained by {} planned: disconnects and rate changes of the timeline)",
+                    d.expected_alerts.len(),
+                    self.planned.len()
+                );
+            }
         }
     }
 
@@ -571,6 +584,11 @@ pub struct Detection {
     pub rule: String,
     /// Per fault kind.
     pub per_kind: BTreeMap<String, KindScore>,
-    /// Alerts that match no fault.
+    /// Alerts that match no fault and no planned episode.
     pub false_alerts: Vec<crate::analytics::fleet::Alert>,
+    /// Alerts that match no fault but an episode the scenario planned (`planned`): a
+    /// device it took off line, a rate it changed. Neither true nor false, and left out
+    /// of every kind's precision.
+    #[serde(default)]
+    pub expected_alerts: Vec<crate::analytics::fleet::Alert>,
 }

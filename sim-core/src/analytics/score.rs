@@ -9,7 +9,9 @@
 //! is detected when at least one alert matches it; its delay is the earliest matching
 //! alert's `raised − fault.start`. An alert that matches no fault is a false alert.
 //! Precision for a fault kind counts the alerts whose kind points first at that fault
-//! kind ([`primary`]).
+//! kind ([`primary`]). An alert that matches no fault but an episode the scenario
+//! planned (a device it took off line, a rate it changed; [`explains`]), by the same
+//! overlap rule, is expected: reported apart, and left out of precision.
 
 use super::fleet::Alert;
 use crate::fault::FaultRecord;
@@ -37,6 +39,18 @@ pub fn reveals(fault: &str) -> &'static [&'static str] {
     }
 }
 
+/// Alert kinds a planned episode explains.
+pub fn explains(planned: &str) -> &'static [&'static str] {
+    match planned {
+        // Its session dropped (the last will), it fell silent, and a gap in its `seq`
+        // is seen nowhere (nothing was sent), but staleness is.
+        "disconnect" => &["offline", "stale", "gap"],
+        // A slower rate looks silent to a detector that learnt the old one.
+        "rate" => &["stale", "gap"],
+        _ => &[],
+    }
+}
+
 /// The fault kind an alert kind points at first (for precision).
 pub fn primary(alert: &str) -> Option<&'static str> {
     Some(match alert {
@@ -59,7 +73,11 @@ fn overlaps(a: &Alert, f: &FaultRecord, grace: f64, run_end: f64) -> bool {
 }
 
 fn matches(a: &Alert, f: &FaultRecord, periods: &[f64], run_end: f64) -> bool {
-    if a.device_index != f.device_index || !reveals(&f.kind).contains(&a.kind.as_str()) {
+    let kinds = match reveals(&f.kind) {
+        [] => explains(&f.kind),
+        k => k,
+    };
+    if a.device_index != f.device_index || !kinds.contains(&a.kind.as_str()) {
         return false;
     }
     if let (Some(fs), Some(as_)) = (&f.sensor, &a.sensor)
@@ -74,8 +92,14 @@ fn matches(a: &Alert, f: &FaultRecord, periods: &[f64], run_end: f64) -> bool {
     overlaps(a, f, (4.0 * period).max(60.0), run_end)
 }
 
-/// Grade `alerts` against `faults`.
-pub fn score(faults: &[FaultRecord], alerts: &[Alert], periods: &[f64], run_end: f64) -> Detection {
+/// Grade `alerts` against `faults`, with what `planned` explains set apart.
+pub fn score(
+    faults: &[FaultRecord],
+    planned: &[FaultRecord],
+    alerts: &[Alert],
+    periods: &[f64],
+    run_end: f64,
+) -> Detection {
     let mut per_kind: BTreeMap<String, KindScore> = BTreeMap::new();
     let blank = || KindScore {
         injected: 0,
@@ -102,8 +126,13 @@ pub fn score(faults: &[FaultRecord], alerts: &[Alert], periods: &[f64], run_end:
         }
     }
     let mut false_alerts = Vec::new();
+    let mut expected_alerts = Vec::new();
     for a in alerts {
         let hit = faults.iter().any(|f| matches(a, f, periods, run_end));
+        if !hit && planned.iter().any(|p| matches(a, p, periods, run_end)) {
+            expected_alerts.push(a.clone());
+            continue;
+        }
         if let Some(p) = primary(&a.kind) {
             let k = per_kind.entry(p.to_string()).or_insert_with(blank);
             k.alerts += 1;
@@ -127,6 +156,7 @@ pub fn score(faults: &[FaultRecord], alerts: &[Alert], periods: &[f64], run_end:
         rule: "an alert matches a fault on the same device (and reading, when both name one), of a kind that reveals it, whose episode overlaps [fault start, fault end + max(60 s, 4 x publish period)]; delay = alert raised - fault start".into(),
         per_kind,
         false_alerts,
+        expected_alerts,
     }
 }
 
@@ -166,7 +196,7 @@ mod tests {
             alert("stuck", 5000.0, Some(5010.0), 5000.0), // matches nothing
             alert("duplicate", 150.0, Some(150.0), 150.0), // cannot reveal stuck
         ];
-        let d = score(&faults, &alerts, &[10.0], 6000.0);
+        let d = score(&faults, &[], &alerts, &[10.0], 6000.0);
         let s = &d.per_kind["stuck"];
         assert_eq!((s.injected, s.detected), (2, 1));
         assert_eq!(s.recall, Some(0.5));
@@ -182,13 +212,13 @@ mod tests {
         // A stale alert raised 50 s after the end still matches (grace 60 s) …
         let late = [alert("stale", 440.0, None, 450.0)];
         assert_eq!(
-            score(&f, &late, &[10.0], 900.0).per_kind["dropout"].detected,
+            score(&f, &[], &late, &[10.0], 900.0).per_kind["dropout"].detected,
             1
         );
         // … one 100 s after does not.
         let later = [alert("stale", 500.0, Some(520.0), 500.0)];
         assert_eq!(
-            score(&f, &later, &[10.0], 900.0).per_kind["dropout"].detected,
+            score(&f, &[], &later, &[10.0], 900.0).per_kind["dropout"].detected,
             0
         );
     }

@@ -70,10 +70,11 @@ pub(super) fn report(o: Outcome) -> Report {
     let scenario = o.scenario;
     let run_end = o.sim.steps as f64 * scenario.tick;
     let (per_device, messages) = per_device(&o);
-    let faults = faults(scenario, &o.sim, run_end);
+    let planned = records(scenario, &o.sim.planned, run_end);
+    let faults = records(scenario, &o.sim.faults, run_end);
     let periods: Vec<f64> = scenario.devices.iter().map(|d| d.publish_every).collect();
-    let detection =
-        (!faults.is_empty()).then(|| score::score(&faults, &o.results.alerts, &periods, run_end));
+    let detection = (!faults.is_empty() || !planned.is_empty())
+        .then(|| score::score(&faults, &planned, &o.results.alerts, &periods, run_end));
     let s = o.sessions;
     Report {
         flow: o.flow,
@@ -104,6 +105,7 @@ pub(super) fn report(o: Outcome) -> Report {
         histograms: BTreeMap::from([("latency".to_string(), o.results.latency_histogram)]),
         alerts: o.results.alerts,
         faults,
+        planned,
         detection,
         per_device,
         interrupted: o.interrupted,
@@ -183,10 +185,10 @@ fn readings(t: &DeviceTally) -> BTreeMap<String, ReadingSummary> {
         .collect()
 }
 
-/// The ground truth with device ids filled in, and open faults ended at the run's end.
-fn faults(scenario: &Scenario, sim: &SimStats, run_end: f64) -> Vec<FaultRecord> {
-    sim.faults
-        .iter()
+/// The ground truth (or the planned episodes) with device ids filled in, and open
+/// ones ended at the run's end.
+fn records(scenario: &Scenario, of: &[FaultRecord], run_end: f64) -> Vec<FaultRecord> {
+    of.iter()
         .map(|f| {
             let mut f = f.clone();
             f.device = scenario.devices[f.device_index as usize].id.clone();

@@ -207,6 +207,7 @@ fn insert_resources(
     world.insert_resource(Timeline {
         events: scenario.events.clone(),
         next: 0,
+        planned: crate::fault::Planned::default(),
     });
     world.insert_resource(Io(io));
 }

@@ -3,7 +3,7 @@
 //! sim thread ([`super::clock`]) calls the same method.
 
 use super::io::SimIo;
-use super::resources::{DeviceEntities, EnvEntities, SimClock, SimStats};
+use super::resources::{DeviceEntities, EnvEntities, SimClock, SimStats, Timeline};
 use super::{build, schedule};
 use crate::fault::GroundTruth;
 use crate::model::{RoomState, Switch, Thermostat};
@@ -55,6 +55,7 @@ impl Sim {
     pub fn stats(&self) -> SimStats {
         let mut s = self.counters().clone();
         s.faults = self.world.resource::<GroundTruth>().0.clone();
+        s.planned = self.world.resource::<Timeline>().planned.0.clone();
         s
     }
 

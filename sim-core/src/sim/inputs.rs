@@ -4,7 +4,7 @@
 use super::fault::{Faults, activate};
 use super::io::{InboundCommand, Io, SessionCommand};
 use super::resources::{DeviceEntities, SimClock, SimStats, Timeline};
-use crate::fault::GroundTruth;
+use crate::fault::{GroundTruth, Planned};
 use crate::model::*;
 use bevy_ecs::prelude::*;
 use scenarios::{EventAction, SetValue};
@@ -40,7 +40,9 @@ pub(super) fn apply_inputs(
     entities: Res<DeviceEntities>,
     mut targets: Query<InputTargets>,
 ) {
-    for (devices, action) in due_actions(clock.now, &mut timeline, &mut io) {
+    let due = due_actions(clock.now, &mut timeline, &mut io);
+    let planned = &mut timeline.planned;
+    for (devices, action) in due {
         for &d in &devices {
             let Some(&entity) = entities.0.get(d) else {
                 continue;
@@ -54,6 +56,7 @@ pub(super) fn apply_inputs(
                 io: &io,
                 stats: &mut stats,
                 truth: &mut truth,
+                planned,
             };
             apply_action(&action, target, at);
         }
@@ -88,6 +91,7 @@ struct Target<'a> {
     io: &'a Io,
     stats: &'a mut SimStats,
     truth: &'a mut GroundTruth,
+    planned: &'a mut Planned,
 }
 
 /// Apply one timeline (or steering) action to one device.
@@ -106,18 +110,23 @@ fn apply_action(
             }
         }
         EventAction::Disconnect => {
+            if link.online && !link.dead {
+                at.planned.disconnect(at.device, at.now);
+            }
             link.online = false;
             at.io.session(SessionCommand::Disconnect(at.device));
         }
         EventAction::Reconnect => {
             if !link.dead {
                 link.online = true;
+                at.planned.reconnect(at.device, at.now);
                 at.io.session(SessionCommand::Reconnect(at.device));
             }
         }
         EventAction::Rate(every) => {
             publisher.every = *every;
             publisher.next_at = at.now + every;
+            at.planned.rate(at.device, at.now);
         }
         EventAction::Fault(spec) => activate(
             &mut faults,

@@ -19,6 +19,9 @@ pub struct SimStats {
     pub steps: u64,
     /// Faults injected (filled from the ground truth when stats are read).
     pub faults: Vec<crate::fault::FaultRecord>,
+    /// What the timeline did on purpose (filled from [`crate::fault::Planned`] when
+    /// stats are read).
+    pub planned: Vec<crate::fault::FaultRecord>,
     /// Wall seconds the sim thread held its clock because the flow window was full
     /// (filled by the sim thread when it ends).
     pub held_seconds: f64,
@@ -65,4 +68,6 @@ pub(crate) struct EnvEntities(pub Vec<Entity>);
 pub(crate) struct Timeline {
     pub events: Vec<EventSpec>,
     pub next: usize,
+    /// What the timeline and the operator did on purpose so far.
+    pub planned: crate::fault::Planned,
 }

@@ -192,3 +192,59 @@ fn the_faults_example_is_graded_and_detects_what_it_injects() {
     );
     assert_eq!(r.messages.lost, 0);
 }
+
+/// Four DHT22s with a spike fault; the timeline takes dht-1 off line from 30m to 50m.
+const PLANNED_OUTAGE: &str = r#"
+[scenario]
+name = "planned"
+seed = 7
+duration = "2h"
+speed = "max"
+
+[[environment]]
+name = "room"
+
+[[devices]]
+id = "dht-{n}"
+count = 4
+model = "dht22"
+environment = "room"
+publish_every = "30s"
+faults = [{ kind = "spike", per_hour = 0.5 }]
+
+[[events]]
+at = "30m"
+target = "dht-1"
+action = "disconnect"
+
+[[events]]
+at = "50m"
+target = "dht-1"
+action = "reconnect"
+"#;
+
+#[test]
+fn a_planned_outage_is_expected_not_false_and_every_kind_is_precise() {
+    let r = crate::run_blocking(&crate::scenario(PLANNED_OUTAGE), None);
+    let planned: Vec<(&str, &str, f64, f64)> = r
+        .planned
+        .iter()
+        .map(|p| (p.device.as_str(), p.kind.as_str(), p.start, p.end))
+        .collect();
+    assert_eq!(planned, [("dht-1", "disconnect", 1800.0, 3000.0)]);
+    let d = r.detection.as_ref().expect("graded");
+    assert!(d.false_alerts.is_empty(), "{:?}", d.false_alerts);
+    let mut expected: Vec<(&str, &str)> = d
+        .expected_alerts
+        .iter()
+        .map(|a| (a.device.as_str(), a.kind.as_str()))
+        .collect();
+    expected.sort();
+    assert_eq!(expected, [("dht-1", "offline"), ("dht-1", "stale")]);
+    assert!(r.faults.iter().all(|f| f.kind == "spike"), "{:?}", r.faults);
+    for (kind, k) in &d.per_kind {
+        if k.alerts > 0 {
+            assert_eq!(k.precision, Some(1.0), "{kind}: {k:?}");
+        }
+    }
+}
