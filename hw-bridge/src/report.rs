@@ -1,4 +1,4 @@
-//! The `twin mirror --json` report: DESIGN.md's run-report contract (the fixed keys), with
+//! The `twin mirror --json` report: the run report's fixed keys, with
 //! one `per_device` entry per mirrored device carrying its readings, `online` and
 //! `shadow`, and its twin's residual when it has one.
 
@@ -9,7 +9,7 @@ use sim_core::report::{BrokerInfo, DeviceCounts, Latency, MessageCounts};
 use std::collections::BTreeMap;
 
 /// One mirror run's results.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct MirrorReport {
     /// Always `"twin"`.
     pub tool: String,
@@ -49,7 +49,7 @@ pub struct MirrorReport {
 }
 
 /// One entry of `per_device`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct MirroredDevice {
     /// Device id.
     pub id: String,
@@ -78,7 +78,7 @@ pub struct MirroredDevice {
 }
 
 /// min/mean/max/last of a reading.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Reading {
     /// Smallest.
     pub min: f64,
@@ -93,7 +93,7 @@ pub struct Reading {
 }
 
 /// The shadow in a report.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ShadowReport {
     /// What was asked for.
     pub desired: Map<String, Value>,
@@ -106,7 +106,7 @@ pub struct ShadowReport {
 }
 
 /// A bound twin in a report.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TwinReport {
     /// The reading compared.
     pub reading: String,

@@ -16,7 +16,19 @@ pub const TOPICS_LISTED: usize = 16;
 pub const MAX_TELEMETRY_BYTES: usize = 1024 * 1024;
 
 /// Why a message on a fleet's telemetry topics was not counted as the fleet's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Reason {
     /// The payload could not be decoded.
@@ -141,7 +153,7 @@ impl Rejected {
 }
 
 /// One topic's count for one reason.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TopicCount {
     /// Why its messages were not counted.
     pub reason: Reason,
@@ -153,7 +165,7 @@ pub struct TopicCount {
 
 /// A report's `rejected` section: what arrived on the fleet's topics and was not counted
 /// as its telemetry, by reason, and the topics with the most.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default)]
 pub struct RejectedSummary {
     /// Undecodable payloads.

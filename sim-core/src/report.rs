@@ -1,4 +1,5 @@
-//! The run report: the JSON contract scripts read (see DESIGN.md) and a human summary.
+//! The run report: the JSON contract scripts read (its JSON Schema is made from these
+//! types: `twin-tui/schemas/run.schema.json`) and a human summary.
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -10,7 +11,7 @@ pub use crate::measure::{
 };
 
 /// One run's results. Field names and nesting are the public contract.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Report {
     /// Always `"twin"`.
     pub tool: String,
@@ -79,7 +80,7 @@ pub struct Report {
 }
 
 /// `flow`: how the sim kept pace with the pipeline.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct FlowReport {
     /// `"hold"`: the sim holds while the window is full; `"drop"`: it never holds, and a
     /// full outbox drops at source.
@@ -87,6 +88,7 @@ pub struct FlowReport {
     /// Messages in flight at most (`null` with `"drop"`).
     pub window: Option<u64>,
     /// The scenario's `speed`: a number, or `"max"`.
+    #[schemars(schema_with = "speed_schema")]
     pub speed_requested: scenarios::Speed,
     /// Sim seconds per wall second the sim achieved, from its first step to its last.
     pub speed_achieved: f64,
@@ -112,7 +114,7 @@ impl Default for FlowReport {
 }
 
 /// `flow.mode`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FlowMode {
     /// Hold the sim clock while the window is full.
@@ -122,7 +124,7 @@ pub enum FlowMode {
 }
 
 /// The report's `fleet`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default, schemars::JsonSchema)]
 pub struct FleetAggregates {
     /// Per `[[devices]]` group.
     pub groups: Vec<Aggregate>,
@@ -131,7 +133,7 @@ pub struct FleetAggregates {
 }
 
 /// Devices counted and readings summarised across one set of devices.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Aggregate {
     /// Group id template or environment name.
     pub name: String,
@@ -146,7 +148,7 @@ pub struct Aggregate {
 }
 
 /// Mean and percentiles of per-device means.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Spread {
     /// Mean of device means.
     pub mean: f64,
@@ -202,7 +204,7 @@ pub fn aggregate(name: String, members: &[usize], per_device: &[DeviceReport]) -
 }
 
 /// `broker`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct BrokerInfo {
     /// `mqtt://host:port`.
     pub url: String,
@@ -211,7 +213,7 @@ pub struct BrokerInfo {
 }
 
 /// `devices`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DeviceCounts {
     /// In the scenario.
     pub total: u64,
@@ -222,7 +224,7 @@ pub struct DeviceCounts {
 }
 
 /// `messages`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default, schemars::JsonSchema)]
 pub struct MessageCounts {
     /// Accepted by the MQTT clients.
     pub sent: u64,
@@ -246,7 +248,7 @@ pub struct MessageCounts {
 }
 
 /// `sessions`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default, schemars::JsonSchema)]
 pub struct SessionCounts {
     /// MQTT sessions the fleet opened: one per gateway and one per device without.
     #[serde(default)]
@@ -265,7 +267,7 @@ pub struct SessionCounts {
 }
 
 /// One entry of `per_device`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DeviceReport {
     /// Device id.
     pub id: String,
@@ -302,7 +304,7 @@ pub struct DeviceReport {
 }
 
 /// An analysed reading's sliding window at the end of the run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct WindowSummary {
     /// Samples in the window.
     pub count: u64,
@@ -319,7 +321,7 @@ pub struct WindowSummary {
 }
 
 /// min/mean/max of one reading.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ReadingSummary {
     /// Smallest.
     pub min: f64,
@@ -556,7 +558,7 @@ impl MessageCounts {
 }
 
 /// Scores of one fault kind.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct KindScore {
     /// Faults injected.
     pub injected: u64,
@@ -578,7 +580,7 @@ pub struct KindScore {
 
 /// The report's `detection`: alerts graded against the injected faults
 /// ([`crate::analytics::score`]).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Detection {
     /// The matching rule, in words.
     pub rule: String,
@@ -591,4 +593,11 @@ pub struct Detection {
     /// of every kind's precision.
     #[serde(default)]
     pub expected_alerts: Vec<crate::analytics::fleet::Alert>,
+}
+
+/// A scenario's speed as the report writes it: a factor, or `"max"`.
+fn speed_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "oneOf": [{ "type": "number", "exclusiveMinimum": 0 }, { "const": "max" }]
+    })
 }

@@ -54,7 +54,7 @@ impl AlertKind {
 }
 
 /// One alert episode, as the report's `alerts` lists it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Alert {
     /// Device id.
     pub device: String,

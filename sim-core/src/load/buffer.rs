@@ -7,7 +7,9 @@ use serde::{Deserialize, Serialize};
 /// What a publisher does with a message that falls due while it cannot write it (no
 /// connection, its in-flight window full, or the counting subscriber away) and its
 /// buffer is full.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum BufferPolicy {
     /// Drop the oldest buffered message to make room (keep the freshest readings).
@@ -34,7 +36,9 @@ impl BufferPolicy {
 }
 
 /// Messages a publisher did not send, by reason.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct Dropped {
     /// Pushed out of a full buffer (`drop-oldest`) or refused by it (`drop-newest`).
     pub buffer_full: u64,

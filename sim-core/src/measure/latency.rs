@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 /// `latency_ms`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Latency {
     /// Median.
     pub p50: f64,

@@ -27,8 +27,8 @@ pub struct MirrorArgs {
     /// Stop after this long and write the report; default: until Ctrl-C.
     #[arg(long, value_parser = parse_dur)]
     pub duration: Option<Dur>,
-    /// Write the JSON report (DESIGN.md's contract, one per_device entry per device) to
-    /// this file ("-" for stdout).
+    /// Write the JSON report (one per_device entry per device; its schema:
+    /// twin-tui/schemas/mirror.schema.json in the repository) to this file ("-" for stdout).
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
     /// No event lines and no summary on stdout.

@@ -101,7 +101,8 @@ pub struct RunArgs {
     /// Sim seconds per wall second, or "max"; overrides the scenario's.
     #[arg(long, value_parser = parse_speed)]
     pub speed: Option<Speed>,
-    /// Write the JSON report (the contract in DESIGN.md) to this file ("-" for stdout).
+    /// Write the JSON report (its schema: twin-tui/schemas/run.schema.json in the
+    /// repository) to this file ("-" for stdout).
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
     /// After the last step, wait this long for messages still in flight.

@@ -5,6 +5,7 @@ mod credentials;
 mod exits;
 mod logs;
 mod mirror;
+mod schemas;
 mod shard;
 mod tui;
 
@@ -144,6 +145,7 @@ fn run_writes_the_report_contract() {
     assert!(out.contains("0 lost"), "{out}");
     let v: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    crate::schemas::assert_valid("run", &v);
     for key in [
         "tool",
         "version",
@@ -244,6 +246,7 @@ fn load_pub_writes_its_report_interval_csv_and_hdr_log() {
     assert!(stderr(&o).contains("acked"), "{}", stderr(&o));
     let v: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    crate::schemas::assert_valid("load-pub", &v);
     assert_eq!(v["command"], "load pub");
     assert_eq!(v["messages"]["sent"], 250);
     assert_eq!(v["messages"]["lost"], 0);
@@ -311,6 +314,7 @@ fn load_scenario_drives_a_fleet_as_the_load_with_a_line_a_second() {
     assert!(err.contains("recv") && err.contains("conn 22/22"), "{err}");
     let v: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    crate::schemas::assert_valid("run", &v);
     assert_eq!(v["command"], "load");
     assert_eq!(v["devices"]["seen"], 22);
     assert_eq!(v["messages"]["lost"], 0);
@@ -347,6 +351,7 @@ fn load_pub_json_payloads_stay_json_and_are_counted() {
     assert!(o.status.success(), "{}", stderr(&o));
     let v: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    crate::schemas::assert_valid("load-pub", &v);
     assert_eq!(v["messages"]["sent"], 30);
     assert_eq!(v["messages"]["received"], 30);
     assert_eq!(v["messages"]["malformed"], 0);
@@ -435,6 +440,8 @@ fn four_shard_processes_merge_to_the_totals_of_one_run() {
         serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
     };
     let (w, m) = (read(&whole), read(&merged));
+    crate::schemas::assert_valid("load-pub", &w);
+    crate::schemas::assert_valid("load-pub", &m);
     assert_eq!(w["messages"]["sent"], 800);
     assert_eq!(m["messages"], w["messages"]);
     assert_eq!(m["clients"], 40);
@@ -494,6 +501,7 @@ fn load_conn_binds_its_source_ip_and_its_shard_reports_merge() {
     );
     let v: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&whole).unwrap()).unwrap();
+    crate::schemas::assert_valid("load-conn", &v);
     assert_eq!(v["command"], "load conn");
     assert_eq!(
         (v["connected"].as_u64(), v["held"].as_u64()),
@@ -538,6 +546,7 @@ fn load_conn_binds_its_source_ip_and_its_shard_reports_merge() {
     );
     let m: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&merged).unwrap()).unwrap();
+    crate::schemas::assert_valid("load-conn", &m);
     assert_eq!(m["command"], "load conn");
     assert_eq!(
         (m["merged"].as_u64(), m["clients"].as_u64()),
@@ -1041,6 +1050,7 @@ fn a_shorter_duration_says_what_it_cuts_away() {
     assert!(err.contains(&format!("warning: {fault}")), "{err}");
     let v: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).expect("the report")).expect("JSON");
+    crate::schemas::assert_valid("run", &v);
     assert_eq!(v["cut_by_duration"], serde_json::json!([fault, event]));
     // Without --duration, nothing is cut and the key is absent.
     let o = twin(&[

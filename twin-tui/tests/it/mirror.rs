@@ -176,6 +176,7 @@ fn discover_then_mirror_then_set_from_the_command_line() {
     let r: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&report).expect("report written"))
             .expect("json");
+    crate::schemas::assert_valid("mirror", &r);
     assert_eq!(r["command"], "mirror");
     assert_eq!(r["interrupted"], true);
     assert_eq!(r["devices"]["total"], 4);

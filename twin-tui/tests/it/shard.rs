@@ -80,6 +80,8 @@ fn run_shards_merge_to_the_single_run_and_bad_sets_are_refused() {
     assert!(out.contains("scenario smart-home (seed 42)"), "{out}");
 
     let (w, m) = (read(&whole), read(&merged));
+    crate::schemas::assert_valid("run", &w);
+    crate::schemas::assert_valid("run", &m);
     assert_eq!(read(Path::new(&shard(2)))["shard"], "2/4");
     assert!(m.get("shard").is_none());
     assert_eq!(m["merged"], 4);

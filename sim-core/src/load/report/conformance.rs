@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 /// What the broker's CONNACK announced (MQTT 5 properties, §3.2.2.3); `null` for what
 /// it did not send (the spec's default: no limit, available). A 3.1.1 broker announces
 /// nothing.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct BrokerLimits {
     /// Receive Maximum: QoS 1/2 publishes it takes unacknowledged per session.
     pub receive_maximum: Option<u16>,
@@ -48,7 +48,7 @@ impl From<&Connack> for BrokerLimits {
 /// How often the broker sent one packet with one reason code: every DISCONNECT (by its
 /// reason; 0 is a normal disconnection) and every non-zero reason code in PUBACK,
 /// PUBREC, PUBCOMP and SUBACK.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ReasonCount {
     /// `DISCONNECT`, `PUBACK`, `PUBREC`, `PUBCOMP` or `SUBACK`.
     pub packet: String,

@@ -10,7 +10,9 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Session connection outcome (`connect` in the load reports).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, schemars::JsonSchema,
+)]
 pub struct ConnectCounts {
     /// Sessions that got a CONNACK.
     pub connected: u64,
@@ -27,7 +29,7 @@ pub struct ConnectCounts {
 }
 
 /// The report of a `twin load pub` run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LoadReport {
     /// `"twin"`.
     pub tool: String,

@@ -6,7 +6,9 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// What the subscribers counted, summed over them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, schemars::JsonSchema,
+)]
 pub struct SubCounts {
     /// Messages received, all kinds, duplicates included.
     pub received: u64,
@@ -23,7 +25,7 @@ pub struct SubCounts {
 }
 
 /// The report of `twin load sub`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SubReport {
     /// `"twin"`.
     pub tool: String,
