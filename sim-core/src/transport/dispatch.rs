@@ -124,10 +124,14 @@ fn taken(log: &SendLog) {
 }
 
 /// Wait while the window's limit of messages is on the wire: those in flight, less the
-/// ones still in the outbox, held back by a reorder fault, or in hand (this one).
+/// ones still in the outbox, held back by a reorder fault, or in hand (this one). Once
+/// the sim has ended (its end of the outbox is closed) nothing waits any more: the run
+/// stops writing off what does not come back then, so a dead broker would hold the rest
+/// of the outbox, and the run's end, for ever. What is left goes out at once, as it did
+/// before the window was waited on, and the drain counts it.
 async fn wait_for_room(log: &SendLog, outbox: &mpsc::Receiver<Telemetry>, held: usize) {
     let Some(w) = log.window() else { return };
-    loop {
+    while !outbox.is_closed() {
         let unsent = (outbox.len() + held + 1) as u64;
         if w.in_flight().saturating_sub(unsent) < w.limit() {
             return;

@@ -158,3 +158,71 @@ fn a_small_fleet_at_speed_max_leads_no_message_by_more_than_the_lead() {
         r.alerts
     );
 }
+
+/// 600 DS18B20s behind two gateways publish on the same tick each second: every step
+/// hands the outbox far more than a window of 20.
+const BURSTS: &str = r#"
+[scenario]
+name = "bursts"
+duration = "10m"
+tick = "1s"
+speed = 1
+
+[[environment]]
+name = "hall"
+
+[[devices]]
+id = "ds-{n}"
+count = 600
+model = "ds18b20"
+environment = "hall"
+publish_every = "1s"
+jitter = "1ms"
+gateway = "gw-{n}"
+devices_per_gateway = 300
+"#;
+
+#[test]
+fn stopped_while_the_broker_sleeps_a_run_ends_and_says_what_it_lost() {
+    if !Mosquitto::wanted() {
+        return;
+    }
+    let m = Mosquitto::start("").unwrap();
+    let (tx, rx) = watch::channel(Progress::default());
+    let stop = Arc::new(AtomicBool::new(false));
+    let (url, flag) = (m.url(), stop.clone());
+    let run = std::thread::spawn(move || {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let opts = RunOptions {
+            broker_url: Some(url),
+            flow: Flow::Hold { window: Some(20) },
+            drain_timeout: Duration::from_secs(2),
+            keep_retained: true,
+            ..RunOptions::default()
+        };
+        let s = scenario(BURSTS);
+        let run = sim_core::run::run(&s, opts, tx, flag);
+        rt.block_on(async { tokio::time::timeout(Duration::from_secs(60), run).await })
+    });
+    wait_for(&rx, Duration::from_secs(60), |p| p.received > 1_200);
+    m.signal("STOP").unwrap();
+    // The window fills on the wire, the outbox holds the rest of the step.
+    wait_for(&rx, Duration::from_secs(10), |p| p.sent >= p.received + 20);
+    let asked = Instant::now();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let r = run.join().unwrap();
+    let took = asked.elapsed();
+    m.signal("CONT").unwrap();
+    let r = r
+        .expect("the run ends though the broker sleeps")
+        .expect("a report");
+    assert!(took < Duration::from_secs(20), "it took {took:?} to stop");
+    assert!(r.interrupted);
+    let msg = &r.messages;
+    assert_eq!(msg.dropped_at_source, 0, "{msg:?}");
+    assert!(
+        msg.lost > 0,
+        "what the sleeping broker held is lost: {msg:?}"
+    );
+    assert_eq!(msg.sent, msg.received + msg.lost, "{msg:?}");
+}
