@@ -133,8 +133,19 @@ fn a_gateways_last_will_takes_its_devices_offline_and_a_device_behind_one_drops_
             sim_core::run::run(&s, opts, tx, Arc::new(AtomicBool::new(false))).await
         });
         let mut seen = Vec::new();
-        // Until hub-1 has said its goodbye at the end of the run.
-        let done = |v: &[(String, String)]| of(v, "hub-1").len() >= 4 && of(v, "hub-2").len() >= 2;
+        // Until every session has said its goodbye at the end of the run (the sessions
+        // end at once, in no order).
+        let done = |v: &[(String, String)]| {
+            let ended = |id: &str| of(v, id).last().map(String::as_str) == Some("offline");
+            of(v, "hub-1").len() >= 4
+                && of(v, "hub-2").len() >= 2
+                && of(v, "dht-5").len() >= 4
+                && [
+                    "dht-1", "dht-2", "dht-3", "dht-4", "dht-6", "relay-1", "own-1",
+                ]
+                .into_iter()
+                .all(ended)
+        };
         tokio::time::timeout(
             Duration::from_secs(40),
             watch_statuses(&client, &mut el, &mut seen, done),
