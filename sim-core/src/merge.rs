@@ -44,8 +44,8 @@ pub fn merge(reports: &[NamedReport]) -> Result<Report, MergeError> {
         .map(|(i, d)| (d.id.as_str(), i as u32))
         .collect();
     let alerts = alerts(reports, &index)?;
-    let planned = records(reports, &index, |r| &r.planned)?;
-    let faults = records(reports, &index, |r| &r.faults)?;
+    let planned = records(reports, &index, "a planned episode", |r| &r.planned)?;
+    let faults = records(reports, &index, "a fault", |r| &r.faults)?;
     let sim_seconds = reports
         .iter()
         .map(|(_, r)| r.sim_seconds)
@@ -251,13 +251,14 @@ fn alerts(reports: &[NamedReport], index: &HashMap<&str, u32>) -> Result<Vec<Ale
 fn records(
     reports: &[NamedReport],
     index: &HashMap<&str, u32>,
+    what: &'static str,
     of: fn(&Report) -> &[FaultRecord],
 ) -> Result<Vec<FaultRecord>, MergeError> {
     let mut out = Vec::new();
     for (name, r) in reports {
         for f in of(r) {
             let mut f = f.clone();
-            f.device_index = index_of(index, name, "a fault", &f.device)?;
+            f.device_index = index_of(index, name, what, &f.device)?;
             out.push(f);
         }
     }

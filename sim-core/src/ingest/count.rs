@@ -250,7 +250,7 @@ fn count_status(ingest: &Ingest, st: &mut IngestState, id: &str, payload: &[u8])
     };
     if let Some(members) = st.gateways.get(id) {
         if online == Some(false) {
-            for m in members.clone() {
+            for &m in members {
                 st.devices[m as usize].online = Some(false);
                 st.analytics.status(m, false);
             }

@@ -102,11 +102,10 @@ impl<'a> Run<'a> {
             return;
         }
         let s = self.scenario;
-        let gateways = s.gateways();
         let topics: Vec<String> = self
             .ids
             .iter()
-            .chain(gateways.iter().map(|g| &g.id))
+            .chain(self.gateways.iter().map(|g| &g.id))
             .map(|id| scenarios::fill_template(&s.mqtt.status_topic, &s.fleet, id))
             .collect();
         let timeout = Duration::from_secs(10) + Duration::from_millis(topics.len() as u64);
@@ -140,20 +139,21 @@ impl<'a> Run<'a> {
         progress: watch::Sender<Progress>,
         stop: Arc<AtomicBool>,
     ) -> Result<Run<'a>, RunError> {
-        let n = scenario.session_count();
+        let gateways = scenario.gateways();
+        let sessions = scenario.session_count();
         let url = opts.broker_url.clone().or(scenario.broker_url.clone());
-        check_file_limit(n, url.is_none())?;
+        check_file_limit(sessions, url.is_none())?;
         let (embedded, url) = match url {
             Some(u) => (None, u),
             None => {
-                let b = EmbeddedBroker::start(n + 16)?;
+                let b = EmbeddedBroker::start(sessions + 16)?;
                 let u = b.url();
                 (Some(b), u)
             }
         };
         let endpoint = Endpoint::new(&url, &opts.security)?;
         let prog = Progress {
-            devices: n as u64,
+            devices: scenario.devices.len() as u64,
             sim_duration: scenario.duration,
             ..Progress::default()
         };
@@ -170,6 +170,7 @@ impl<'a> Run<'a> {
             endpoint,
             qos: qos_of(scenario.mqtt.qos),
             ids: scenario.devices.iter().map(|d| d.id.clone()).collect(),
+            gateways,
             controller: None,
         })
     }

@@ -76,8 +76,8 @@ impl Run<'_> {
         let mut paths: Vec<Option<Path>> = (0..n).map(|_| None).collect();
         let mut tasks = Vec::new();
         let mut gateways = Vec::new();
-        for gw in self.scenario.gateways() {
-            let (link, task) = self.start_gateway(&gw, &common);
+        for gw in &self.gateways {
+            let (link, task) = self.start_gateway(gw, &common);
             for (k, &d) in gw.devices.iter().enumerate() {
                 clients[d] = Some(link.client.clone());
                 paths[d] = Some(Path::Behind(link.clone(), k));

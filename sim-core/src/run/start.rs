@@ -97,7 +97,7 @@ impl Run<'_> {
             if let Some(sh) = &s.shard {
                 st.ignore(&sh.others);
             }
-            st.set_gateways(&s.gateways());
+            st.set_gateways(&self.gateways);
         }
         let counters = Arc::new(IngestCounters::default());
         let send_log = Arc::new(match self.window() {

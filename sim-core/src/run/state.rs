@@ -35,6 +35,8 @@ pub(super) struct Run<'a> {
     pub(super) endpoint: Endpoint,
     pub(super) qos: QoS,
     pub(super) ids: Vec<String>,
+    /// The fleet's gateways, worked out once.
+    pub(super) gateways: Vec<scenarios::GatewaySpec>,
     /// Ends the controller (when there is one) once the run is over; dropping it, on
     /// an early return, does the same.
     pub(super) controller: Option<Trigger>,

@@ -27,9 +27,7 @@ pub struct GatewayLink {
     pub members: Vec<u32>,
     /// Each device's retained status topic.
     pub member_status: Vec<String>,
-    /// Each device's command topic.
-    pub member_commands: Vec<String>,
-    /// Fleet index by command topic.
+    /// Fleet index by each device's command topic (what the gateway subscribes to).
     by_command: HashMap<String, u32>,
     /// Whether each device is on line (the sim says; a gateway that connects again
     /// publishes each device's status from it).
@@ -49,8 +47,7 @@ impl GatewayLink {
         member_commands: Vec<String>,
     ) -> GatewayLink {
         let by_command = member_commands
-            .iter()
-            .cloned()
+            .into_iter()
             .zip(members.iter().copied())
             .collect();
         let signal = Arc::new(SessionSignal::default());
@@ -61,7 +58,6 @@ impl GatewayLink {
             online: members.iter().map(|_| AtomicBool::new(true)).collect(),
             members,
             member_status,
-            member_commands,
             by_command,
             signal,
         }
@@ -89,8 +85,9 @@ impl GatewayLink {
         for (k, topic) in self.member_status.iter().enumerate() {
             self.say(topic, self.online[k].load(Ordering::Acquire));
         }
-        for chunk in self.member_commands.chunks(FILTERS_PER_SUBSCRIBE) {
-            let filters = chunk.iter().map(|t| SubscribeFilter::new(t.clone(), qos));
+        let topics: Vec<&String> = self.by_command.keys().collect();
+        for chunk in topics.chunks(FILTERS_PER_SUBSCRIBE) {
+            let filters = chunk.iter().map(|&t| SubscribeFilter::new(t.clone(), qos));
             let _ = self.client.try_subscribe_many(filters);
         }
     }

@@ -123,7 +123,7 @@ fn a_gateways_last_will_takes_its_devices_offline_and_a_device_behind_one_drops_
                 subacks += 1;
             }
         }
-        let (tx, _rx) = tokio::sync::watch::channel(Progress::default());
+        let (tx, rx) = tokio::sync::watch::channel(Progress::default());
         let opts = RunOptions {
             broker_url: Some(m.url()),
             keep_retained: true,
@@ -152,7 +152,10 @@ fn a_gateways_last_will_takes_its_devices_offline_and_a_device_behind_one_drops_
         )
         .await
         .expect("statuses within 40 s");
-        (seen, run.await.unwrap().unwrap())
+        let r = run.await.unwrap().unwrap();
+        // Progress counts devices, not the three sessions they use.
+        assert_eq!(rx.borrow().devices, 8);
+        (seen, r)
     });
     // hub-1: online, its last will, online again, the clean end's offline.
     assert_eq!(
