@@ -1,7 +1,11 @@
-//! The device models a scenario may name, with what each needs and accepts.
+//! The device models a scenario may name, with what each needs and accepts: the built-in
+//! library, and the models a scenario defines itself (`[[models]]`).
+
+use crate::user_model::UserModel;
+use std::sync::Arc;
 
 /// A model name from the library, before its parameters are checked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone)]
 pub enum ModelKind {
     /// Aosong DHT22 / AM2302 temperature and humidity sensor.
     Dht22,
@@ -27,6 +31,24 @@ pub enum ModelKind {
     Heater,
     /// Hysteresis thermostat driving heaters.
     Thermostat,
+    /// A model the scenario defines (`[[models]]`).
+    User(Arc<UserModel>),
+}
+
+/// Two kinds are the same when they have the same name (a scenario's model names are
+/// unique and never a built-in's).
+impl PartialEq for ModelKind {
+    fn eq(&self, other: &Self) -> bool {
+        self.name() == other.name()
+    }
+}
+
+impl Eq for ModelKind {}
+
+impl std::hash::Hash for ModelKind {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.name().hash(h);
+    }
 }
 
 /// Keys every device group accepts.
@@ -62,8 +84,9 @@ impl ModelKind {
     ];
 
     /// The name written in scenario files.
-    pub fn name(self) -> &'static str {
+    pub fn name(&self) -> &str {
         match self {
+            ModelKind::User(m) => &m.name,
             ModelKind::Dht22 => "dht22",
             ModelKind::Bme280 => "bme280",
             ModelKind::Ds18b20 => "ds18b20",
@@ -86,12 +109,17 @@ impl ModelKind {
 
     /// `dht22, bme280, ...` for error messages.
     pub fn valid_names() -> String {
-        ModelKind::ALL.map(ModelKind::name).join(", ")
+        ModelKind::ALL
+            .iter()
+            .map(ModelKind::name)
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     /// Model-specific keys accepted beside [`COMMON_KEYS`].
-    pub fn param_keys(self) -> &'static [&'static str] {
+    pub fn param_keys(&self) -> &'static [&'static str] {
         match self {
+            ModelKind::User(_) => &[],
             ModelKind::Relay | ModelKind::Led => &["initial"],
             ModelKind::Heater => &["initial", "power_w"],
             ModelKind::Thermostat => &["setpoint", "hysteresis", "sensor", "heater"],
@@ -107,7 +135,10 @@ impl ModelKind {
     }
 
     /// Whether the model reads or heats a room and so needs `environment`.
-    pub fn needs_environment(self) -> bool {
+    pub fn needs_environment(&self) -> bool {
+        if let ModelKind::User(m) = self {
+            return m.uses_environment;
+        }
         matches!(
             self,
             ModelKind::Dht22
@@ -122,8 +153,9 @@ impl ModelKind {
     }
 
     /// Default publish period in seconds.
-    pub fn default_publish_every(self) -> f64 {
+    pub fn default_publish_every(&self) -> f64 {
         match self {
+            ModelKind::User(m) => m.publish_every,
             ModelKind::SoilMoisture | ModelKind::Battery => 60.0,
             ModelKind::Relay | ModelKind::Led | ModelKind::Heater => 30.0,
             ModelKind::Thermostat => 30.0,
@@ -133,7 +165,7 @@ impl ModelKind {
     }
 
     /// Shortest publish period the real part allows (its minimum sampling or conversion time).
-    pub fn min_publish_every(self) -> Option<(f64, &'static str)> {
+    pub fn min_publish_every(&self) -> Option<(f64, &'static str)> {
         match self {
             ModelKind::Dht22 => Some((2.0, "the DHT22 datasheet's minimum sampling period is 2 s")),
             ModelKind::Ds18b20 => Some((
@@ -145,16 +177,25 @@ impl ModelKind {
     }
 
     /// Whether the model measures a temperature a thermostat can read.
-    pub fn measures_temperature(self) -> bool {
+    pub fn measures_temperature(&self) -> bool {
+        if let ModelKind::User(m) = self {
+            return m.readings.iter().any(|r| r.name == "temperature");
+        }
         matches!(
             self,
             ModelKind::Dht22 | ModelKind::Bme280 | ModelKind::Ds18b20 | ModelKind::Tmp36
         )
     }
 
-    /// The readings this model publishes, for `twin check`.
-    pub fn readings(self) -> &'static [&'static str] {
-        match self {
+    /// The readings this model publishes (a user model's published states too), for
+    /// `twin check`.
+    pub fn readings(&self) -> Vec<&str> {
+        let names: &[&str] = match self {
+            ModelKind::User(m) => {
+                let readings = m.readings.iter().map(|r| r.name.as_str());
+                let states = m.states.iter().filter(|s| s.publish);
+                return readings.chain(states.map(|s| s.name.as_str())).collect();
+            }
             ModelKind::Dht22 => &["temperature", "humidity"],
             ModelKind::Bme280 => &["temperature", "humidity", "pressure"],
             ModelKind::Ds18b20 => &["temperature"],
@@ -166,12 +207,14 @@ impl ModelKind {
             ModelKind::Relay | ModelKind::Led => &["on"],
             ModelKind::Heater => &["on", "power"],
             ModelKind::Thermostat => &["temperature", "setpoint", "heating"],
-        }
+        };
+        names.to_vec()
     }
 
     /// Readings the analytics core watches (measured quantities, not states or counters).
-    pub fn analysed_readings(self) -> &'static [&'static str] {
-        match self {
+    pub fn analysed_readings(&self) -> Vec<&str> {
+        let names: &[&str] = match self {
+            ModelKind::User(m) => return m.analysed().collect(),
             ModelKind::Dht22 => &["temperature", "humidity"],
             ModelKind::Bme280 => &["temperature", "humidity", "pressure"],
             ModelKind::Ds18b20 | ModelKind::Tmp36 => &["temperature"],
@@ -179,11 +222,15 @@ impl ModelKind {
             ModelKind::SoilMoisture => &["moisture"],
             ModelKind::Battery => &["voltage"],
             _ => &[],
-        }
+        };
+        names.to_vec()
     }
 
     /// Whether the model takes commands on its command topic.
-    pub fn is_actuator(self) -> bool {
+    pub fn is_actuator(&self) -> bool {
+        if let ModelKind::User(m) = self {
+            return !m.states.is_empty();
+        }
         matches!(
             self,
             ModelKind::Relay | ModelKind::Led | ModelKind::Heater | ModelKind::Thermostat
@@ -193,8 +240,28 @@ impl ModelKind {
 
 impl ModelKind {
     /// Keys a `{"set":{...}}` command may carry for this model, with the kind of value.
-    pub fn command_keys(self) -> &'static [(&'static str, CommandValueKind)] {
-        match self {
+    /// A user model's states are its keys, and `command` names one of its commands.
+    pub fn command_keys(&self) -> Vec<(&str, CommandValueKind)> {
+        use crate::user_model::StateKind;
+        let keys: &[(&str, CommandValueKind)] = match self {
+            ModelKind::User(m) => {
+                let mut keys: Vec<(&str, CommandValueKind)> = m
+                    .states
+                    .iter()
+                    .map(|s| {
+                        let kind = match s.kind {
+                            StateKind::Bool => CommandValueKind::Bool,
+                            StateKind::Number(_) => CommandValueKind::Number,
+                            StateKind::Enum(_) => CommandValueKind::Word,
+                        };
+                        (s.name.as_str(), kind)
+                    })
+                    .collect();
+                if !m.commands.is_empty() {
+                    keys.push(("command", CommandValueKind::Word));
+                }
+                return keys;
+            }
             ModelKind::Relay | ModelKind::Led | ModelKind::Heater => {
                 &[("on", CommandValueKind::Bool)]
             }
@@ -203,7 +270,8 @@ impl ModelKind {
                 ("enabled", CommandValueKind::Bool),
             ],
             _ => &[],
-        }
+        };
+        keys.to_vec()
     }
 }
 
@@ -214,4 +282,6 @@ pub enum CommandValueKind {
     Bool,
     /// A number.
     Number,
+    /// A word (a user model's enumerated state, or a command's name).
+    Word,
 }

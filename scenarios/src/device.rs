@@ -3,6 +3,8 @@
 
 use crate::catalog::ModelKind;
 use crate::fault::FaultSpec;
+use crate::user_model::UserModel;
+use std::sync::Arc;
 
 /// A `[[devices]]` group as written, for summaries.
 #[derive(Debug, Clone)]
@@ -110,6 +112,8 @@ pub enum ModelSpec {
         /// Heaters it drives.
         heaters: Vec<usize>,
     },
+    /// A model the scenario defines.
+    User(Arc<UserModel>),
 }
 
 impl ModelSpec {
@@ -128,6 +132,7 @@ impl ModelSpec {
             ModelSpec::Led { .. } => ModelKind::Led,
             ModelSpec::Heater { .. } => ModelKind::Heater,
             ModelSpec::Thermostat { .. } => ModelKind::Thermostat,
+            ModelSpec::User(m) => ModelKind::User(m.clone()),
         }
     }
 }

@@ -25,9 +25,11 @@ mod expand;
 mod fault;
 mod file;
 mod raw;
+mod raw_model;
 mod shard;
 mod spec;
 mod suggest;
+mod user_model;
 
 pub use broker_url::BrokerUrl;
 pub use catalog::{COMMON_KEYS, CommandValueKind, ModelKind};
@@ -42,6 +44,10 @@ pub use spec::{
     AnalyticsSpec, Encoding, EnvironmentSpec, EventAction, EventSpec, MqttSpec, RuleSpec, Scenario,
     SetValue, ShardSpec, fill_template,
 };
+pub use user_model::{
+    BUILTIN_VARS, Expr, ExprValue, FIRST_READING, Generator, NamedCommand, Scope, StateKind,
+    Transition, UserModel, UserReading, UserState,
+};
 
 use std::path::Path;
 
@@ -53,6 +59,6 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
 
 /// Check and expand scenario text; `file` is only used in error messages.
 pub fn parse(src: &str, file: &str) -> Result<Scenario, ScenarioError> {
-    let raw = raw::read(src, file).map_err(ScenarioError::Invalid)?;
+    let raw: raw::RawScenario = raw::read(src, file).map_err(ScenarioError::Invalid)?;
     expand::expand(raw, src, file).map_err(ScenarioError::Invalid)
 }

@@ -10,8 +10,9 @@ use std::collections::BTreeMap;
 use std::fmt;
 use toml::Spanned;
 
-/// Parse the text into tables; a TOML or type error points at its place in `src`.
-pub fn read(src: &str, file: &str) -> Result<RawScenario, Located> {
+/// Parse the text into tables (a scenario, or a model library); a TOML or type error
+/// points at its place in `src`.
+pub fn read<T: serde::de::DeserializeOwned>(src: &str, file: &str) -> Result<T, Located> {
     toml::from_str(src).map_err(|e| {
         if e.span().is_none()
             && let Some((span, parts)) = crate::depth::too_deep_key(src)
@@ -55,6 +56,9 @@ fn plain_types(message: &str) -> String {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawScenario {
+    /// Model library files, relative to this file.
+    #[serde(default)]
+    pub include: Vec<Spanned<String>>,
     pub scenario: ScenarioTable,
     pub broker: Option<BrokerTable>,
     pub mqtt: Option<MqttTable>,
@@ -67,6 +71,8 @@ pub struct RawScenario {
     pub analytics: Option<AnalyticsTable>,
     #[serde(default)]
     pub rules: Vec<RuleTable>,
+    #[serde(default)]
+    pub models: Vec<crate::raw_model::ModelTable>,
 }
 
 /// `[analytics]`: detector settings for the whole fleet.

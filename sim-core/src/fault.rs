@@ -66,6 +66,19 @@ impl Planned {
     pub(crate) fn rate(&mut self, device: u32, now: f64) {
         self.0.push(FaultRecord::point(device, None, "rate", now));
     }
+
+    /// A command changed `device`'s state at `now` (a timeline `set`, or one that came
+    /// over MQTT).
+    pub(crate) fn command(&mut self, device: u32, now: f64) {
+        self.0
+            .push(FaultRecord::point(device, None, "command", now));
+    }
+
+    /// A user model's transition changed `device`'s state at `now`.
+    pub(crate) fn transition(&mut self, device: u32, now: f64) {
+        self.0
+            .push(FaultRecord::point(device, None, "transition", now));
+    }
 }
 
 impl FaultRecord {

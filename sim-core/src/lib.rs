@@ -11,6 +11,7 @@ pub mod load;
 pub mod measure;
 pub mod merge;
 pub mod model;
+pub mod names;
 pub mod rejected;
 pub mod report;
 pub mod run;

@@ -51,7 +51,8 @@ pub struct Report {
     /// Ground truth: every fault injected.
     pub faults: Vec<crate::fault::FaultRecord>,
     /// What the timeline (or an operator) did on purpose that a detector may notice:
-    /// `disconnect` episodes (until the device's `reconnect`) and `rate` changes.
+    /// `disconnect` episodes (until the device's `reconnect`), `rate` changes, `command`s
+    /// applied (from the timeline or over MQTT) and a user model's state `transition`s.
     #[serde(default)]
     pub planned: Vec<crate::fault::FaultRecord>,
     /// Alerts graded against the faults and the planned episodes (`null` when there
@@ -467,11 +468,17 @@ impl Report {
             }
             let _ = writeln!(s, "  false alerts {}", d.false_alerts.len());
             if !self.planned.is_empty() {
+                let mut kinds = std::collections::BTreeMap::<&str, usize>::new();
+                for p in &self.planned {
+                    *kinds.entry(p.kind.as_str()).or_default() += 1;
+                }
+                let kinds: Vec<String> = kinds.iter().map(|(k, n)| format!("{n} {k}")).collect();
                 let _ = writeln!(
                     s,
-                    "  expected alerts {} (explained by {} planned: disconnects and rate changes of the timeline)",
+                    "  expected alerts {} (explained by {} planned changes: {})",
                     d.expected_alerts.len(),
-                    self.planned.len()
+                    self.planned.len(),
+                    kinds.join(", ")
                 );
             }
         }

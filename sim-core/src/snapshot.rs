@@ -178,7 +178,7 @@ fn device_rows(scenario: &Scenario, st: &IngestState, open: &[u32]) -> Vec<Devic
             DeviceRow {
                 index: i,
                 id: d.id.clone(),
-                model: d.model.kind().name(),
+                model: crate::names::intern(d.model.kind().name()),
                 environment: d
                     .environment
                     .map(|e| scenario.environments[e].name.clone())

@@ -20,6 +20,9 @@ pub enum Value {
     Int(i64),
     /// An on/off state.
     Bool(bool),
+    /// A word: a user model's enumerated state (`"running"`). Ingest skips words: they
+    /// are states to show, not quantities to count.
+    Text(&'static str),
 }
 
 impl Value {
@@ -29,6 +32,7 @@ impl Value {
             Value::Float(f) => f,
             Value::Int(i) => i as f64,
             Value::Bool(b) => f64::from(u8::from(b)),
+            Value::Text(_) => f64::NAN,
         }
     }
 }
@@ -87,6 +91,7 @@ impl Serialize for Payload<'_> {
                 Value::Float(f) => m.serialize_entry(k, f)?,
                 Value::Int(i) => m.serialize_entry(k, i)?,
                 Value::Bool(b) => m.serialize_entry(k, b)?,
+                Value::Text(w) => m.serialize_entry(k, w)?,
             }
         }
         m.end()
@@ -238,7 +243,10 @@ impl<'de> Deserialize<'de> for Decoded {
 #[serde(deny_unknown_fields)]
 pub struct CommandPayload {
     /// Keys to set on the device.
+    #[serde(default)]
     pub set: serde_json::Map<String, serde_json::Value>,
+    /// A user model's named command (`{"command":"start"}`).
+    pub command: Option<String>,
 }
 
 /// The largest remaining length an MQTT packet may have (256 MiB − 1): what a session

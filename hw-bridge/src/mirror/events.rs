@@ -128,15 +128,16 @@ impl Mirror {
                     last: *v,
                 });
         }
-        let model = *d
+        let model = d
             .model
-            .get_or_insert_with(|| sim_core::ingest::guess_model(readings));
+            .get_or_insert_with(|| sim_core::ingest::guess_model(readings))
+            .clone();
         let index = match d.index {
             Some(x) => x,
             None => {
-                let x = self
-                    .analytics
-                    .add_device(d.cfg.id.clone(), model, d.cfg.publish_every);
+                let x =
+                    self.analytics
+                        .add_device(d.cfg.id.clone(), model.clone(), d.cfg.publish_every);
                 d.index = Some(x);
                 x
             }
@@ -147,12 +148,12 @@ impl Mirror {
             && let Some(&(_, v)) = readings.iter().find(|(n, _)| *n == tw.cfg.reading)
         {
             let (predicted, vd) = tw.observe(t, v);
-            if let Some(&name) = model
+            if let Some(name) = model
                 .analysed_readings()
-                .iter()
-                .find(|n| **n == tw.cfg.reading)
+                .into_iter()
+                .find(|n| *n == tw.cfg.reading)
             {
-                expected.push((name, predicted));
+                expected.push((sim_core::names::intern(name), predicted));
             }
             verdict = Some((vd, tw.cfg.reading.clone(), v, predicted));
         }

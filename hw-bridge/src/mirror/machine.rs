@@ -58,7 +58,7 @@ impl Mirror {
                 shadow: Shadow::default(),
                 twin: d.twin.clone().map(|t| Twin::new(t, 0.0)),
                 index: None,
-                model: d.model,
+                model: d.model.clone(),
                 last_seq: None,
                 lost: 0,
                 divergence: None,

@@ -57,7 +57,7 @@ impl Mirror {
 fn device_report(d: &Device) -> MirroredDevice {
     MirroredDevice {
         id: d.cfg.id.clone(),
-        model: d.model.map(|m| m.name().to_string()),
+        model: d.model.as_ref().map(|m| m.name().to_string()),
         adapter: d.adapter.name().into(),
         received: d.received,
         lost: d.lost,

@@ -117,6 +117,18 @@ pub(super) fn list_or_none<'a>(names: impl Iterator<Item = &'a str>) -> String {
     }
 }
 
+/// `[lo, hi]` with `lo < hi`, both finite.
+pub(super) fn pair(cx: &Ctx, r: &Spanned<[f64; 2]>, key: &str) -> Res<(f64, f64)> {
+    let [lo, hi] = *r.get_ref();
+    if !(lo.is_finite() && hi.is_finite() && lo < hi) {
+        return Err(cx.at(
+            r.span(),
+            format!("{key} is [{lo}, {hi}]; expected [low, high] with low below high"),
+        ));
+    }
+    Ok((lo, hi))
+}
+
 /// A duration longer than zero, in seconds.
 pub(super) fn positive(cx: &Ctx, d: &Spanned<Dur>, key: &str) -> Res<f64> {
     let v = d.get_ref().secs();
@@ -160,7 +172,7 @@ pub(super) fn fast_enough(
     cx: &Ctx,
     p: &Spanned<Dur>,
     every: f64,
-    kind: ModelKind,
+    kind: &ModelKind,
     subject: impl FnOnce() -> String,
 ) -> Res<()> {
     if let Some((min, why)) = kind.min_publish_every()

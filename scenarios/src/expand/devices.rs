@@ -13,8 +13,10 @@ use crate::device::{BatterySpec, DeviceSpec, GroupSpec, ModelSpec};
 use crate::fault::FaultSpec;
 use crate::raw::DeviceGroupTable;
 use crate::spec::EnvironmentSpec;
+use crate::user_model::UserModel;
 use std::collections::HashMap;
 use std::ops::Range;
+use std::sync::Arc;
 use toml::Spanned;
 
 /// Expand every group into the fleet, models still unresolved. `name` is the scenario's,
@@ -24,6 +26,7 @@ pub(super) fn expand(
     name: &Spanned<String>,
     tables: &[DeviceGroupTable],
     environments: &[EnvironmentSpec],
+    user: &[Arc<UserModel>],
 ) -> Res<Fleet> {
     let rooms = Rooms {
         index: environments
@@ -41,10 +44,10 @@ pub(super) fn expand(
     }
     let mut fleet = Fleet::default();
     for (gi, g) in tables.iter().enumerate() {
-        let group = group(cx, g)?;
+        let group = group(cx, g, user)?;
         fleet.groups.push(GroupSpec {
             id_template: g.id.get_ref().clone(),
-            model: group.kind,
+            model: group.kind.clone(),
             count: group.count,
             publish_every: group.publish_every,
         });
@@ -65,26 +68,35 @@ struct Group {
     gateways: Option<gateways::Gateways>,
 }
 
+/// The model a group names: a built-in one, or one the scenario defines.
+fn kind_of(cx: &Ctx, g: &DeviceGroupTable, user: &[Arc<UserModel>]) -> Res<ModelKind> {
+    let name = g.model.get_ref();
+    if let Some(k) = ModelKind::from_name(name) {
+        return Ok(k);
+    }
+    if let Some(m) = user.iter().find(|m| &m.name == name) {
+        return Ok(ModelKind::User(m.clone()));
+    }
+    let builtin = ModelKind::ALL.iter().map(ModelKind::name);
+    let all: Vec<&str> = builtin
+        .chain(user.iter().map(|m| m.name.as_str()))
+        .collect();
+    Err(cx.at(
+        g.model.span(),
+        format!(
+            "unknown model \"{name}\"; valid models are: {}{}",
+            all.join(", "),
+            crate::suggest::hint(name, all.iter().copied(), |k| format!("\"{k}\""))
+        ),
+    ))
+}
+
 /// Check a group's common keys, in the order of the keys' documentation.
-fn group(cx: &Ctx, g: &DeviceGroupTable) -> Res<Group> {
-    let kind = ModelKind::from_name(g.model.get_ref()).ok_or_else(|| {
-        cx.at(
-            g.model.span(),
-            format!(
-                "unknown model \"{}\"; valid models are: {}{}",
-                g.model.get_ref(),
-                ModelKind::valid_names(),
-                crate::suggest::hint(
-                    g.model.get_ref(),
-                    ModelKind::ALL.map(ModelKind::name),
-                    |k| format!("\"{k}\"")
-                )
-            ),
-        )
-    })?;
-    check_keys(cx, g, kind)?;
+fn group(cx: &Ctx, g: &DeviceGroupTable, user: &[Arc<UserModel>]) -> Res<Group> {
+    let kind = kind_of(cx, g, user)?;
+    check_keys(cx, g, &kind)?;
     let count = count_of(cx, g.count.as_ref(), &g.id, "id")?;
-    let publish_every = publish_every(cx, g, kind)?;
+    let publish_every = publish_every(cx, g, &kind)?;
     let jitter = g
         .jitter
         .as_ref()
@@ -94,7 +106,7 @@ fn group(cx: &Ctx, g: &DeviceGroupTable) -> Res<Group> {
     let faults = g
         .faults
         .iter()
-        .map(|f| faults::spec(cx, f, kind, true, gateways.is_some()))
+        .map(|f| faults::spec(cx, f, &kind, true, gateways.is_some()))
         .collect::<Res<Vec<_>>>()?;
     if kind.needs_environment() && g.environment.is_none() {
         return Err(cx.at(
@@ -117,7 +129,7 @@ fn group(cx: &Ctx, g: &DeviceGroupTable) -> Res<Group> {
 }
 
 /// Reject model parameters given to a model that does not take them.
-fn check_keys(cx: &Ctx, g: &DeviceGroupTable, kind: ModelKind) -> Res<()> {
+fn check_keys(cx: &Ctx, g: &DeviceGroupTable, kind: &ModelKind) -> Res<()> {
     let given: [(&str, Option<Range<usize>>); 11] = [
         ("initial", g.initial.as_ref().map(Spanned::span)),
         ("power_w", g.power_w.as_ref().map(Spanned::span)),
@@ -156,7 +168,7 @@ fn check_keys(cx: &Ctx, g: &DeviceGroupTable, kind: ModelKind) -> Res<()> {
 }
 
 /// `publish_every`, or the model's default; no faster than the part can measure.
-fn publish_every(cx: &Ctx, g: &DeviceGroupTable, kind: ModelKind) -> Res<f64> {
+fn publish_every(cx: &Ctx, g: &DeviceGroupTable, kind: &ModelKind) -> Res<f64> {
     let Some(p) = &g.publish_every else {
         return Ok(kind.default_publish_every());
     };

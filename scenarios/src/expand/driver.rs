@@ -4,7 +4,8 @@
 
 use super::check::{Ctx, References, Res};
 use super::{
-    analytics, broker, devices, environments, events, models, mqtt, rules, scenario, topics,
+    analytics, broker, devices, environments, events, include, models, mqtt, rules, scenario,
+    topics, user_models,
 };
 use crate::raw::RawScenario;
 use crate::spec::Scenario;
@@ -16,7 +17,11 @@ pub(crate) fn expand(raw: RawScenario, src: &str, file: &str) -> Res<Scenario> {
     let broker_url = broker::url(&cx, raw.broker.as_ref())?;
     let mqtt = mqtt::spec(&cx, raw.mqtt.as_ref())?;
     let environments = environments::expand(&cx, &raw.environment)?;
-    let mut fleet = devices::expand(&cx, &raw.scenario.name, &raw.devices, &environments)?;
+    let mut user = Vec::new();
+    include::libraries(&cx, &raw.include, &mut user)?;
+    user_models::expand(&cx, &raw.models, &mut user)?;
+    let user: Vec<_> = user.into_iter().map(std::sync::Arc::new).collect();
+    let mut fleet = devices::expand(&cx, &raw.scenario.name, &raw.devices, &environments, &user)?;
     let written = topics::Written {
         scenario: &raw.scenario,
         mqtt: raw.mqtt.as_ref(),

@@ -5,11 +5,12 @@ use super::check::{Ctx, References, Res, fast_enough, positive};
 use super::faults;
 use super::fleet::Fleet;
 use super::targets::targets_of;
-use crate::catalog::CommandValueKind;
+use crate::catalog::{CommandValueKind, ModelKind};
 use crate::device::DeviceSpec;
 use crate::duration::Dur;
 use crate::raw::EventTable;
 use crate::spec::{EventAction, EventSpec, SetValue};
+use crate::user_model::{ExprValue, UserModel};
 use std::collections::BTreeMap;
 use std::ops::Range;
 use toml::Spanned;
@@ -149,6 +150,14 @@ fn check_command(
     device: &DeviceSpec,
 ) -> Res<()> {
     let kind = device.model.kind();
+    if let ModelKind::User(m) = &kind
+        && let Some(problem) = user_command_problem(m, key, v)
+    {
+        return Err(cx.at(
+            span,
+            format!("device \"{}\" (a {}): {problem}", device.id, m.name),
+        ));
+    }
     let keys = kind.command_keys();
     let Some((_, want)) = keys.iter().find(|(k, _)| *k == key) else {
         let accepted: Vec<&str> = keys.iter().map(|(k, _)| *k).collect();
@@ -170,6 +179,7 @@ fn check_command(
         (want, v),
         (CommandValueKind::Bool, SetValue::Bool(_))
             | (CommandValueKind::Number, SetValue::Number(_))
+            | (CommandValueKind::Word, SetValue::Text(_))
     );
     if !fits {
         return Err(cx.at(
@@ -180,11 +190,39 @@ fn check_command(
                 match want {
                     CommandValueKind::Bool => "boolean",
                     CommandValueKind::Number => "number",
+                    CommandValueKind::Word => "word",
                 }
             ),
         ));
     }
     Ok(())
+}
+
+/// What is wrong with `key = v` for a user model: an unknown command name, or a value its
+/// state cannot hold (`None`: nothing, or an unknown key, which the caller words).
+fn user_command_problem(m: &UserModel, key: &str, v: &SetValue) -> Option<String> {
+    if key == "command" {
+        let names: Vec<&str> = m.commands.iter().map(|c| c.name.as_str()).collect();
+        return match v {
+            SetValue::Text(t) if names.contains(&t.as_str()) => None,
+            _ => Some(format!(
+                "command {v:?} is not one of its commands: {}",
+                super::check::list_or_none(names.iter().copied())
+            )),
+        };
+    }
+    let st = &m.states[m.state(key)?];
+    let value = match v {
+        SetValue::Bool(b) => ExprValue::Boolean(*b),
+        SetValue::Number(x) => ExprValue::Float(*x),
+        SetValue::Text(t) => ExprValue::String(t.clone()),
+    };
+    (!st.kind.admits(&value)).then(|| {
+        format!(
+            "state \"{key}\" cannot hold {v:?}; expected {}",
+            st.kind.describe()
+        )
+    })
 }
 
 /// `publish_every = "..."`: at least a tick, and no faster than each target's part allows.
@@ -208,7 +246,7 @@ fn rate_action(cx: &Ctx, e: &EventTable, tick: f64, devices: &Targets) -> Res<Ev
     }
     for d in devices.iter() {
         let kind = d.model.kind();
-        fast_enough(cx, p, every, kind, || {
+        fast_enough(cx, p, every, &kind, || {
             format!("{} (a {})", d.id, kind.name())
         })?;
     }
@@ -229,7 +267,7 @@ fn fault_action(cx: &Ctx, e: &EventTable, devices: &Targets) -> Res<EventAction>
         spec = Some(faults::spec(
             cx,
             f.get_ref(),
-            d.model.kind(),
+            &d.model.kind(),
             false,
             gatewayed,
         )?);

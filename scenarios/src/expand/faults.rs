@@ -12,7 +12,7 @@ use crate::raw::FaultTable;
 pub(super) fn spec(
     cx: &Ctx,
     f: &FaultTable,
-    model: ModelKind,
+    model: &ModelKind,
     random: bool,
     gatewayed: bool,
 ) -> Res<FaultSpec> {
@@ -79,7 +79,7 @@ fn on(cx: &Ctx, f: &FaultTable, kind: FaultKind, gatewayed: bool) -> Res<bool> {
 
 /// The reading a per-sensor fault alters: one the model publishes, if named; a whole-device
 /// fault names none.
-fn sensor(cx: &Ctx, f: &FaultTable, kind: FaultKind, model: ModelKind) -> Res<Option<String>> {
+fn sensor(cx: &Ctx, f: &FaultTable, kind: FaultKind, model: &ModelKind) -> Res<Option<String>> {
     let sensor = match &f.sensor {
         Some(s) if !kind.is_per_sensor() => {
             return Err(cx.at(

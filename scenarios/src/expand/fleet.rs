@@ -21,7 +21,7 @@ pub(super) struct Fleet {
 
 impl Fleet {
     /// The model of a device, from its group (valid before pass 2 fills the models in).
-    pub(super) fn kind(&self, idx: usize) -> ModelKind {
-        self.groups[self.devices[idx].group].model
+    pub(super) fn kind(&self, idx: usize) -> &ModelKind {
+        &self.groups[self.devices[idx].group].model
     }
 }

@@ -13,14 +13,18 @@ mod devices;
 mod driver;
 mod environments;
 mod events;
+mod exprs;
 mod faults;
 mod fleet;
 mod gateways;
+mod generators;
+mod include;
 mod models;
 mod mqtt;
 mod rules;
 mod scenario;
 mod targets;
 mod topics;
+mod user_models;
 
 pub(crate) use driver::expand;

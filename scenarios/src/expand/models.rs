@@ -33,7 +33,8 @@ pub(super) fn resolve(
             environments,
             heaters_in: &heaters_in,
         };
-        let model = model_spec(cx, &dev, fleet.groups[group].model, &so_far)?;
+        let kind = fleet.groups[group].model.clone();
+        let model = model_spec(cx, &dev, kind, &so_far)?;
         if let ModelSpec::Thermostat { heaters, .. } = &model {
             references.add(cx, dev.g.model.span(), heaters.len(), "this thermostat")?;
         }
@@ -77,7 +78,7 @@ struct Wanted {
     /// The key, for messages.
     key: &'static str,
     /// Whether a model will do.
-    fits: fn(ModelKind) -> bool,
+    fits: fn(&ModelKind) -> bool,
     /// What will do, for messages.
     expected: &'static str,
 }
@@ -155,12 +156,13 @@ fn model_spec(cx: &Ctx, dev: &Device, kind: ModelKind, fleet: &FleetSoFar) -> Re
             },
         },
         ModelKind::Thermostat => thermostat(cx, dev, fleet)?,
+        ModelKind::User(m) => ModelSpec::User(m),
     })
 }
 
 const IRRIGATED_BY: Wanted = Wanted {
     key: "irrigated_by",
-    fits: |k| k == ModelKind::Relay,
+    fits: |k| *k == ModelKind::Relay,
     expected: "the relay that drives the valve",
 };
 
@@ -182,7 +184,7 @@ const SENSOR: Wanted = Wanted {
 
 const HEATER: Wanted = Wanted {
     key: "heater",
-    fits: |k| k == ModelKind::Heater,
+    fits: |k| *k == ModelKind::Heater,
     expected: "a heater",
 };
 

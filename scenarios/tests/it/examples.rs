@@ -74,7 +74,7 @@ fn quickstart_is_small_and_every_device_sends_twenty_messages() {
         ModelKind::Relay,
         ModelKind::PowerMeter,
     ] {
-        assert!(count_of(&s, kind) >= 1, "no {}", kind.name());
+        assert!(count_of(&s, kind.clone()) >= 1, "no {}", kind.name());
     }
     assert!(count_of(&s, ModelKind::Dht22) >= 2);
 }
@@ -85,7 +85,7 @@ fn day_1000_is_a_day_of_a_thousand_devices_of_ten_models_unpaced() {
     assert_eq!(s.devices.len(), 1000);
     assert_eq!((s.duration, s.speed), (86_400.0, Speed::Max));
     let mut kinds: Vec<ModelKind> = s.devices.iter().map(|d| d.model.kind()).collect();
-    kinds.sort_by_key(|k| k.name());
+    kinds.sort_by(|a, b| a.name().cmp(b.name()));
     kinds.dedup();
     assert_eq!(kinds.len(), 10, "{kinds:?}");
     // A message a simulated minute from each: 1,440,000 in the day.
@@ -210,4 +210,47 @@ fn gateways_100k_is_a_hundred_thousand_devices_behind_two_hundred_gateways() {
     assert!(s.devices.iter().all(|d| d.gateway.is_some()));
     assert!((s.expected_msgs_per_sim_second() - 10_000.0).abs() < 1e-6);
     assert_eq!((s.duration, s.speed), (60.0, Speed::Factor(1.0)));
+}
+
+#[test]
+fn pump_station_takes_its_pump_from_the_model_library() {
+    let s = example("pump-station");
+    assert_eq!(s.devices.len(), 6);
+    let ModelSpec::User(m) = &s.devices[0].model else {
+        panic!("{:?}", s.devices[0].model)
+    };
+    assert_eq!(m.name, "pump");
+    let names: Vec<&str> = m.readings.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["bearing", "flow", "motor_temp", "pressure", "vibration"]
+    );
+    let states: Vec<&str> = m.states.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(states, ["mode", "speed_pct"]);
+    let commands: Vec<&str> = m.commands.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(commands, ["start", "stop"]);
+    assert_eq!(m.transitions.len(), 1);
+    // The motor temperature reads the pump room.
+    assert!(m.uses_environment);
+    assert!(s.devices.iter().all(|d| d.environment == Some(0)));
+    // Vibration is evaluated after the bearing it scales.
+    let pos = |name: &str| {
+        let i = names.iter().position(|n| *n == name).unwrap();
+        m.order.iter().position(|&o| o == i).unwrap()
+    };
+    assert!(pos("vibration") > pos("bearing"));
+    let commanded: Vec<&SetValue> = s
+        .events
+        .iter()
+        .filter_map(|e| match &e.action {
+            EventAction::Set(set) => set.iter().find(|(k, _)| k == "command").map(|(_, v)| v),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        commanded.len(),
+        3,
+        "stop, start and the restart after the trip"
+    );
+    assert!(wall_seconds(&s) <= 60.0);
 }

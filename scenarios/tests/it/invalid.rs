@@ -21,6 +21,42 @@ const fn case(file: &'static str, line: usize, column: usize, fragment: &'static
 }
 
 const CASES: &[Case] = &[
+    case(
+        "model_unknown_reading.toml",
+        12,
+        17,
+        "reads `vibraton`, which is not a reading, a state or one of t, hour, env_temperature, env_humidity, env_pressure; known: env_humidity, env_pressure, env_temperature, flow, hour, t, vibration; did you mean `vibration`?",
+    ),
+    case(
+        "model_cycle.toml",
+        10,
+        17,
+        "read each other in a circle: flow → pressure → flow",
+    ),
+    case(
+        "model_command_unknown_state.toml",
+        13,
+        10,
+        "command \"stop\" sets \"mdoe\", which is not a state of model \"pump\"; its states: mode; did you mean \"mode\"?",
+    ),
+    case(
+        "model_type_error.toml",
+        16,
+        8,
+        "with the start values, `vibration * 2.0` gave 4, not true or false",
+    ),
+    case(
+        "model_two_generators.toml",
+        10,
+        8,
+        "reading \"flow\" needs exactly one generator",
+    ),
+    case(
+        "model_include_missing.toml",
+        2,
+        12,
+        "cannot include \"lib/no-such-library.toml\"",
+    ),
     case("bad_type.toml", 11, 9, "invalid type: string \"ten\""),
     case("unknown_key.toml", 13, 1, "unknown field `colour`"),
     case(
@@ -236,7 +272,9 @@ fn every_fixture_has_a_row_in_the_table() {
         .iter()
         .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
         .collect();
+    // The one fixture whose mistake is in another file has a test of its own.
     let mut listed: Vec<&str> = CASES.iter().map(|c| c.file).collect();
+    listed.push("model_include_bad_library.toml");
     listed.sort_unstable();
     assert_eq!(files, listed);
 }
@@ -261,4 +299,18 @@ fn parse_names_the_file_it_is_given() {
     let text = err.to_string();
     assert!(text.starts_with("inline.toml:1:1: "), "{text}");
     assert!(text.contains("missing field `duration`"), "{text}");
+}
+
+#[test]
+fn a_mistake_in_an_included_library_is_reported_at_its_own_file_line_and_column() {
+    let path = crate_path("tests/invalid/model_include_bad_library.toml");
+    let err = scenarios::load(&path).expect_err("the library's mistake is refused");
+    assert_eq!(err.location(), Some((13, 16)), "{err}");
+    let text = err.to_string();
+    assert!(text.contains("lib/bad-pump.toml:13:16: "), "{text}");
+    assert!(
+        text.contains("state \"mode\" cannot hold \"broken\"; expected one of stopped, running"),
+        "{text}"
+    );
+    assert!(text.contains("set = { mode = \"broken\" }"), "{text}");
 }

@@ -369,7 +369,7 @@ fn the_readme_examples_parse_and_every_model_and_key_is_documented() {
             "model {} undocumented",
             kind.name()
         );
-        for key in kind.param_keys().iter().chain(kind.readings()) {
+        for key in kind.param_keys().iter().copied().chain(kind.readings()) {
             assert!(
                 readme.contains(&format!("`{key}`")),
                 "{key} of {} undocumented",
@@ -382,6 +382,46 @@ fn the_readme_examples_parse_and_every_model_and_key_is_documented() {
             readme.contains(&format!("| `{key}` |")),
             "{key} undocumented"
         );
+    }
+    // Every key of a user model, its generators and datasheet.
+    for key in [
+        "name",
+        "publish_every",
+        "readings",
+        "state",
+        "commands",
+        "transitions",
+        "constant",
+        "uniform",
+        "normal",
+        "random_walk",
+        "sine",
+        "ramp",
+        "sequence",
+        "pick",
+        "expr",
+        "unit",
+        "resolution",
+        "range",
+        "accuracy",
+        "noise",
+        "fail_rate",
+        "analyse",
+    ] {
+        assert!(
+            readme.contains(&format!("| `{key}` |")),
+            "model key {key} undocumented"
+        );
+    }
+    for word in [
+        "include = [",
+        "`initial`",
+        "`values = [",
+        "`publish = false`",
+        "`when`",
+        "`env_temperature`",
+    ] {
+        assert!(readme.contains(word), "{word} undocumented");
     }
 }
 
@@ -516,5 +556,137 @@ environment = "room-1"
     let shard = scenarios::assignment(&s, 3);
     for g in s.gateways() {
         assert!(g.devices.iter().all(|&i| shard[i] == shard[g.devices[0]]));
+    }
+}
+
+const USER_MODEL: &str = r#"
+[scenario]
+name = "user"
+duration = "1h"
+
+[[environment]]
+name = "room"
+
+[[models]]
+name = "gadget"
+publish_every = "30s"
+
+[models.state]
+on = { initial = true }
+level = { initial = 3, range = [0, 10] }
+mode = { values = ["idle", "busy"], initial = "idle", publish = false }
+
+[models.commands]
+work = { mode = "busy", level = 7 }
+
+[models.readings]
+a = { constant = 1.5, unit = "V" }
+b = { uniform = [0, 2], resolution = 0.5 }
+c = { normal = { mean = 10, sd = 1 }, accuracy = 0.2, noise = 0.1 }
+d = { random_walk = { start = 5, step = 0.1, min = 0, max = 10, reversion = 0.1 } }
+e = { sine = { mean = 20, amplitude = 2, period = "1h", phase = "15m" }, range = [19, 21] }
+f = { ramp = { from = 0, per_hour = 6, to = 3 } }
+g = { sequence = [1, 2, 3] }
+h = { pick = [4, 5], fail_rate = 0.1, analyse = false }
+z = { expr = 'if(on && mode == "idle", a + d, level) + env_temperature * 0.0' }
+
+[[models.transitions]]
+when = "d > 9.5"
+set = { mode = "busy" }
+
+[[devices]]
+id = "g-{n}"
+count = 3
+model = "gadget"
+environment = "room"
+
+[[events]]
+at = "10m"
+target = "g-1"
+action = "set"
+set = { command = "work" }
+"#;
+
+#[test]
+fn a_user_model_expands_with_every_generator_state_and_command() {
+    use scenarios::{Generator, ModelKind, StateKind};
+    let s = parse(USER_MODEL);
+    let ModelSpec::User(m) = &s.devices[0].model else {
+        panic!("{:?}", s.devices[0].model)
+    };
+    assert_eq!(s.devices[0].publish_every, 30.0);
+    let names: Vec<&str> = m.readings.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["a", "b", "c", "d", "e", "f", "g", "h", "z"]);
+    // `z` reads `a` and `d`: it is evaluated after both.
+    let pos = |i: usize| m.order.iter().position(|&o| o == i).unwrap();
+    assert!(pos(8) > pos(0) && pos(8) > pos(3));
+    assert!(matches!(m.readings[3].generator, Generator::RandomWalk { step, .. } if step == 0.1));
+    assert!(
+        matches!(m.readings[4].generator, Generator::Sine { period, phase, .. } if period == 3600.0 && phase == 900.0)
+    );
+    assert_eq!(m.readings[4].range, Some((19.0, 21.0)));
+    assert_eq!((m.readings[2].accuracy, m.readings[2].noise), (0.2, 0.1));
+    assert_eq!(m.readings[7].fail_rate, 0.1);
+    assert!(!m.readings[7].analyse && m.readings[0].analyse);
+    assert_eq!(m.readings[0].unit.as_deref(), Some("V"));
+    assert!(m.uses_environment);
+    // States (like readings) come in name order.
+    assert_eq!(m.states[0].kind, StateKind::Number(Some((0.0, 10.0))));
+    assert!(matches!(&m.states[1].kind, StateKind::Enum(w) if w == &["idle", "busy"]));
+    assert!(!m.states[1].publish);
+    assert_eq!(m.states[2].kind, StateKind::Bool);
+    assert_eq!(m.commands[0].name, "work");
+    assert_eq!(m.commands[0].set.len(), 2);
+    assert_eq!(m.transitions.len(), 1);
+    let kind = ModelKind::User(m.clone());
+    assert_eq!(kind.name(), "gadget");
+    assert!(kind.is_actuator() && kind.needs_environment());
+    assert!(kind.readings().contains(&"level") && !kind.readings().contains(&"mode"));
+    assert!(!kind.analysed_readings().contains(&"h"));
+    assert_eq!(s.events.len(), 1);
+}
+
+#[test]
+fn user_model_names_and_commands_are_checked() {
+    let cases = [
+        (
+            "name = \"gadget\"",
+            "name = \"dht22\"",
+            "is a built-in model's name",
+        ),
+        (
+            "a = { constant = 1.5, unit = \"V\" }",
+            "seq = { constant = 1.5 }",
+            "\"seq\" is reserved",
+        ),
+        (
+            "set = { command = \"work\" }",
+            "set = { command = \"rest\" }",
+            "is not one of its commands: work",
+        ),
+        (
+            "set = { command = \"work\" }",
+            "set = { level = 11 }",
+            "state \"level\" cannot hold Number(11.0); expected a number in [0, 10]",
+        ),
+        ("when = \"d > 9.5\"", "when = \"d = 9.5\"", "assigns to `d`"),
+        (
+            "when = \"d > 9.5\"",
+            "when = \"sqrt(d) > 3\"",
+            "calls `sqrt`, which is not a function here",
+        ),
+        (
+            "level = { initial = 3, range = [0, 10] }",
+            "level = { initial = 30, range = [0, 10] }",
+            "state \"level\" cannot hold 30",
+        ),
+    ];
+    for (from, to, expected) in cases {
+        assert_eq!(USER_MODEL.matches(from).count(), 1, "{from}");
+        let src = USER_MODEL.replace(from, to);
+        let err = scenarios::parse(&src, "user.toml")
+            .expect_err(to)
+            .to_string();
+        assert!(err.contains(expected), "{to}: {err}");
     }
 }

@@ -149,12 +149,13 @@ pub struct FleetAnalytics {
     last_scan: f64,
 }
 
-fn device_state(fcfg: &FleetConfig, m: ModelKind, period: f64) -> DeviceState {
+fn device_state(fcfg: &FleetConfig, m: &ModelKind, period: f64) -> DeviceState {
     DeviceState {
         sensors: m
             .analysed_readings()
-            .iter()
-            .map(|&name| {
+            .into_iter()
+            .map(|name| {
+                let name = crate::names::intern(name);
                 let mut cfg = sensor_config(m, name);
                 cfg.window = fcfg.window;
                 cfg.spike.threshold = fcfg.spike_threshold;
@@ -180,7 +181,12 @@ fn device_state(fcfg: &FleetConfig, m: ModelKind, period: f64) -> DeviceState {
 
 /// Detector settings for one reading of one model, scaled to the part's resolution and
 /// noise so a healthy sensor stays quiet.
-pub fn sensor_config(model: ModelKind, reading: &str) -> SensorConfig {
+pub fn sensor_config(model: &ModelKind, reading: &str) -> SensorConfig {
+    if let ModelKind::User(m) = model
+        && let Some(r) = m.readings.iter().find(|r| r.name == reading)
+    {
+        return user_sensor_config(r);
+    }
     let mut c = SensorConfig::default();
     let (min_delta, k, h) = match reading {
         "temperature" => (1.5, 0.4, 4.0),
@@ -189,7 +195,7 @@ pub fn sensor_config(model: ModelKind, reading: &str) -> SensorConfig {
         "moisture" => (5.0, 1.5, 10.0),
         // Mains voltage has 0.8 V of noise: 3 V is under 4 sigma, crossed by a healthy
         // meter about once a day in a hundred. 5 V is over 6 sigma.
-        "voltage" if model == ModelKind::PowerMeter => (5.0, 2.0, 12.0),
+        "voltage" if *model == ModelKind::PowerMeter => (5.0, 2.0, 12.0),
         "voltage" => (3.0, 2.0, 12.0),
         _ => (1.0, 0.5, 5.0),
     };
@@ -209,13 +215,33 @@ pub fn sensor_config(model: ModelKind, reading: &str) -> SensorConfig {
     c
 }
 
+/// Detector settings for a user model's reading, scaled by what moves it when healthy:
+/// its read noise, its resolution and a random walk's step (a walk is meant to wander).
+fn user_sensor_config(r: &scenarios::UserReading) -> SensorConfig {
+    let step = match r.generator {
+        scenarios::Generator::RandomWalk { step, .. } => step,
+        _ => 0.0,
+    };
+    let scale = r.noise.max(r.resolution.unwrap_or(0.0)).max(step).max(1e-3);
+    let mut c = SensorConfig::default();
+    // The ratios of a DHT22's temperature (0.1 °C of noise): a spike is 15 noises, a
+    // drift of 4 noises a reading is summed up to 40.
+    c.spike.min_delta = 15.0 * scale;
+    c.level_shift_after = 2;
+    c.cusum_k = 4.0 * scale;
+    c.cusum_h = 40.0 * scale;
+    c.stuck_repeats = 20;
+    c.range = r.range;
+    c
+}
+
 impl FleetAnalytics {
     /// Analytics for a fleet: ids, models and publish periods by fleet index.
     pub fn new(cfg: FleetConfig, ids: Vec<String>, models: &[ModelKind], periods: &[f64]) -> Self {
         let devices = models
             .iter()
             .zip(periods)
-            .map(|(&m, &period)| device_state(&cfg, m, period))
+            .map(|(m, &period)| device_state(&cfg, m, period))
             .collect();
         FleetAnalytics {
             cfg,
@@ -437,7 +463,7 @@ impl FleetAnalytics {
 
     /// Add a device found while running (attach mode); returns its index.
     pub fn add_device(&mut self, id: String, model: ModelKind, period: f64) -> u32 {
-        self.devices.push(device_state(&self.cfg, model, period));
+        self.devices.push(device_state(&self.cfg, &model, period));
         self.ids.push(id);
         (self.devices.len() - 1) as u32
     }

@@ -47,6 +47,9 @@ pub fn explains(planned: &str) -> &'static [&'static str] {
         "disconnect" => &["offline", "stale", "gap"],
         // A slower rate looks silent to a detector that learnt the old one.
         "rate" => &["stale", "gap"],
+        // A state changed on purpose (a command, a modelled transition): the readings
+        // that follow the state step to a new level.
+        "command" | "transition" => &["spike", "drift", "rate_of_change"],
         _ => &[],
     }
 }

@@ -127,7 +127,9 @@ impl IngestState {
 
     /// Add a device found while running (attach mode); returns its index.
     pub fn add_device(&mut self, id: &str, model: scenarios::ModelKind, period: f64) -> u32 {
-        let i = self.analytics.add_device(id.to_string(), model, period);
+        let i = self
+            .analytics
+            .add_device(id.to_string(), model.clone(), period);
         self.devices.push(DeviceTally {
             online: self.pending_status.remove(id),
             ..DeviceTally::default()

@@ -7,6 +7,7 @@
 pub mod household;
 pub mod room;
 pub mod sensors;
+pub mod user;
 
 use crate::wire::Value;
 use bevy_ecs::prelude::*;
@@ -123,6 +124,10 @@ pub struct SoilPart {
     /// The relay that waters this soil.
     pub irrigated_by: Option<Entity>,
 }
+
+/// A device of a user-defined model.
+#[derive(Component, Debug, Clone)]
+pub struct UserPart(pub user::UserDevice);
 
 /// Marks a device that reports only its battery.
 #[derive(Component, Debug, Clone, Copy)]

@@ -56,7 +56,12 @@ pub(crate) fn world(scenario: &Scenario, io: SimIo) -> World {
             rng: ChaCha8Rng::seed_from_u64(
                 device_seed(scenario.seed, &d.id) ^ 0xfa17_fa17_fa17_fa17,
             ),
-            default_sensor: d.model.kind().analysed_readings().first().copied(),
+            default_sensor: d
+                .model
+                .kind()
+                .analysed_readings()
+                .first()
+                .map(|s| crate::names::intern(s)),
             gateway_strikes: Vec::new(),
         });
     }
@@ -179,6 +184,14 @@ fn insert_model(
                 temperature: None,
                 builtin_offset,
             })
+        }
+        ModelSpec::User(m) => {
+            let part = UserPart(crate::model::user::UserDevice::new(m.clone(), rng));
+            if m.readings.iter().any(|r| r.name == "temperature") {
+                e.insert((part, MeasuredTemperature::default()))
+            } else {
+                e.insert(part)
+            }
         }
     };
 }

@@ -25,6 +25,7 @@ type InputTargets<'a> = (
     Option<&'a mut Switch>,
     Option<&'a mut Thermostat>,
     &'a mut Faults,
+    Option<&'a mut UserPart>,
 );
 
 /// One device's components as the query hands them out.
@@ -61,7 +62,8 @@ pub(super) fn apply_inputs(
             apply_action(&action, target, at);
         }
     }
-    apply_commands(&mut io, &entities, &mut targets, &mut stats);
+    let at = (clock.now, &mut timeline.planned);
+    apply_commands(&mut io, &entities, &mut targets, &mut stats, at);
 }
 
 /// The timeline's events up to `now` (moving its cursor on), then what the operator
@@ -97,14 +99,15 @@ struct Target<'a> {
 /// Apply one timeline (or steering) action to one device.
 fn apply_action(
     action: &EventAction,
-    (mut publisher, mut link, switch, thermostat, mut faults): TargetItem,
+    (mut publisher, mut link, switch, thermostat, mut faults, user): TargetItem,
     at: Target,
 ) {
     match action {
         EventAction::Set(set) => {
-            if apply_set(set, switch, thermostat) {
+            if apply_set(set, switch, thermostat, user) {
                 publisher.force = true;
                 at.stats.commands_applied += 1;
+                at.planned.command(at.device, at.now);
             } else {
                 at.stats.commands_rejected += 1;
             }
@@ -146,6 +149,7 @@ fn apply_commands(
     entities: &DeviceEntities,
     targets: &mut Query<InputTargets>,
     stats: &mut SimStats,
+    (now, planned): (f64, &mut Planned),
 ) {
     for _ in 0..MAX_COMMANDS_PER_STEP {
         let Ok(InboundCommand { device, set }) = io.0.commands.try_recv() else {
@@ -155,13 +159,14 @@ fn apply_commands(
             stats.commands_rejected += 1;
             continue;
         };
-        let Ok((mut publisher, _, switch, thermostat, _)) = targets.get_mut(entity) else {
+        let Ok((mut publisher, _, switch, thermostat, _, user)) = targets.get_mut(entity) else {
             stats.commands_rejected += 1;
             continue;
         };
-        if apply_set(&set, switch, thermostat) {
+        if apply_set(&set, switch, thermostat, user) {
             publisher.force = true;
             stats.commands_applied += 1;
+            planned.command(device, now);
         } else {
             tracing::warn!(
                 device,
@@ -173,12 +178,17 @@ fn apply_commands(
     }
 }
 
-/// Apply `{"set":{...}}` to an actuator; false if any key does not fit the device.
+/// Apply `{"set":{...}}` to an actuator (or a user model's states and named commands);
+/// false if any key does not fit the device.
 fn apply_set(
     set: &[(String, SetValue)],
     mut switch: Option<Mut<Switch>>,
     mut thermostat: Option<Mut<Thermostat>>,
+    user: Option<Mut<UserPart>>,
 ) -> bool {
+    if let Some(mut u) = user {
+        return u.0.apply(set);
+    }
     // Check everything first so a command applies whole or not at all.
     let fits = set.iter().all(|(k, v)| match (k.as_str(), v) {
         ("on", SetValue::Bool(_)) => switch.is_some(),

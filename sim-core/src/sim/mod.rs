@@ -25,6 +25,7 @@ mod publish;
 mod resources;
 mod schedule;
 mod sensors;
+mod user;
 
 pub use engine::Sim;
 pub use io::{InboundCommand, SessionCommand, SimIo, Steer};

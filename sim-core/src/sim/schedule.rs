@@ -8,6 +8,7 @@ use super::inputs::{advance_clock, apply_inputs};
 use super::physics::*;
 use super::publish::*;
 use super::sensors::*;
+use super::user::{read_user, run_user_transitions};
 use bevy_ecs::prelude::*;
 
 /// The system sets of one step, run in this order. (Not to be confused with
@@ -72,6 +73,7 @@ pub(crate) fn schedule() -> Schedule {
             read_pir,
             read_power_meter,
             read_soil,
+            read_user,
         )
             .chain()
             .in_set(StepSet::Sensors),
@@ -83,6 +85,7 @@ pub(crate) fn schedule() -> Schedule {
             stage_thermostats,
             drain_batteries,
             apply_faults,
+            run_user_transitions,
             publish_telemetry,
         )
             .chain()

@@ -104,10 +104,15 @@ pub fn options(
 }
 
 /// Convert a command payload into sim keys; `None` if it is not a `{"set":{...}}` object
-/// of booleans, numbers and strings.
+/// of booleans, numbers and strings, or `{"command":"<name>"}` (a user model's named
+/// command, handed on as the key `command`).
 pub fn parse_command(payload: &[u8]) -> Option<Vec<(String, SetValue)>> {
     let cmd: CommandPayload = serde_json::from_slice(payload).ok()?;
-    cmd.set
+    let named = cmd
+        .command
+        .map(|c| ("command".to_string(), SetValue::Text(c)));
+    let set: Option<Vec<(String, SetValue)>> = cmd
+        .set
         .into_iter()
         .map(|(k, v)| {
             let v = match v {
@@ -118,7 +123,10 @@ pub fn parse_command(payload: &[u8]) -> Option<Vec<(String, SetValue)>> {
             };
             Some((k, v))
         })
-        .collect()
+        .collect();
+    let mut set = set?;
+    set.extend(named);
+    Some(set)
 }
 
 /// Poll the session until shutdown.

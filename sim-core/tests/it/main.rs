@@ -20,6 +20,7 @@ mod reliability;
 mod shard;
 mod sim;
 mod tls;
+mod user_model;
 
 use scenarios::Scenario;
 use sim_core::report::Report;

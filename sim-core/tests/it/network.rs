@@ -134,7 +134,10 @@ fn a_relay_command_over_mqtt_flips_the_state_reported_back() {
         o.set_keep_alive(Duration::from_secs(10));
         let (client, mut el) = AsyncClient::new(o, 16);
         let test = async {
-            assert!(!next_relay_state(&client, &mut el).await, "relay starts off");
+            assert!(
+                !next_relay_state(&client, &mut el).await,
+                "relay starts off"
+            );
             client
                 .publish(
                     "twin/cmd/relay-1/cmd",
@@ -233,7 +236,10 @@ fn the_run_controller_publishes_ui_commands_over_mqtt() {
         o.set_keep_alive(Duration::from_secs(10));
         let (client, mut el) = AsyncClient::new(o, 16);
         let test = async {
-            assert!(!next_relay_state(&client, &mut el).await, "relay starts off");
+            assert!(
+                !next_relay_state(&client, &mut el).await,
+                "relay starts off"
+            );
             ctl_tx
                 .send(sim_core::run::Control::Command {
                     device: 0,

@@ -109,6 +109,9 @@ pub struct SensorConfig {
     pub stuck_repeats: usize,
     /// Largest change still counted as "the same value" (default 1e-9).
     pub stuck_epsilon: f64,
+    /// The part's range, when it has one (default none): a run of values at either end
+    /// is saturation (a stopped pump's flow meter reads 0), not a stuck sensor.
+    pub range: Option<(f64, f64)>,
     /// Half-life of the exponentially weighted mean and variance, sim seconds (default 300).
     pub ewma_half_life: f64,
     /// |slope| above this is increasing or decreasing, units per hour (default 0.5).
@@ -134,6 +137,7 @@ impl Default for SensorConfig {
             level_shift_after: 8,
             stuck_repeats: 8,
             stuck_epsilon: 1e-9,
+            range: None,
             ewma_half_life: 300.0,
             trend_threshold_per_hour: 0.5,
             max_rate_per_s: None,

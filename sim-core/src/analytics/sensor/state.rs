@@ -102,7 +102,11 @@ impl SensorState {
             self.run_len = 1;
         }
         self.run_value = value;
-        flags.stuck = self.seen >= cfg.min_samples && self.run_len >= cfg.stuck_repeats.max(1);
+        let saturated = cfg.range.is_some_and(|(lo, hi)| {
+            value <= lo + cfg.stuck_epsilon || value >= hi - cfg.stuck_epsilon
+        });
+        flags.stuck =
+            self.seen >= cfg.min_samples && self.run_len >= cfg.stuck_repeats.max(1) && !saturated;
 
         if let Some(rule) = &cfg.threshold {
             flags.threshold = self.debounce.observe(rule, value);
