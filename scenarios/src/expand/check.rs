@@ -80,7 +80,10 @@ pub(super) fn placeholders(cx: &Ctx, t: &Spanned<String>, known: &[&str]) -> Res
             ));
         };
         let name = &after[..close];
-        if !known.contains(&name) {
+        if known == ["n"] && name != "n" && name.contains('n') {
+            // Arithmetic on the number: `{(n-1)/10+1}`, `{n:03}`.
+            super::name_template::check(t.get_ref(), name).map_err(|why| cx.at(t.span(), why))?;
+        } else if !known.contains(&name) {
             let hint = crate::suggest::hint(name, known.iter().copied(), |k| format!("{{{k}}}"));
             return Err(cx.at(
                 t.span(),
@@ -95,9 +98,9 @@ pub(super) fn placeholders(cx: &Ctx, t: &Spanned<String>, known: &[&str]) -> Res
     Ok(())
 }
 
-/// Fill `{n}` in a name template.
+/// Fill `{n}` (and expressions over it) in a name template.
 pub(super) fn expand_n(template: &str, n: usize) -> String {
-    template.replace("{n}", &n.to_string())
+    super::name_template::fill(template, n)
 }
 
 /// Names for an error message: all of a few, or the first four and the last of many.
@@ -210,7 +213,7 @@ pub(super) fn count_of(
             format!("count is {v}; expected at most {MAX_DEVICES}"),
         ));
     }
-    if v > 1 && !name.get_ref().contains("{n}") {
+    if v > 1 && !super::name_template::numbered(name.get_ref()) {
         return Err(cx.at(
             name.span(),
             format!("count = {v} needs \"{{n}}\" in the {what} so each one gets its own name (\"thermo-{{n}}\")"),

@@ -34,7 +34,7 @@ pub(super) fn of_group(cx: &Ctx, g: &DeviceGroupTable, count: usize) -> Res<Opti
     };
     placeholders(cx, t, &["n"])?;
     let per = per_gateway(cx, g.devices_per_gateway.as_ref(), count)?;
-    let numbered = t.get_ref().contains("{n}");
+    let numbered = super::name_template::numbered(t.get_ref());
     if !numbered && per < count {
         return Err(cx.at(
             t.span(),

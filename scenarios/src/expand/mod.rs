@@ -21,6 +21,7 @@ mod generators;
 mod include;
 mod models;
 mod mqtt;
+mod name_template;
 mod rules;
 mod scenario;
 mod targets;

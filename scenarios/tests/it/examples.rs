@@ -254,3 +254,30 @@ fn pump_station_takes_its_pump_from_the_model_library() {
     );
     assert!(wall_seconds(&s) <= 60.0);
 }
+
+#[test]
+fn office_is_five_floors_of_twenty_rooms_each_with_its_own_loop() {
+    let s = example("office");
+    assert_eq!(s.environments.len(), 100);
+    assert_eq!(s.devices.len(), 400);
+    let names: Vec<&str> = s.environments.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(
+        (names[0], names[19], names[20], names[99]),
+        ("f1-r01", "f1-r20", "f2-r01", "f5-r20")
+    );
+    let src = std::fs::read_to_string(crate_path("examples/office.toml")).unwrap();
+    assert!(src.lines().count() <= 80, "one screen of TOML");
+    for d in &s.devices {
+        let room = &s.environments[d.environment.expect("every device in a room")].name;
+        assert!(d.id.ends_with(&format!("-{room}")), "{} in {room}", d.id);
+        if let ModelSpec::Thermostat {
+            sensor, heaters, ..
+        } = &d.model
+        {
+            let sensor = &s.devices[sensor.expect("reads the room's DHT22")];
+            assert_eq!(sensor.id, format!("dht-{room}"));
+            assert_eq!(heaters.len(), 1);
+            assert_eq!(s.devices[heaters[0]].id, format!("heater-{room}"));
+        }
+    }
+}

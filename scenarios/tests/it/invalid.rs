@@ -22,6 +22,12 @@ const fn case(file: &'static str, line: usize, column: usize, fragment: &'static
 
 const CASES: &[Case] = &[
     case(
+        "template_expression.toml",
+        14,
+        15,
+        "\"{(n-1)/per+1}\" reads `per`; a name template's expressions read only n",
+    ),
+    case(
         "model_unknown_reading.toml",
         12,
         17,

@@ -33,6 +33,15 @@ fn smart_home_runs() {
 }
 
 #[test]
+fn office_runs_clean_and_raises_no_alert() {
+    let _heavy = crate::heavy();
+    let r = run_example("office.toml", 600.0);
+    assert_eq!(r.devices.total, 400);
+    assert_clean(&r);
+    assert!(r.alerts.is_empty(), "a fault-free building: {:?}", r.alerts);
+}
+
+#[test]
 fn greenhouse_runs() {
     let r = run_example("greenhouse.toml", 300.0);
     assert_clean(&r);

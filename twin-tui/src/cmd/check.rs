@@ -99,11 +99,11 @@ fn write_groups(o: &mut String, s: &Scenario) {
         "  {:<20} {:<14} {:>7} {:>10} {:>9}  readings",
         "id", "model", "count", "every", "messages"
     );
-    for g in &s.groups {
+    for (gi, g) in s.groups.iter().enumerate() {
         let _ = writeln!(
             o,
             "  {:<20} {:<14} {:>7} {:>10} {:>9}  {}",
-            g.id_template,
+            group_ids(s, gi),
             g.model.name(),
             g.count,
             Dur(g.publish_every).to_string(),
@@ -112,6 +112,26 @@ fn write_groups(o: &mut String, s: &Scenario) {
         );
     }
     let _ = writeln!(o, "sessions {}", words::sessions(s));
+}
+
+/// A group's ids as a reader wants them: the template when it is `{n}` alone
+/// (`dht-{n}`), else the first and last ids (`dht-f1-r01 … dht-f5-r20`).
+fn group_ids(s: &Scenario, gi: usize) -> String {
+    let g = &s.groups[gi];
+    let plain = g.id_template.replace("{n}", "");
+    if !plain.contains('{') {
+        return g.id_template.clone();
+    }
+    let mut ids = s
+        .devices
+        .iter()
+        .filter(|d| d.group == gi)
+        .map(|d| d.id.as_str());
+    let first = ids.next().unwrap_or_default();
+    match ids.next_back() {
+        Some(last) => format!("{first} … {last}"),
+        None => first.to_string(),
+    }
 }
 
 /// The faults each group's devices may suffer at random, a line a fault.
