@@ -68,10 +68,12 @@ impl Planned {
     }
 
     /// A command changed `device`'s state at `now` (a timeline `set`, or one that came
-    /// over MQTT).
-    pub(crate) fn command(&mut self, device: u32, now: f64) {
-        self.0
-            .push(FaultRecord::point(device, None, "command", now));
+    /// over MQTT); the devices whose readings that state moves (`driven`: a valve's soil
+    /// probe, a heater's room) changed on purpose too.
+    pub(crate) fn command(&mut self, device: u32, now: f64, driven: &[u32]) {
+        for &d in std::iter::once(&device).chain(driven) {
+            self.0.push(FaultRecord::point(d, None, "command", now));
+        }
     }
 
     /// A user model's transition changed `device`'s state at `now`.

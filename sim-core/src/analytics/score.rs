@@ -70,12 +70,47 @@ pub fn primary(alert: &str) -> Option<&'static str> {
     })
 }
 
-fn overlaps(a: &Alert, f: &FaultRecord, grace: f64, run_end: f64) -> bool {
-    let a_end = a.end.unwrap_or(run_end);
-    a.start <= f.end + grace && a_end >= f.start
+/// What matching needs besides the alert and the record.
+struct Grading<'a> {
+    periods: &'a [f64],
+    run_end: f64,
+    silent: BTreeMap<u32, Vec<(f64, f64)>>,
 }
 
-fn matches(a: &Alert, f: &FaultRecord, periods: &[f64], run_end: f64) -> bool {
+/// Where a device was silent (off line, dropped out, dead, disconnected on purpose), by
+/// fleet index: a fault whose end falls in a silence shows its effect (a value jumping
+/// back, a held message sent) only with the first message after it.
+fn silences<'a>(records: impl Iterator<Item = &'a FaultRecord>) -> BTreeMap<u32, Vec<(f64, f64)>> {
+    let mut out: BTreeMap<u32, Vec<(f64, f64)>> = BTreeMap::new();
+    for r in records {
+        if matches!(
+            r.kind.as_str(),
+            "offline" | "dropout" | "battery_death" | "disconnect"
+        ) {
+            out.entry(r.device_index)
+                .or_default()
+                .push((r.start, r.end));
+        }
+    }
+    for v in out.values_mut() {
+        v.sort_by(|a, b| a.0.total_cmp(&b.0));
+    }
+    out
+}
+
+/// The end of the window in which `f`'s effects are looked for: `f.end + grace`, moved
+/// past every silence of the device that began inside it.
+fn effect_end(f: &FaultRecord, grace: f64, silent: &BTreeMap<u32, Vec<(f64, f64)>>) -> f64 {
+    let mut end = f.end + grace;
+    for &(s, e) in silent.get(&f.device_index).map_or(&[][..], Vec::as_slice) {
+        if s <= end && e > f.end {
+            end = end.max(e + grace);
+        }
+    }
+    end
+}
+
+fn matches(a: &Alert, f: &FaultRecord, g: &Grading) -> bool {
     let kinds = match reveals(&f.kind) {
         [] => explains(&f.kind),
         k => k,
@@ -88,11 +123,13 @@ fn matches(a: &Alert, f: &FaultRecord, periods: &[f64], run_end: f64) -> bool {
     {
         return false;
     }
-    let period = periods
+    let period = g
+        .periods
         .get(f.device_index as usize)
         .copied()
         .unwrap_or(10.0);
-    overlaps(a, f, (4.0 * period).max(60.0), run_end)
+    let grace = (4.0 * period).max(60.0);
+    a.start <= effect_end(f, grace, &g.silent) && a.end.unwrap_or(g.run_end) >= f.start
 }
 
 /// Grade `alerts` against `faults`, with what `planned` explains set apart.
@@ -115,12 +152,17 @@ pub fn score(
         max_delay_s: None,
     };
     let mut delays: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    let g = Grading {
+        periods,
+        run_end,
+        silent: silences(faults.iter().chain(planned)),
+    };
     for f in faults {
         let k = per_kind.entry(f.kind.clone()).or_insert_with(blank);
         k.injected += 1;
         let delay = alerts
             .iter()
-            .filter(|a| matches(a, f, periods, run_end))
+            .filter(|a| matches(a, f, &g))
             .map(|a| (a.raised - f.start).max(0.0))
             .fold(None, |m: Option<f64>, d| Some(m.map_or(d, |m| m.min(d))));
         if let Some(d) = delay {
@@ -131,8 +173,8 @@ pub fn score(
     let mut false_alerts = Vec::new();
     let mut expected_alerts = Vec::new();
     for a in alerts {
-        let hit = faults.iter().any(|f| matches(a, f, periods, run_end));
-        if !hit && planned.iter().any(|p| matches(a, p, periods, run_end)) {
+        let hit = faults.iter().any(|f| matches(a, f, &g));
+        if !hit && planned.iter().any(|p| matches(a, p, &g)) {
             expected_alerts.push(a.clone());
             continue;
         }
@@ -156,7 +198,7 @@ pub fn score(
         }
     }
     Detection {
-        rule: "an alert matches a fault on the same device (and reading, when both name one), of a kind that reveals it, whose episode overlaps [fault start, fault end + max(60 s, 4 x publish period)]; delay = alert raised - fault start".into(),
+        rule: "an alert matches a fault on the same device (and reading, when both name one), of a kind that reveals it, whose episode overlaps [fault start, fault end + max(60 s, 4 x publish period)], that end moved past any silence of the device (offline, dropout, battery death, disconnect) beginning before it; delay = alert raised - fault start".into(),
         per_kind,
         false_alerts,
         expected_alerts,
@@ -224,5 +266,30 @@ mod tests {
             score(&f, &[], &later, &[10.0], 900.0).per_kind["dropout"].detected,
             0
         );
+    }
+
+    #[test]
+    fn a_silence_after_a_fault_moves_its_window_to_the_first_message_after_it() {
+        // A drift ends while the device is off line: the jump back shows at reconnect.
+        let mut offline = fault("offline", 380.0, 700.0);
+        offline.sensor = None;
+        let faults = [fault("drift", 100.0, 400.0), offline];
+        let jump = [alert("spike", 701.0, Some(701.0), 701.0)];
+        let d = score(&faults, &[], &jump, &[10.0], 900.0);
+        assert!(d.false_alerts.is_empty(), "{:?}", d.false_alerts);
+        // Without the silence the same jump is too late to be the drift's.
+        let d = score(&faults[..1], &[], &jump, &[10.0], 900.0);
+        assert_eq!(d.false_alerts.len(), 1);
+        // A silence that begins after the window does not stretch it.
+        let mut later = fault("offline", 600.0, 700.0);
+        later.sensor = None;
+        let d = score(
+            &[fault("drift", 100.0, 400.0), later],
+            &[],
+            &jump,
+            &[10.0],
+            900.0,
+        );
+        assert_eq!(d.false_alerts.len(), 1);
     }
 }

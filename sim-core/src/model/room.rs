@@ -3,6 +3,11 @@
 use scenarios::EnvironmentSpec;
 use std::f64::consts::TAU;
 
+/// How fast a room's moisture follows its temperature, seconds: air exchange brings the
+/// relative humidity back to the room's setting within about an hour, so a warming or a
+/// heater cycle lowers it for a while and a cold night raises it for a while.
+pub const MOISTURE_TIME_CONSTANT: f64 = 3600.0;
+
 /// Hour of day (0–24) at a Unix time.
 pub fn hour_of_day(unix_secs: f64) -> f64 {
     (unix_secs.rem_euclid(86_400.0)) / 3600.0
@@ -17,6 +22,9 @@ pub struct Room {
     pub temperature: f64,
     /// Heating power switched on in this room during the last step, kW.
     pub heating_kw: f64,
+    /// The air temperature averaged over about [`MOISTURE_TIME_CONSTANT`], °C: the
+    /// temperature at which the room holds its `humidity` setting.
+    pub mean_temperature: f64,
 }
 
 impl Room {
@@ -24,6 +32,7 @@ impl Room {
     pub fn new(spec: EnvironmentSpec) -> Room {
         Room {
             temperature: spec.initial_temperature,
+            mean_temperature: spec.initial_temperature,
             spec,
             heating_kw: 0.0,
         }
@@ -45,19 +54,22 @@ impl Room {
             self.outdoor(unix_secs) + self.spec.heater_gain * self.heating_kw * tau / 3600.0;
         let k = 1.0 - (-dt / tau).exp();
         self.temperature += (equilibrium - self.temperature) * k;
+        let m = 1.0 - (-dt / MOISTURE_TIME_CONSTANT).exp();
+        self.mean_temperature += (self.temperature - self.mean_temperature) * m;
     }
 
-    /// Relative humidity: the daily cycle (highest before dawn), lowered when the room is
-    /// warmer than it started (same water content, warmer air), about 6 % per °C.
+    /// Relative humidity, %RH: the daily cycle around `humidity` (highest at 05:00), times
+    /// `exp(−0.06 · (T − T̄))` (the same water in warmer air: about 6 % less per °C above
+    /// the room's recent mean temperature `T̄`), within 1–99.
     pub fn humidity(&self, unix_secs: f64) -> f64 {
         let h = hour_of_day(unix_secs);
         let daily =
             self.spec.humidity + self.spec.humidity_amplitude * (TAU * (h - 5.0) / 24.0).cos();
-        let warming = self.temperature - self.spec.initial_temperature;
-        (daily * (-0.06 * warming).exp()).clamp(1.0, 99.0)
+        let warmer = self.temperature - self.mean_temperature;
+        (daily * (-0.06 * warmer).exp()).clamp(1.0, 99.0)
     }
 
-    /// Air pressure, hPa: the configured level with a slow three-day weather swing.
+    /// Air pressure, hPa: `pressure` with a ±4 hPa weather swing over three days.
     pub fn pressure(&self, unix_secs: f64) -> f64 {
         self.spec.pressure + 4.0 * (TAU * unix_secs / (3.0 * 86_400.0)).sin()
     }
@@ -110,6 +122,31 @@ mod tests {
         }
         // 5 + 4 °C/h/kW · 2 kW · 1 h = 13 °C.
         assert!((r.temperature - 13.0).abs() < 1e-6, "{}", r.temperature);
+    }
+
+    #[test]
+    fn humidity_holds_its_setting_once_the_room_settles_and_dips_while_it_warms() {
+        let mut s = spec();
+        s.initial_temperature = 15.0;
+        let mut r = Room::new(s);
+        // A cold room warming fast: same water in warmer air, the humidity falls ...
+        r.heating_kw = 3.0;
+        for _ in 0..1800 {
+            r.step(0.0, 1.0);
+        }
+        let warming = r.humidity(0.0);
+        assert!(warming < 44.0, "{warming}");
+        // ... and comes back to the setting once the room holds its temperature.
+        r.heating_kw = 0.0;
+        r.spec.outdoor_mean = r.temperature;
+        r.spec.time_constant = 1e9;
+        for _ in 0..(6 * 3600) {
+            r.step(0.0, 1.0);
+        }
+        assert!((r.humidity(0.0) - 45.0).abs() < 0.2, "{}", r.humidity(0.0));
+        // A room that cools below its recent mean is damper, never past 99 %.
+        r.temperature -= 60.0;
+        assert!(r.humidity(0.0) > 45.0 && r.humidity(0.0) <= 99.0);
     }
 
     #[test]

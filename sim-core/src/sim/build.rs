@@ -221,6 +221,7 @@ fn insert_resources(
         events: scenario.events.clone(),
         next: 0,
         planned: crate::fault::Planned::default(),
+        driven: super::driven::of(scenario),
     });
     world.insert_resource(Io(io));
 }

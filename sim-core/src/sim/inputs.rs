@@ -3,7 +3,7 @@
 
 use super::fault::{Faults, activate};
 use super::io::{InboundCommand, Io, SessionCommand};
-use super::resources::{DeviceEntities, SimClock, SimStats, Timeline};
+use super::resources::{DeviceEntities, Driven, SimClock, SimStats, Timeline};
 use crate::fault::{GroundTruth, Planned};
 use crate::model::*;
 use bevy_ecs::prelude::*;
@@ -42,7 +42,8 @@ pub(super) fn apply_inputs(
     mut targets: Query<InputTargets>,
 ) {
     let due = due_actions(clock.now, &mut timeline, &mut io);
-    let planned = &mut timeline.planned;
+    let tl = &mut *timeline;
+    let (planned, driven) = (&mut tl.planned, &tl.driven);
     for (devices, action) in due {
         for &d in &devices {
             let Some(&entity) = entities.0.get(d) else {
@@ -58,11 +59,12 @@ pub(super) fn apply_inputs(
                 stats: &mut stats,
                 truth: &mut truth,
                 planned,
+                driven,
             };
             apply_action(&action, target, at);
         }
     }
-    let at = (clock.now, &mut timeline.planned);
+    let at = (clock.now, planned, driven);
     apply_commands(&mut io, &entities, &mut targets, &mut stats, at);
 }
 
@@ -94,6 +96,7 @@ struct Target<'a> {
     stats: &'a mut SimStats,
     truth: &'a mut GroundTruth,
     planned: &'a mut Planned,
+    driven: &'a Driven,
 }
 
 /// Apply one timeline (or steering) action to one device.
@@ -107,7 +110,8 @@ fn apply_action(
             if apply_set(set, switch, thermostat, user) {
                 publisher.force = true;
                 at.stats.commands_applied += 1;
-                at.planned.command(at.device, at.now);
+                at.planned
+                    .command(at.device, at.now, at.driven.of(at.device));
             } else {
                 at.stats.commands_rejected += 1;
             }
@@ -149,7 +153,7 @@ fn apply_commands(
     entities: &DeviceEntities,
     targets: &mut Query<InputTargets>,
     stats: &mut SimStats,
-    (now, planned): (f64, &mut Planned),
+    (now, planned, driven): (f64, &mut Planned, &Driven),
 ) {
     for _ in 0..MAX_COMMANDS_PER_STEP {
         let Ok(InboundCommand { device, set }) = io.0.commands.try_recv() else {
@@ -166,7 +170,7 @@ fn apply_commands(
         if apply_set(&set, switch, thermostat, user) {
             publisher.force = true;
             stats.commands_applied += 1;
-            planned.command(device, now);
+            planned.command(device, now, driven.of(device));
         } else {
             tracing::warn!(
                 device,

@@ -15,6 +15,7 @@
 pub(crate) mod build;
 pub mod clock;
 mod control;
+mod driven;
 mod engine;
 pub(crate) mod fault;
 mod gateway;

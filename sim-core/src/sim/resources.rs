@@ -70,4 +70,23 @@ pub(crate) struct Timeline {
     pub next: usize,
     /// What the timeline and the operator did on purpose so far.
     pub planned: crate::fault::Planned,
+    /// The devices each actuator's state moves.
+    pub driven: Driven,
+}
+
+/// The devices whose readings an actuator's state moves, by fleet index: a valve's soil
+/// probes, and the other devices in a heater's room (or a thermostat's heaters' rooms),
+/// at most [`Driven::CAP`] an actuator. A command to the actuator is a planned change of
+/// theirs too.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Driven(pub std::collections::HashMap<u32, Vec<u32>>);
+
+impl Driven {
+    /// Most devices one actuator is said to drive.
+    pub const CAP: usize = 64;
+
+    /// The devices `actuator` drives.
+    pub fn of(&self, actuator: u32) -> &[u32] {
+        self.0.get(&actuator).map_or(&[], Vec::as_slice)
+    }
 }

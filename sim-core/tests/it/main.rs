@@ -20,6 +20,7 @@ mod reliability;
 mod shard;
 mod sim;
 mod tls;
+mod truth;
 mod user_model;
 
 use scenarios::Scenario;

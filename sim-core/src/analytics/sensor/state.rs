@@ -148,7 +148,13 @@ impl SensorState {
             self.last_accepted = Some((t, value));
             self.window.push(t, value);
             self.ewma.observe(cfg.ewma_half_life, t, value);
-            if let Some(e) = expected.filter(|e| e.is_finite()) {
+            // A window too short to judge spikes (the start, or after a silence) cannot
+            // tell an outlier from a level: one far from the twin is left out of the drift
+            // sum, which a real drift reaches by steps, not in one reading.
+            let unjudged = self.window.len() <= cfg.min_samples.max(2);
+            if let Some(e) = expected.filter(|e| e.is_finite())
+                && !(unjudged && (value - e).abs() > cfg.spike.min_delta)
+            {
                 self.cusum.observe(cfg, value - e);
             }
         }

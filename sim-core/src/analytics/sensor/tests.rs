@@ -535,6 +535,24 @@ fn spikes_do_not_feed_the_drift_cusum() {
     assert_eq!(spikes, (101..400).filter(|i| i % 3 == 0).count());
 }
 
+#[test]
+fn an_outlier_after_a_silence_does_not_feed_the_drift_cusum() {
+    // A healthy sensor, then twenty minutes of silence (the window empties), then one
+    // reading 10 off the twin (too few samples to call it a spike), then healthy again.
+    let cfg = SensorConfig::default();
+    let mut series: Vec<_> = (0..200)
+        .map(|i| (f64::from(i) * 10.0, 20.5, Some(20.0)))
+        .collect();
+    series.push((3200.0, 30.5, Some(20.0)));
+    series.extend((1..100).map(|i| (3200.0 + f64::from(i) * 10.0, 20.5, Some(20.0))));
+    assert_eq!(fired(&cfg, &series, |f| f.drift), Vec::<usize>::new());
+    // A reading as far off with a full window is judged a spike, not a drift, as before.
+    let mut full = series.clone();
+    full[200].0 = 2000.0;
+    assert_eq!(fired(&cfg, &full, |f| f.drift), Vec::<usize>::new());
+    assert_eq!(fired(&cfg, &full, |f| f.spike), vec![200]);
+}
+
 // ---- threshold ----
 
 #[test]
