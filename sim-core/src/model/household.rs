@@ -165,4 +165,21 @@ mod tests {
         assert!((m.energy_kwh - mean_w / 1000.0).abs() < 1e-9);
         assert!(mean_w >= 140.0, "{mean_w}");
     }
+
+    #[test]
+    fn base_load_is_the_floor_of_the_load_read_with_eight_watts_of_noise() {
+        let mut rng = ChaCha8Rng::seed_from_u64(9);
+        let mut m = PowerMeter::new(200.0);
+        let (mut min, mut sum, n) = (f64::MAX, 0.0, 2 * 86_400);
+        for s in 0..n {
+            let t = f64::from(s);
+            let w = m.step(t, (t / 3600.0) % 24.0, 1.0, &mut rng);
+            min = min.min(w);
+            sum += w;
+        }
+        // Below the floor only by the meter's noise (5 sigma of 8 W over 172,800 reads) …
+        assert!(min >= 200.0 - 5.0 * 8.0 && min < 200.0, "{min}");
+        // … and the day's profile and appliances put the mean well above it.
+        assert!(sum / f64::from(n) > 300.0, "{}", sum / f64::from(n));
+    }
 }

@@ -5,6 +5,7 @@
 )]
 
 mod conformance;
+mod datasheet;
 mod examples;
 mod faults;
 mod flow;
