@@ -178,7 +178,7 @@ mod tests {
             sum += w;
         }
         // Below the floor only by the meter's noise (5 sigma of 8 W over 172,800 reads) …
-        assert!(min >= 200.0 - 5.0 * 8.0 && min < 200.0, "{min}");
+        assert!((200.0 - 5.0 * 8.0..200.0).contains(&min), "{min}");
         // … and the day's profile and appliances put the mean well above it.
         assert!(sum / f64::from(n) > 300.0, "{}", sum / f64::from(n));
     }
