@@ -137,13 +137,23 @@ impl MirrorReport {
         );
         let _ = writeln!(
             s,
-            "devices   {} configured, {} seen, {} online; {} messages, {} malformed, {} commands sent",
+            "devices   {} configured, {} seen, {} online; {} {}, {} malformed, {} {} sent",
             self.devices.total,
             self.devices.seen,
             self.devices.online,
             self.messages.received,
+            if self.messages.received == 1 {
+                "message"
+            } else {
+                "messages"
+            },
             self.messages.malformed,
-            self.commands_sent
+            self.commands_sent,
+            if self.commands_sent == 1 {
+                "command"
+            } else {
+                "commands"
+            }
         );
         for d in &self.per_device {
             let readings: Vec<String> = d

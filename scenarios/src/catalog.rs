@@ -206,7 +206,7 @@ impl ModelKind {
             ModelKind::Battery => &["battery", "voltage"],
             ModelKind::Relay | ModelKind::Led => &["on"],
             ModelKind::Heater => &["on", "power"],
-            ModelKind::Thermostat => &["temperature", "setpoint", "heating"],
+            ModelKind::Thermostat => &["temperature", "setpoint", "heating", "enabled"],
         };
         names.to_vec()
     }

@@ -450,8 +450,12 @@ impl Report {
         if let Some(d) = &self.detection {
             let _ = writeln!(
                 s,
-                "detection {} faults injected; per kind: injected, detected, recall, precision, mean/max delay",
-                self.faults.len()
+                "detection {} injected; per kind: injected, detected, recall, precision, mean/max delay",
+                if self.faults.len() == 1 {
+                    "1 fault".to_string()
+                } else {
+                    format!("{} faults", self.faults.len())
+                }
             );
             let opt = |x: Option<f64>| x.map_or("-".to_string(), |v| format!("{v:.2}"));
             for (kind, k) in &d.per_kind {

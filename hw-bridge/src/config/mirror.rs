@@ -64,10 +64,14 @@ impl MirrorConfig {
         }
         let stale_after = positive(&m.stale_after, 60.0, "stale_after", &at)?;
         let confirm_timeout = positive(&m.confirm_timeout, 10.0, "confirm_timeout", &at)?;
-        let fleet = m.fleet.unwrap_or_else(|| "mirror".into());
+        let fleet = m
+            .fleet
+            .as_ref()
+            .map_or("mirror", |f| f.get_ref().as_str())
+            .to_string();
         if fleet.is_empty() || fleet.contains(['/', '+', '#']) {
             return Err(at(
-                0..0,
+                crate::config::checks::span_of(&m.fleet),
                 format!("[mirror] fleet \"{fleet}\" must be non-empty, without '/', '+' or '#'"),
             ));
         }

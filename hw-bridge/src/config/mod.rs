@@ -66,6 +66,12 @@ node = "kitchen-node"
     }
 
     #[test]
+    fn a_bad_fleet_is_blamed_on_its_own_line() {
+        let e = err("[mirror]\nstale_after = \"30s\"\nfleet = \"a/b\"\n");
+        assert!(e.contains("m.toml:3:9: [mirror] fleet \"a/b\""), "{e}");
+    }
+
+    #[test]
     fn a_full_config_parses() {
         let c = MirrorConfig::parse(GOOD, "m.toml").expect("valid");
         assert_eq!(c.fleet, "home");

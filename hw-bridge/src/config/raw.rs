@@ -26,7 +26,7 @@ pub(crate) struct RawConfig {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawMirror {
-    pub fleet: Option<String>,
+    pub fleet: Option<Spanned<String>>,
     pub broker: Option<Spanned<String>>,
     pub stale_after: Option<Spanned<Dur>>,
     pub confirm_timeout: Option<Spanned<Dur>>,

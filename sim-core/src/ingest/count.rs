@@ -9,24 +9,24 @@ use crate::wire::Decoded;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-/// Guess a device's model from the readings it publishes (attach mode), so the
-/// analytics can watch the right readings with settings that suit the part.
+/// Guess a device's model from the readings it publishes (attach mode, the mirror), so
+/// the analytics can watch the right readings with settings that suit the part: the
+/// built-in model that publishes the most of these readings, and of those the one with
+/// the fewest readings it lacks (`temperature` alone is a DS18B20, with `humidity` a
+/// DHT22, with `setpoint` a thermostat). Nothing in common with any model: a relay,
+/// whose state the analytics do not watch.
 pub fn guess_model(readings: &[(String, f64)]) -> scenarios::ModelKind {
-    use scenarios::ModelKind as M;
     let has = |k: &str| readings.iter().any(|(n, _)| n == k);
-    if has("pressure") {
-        M::Bme280
-    } else if has("moisture") {
-        M::SoilMoisture
-    } else if has("power") && has("voltage") {
-        M::PowerMeter
-    } else if has("temperature") && has("humidity") {
-        M::Dht22
-    } else if has("temperature") {
-        M::Ds18b20
-    } else {
-        M::Relay
+    let mut best = (0, 0, scenarios::ModelKind::Relay);
+    for m in scenarios::ModelKind::ALL {
+        let names = m.readings();
+        let shared = names.iter().filter(|n| has(n)).count();
+        let lacking = names.len() - shared;
+        if shared > best.0 || (shared == best.0 && shared > 0 && lacking < best.1) {
+            best = (shared, lacking, m);
+        }
     }
+    best.2
 }
 
 /// One message as the socket task handed it on, with the time it was read.
@@ -269,5 +269,32 @@ fn count_status(ingest: &Ingest, st: &mut IngestState, id: &str, payload: &[u8])
         if let Some(o) = online {
             st.analytics.status(idx, o);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::guess_model;
+    use scenarios::ModelKind;
+
+    #[test]
+    fn each_built_in_model_is_known_by_its_readings() {
+        for m in ModelKind::ALL {
+            let readings: Vec<(String, f64)> =
+                m.readings().iter().map(|r| (r.to_string(), 1.0)).collect();
+            // An LED publishes what a relay does: the two cannot be told apart.
+            let want = if m == ModelKind::Led {
+                ModelKind::Relay
+            } else {
+                m.clone()
+            };
+            assert_eq!(guess_model(&readings), want, "{}", m.name());
+        }
+        // A part of a model's readings (a failed read, a device of one's own).
+        let one = |k: &str| vec![(k.to_string(), 20.0)];
+        assert_eq!(guess_model(&one("temperature")), ModelKind::Ds18b20);
+        assert_eq!(guess_model(&one("humidity")), ModelKind::Dht22);
+        assert_eq!(guess_model(&one("setpoint")), ModelKind::Thermostat);
+        assert_eq!(guess_model(&one("something_else")), ModelKind::Relay);
     }
 }

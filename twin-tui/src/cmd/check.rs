@@ -90,9 +90,9 @@ fn write_environments(o: &mut String, s: &Scenario) {
 fn write_groups(o: &mut String, s: &Scenario) {
     let _ = writeln!(
         o,
-        "devices {} in {} groups",
+        "devices {} in {}",
         s.devices.len(),
-        s.groups.len()
+        crate::output::summary::count(s.groups.len() as u64, "group", "groups")
     );
     let _ = writeln!(
         o,

@@ -102,9 +102,10 @@ fn exit_code(report: &ConnReport) -> u8 {
         return EXIT_FAILED;
     }
     if report.held < report.connected {
+        let n = (report.connected - report.held) as u64;
         eprintln!(
-            "{} sessions dropped during the hold",
-            report.connected - report.held
+            "{} dropped during the hold",
+            crate::output::summary::count(n, "session", "sessions")
         );
         return EXIT_FAILED;
     }

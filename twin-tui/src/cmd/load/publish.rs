@@ -31,10 +31,12 @@ pub fn main(args: &LoadPubArgs) -> anyhow::Result<u8> {
         return Ok(EXIT_FAILED);
     }
     if report.connect.failed > 0 {
-        eprintln!(
-            "{} sessions never connected: their devices published nothing",
-            report.connect.failed
-        );
+        let n = report.connect.failed;
+        if n == 1 {
+            eprintln!("1 session never connected: its device published nothing");
+        } else {
+            eprintln!("{n} sessions never connected: their devices published nothing");
+        }
         return Ok(EXIT_FAILED);
     }
     if args.fail_on_loss && report.messages.lost > 0 {
