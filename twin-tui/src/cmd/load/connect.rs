@@ -102,7 +102,7 @@ fn exit_code(report: &ConnReport) -> u8 {
         return EXIT_FAILED;
     }
     if report.held < report.connected {
-        let n = (report.connected - report.held) as u64;
+        let n = report.connected - report.held;
         eprintln!(
             "{} dropped during the hold",
             crate::output::summary::count(n, "session", "sessions")
