@@ -438,12 +438,14 @@ fn serve(mut conn: TcpStream, shared: &Shared) -> std::io::Result<()> {
                     ack.push(0);
                 }
                 ack.push(code);
-                conn.write_all(&ack)?;
+                // Listed before the SUBACK goes out: a publisher may start on it, and its
+                // first PUBLISH (read by another thread) must find the subscriber here.
                 if code < 0x80
                     && let (Ok(mut subs), Ok(c)) = (shared.subscribers.lock(), conn.try_clone())
                 {
                     subs.push((c, code));
                 }
+                conn.write_all(&ack)?;
             }
             b if b >> 4 == 3 => {
                 record(&|s| s.publishes += 1);
