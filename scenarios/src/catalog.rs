@@ -63,6 +63,7 @@ pub const COMMON_KEYS: &[&str] = &[
     "drain_mah",
     "gateway",
     "devices_per_gateway",
+    "convention",
     "faults",
 ];
 

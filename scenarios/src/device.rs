@@ -17,6 +17,32 @@ pub struct GroupSpec {
     pub count: usize,
     /// Publish period, seconds.
     pub publish_every: f64,
+    /// The convention its devices speak besides their telemetry.
+    pub convention: Convention,
+}
+
+/// What a group's devices announce besides their flat JSON telemetry: `convention = ...`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Convention {
+    /// Today's flat JSON on the fleet's topics, nothing more.
+    #[default]
+    Json,
+    /// Home Assistant MQTT discovery: a retained config per reading, state and command,
+    /// read from the same telemetry; announced again on Home Assistant's birth message.
+    HomeAssistant,
+}
+
+impl Convention {
+    /// Every convention, as `convention = "..."` names it.
+    pub const ALL: [Convention; 2] = [Convention::Json, Convention::HomeAssistant];
+
+    /// Its name in scenario files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Convention::Json => "json",
+            Convention::HomeAssistant => "homeassistant",
+        }
+    }
 }
 
 /// One device of the fleet.

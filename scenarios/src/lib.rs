@@ -33,7 +33,7 @@ mod user_model;
 
 pub use broker_url::BrokerUrl;
 pub use catalog::{COMMON_KEYS, CommandValueKind, ModelKind};
-pub use device::{BatterySpec, DeviceSpec, GatewaySpec, GroupSpec, ModelSpec};
+pub use device::{BatterySpec, Convention, DeviceSpec, GatewaySpec, GroupSpec, ModelSpec};
 pub use duration::Dur;
 pub use error::{BrokerUrlError, DurationError, Located, ScenarioError};
 pub use fault::{FaultKind, FaultSpec};

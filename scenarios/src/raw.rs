@@ -166,6 +166,7 @@ pub struct DeviceGroupTable {
     pub jitter: Option<Spanned<Dur>>,
     pub battery_mah: Option<Spanned<f64>>,
     pub drain_mah: Option<Spanned<f64>>,
+    pub convention: Option<Spanned<String>>,
     // Edge gateways.
     pub gateway: Option<Spanned<String>>,
     pub devices_per_gateway: Option<Spanned<i64>>,

@@ -27,7 +27,7 @@ pub(crate) mod config;
 pub(crate) mod dispatch;
 pub(crate) mod esphome;
 pub(crate) mod event;
-pub(crate) mod homeassistant;
+pub mod homeassistant;
 pub(crate) mod homie;
 pub(crate) mod json;
 pub(crate) mod serial;

@@ -157,3 +157,184 @@ async fn a_device_found_by_home_assistant_discovery_is_mirrored() {
         r.alerts
     );
 }
+
+const HA_FLEET: &str = r#"
+[scenario]
+name = "ha-twins"
+duration = "1h"
+tick = "100ms"
+speed = 1
+
+[[environment]]
+name = "lab"
+
+[[models]]
+name = "pump"
+publish_every = "1s"
+[models.state]
+mode = { values = ["stopped", "running"], initial = "running" }
+[models.commands]
+stop = { mode = "stopped" }
+[models.readings]
+flow = { expr = 'if(mode == "running", 40.0, 0.0)', unit = "m3/h" }
+
+[[devices]]
+id = "dht-{n}"
+count = 2
+model = "dht22"
+environment = "lab"
+publish_every = "2s"
+convention = "homeassistant"
+
+[[devices]]
+id = "lamp"
+model = "relay"
+publish_every = "1s"
+convention = "homeassistant"
+
+[[devices]]
+id = "pump-1"
+model = "pump"
+convention = "homeassistant"
+
+[[devices]]
+id = "plain-1"
+model = "dht22"
+environment = "lab"
+"#;
+
+/// The retained messages on `url` under `filter`, after `quiet` without a new one.
+async fn retained(url: &str, filter: &str) -> Vec<(String, Vec<u8>)> {
+    let scenarios::BrokerUrl { host, port, .. } = scenarios::BrokerUrl::parse(url).expect("url");
+    let (client, mut el) = AsyncClient::new(MqttOptions::new("ha-retained", host, port), 16);
+    client
+        .subscribe(filter, QoS::AtMostOnce)
+        .await
+        .expect("queued");
+    let mut out = Vec::new();
+    while let Ok(Ok(e)) = tokio::time::timeout(Duration::from_millis(700), el.poll()).await {
+        if let Event::Incoming(Packet::Publish(p)) = e
+            && p.retain
+        {
+            out.push((p.topic.clone(), p.payload.to_vec()));
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twins_with_the_homeassistant_convention_are_discovered_commanded_and_cleared() {
+    if !Mosquitto::wanted() {
+        return;
+    }
+    let broker = Mosquitto::start("").expect("mosquitto");
+    let url = broker.url();
+    let s = scenarios::parse(HA_FLEET, "ha.toml").unwrap_or_else(|e| panic!("{e}"));
+    let announce = hw_bridge::adapter::homeassistant::announce::announcements(&s);
+    let configs = announce.retained.len();
+    // 2 DHT22s × 2 sensors, a relay's switch, the pump's sensor, select and button;
+    // nothing for the group without the convention.
+    assert_eq!(configs, 8);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let opts = sim_core::run::RunOptions {
+        broker_url: Some(url.clone()),
+        announce,
+        ..Default::default()
+    };
+    let (tx, _rx) = tokio::sync::watch::channel(sim_core::run::Progress::default());
+    let run = tokio::spawn({
+        let (s, stop) = (s.clone(), stop.clone());
+        async move { sim_core::run::run(&s, opts, tx, stop).await }
+    });
+
+    // Discovery finds every twin of the convention, as Home Assistant devices.
+    let ep = Endpoint::new(&url, &Security::default()).expect("endpoint");
+    let mut cfg = None;
+    for _ in 0..10 {
+        let seen = discover::listen(&ep, &url, Duration::from_millis(2500))
+            .await
+            .expect("discovery ran");
+        let text = discover::starter_config(&seen, "home", Some(&url));
+        let c =
+            MirrorConfig::parse(&text, "discovered.toml").unwrap_or_else(|e| panic!("{e}\n{text}"));
+        if c.devices.len() >= 5 {
+            cfg = Some((c, text));
+            break;
+        }
+    }
+    let (cfg, text) = cfg.expect("the twins were discovered");
+    let found: Vec<(&str, bool)> = cfg
+        .devices
+        .iter()
+        .map(|d| {
+            (
+                d.id.as_str(),
+                matches!(d.adapter, AdapterConfig::HomeAssistant(_)),
+            )
+        })
+        .collect();
+    // The twin without the convention is found too, by its plain JSON.
+    let want = [
+        ("dht-1", true),
+        ("dht-2", true),
+        ("lamp", true),
+        ("pump-1", true),
+        ("plain-1", false),
+    ];
+    assert_eq!(found, want, "{text}");
+
+    // The mirror reads them, and switches the lamp with the switch's own payload.
+    let mut m = Running::start(&cfg, &url);
+    m.note(&["lamp: online"]).await;
+    match set_and_wait(&url, "lamp", json!({"on": "on"})).await {
+        SetOutcome::Converged { reported, .. } => {
+            assert_eq!(reported.get("on"), Some(&json!(true)))
+        }
+        other => panic!("{other:?}"),
+    }
+    // Home Assistant restarts and forgets: its birth message has everything announced
+    // again.
+    publish_acked(
+        &url,
+        "homeassistant/sensor/twin_ha-twins_dht-1/temperature/config",
+        b"",
+    )
+    .await;
+    publish_acked(&url, "homeassistant/status", b"online").await;
+    let back = tokio::time::timeout(WAIT, async {
+        loop {
+            let r = retained(
+                &url,
+                "homeassistant/sensor/twin_ha-twins_dht-1/temperature/config",
+            )
+            .await;
+            if r.iter().any(|(_, p)| !p.is_empty()) {
+                return;
+            }
+        }
+    })
+    .await;
+    assert!(back.is_ok(), "announced again on Home Assistant's birth");
+    let r = m.stop().await;
+    let t = device(&r, "dht-1").readings["temperature"];
+    assert!(t.count >= 1 && (10.0..30.0).contains(&t.last), "{t:?}");
+    assert!(device(&r, "pump-1").readings["flow"].last == 40.0);
+
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let report = tokio::time::timeout(WAIT, run)
+        .await
+        .expect("run ends")
+        .expect("task")
+        .expect("run");
+    assert_eq!(report.sessions.commands_applied, 1, "the lamp's switch");
+    // The run leaves the broker as it found it: no config, no status (the mirror's own
+    // shadows, under its fleet `home`, are the mirror's to keep).
+    for filter in ["homeassistant/#", "twin/ha-twins/#"] {
+        let left: Vec<String> = retained(&url, filter)
+            .await
+            .into_iter()
+            .map(|(t, _)| t)
+            .collect();
+        assert!(left.is_empty(), "{filter}: {left:?}");
+    }
+}

@@ -9,7 +9,7 @@ use super::check::{
 use super::fleet::Fleet;
 use super::{faults, gateways};
 use crate::catalog::{COMMON_KEYS, ModelKind};
-use crate::device::{BatterySpec, DeviceSpec, GroupSpec, ModelSpec};
+use crate::device::{BatterySpec, Convention, DeviceSpec, GroupSpec, ModelSpec};
 use crate::fault::FaultSpec;
 use crate::raw::DeviceGroupTable;
 use crate::spec::EnvironmentSpec;
@@ -50,11 +50,34 @@ pub(super) fn expand(
             model: group.kind.clone(),
             count: group.count,
             publish_every: group.publish_every,
+            convention: convention(cx, g)?,
         });
         add_devices(cx, g, gi, &group, &rooms, &mut fleet)?;
     }
     gateways::distinct_from_devices(cx, tables, &fleet)?;
     Ok(fleet)
+}
+
+/// A group's `convention`: `json` (the default) or one of [`Convention::ALL`].
+fn convention(cx: &Ctx, g: &DeviceGroupTable) -> Res<Convention> {
+    let Some(c) = &g.convention else {
+        return Ok(Convention::Json);
+    };
+    let names = Convention::ALL.map(Convention::name);
+    Convention::ALL
+        .into_iter()
+        .find(|k| k.name() == c.get_ref())
+        .ok_or_else(|| {
+            cx.at(
+                c.span(),
+                format!(
+                    "unknown convention \"{}\"; expected one of {} (tasmota, esphome, homie and sparkplug twins are not built yet){}",
+                    c.get_ref(),
+                    names.join(", "),
+                    crate::suggest::hint(c.get_ref(), names, |k| format!("\"{k}\""))
+                ),
+            )
+        })
 }
 
 /// What every device of a group shares.

@@ -35,6 +35,9 @@ pub struct RunOptions {
     /// Keep the retained `status` messages the run leaves on a real broker (each
     /// device's last state); by default they are cleared when the run ends.
     pub keep_retained: bool,
+    /// Retained announcements of the fleet's conventions (Home Assistant discovery),
+    /// published once the sessions are up and cleared at the end with the statuses.
+    pub announce: crate::transport::announce::Announce,
     /// How the sim keeps pace with the pipeline.
     pub flow: Flow,
 }
@@ -89,6 +92,7 @@ impl Default for RunOptions {
             pacing: None,
             controls: None,
             keep_retained: false,
+            announce: Default::default(),
             flow: Flow::default(),
         }
     }

@@ -41,6 +41,7 @@ pub async fn run(
         ingest.stop.fire();
         return Err(e);
     }
+    let announcer = run.start_announcer();
     let live = run.start_sim(clients, cmd_rx, steer_rx, &ingest, &sessions)?;
     let started = live.started;
     let finished = run.watch(live, &ingest).await?;
@@ -52,6 +53,10 @@ pub async fn run(
     let session_stats = sessions.shut_down().await;
     if let Some(controller) = run.controller.take() {
         controller.fire();
+    }
+    if let Some((stop, task)) = announcer {
+        stop.fire();
+        let _ = tokio::time::timeout(Duration::from_secs(3), task).await;
     }
     ingest.stop.fire();
     let _ = tokio::time::timeout(Duration::from_secs(2), ingest.task).await;
@@ -94,9 +99,9 @@ impl<'a> Run<'a> {
     }
 
     /// Leave a real broker as the run found it: clear every device's and gateway's
-    /// retained `status`
-    /// (the only retained messages a run publishes), unless asked to keep them. The
-    /// embedded broker ends with the process, so it is left alone.
+    /// retained `status` and the conventions' announcements (the only retained messages
+    /// a run publishes), unless asked to keep them. The embedded broker ends with the
+    /// process, so it is left alone.
     async fn clear_retained(&self) {
         if self.opts.keep_retained || self.embedded.is_some() {
             return;
@@ -107,6 +112,7 @@ impl<'a> Run<'a> {
             .iter()
             .chain(self.gateways.iter().map(|g| &g.id))
             .map(|id| scenarios::fill_template(&s.mqtt.status_topic, &s.fleet, id))
+            .chain(self.opts.announce.topics().cloned())
             .collect();
         let timeout = Duration::from_secs(10) + Duration::from_millis(topics.len() as u64);
         let cleared = retained::clear(&self.endpoint, &topics, timeout).await;

@@ -173,6 +173,23 @@ impl Run<'_> {
         Some(steer_rx)
     }
 
+    /// The conventions' announcer, when the fleet has announcements: its shutdown and
+    /// task.
+    pub(super) fn start_announcer(
+        &self,
+    ) -> Option<(shutdown::Trigger, tokio::task::JoinHandle<u64>)> {
+        if self.opts.announce.retained.is_empty() {
+            return None;
+        }
+        let (stop, shutdown) = shutdown::signal();
+        let task = tokio::spawn(crate::transport::announce::run(
+            self.endpoint.clone(),
+            self.opts.announce.clone(),
+            shutdown,
+        ));
+        Some((stop, task))
+    }
+
     /// Wait for every session's CONNACK (publishing the count as it grows), until the
     /// connect timeout plus a millisecond a device, or until `stop`.
     pub(super) async fn wait_connected(&mut self, sessions: &Sessions) -> Result<(), RunError> {

@@ -1,6 +1,7 @@
 //! MQTT transport: device and gateway sessions, the dispatcher, the embedded broker,
 //! reconnection backoff and shutdown signals.
 
+pub mod announce;
 pub mod backoff;
 pub mod broker;
 pub mod dispatch;

@@ -2,6 +2,7 @@
 //! `homeassistant/.../config`, each read from its `state_topic` through its
 //! `value_template` (`crate::adapter::template`).
 
+pub mod announce;
 pub(crate) mod announced;
 pub(crate) mod config;
 pub(crate) mod decode;

@@ -15,7 +15,7 @@ use tokio::sync::watch;
 /// the exit code.
 pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
     let (scenario, cut) = load_with_overrides(args)?;
-    let opts = run_options(args)?;
+    let opts = run_options(args, &scenario)?;
     let runtime = io_runtime()?;
     let stop = stop_on_signal(&runtime);
     let (prog_tx, prog_rx) = watch::channel(Progress::default());

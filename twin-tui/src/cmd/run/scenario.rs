@@ -71,9 +71,11 @@ fn cut_away(s: &Scenario, d: scenarios::Dur) -> Vec<String> {
     out
 }
 
-/// The broker, security and timeouts of the flags (the password file read).
-pub fn run_options(args: &RunArgs) -> anyhow::Result<RunOptions> {
+/// The broker, security and timeouts of the flags (the password file read), and what
+/// the scenario's conventions announce.
+pub fn run_options(args: &RunArgs, scenario: &Scenario) -> anyhow::Result<RunOptions> {
     Ok(RunOptions {
+        announce: hw_bridge::adapter::homeassistant::announce::announcements(scenario),
         broker_url: args.broker.clone(),
         security: args.security.security()?,
         drain_timeout: to_duration(args.drain),

@@ -21,7 +21,7 @@ use tokio::sync::{mpsc, watch};
 pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
     needs_a_terminal()?;
     let (scenario, cut) = load_with_overrides(args)?;
-    let opts = run_options(args)?;
+    let opts = run_options(args, &scenario)?;
     let runtime = io_runtime()?;
     let (snap_tx, snap_rx) = watch::channel(Arc::new(first_snapshot(&scenario)));
     let (ctl_tx, ctl_rx) = mpsc::channel(64);
