@@ -227,6 +227,39 @@ impl ModelKind {
         names.to_vec()
     }
 
+    /// The unit a reading of this model is in, for people (`°C`, `%`, `W`); `None` for
+    /// counts, raw ADC values and on/off states.
+    pub fn unit(&self, reading: &str) -> Option<&str> {
+        if let ModelKind::User(m) = self {
+            return m
+                .readings
+                .iter()
+                .find(|r| r.name == reading)
+                .and_then(|r| r.unit.as_deref());
+        }
+        Some(match reading {
+            "temperature" | "setpoint" => "°C",
+            "humidity" | "moisture" => "%",
+            "battery" if *self == ModelKind::Battery => "%",
+            "pressure" => "hPa",
+            "power" => "W",
+            "energy_kwh" => "kWh",
+            "voltage" => "V",
+            _ => return None,
+        })
+    }
+
+    /// Whether a reading of this model is an on/off state (published as a boolean).
+    pub fn is_switch(&self, reading: &str) -> bool {
+        if let ModelKind::User(m) = self {
+            return m
+                .states
+                .iter()
+                .any(|s| s.name == reading && s.kind == crate::user_model::StateKind::Bool);
+        }
+        matches!(reading, "on" | "heating" | "enabled" | "motion")
+    }
+
     /// Whether the model takes commands on its command topic.
     pub fn is_actuator(&self) -> bool {
         if let ModelKind::User(m) = self {

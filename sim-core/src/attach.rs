@@ -125,10 +125,11 @@ pub fn attached_snapshot(url: &str, st: &IngestState, recv_rate: &[u64]) -> Flee
                 environment: String::new(),
                 received: t.seq.received,
                 last_seen: t.last_ts,
-                readings: last_readings(t),
+                readings: last_readings(t, model),
                 open_alerts: open[i],
                 online: t.online,
                 actuator: model.is_actuator(),
+                kind: model.clone(),
             }
         })
         .collect();

@@ -16,6 +16,8 @@ pub struct DeviceRow {
     pub id: String,
     /// Model name.
     pub model: &'static str,
+    /// The model (a guess, for a device attach found): readings' units and switches.
+    pub kind: scenarios::ModelKind,
     /// Environment name, or empty.
     pub environment: String,
     /// Distinct messages received.
@@ -113,11 +115,25 @@ pub(crate) fn p50_p99_ms(h: &hdrhistogram::Histogram<u64>) -> (Option<f64>, Opti
 }
 
 /// The latest value of each reading.
-pub(crate) fn last_readings(t: &crate::ingest::DeviceTally) -> Vec<(String, f64)> {
-    t.readings
+/// The latest value of each reading, in the model's order (its readings as the catalog
+/// lists them, then any others by name), so every row of a model reads alike.
+pub(crate) fn last_readings(
+    t: &crate::ingest::DeviceTally,
+    kind: &scenarios::ModelKind,
+) -> Vec<(String, f64)> {
+    let order = kind.readings();
+    let mut v: Vec<(String, f64)> = t
+        .readings
         .iter()
         .map(|(k, s)| (k.clone(), s.last))
-        .collect()
+        .collect();
+    v.sort_by_cached_key(|(k, _)| {
+        (
+            order.iter().position(|o| o == k).unwrap_or(usize::MAX),
+            k.clone(),
+        )
+    });
+    v
 }
 
 /// Most alerts a snapshot carries.
@@ -175,20 +191,22 @@ fn device_rows(scenario: &Scenario, st: &IngestState, open: &[u32]) -> Vec<Devic
         .enumerate()
         .map(|(i, d)| {
             let t = &st.devices[i];
+            let kind = d.model.kind();
             DeviceRow {
                 index: i,
                 id: d.id.clone(),
-                model: crate::names::intern(d.model.kind().name()),
+                model: crate::names::intern(kind.name()),
                 environment: d
                     .environment
                     .map(|e| scenario.environments[e].name.clone())
                     .unwrap_or_default(),
                 received: t.seq.received,
                 last_seen: t.last_ts,
-                readings: last_readings(t),
+                readings: last_readings(t, &kind),
                 open_alerts: open[i],
                 online: t.online,
-                actuator: d.model.kind().is_actuator(),
+                actuator: kind.is_actuator(),
+                kind,
             }
         })
         .collect()
@@ -227,4 +245,39 @@ pub struct SnapshotHead {
     pub sent: u64,
     /// Dropped at source.
     pub dropped_at_source: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::ingest::{DeviceTally, Stat};
+
+    #[test]
+    fn readings_come_in_the_models_order_whatever_came_first() {
+        let stat = |v: f64| Stat {
+            count: 1,
+            sum: v,
+            min: v,
+            max: v,
+            last: v,
+        };
+        // A thermostat's first message had no temperature yet: it came last.
+        let t = DeviceTally {
+            readings: vec![
+                ("heating".into(), stat(1.0)),
+                ("enabled".into(), stat(1.0)),
+                ("setpoint".into(), stat(21.0)),
+                ("extra".into(), stat(0.0)),
+                ("temperature".into(), stat(20.5)),
+            ],
+            ..Default::default()
+        };
+        let names: Vec<String> = super::last_readings(&t, &scenarios::ModelKind::Thermostat)
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        assert_eq!(
+            names,
+            ["temperature", "setpoint", "heating", "enabled", "extra"]
+        );
+    }
 }

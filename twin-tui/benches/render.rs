@@ -33,6 +33,7 @@ fn snapshot(n: usize) -> FleetSnapshot {
                 open_alerts: (i % 50 == 0) as u32,
                 online: Some(true),
                 actuator: false,
+                kind: scenarios::ModelKind::Bme280,
             })
             .collect(),
         ..Default::default()

@@ -196,15 +196,51 @@ fn draw_overview(s: &FleetSnapshot, f: &mut Frame, area: Rect) {
     );
 }
 
-fn readings_text(r: &[(String, f64)]) -> String {
-    r.iter()
+/// A reading as a person reads it: `temperature 21.4 °C`, a switch as `on`/`off` (a
+/// relay's `on` state alone: `on`), a count without decimals.
+pub fn reading_text(kind: &scenarios::ModelKind, name: &str, v: f64) -> String {
+    if kind.is_switch(name) {
+        let word = if v != 0.0 { "on" } else { "off" };
+        return if name == "on" {
+            word.to_string()
+        } else {
+            format!("{name} {word}")
+        };
+    }
+    let value = if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{v:.0}")
+    } else if v.abs() >= 100.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.2}")
+    };
+    match kind.unit(name) {
+        Some(u) => format!("{name} {value} {u}"),
+        None => format!("{name} {value}"),
+    }
+}
+
+/// A device's latest readings in `width` cells: by their names with units when they fit,
+/// else with short names that stay distinct (`motion_events` → `mo_e`).
+fn readings_text(d: &DeviceRow, width: usize) -> String {
+    let full = d
+        .readings
+        .iter()
+        .map(|(k, v)| reading_text(&d.kind, k, *v))
+        .collect::<Vec<_>>()
+        .join(" · ");
+    if full.chars().count() <= width {
+        return full;
+    }
+    d.readings
+        .iter()
         .map(|(k, v)| {
-            // Short names that stay distinct: motion / motion_events -> moti / mo_e.
             let short: String = match k.split_once('_') {
                 Some((a, b)) => format!("{}_{}", &a[..a.len().min(2)], &b[..b.len().min(1)]),
                 None => k.chars().take(4).collect(),
             };
-            format!("{short} {v:.1}")
+            let text = reading_text(&d.kind, k, *v);
+            text.replacen(k.as_str(), &short, 1).replace(' ', "")
         })
         .collect::<Vec<_>>()
         .join(" ")
@@ -219,7 +255,7 @@ fn draw_devices(m: &Model, s: &FleetSnapshot, f: &mut Frame, area: Rect) {
         .iter()
         .skip(first)
         .take(height)
-        .map(|d| device_row(d, s.sim_now))
+        .map(|d| device_row(d, s.sim_now, readings_width(area.width)))
         .collect();
     let header = Row::new(vec![
         "id",
@@ -259,8 +295,14 @@ fn draw_devices(m: &Model, s: &FleetSnapshot, f: &mut Frame, area: Rect) {
     f.render_stateful_widget(table, area, &mut state);
 }
 
+/// Cells left for the readings column: the table's width less its borders, the fixed
+/// columns and the spaces between them.
+fn readings_width(table: u16) -> usize {
+    usize::from(table).saturating_sub(2 + 13 + 11 + 8 + 4 + 6 + 6 + 4 + 7)
+}
+
 /// One device as a table row, red while it has open alerts.
-fn device_row(d: &DeviceRow, now: f64) -> Row<'static> {
+fn device_row(d: &DeviceRow, now: f64, width: usize) -> Row<'static> {
     let age = d
         .last_seen
         .map_or("-".to_string(), |t| format!("{:.0}s", (now - t).max(0.0)));
@@ -282,7 +324,7 @@ fn device_row(d: &DeviceRow, now: f64) -> Row<'static> {
         d.received.to_string(),
         age,
         d.open_alerts.to_string(),
-        readings_text(&d.readings),
+        readings_text(d, width),
     ])
     .style(style)
 }
@@ -389,7 +431,7 @@ fn draw_detail(d: usize, s: &FleetSnapshot, f: &mut Frame, area: Rect) {
     rows.push(Constraint::Length(4));
     let areas = Layout::vertical(rows).split(inner);
     for (i, (name, pts)) in charts.iter().enumerate() {
-        draw_series(name, pts, detail, f, areas[i]);
+        draw_series(&row.kind, name, pts, detail, f, areas[i]);
     }
     let open = detail.alerts.iter().filter(|a| a.end.is_none()).count();
     let mut lines = vec![Line::from(format!(
@@ -422,7 +464,10 @@ fn draw_detail(d: usize, s: &FleetSnapshot, f: &mut Frame, area: Rect) {
     }
 }
 
+/// One reading's history: sim time across, the value (with its unit, or off/on) up the
+/// side, alert episodes marked in red along the top.
 fn draw_series(
+    kind: &scenarios::ModelKind,
     name: &str,
     pts: &[(f64, f64)],
     detail: &sim_core::snapshot::DeviceDetail,
@@ -470,9 +515,32 @@ fn draw_series(
             .style(Style::new().fg(Color::Red))
             .data(&marks),
     ];
+    let unit = kind.unit(name).map_or(String::new(), |u| format!(" {u}"));
+    let (y_lo, y_hi) = (lo - pad, hi + pad);
+    let y_labels: Vec<String> = if kind.is_switch(name) {
+        vec!["off".into(), "on".into()]
+    } else {
+        vec![format!("{y_lo:.1}{unit}"), format!("{y_hi:.1}{unit}")]
+    };
+    let x_hi = x1.max(x0 + 1.0);
+    let x_labels = vec![clock(x0), clock((x0 + x_hi) / 2.0), clock(x_hi)];
+    let title = format!(
+        " {} (min {lo:.2}, max {hi:.2}{unit}){} ",
+        reading_text(kind, name, last),
+        if marks.is_empty() {
+            ""
+        } else {
+            " · red: alerts"
+        }
+    );
     let chart = Chart::new(data.to_vec())
-        .block(Block::default().title(format!(" {name} {last:.2} (min {lo:.2}, max {hi:.2}) ")))
-        .x_axis(Axis::default().bounds([x0, x1.max(x0 + 1.0)]))
-        .y_axis(Axis::default().bounds([lo - pad, hi + pad]));
+        .block(Block::default().title(title))
+        .x_axis(
+            Axis::default()
+                .title("sim time")
+                .bounds([x0, x_hi])
+                .labels(x_labels),
+        )
+        .y_axis(Axis::default().bounds([y_lo, y_hi]).labels(y_labels));
     f.render_widget(chart, area);
 }

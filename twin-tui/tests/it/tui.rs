@@ -20,6 +20,7 @@ fn device(id: &str, model: &'static str, env: &str, received: u64, alerts: u32) 
         open_alerts: alerts,
         online: Some(alerts == 0),
         actuator: model == "relay",
+        kind: scenarios::ModelKind::from_name(model).unwrap_or(scenarios::ModelKind::Relay),
     }
 }
 
@@ -113,7 +114,8 @@ fn overview_and_device_table_at_80x24() {
     let at = |needle: &str| lines.iter().position(|l| l.contains(needle)).unwrap();
     assert!(at("dht-2 ") < at("dht-10 "));
     assert!(lines[at("dht-2 ")].contains("OFF"));
-    assert!(screen.contains("temp 21.4 mo_e 2.0"), "{screen}");
+    // At 80 columns the readings take short names; units and whole counts stay.
+    assert!(screen.contains("temp21.37°C mo_e2"), "{screen}");
     assert!(lines[23].contains("q quit  ? help"), "{}", lines[23]);
     // Nothing is drawn past the right edge: every line is exactly 80 cells.
     assert!(lines.iter().all(|l| l.chars().count() == 80));
@@ -215,6 +217,7 @@ fn enter_on_an_actuator_publishes_its_toggle_command() {
     s.devices.push(DeviceRow {
         index: 9,
         model: "thermostat",
+        kind: scenarios::ModelKind::Thermostat,
         actuator: true,
         readings: vec![("setpoint".into(), 21.0), ("enabled".into(), 1.0)],
         ..device("thermostat-1", "thermostat", "room-1", 5, 0)
@@ -344,10 +347,19 @@ fn the_detail_view_charts_the_watched_device() {
     });
     let screen = render(&m, &s, 80, 24).join("\n");
     assert!(
-        screen.contains("temperature 21.30 (min 21.00, max 21.60)"),
+        screen.contains("temperature 21.30 °C (min 21.00, max 21.60 °C)"),
         "{screen}"
     );
-    assert!(screen.contains("humidity 40.00"), "{screen}");
+    assert!(screen.contains("humidity 40 %"), "{screen}");
+    // Labelled axes: the value with its unit up the side, sim time across.
+    assert!(
+        screen.contains("21.7 °C") && screen.contains("sim time"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("00:50:00") || screen.contains("00:59:50"),
+        "{screen}"
+    );
     assert!(
         screen.contains("alerts 1 (1 open)  stuck 01:00:00–open"),
         "{screen}"
@@ -400,4 +412,42 @@ fn the_title_gives_the_speed_a_factor_makes() {
     let screen = render(&m, &s, 100, 30).join("\n");
     assert!(screen.contains("480x (240x ×2)"), "{screen}");
     assert!(!screen.contains("240x×2"), "{screen}");
+}
+
+#[test]
+fn readings_are_named_with_units_and_switches_read_on_or_off() {
+    use scenarios::ModelKind as M;
+    assert_eq!(
+        view::reading_text(&M::Dht22, "temperature", 21.37),
+        "temperature 21.37 °C"
+    );
+    assert_eq!(
+        view::reading_text(&M::Bme280, "pressure", 1013.254),
+        "pressure 1013.3 hPa"
+    );
+    assert_eq!(view::reading_text(&M::Relay, "on", 1.0), "on");
+    assert_eq!(view::reading_text(&M::Relay, "on", 0.0), "off");
+    assert_eq!(
+        view::reading_text(&M::Thermostat, "heating", 1.0),
+        "heating on"
+    );
+    assert_eq!(
+        view::reading_text(&M::Pir, "motion_events", 2.0),
+        "motion_events 2"
+    );
+    // A wide table shows the names in full, in the model's order.
+    let mut s = snapshot();
+    s.devices.truncate(1);
+    s.devices[0].kind = M::Thermostat;
+    s.devices[0].readings = vec![
+        ("temperature".into(), 20.44),
+        ("setpoint".into(), 21.0),
+        ("heating".into(), 1.0),
+        ("enabled".into(), 1.0),
+    ];
+    let screen = render(&Model::default(), &s, 140, 40).join("\n");
+    assert!(
+        screen.contains("temperature 20.44 °C · setpoint 21 °C · heating on · enabled on"),
+        "{screen}"
+    );
 }
