@@ -28,6 +28,7 @@ pub mod codec;
 mod conn;
 pub mod dial;
 pub mod error;
+pub mod gate;
 mod observed;
 mod pacer;
 #[doc(hidden)]

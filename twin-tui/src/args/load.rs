@@ -44,19 +44,23 @@ pub enum LoadCommand {
     /// the intended send time, PUBACK/PUBCOMP latency; a line each second.
     ///
     /// Exit codes: 0 done, 1 failed (broker unreachable, sessions that never
-    /// connected), 2 bad flags, 3 --fail-on-loss and a message was lost, 130
-    /// interrupted (the report is still written).
+    /// connected), 2 bad flags, 3 a --fail-on condition held (or --fail-on-loss and a
+    /// message was lost), 130 interrupted (the report is still written).
     Pub(LoadPubArgs),
     /// Open N sessions at a ramp rate and hold them, pinging at the keep-alive; report
     /// CONNECT→CONNACK latency percentiles, failures and refusals, and the memory each
     /// held session cost this process; a line each second.
     ///
     /// Exit codes: 0 done, 1 failed (a session did not connect, or dropped during the
-    /// hold), 2 bad flags, 130 interrupted (the report is still written).
+    /// hold), 2 bad flags, 3 a --fail-on condition held, 130 interrupted (the report is
+    /// still written).
     Conn(LoadConnArgs),
     /// N subscribers on a topic filter: receive rate, and for `twin load pub` payloads
     /// (from another process or machine) duplicates, reordering, gaps in each
     /// publisher's sequence and latency from the send time.
+    ///
+    /// Exit codes: 0 done, 1 failed (a subscriber did not subscribe), 2 bad flags, 3 a
+    /// --fail-on condition held, 130 interrupted (the report is still written).
     Sub(LoadSubArgs),
 }
 
@@ -113,6 +117,13 @@ pub struct LoadSubArgs {
     /// No interval lines on stderr.
     #[arg(long)]
     pub quiet: bool,
+    /// Exit 3 when any of these conditions holds (an SLO gate), e.g.
+    /// 'p99>50ms,loss>0,dup>0.1%,connect_fail>0'. Figures: p50, p90, p99, p999, max
+    /// (latency; us, ms or s), loss (gaps in the publishers' sequences), dup, reorder,
+    /// connect_fail (subscribers that did not subscribe); a count, or with % a share of
+    /// what arrived. Each is named in the summary and in the report's fail_on.
+    #[arg(long, value_name = "CONDITIONS")]
+    pub fail_on: Option<String>,
 }
 
 /// `twin load conn`.
@@ -150,6 +161,13 @@ pub struct LoadConnArgs {
     /// No progress lines on stderr.
     #[arg(long)]
     pub quiet: bool,
+    /// Exit 3 when any of these conditions holds (an SLO gate), e.g.
+    /// 'p99>200ms,connect_fail>0,dropped>0'. Figures: p50, p90, p99, p999, max
+    /// (CONNECT to CONNACK; us, ms or s), connect_fail, dropped (sessions lost during
+    /// the hold); a count, or with % a share of the sessions. Each is named in the
+    /// summary and in the report's fail_on.
+    #[arg(long, value_name = "CONDITIONS")]
+    pub fail_on: Option<String>,
 }
 
 /// `twin load pub`.
@@ -263,7 +281,16 @@ pub struct LoadPubArgs {
     /// No interval lines on stderr.
     #[arg(long)]
     pub quiet: bool,
-    /// Exit with code 3 if any message was lost.
+    /// Exit with code 3 if any message was lost (the same as --fail-on 'loss>0').
     #[arg(long)]
     pub fail_on_loss: bool,
+    /// Exit 3 when any of these conditions holds (an SLO gate), e.g.
+    /// 'p99>50ms,p999>200ms,loss>0,dup>0,connect_fail>0,rate<0.95'. Figures: p50, p90,
+    /// p99, p999, max (end-to-end latency; us, ms or s), loss, dup, reorder (a count,
+    /// or with % a share of what was sent), connect_fail (sessions that never
+    /// connected), rate (what was sent over what was asked, 0 to 1 or a %). A figure
+    /// the run did not measure holds. Each is named in the summary and in the report's
+    /// fail_on.
+    #[arg(long, value_name = "CONDITIONS")]
+    pub fail_on: Option<String>,
 }

@@ -3,6 +3,7 @@
 mod connect;
 mod credentials;
 mod exits;
+mod gate;
 mod logs;
 mod mirror;
 mod schemas;

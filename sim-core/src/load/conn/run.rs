@@ -189,6 +189,7 @@ fn report(
         broker_reasons: shared.observed.reasons(),
         first_failure: shared.first_failure_words(),
         interrupted: false,
+        fail_on: Vec::new(),
     })
 }
 

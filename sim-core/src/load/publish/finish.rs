@@ -112,6 +112,7 @@ impl PubRun<'_> {
             broker_limits: self.limits.clone(),
             broker_reasons: self.observed.reasons(),
             interrupted: false,
+            fail_on: Vec::new(),
             stopped_by: self.observed.stopped_by(),
         })
     }

@@ -79,6 +79,10 @@ pub struct ConnReport {
     /// `wall_seconds` cover the time until then (exit code 130).
     #[serde(default)]
     pub interrupted: bool,
+    /// Each `--fail-on` condition with what the run measured, and whether it held (the
+    /// command then exits 3); empty without `--fail-on`.
+    #[serde(default)]
+    pub fail_on: Vec<crate::load::gate::Verdict>,
 }
 
 /// Add shard reports of one `twin load conn` into one: counts add, the connect
@@ -200,6 +204,7 @@ mod tests {
             broker_reasons: Vec::new(),
             first_failure: None,
             interrupted: false,
+            fail_on: Vec::new(),
         }
     }
 

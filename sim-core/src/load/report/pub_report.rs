@@ -132,6 +132,10 @@ pub struct LoadReport {
     /// `wall_seconds` cover the time until then (exit code 130).
     #[serde(default)]
     pub interrupted: bool,
+    /// Each `--fail-on` condition with what the run measured, and whether it held (the
+    /// command then exits 3); empty without `--fail-on`.
+    #[serde(default)]
+    pub fail_on: Vec<crate::load::gate::Verdict>,
 }
 
 impl LoadReport {

@@ -107,6 +107,7 @@ pub async fn subscribe(
         broker_limits: limits,
         broker_reasons: observed.reasons(),
         interrupted: stop.load(Ordering::Relaxed),
+        fail_on: Vec::new(),
         stopped_by: observed.stopped_by(),
     })
 }

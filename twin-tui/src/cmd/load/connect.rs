@@ -16,10 +16,11 @@ use std::time::Duration;
 /// Run `twin load conn`: the sessions, a line a second, the report, then the exit code.
 pub fn main(args: &LoadConnArgs) -> anyhow::Result<u8> {
     let spec = spec(args)?;
+    let conditions = super::gate::conditions(args.fail_on.as_deref(), super::gate::CONN)?;
     let to_stdout = is_stdout(args.json.as_deref());
     let runtime = io_runtime()?;
     let stop = stop_on_signal(&runtime);
-    let report = runtime.block_on(async {
+    let mut report = runtime.block_on(async {
         let counters = Arc::new(ConnCounters::default());
         let lines = (!args.quiet && !to_stdout).then(|| tokio::spawn(conn_lines(counters.clone())));
         let r = sim_core::load::connect_counted(&spec, stop.clone(), counters).await;
@@ -29,11 +30,16 @@ pub fn main(args: &LoadConnArgs) -> anyhow::Result<u8> {
         r
     })?;
     runtime.shutdown_timeout(Duration::from_secs(1));
-    write_report(args.json.as_deref(), &report, &conn_summary(&report))?;
+    super::gate::judge_conn(&conditions, &mut report);
+    let summary = conn_summary(&report) + &super::gate::lines(&report.fail_on);
+    write_report(args.json.as_deref(), &report, &summary)?;
     if stop.load(Ordering::Relaxed) {
         return Ok(EXIT_INTERRUPTED);
     }
-    Ok(exit_code(&report))
+    Ok(match exit_code(&report) {
+        0 if super::gate::failed(&report.fail_on) => crate::common::exit::EXIT_CONDITION,
+        code => code,
+    })
 }
 
 /// The sessions the flags describe, checked.

@@ -2,6 +2,7 @@
 //! subcommand. (`twin load SCENARIO` is a run: `crate::cmd::run::as_load`.)
 
 mod connect;
+mod gate;
 mod publish;
 mod recorded;
 mod subscribe;

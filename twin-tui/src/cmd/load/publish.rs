@@ -3,6 +3,7 @@
 
 use crate::args::load::LoadPubArgs;
 use crate::args::values::to_duration;
+use crate::cmd::load::gate;
 use crate::cmd::load::recorded::{Reporting, run_recorded};
 use crate::common::exit::{EXIT_CONDITION, EXIT_FAILED, EXIT_INTERRUPTED, bad_input};
 use crate::output::lines::interval_line;
@@ -13,12 +14,17 @@ use std::time::Duration;
 /// Run `twin load pub`: the load, its interval series and report, then the exit code.
 pub fn main(args: &LoadPubArgs) -> anyhow::Result<u8> {
     let spec = spec(args)?;
+    let conditions = gate::conditions(args.fail_on.as_deref(), gate::PUB)?;
+    let asked = asked(&spec);
+    let judge = |r: &mut sim_core::load::LoadReport| gate::judge_pub(&conditions, r, asked);
     let how = Reporting {
         series: &args.series,
         json: args.json.as_deref(),
         quiet: args.quiet,
         summary: pub_summary,
         line: interval_line,
+        judge: &judge,
+        verdicts: |r| &r.fail_on,
     };
     let (report, interrupted) = run_recorded(how, |stop, tx| {
         sim_core::load::publish_counted(&spec, stop, Some(tx))
@@ -42,7 +48,24 @@ pub fn main(args: &LoadPubArgs) -> anyhow::Result<u8> {
     if args.fail_on_loss && report.messages.lost > 0 {
         return Ok(EXIT_CONDITION);
     }
-    Ok(0)
+    Ok(if gate::failed(&report.fail_on) {
+        EXIT_CONDITION
+    } else {
+        0
+    })
+}
+
+/// How many messages the schedule asks of this run's devices: `--count` each, or one
+/// each interval of the duration.
+fn asked(spec: &LoadSpec) -> f64 {
+    let devices = spec.shard.range(spec.clients).len() * spec.devices_per_session;
+    let each = match spec.count {
+        Some(n) => n as f64,
+        None => (spec.duration.as_secs_f64() / spec.interval.as_secs_f64())
+            .floor()
+            .max(1.0),
+    };
+    devices as f64 * each
 }
 
 /// The load the flags describe, checked.

@@ -26,6 +26,10 @@ pub struct Reporting<'a, R> {
     pub summary: fn(&R) -> String,
     /// An interval as a line on stderr (none with `quiet`).
     pub line: fn(&Interval) -> String,
+    /// `--fail-on`: judges the report before it is written, its verdicts in it.
+    pub judge: &'a dyn Fn(&mut R),
+    /// The verdicts the judge wrote, for the summary.
+    pub verdicts: fn(&R) -> &[sim_core::load::gate::Verdict],
 }
 
 /// Run `load` (given the stop flag and the interval channel) to its end or to a signal;
@@ -43,8 +47,10 @@ where
     let stop = stop_on_signal(&runtime);
     let quiet = how.quiet || is_stdout(how.json);
     let line = (!quiet).then_some(how.line);
-    let report = runtime.block_on(recorded(files, line, |tx| load(stop.clone(), tx)))?;
+    let mut report = runtime.block_on(recorded(files, line, |tx| load(stop.clone(), tx)))?;
     runtime.shutdown_timeout(Duration::from_secs(1));
-    write_report(how.json, &report, &(how.summary)(&report))?;
+    (how.judge)(&mut report);
+    let summary = (how.summary)(&report) + &super::gate::lines((how.verdicts)(&report));
+    write_report(how.json, &report, &summary)?;
     Ok((report, stop.load(Ordering::Relaxed)))
 }

@@ -2,8 +2,9 @@
 
 use crate::args::load::LoadSubArgs;
 use crate::args::values::to_duration;
+use crate::cmd::load::gate;
 use crate::cmd::load::recorded::{Reporting, run_recorded};
-use crate::common::exit::{EXIT_FAILED, EXIT_INTERRUPTED, bad_input};
+use crate::common::exit::{EXIT_CONDITION, EXIT_FAILED, EXIT_INTERRUPTED, bad_input};
 use crate::output::lines::sub_interval_line;
 use crate::output::summary::sub_summary;
 use sim_core::load::SubSpec;
@@ -11,12 +12,16 @@ use sim_core::load::SubSpec;
 /// Run `twin load sub`: listen, write the series and the report, then the exit code.
 pub fn main(args: &LoadSubArgs) -> anyhow::Result<u8> {
     let spec = spec(args)?;
+    let conditions = gate::conditions(args.fail_on.as_deref(), gate::SUB)?;
+    let judge = |r: &mut sim_core::load::SubReport| gate::judge_sub(&conditions, r);
     let how = Reporting {
         series: &args.series,
         json: args.json.as_deref(),
         quiet: args.quiet,
         summary: sub_summary,
         line: sub_interval_line,
+        judge: &judge,
+        verdicts: |r| &r.fail_on,
     };
     let (report, interrupted) = run_recorded(how, |stop, tx| {
         sim_core::load::subscribe(&spec, stop, Some(tx))
@@ -30,6 +35,8 @@ pub fn main(args: &LoadSubArgs) -> anyhow::Result<u8> {
     }
     Ok(if report.subscribed < report.clients {
         EXIT_FAILED
+    } else if gate::failed(&report.fail_on) {
+        EXIT_CONDITION
     } else {
         0
     })
