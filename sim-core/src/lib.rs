@@ -12,6 +12,7 @@ pub mod measure;
 pub mod merge;
 pub mod model;
 pub mod names;
+pub mod recording;
 pub mod rejected;
 pub mod report;
 pub mod run;

@@ -18,6 +18,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Load(args) => load(*args),
         Command::Mirror(args) => cmd::mirror::main(*args),
         Command::Report(cmd) => cmd::report::main(cmd),
+        Command::Record(args) => cmd::record::record(&args),
+        Command::Replay(args) => cmd::record::replay(&args),
     })
 }
 

@@ -59,6 +59,19 @@ pub enum Command {
     /// Exit codes: 0 done, 1 failed (broker unreachable), 2 bad config or flags, 130
     /// interrupted (the report is still written).
     Mirror(Box<MirrorArgs>),
+    /// Record a broker's traffic to NDJSON, one message a line: receive time, topic,
+    /// QoS, retain and payload (UTF-8 as it is, anything else base64), flushed every
+    /// second, until --duration, --count or Ctrl-C.
+    ///
+    /// Exit codes: 0 done, 1 failed (broker unreachable, the file not writable), 2 bad
+    /// flags, 130 interrupted (what was recorded is kept).
+    Record(Box<crate::args::record::RecordArgs>),
+    /// Publish a recording again on its original timing, at any speed (or as fast as
+    /// the broker takes it), retained messages retained, topics rewritten by --map.
+    ///
+    /// Exit codes: 0 done, 1 failed (broker unreachable, a message unacknowledged), 2
+    /// bad flags or a bad recording, 130 interrupted.
+    Replay(Box<crate::args::record::ReplayArgs>),
     /// Work with reports: merge the shard reports of a `twin load --shard` run.
     #[command(subcommand)]
     Report(ReportCommand),

@@ -9,6 +9,7 @@ pub mod broker;
 pub mod cli;
 pub mod load;
 pub mod mirror;
+pub mod record;
 pub mod report;
 pub mod run;
 pub mod values;

@@ -4,5 +4,6 @@
 pub mod check;
 pub mod load;
 pub mod mirror;
+pub mod record;
 pub mod report;
 pub mod run;

@@ -6,6 +6,7 @@ mod exits;
 mod gate;
 mod logs;
 mod mirror;
+mod record;
 mod schemas;
 mod shard;
 mod tui;
