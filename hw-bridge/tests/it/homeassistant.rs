@@ -315,6 +315,25 @@ async fn twins_with_the_homeassistant_convention_are_discovered_commanded_and_cl
     })
     .await;
     assert!(back.is_ok(), "announced again on Home Assistant's birth");
+    // Telemetry of dht-1 and pump-1 seen twice by a watcher subscribed after the mirror
+    // (which noted the lamp online long before): the mirror has had it too.
+    let scenarios::BrokerUrl { host, port, .. } = scenarios::BrokerUrl::parse(&url).expect("url");
+    let (watcher, mut el) = AsyncClient::new(MqttOptions::new("ha-watch", host, port), 16);
+    watcher
+        .subscribe("twin/ha-twins/+/telemetry", QoS::AtMostOnce)
+        .await
+        .expect("queued");
+    let seen = tokio::time::timeout(WAIT, async {
+        let (mut dht, mut pump) = (0, 0);
+        while dht < 2 || pump < 2 {
+            if let Ok(Event::Incoming(Packet::Publish(p))) = el.poll().await {
+                dht += u32::from(p.topic.contains("/dht-1/"));
+                pump += u32::from(p.topic.contains("/pump-1/"));
+            }
+        }
+    })
+    .await;
+    assert!(seen.is_ok(), "the twins publish");
     let r = m.stop().await;
     let t = device(&r, "dht-1").readings["temperature"];
     assert!(t.count >= 1 && (10.0..30.0).contains(&t.last), "{t:?}");
