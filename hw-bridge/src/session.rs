@@ -41,6 +41,9 @@ pub struct MirrorOptions {
     pub wait_for_broker: Duration,
     /// The session's client id.
     pub client_id: String,
+    /// Record every message the mirror sees to this file, as `twin record` writes it
+    /// (NDJSON, flushed every tick), for `twin replay`.
+    pub record: Option<std::path::PathBuf>,
 }
 
 /// Seconds since the Unix epoch, the mirror's clock.
@@ -70,6 +73,15 @@ pub async fn run(
     mo.set_keep_alive(Duration::from_secs(30));
     mo.set_max_packet_size(MAX_INCOMING, 1024 * 1024);
     let (client, mut eventloop) = AsyncClient::new(mo, 1024);
+    let mut recording = match &opts.record {
+        Some(path) => Some(std::io::BufWriter::new(
+            std::fs::File::create(path).map_err(|source| BridgeError::Read {
+                path: path.display().to_string(),
+                source,
+            })?,
+        )),
+        None => None,
+    };
     let (bridge_tx, mut bridge_rx) = mpsc::channel::<BridgeEvent>(256);
     let mut s = Session::new(cfg, client, bridge_tx, notes, &opts.url);
     let started = Instant::now();
@@ -89,13 +101,24 @@ pub async fn run(
             // anything the bridge published after it comes back from the broker.
             biased;
             Some(ev) = bridge_rx.recv() => s.on_bridge_event(ev),
-            _ = tick.tick() => s.on_tick(),
+            _ = tick.tick() => {
+                s.on_tick();
+                if let Some(w) = recording.as_mut() {
+                    use std::io::Write as _;
+                    let _ = w.flush();
+                }
+            }
             ev = eventloop.poll() => match ev {
                 Ok(Event::Incoming(Packet::ConnAck(_))) => {
                     backoff.reset();
                     s.on_connected()?;
                 }
-                Ok(Event::Incoming(Packet::Publish(p))) => s.on_publish(&p),
+                Ok(Event::Incoming(Packet::Publish(p))) => {
+                    if let Some(w) = recording.as_mut() {
+                        record_line(w, &p);
+                    }
+                    s.on_publish(&p);
+                }
                 Ok(_) => {}
                 Err(e) => {
                     if let ConnectionError::ConnectionRefused(code) = e {
@@ -111,6 +134,10 @@ pub async fn run(
             },
         }
     };
+    if let Some(w) = recording.as_mut() {
+        use std::io::Write as _;
+        let _ = w.flush();
+    }
     let report = s.finish(interrupted);
     // Let queued commands and documents go out before saying goodbye.
     let _ = tokio::time::timeout(Duration::from_secs(2), async {
@@ -121,6 +148,24 @@ pub async fn run(
     })
     .await;
     Ok(report)
+}
+
+/// One message the mirror saw, as a line of a recording (a write error is logged, and
+/// the mirror goes on).
+fn record_line(w: &mut impl std::io::Write, p: &rumqttc::Publish) {
+    let line = sim_core::recording::line::Line::new(
+        unix_now(),
+        &p.topic,
+        p.qos as u8,
+        p.retain,
+        &p.payload,
+    );
+    let written = serde_json::to_writer(&mut *w, &line)
+        .map_err(std::io::Error::from)
+        .and_then(|()| w.write_all(b"\n"));
+    if let Err(e) = written {
+        tracing::warn!("recording what the mirror sees: {e}");
+    }
 }
 
 /// A running mirror session: the mirror, its outgoing queue, and its serial bridges.

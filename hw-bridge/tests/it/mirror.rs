@@ -84,6 +84,7 @@ impl Running {
             connect_timeout: Duration::from_secs(10),
             wait_for_broker: Duration::ZERO,
             client_id: "twin-mirror-test".into(),
+            record: None,
         };
         let cfg = cfg.clone();
         let s = stop.clone();

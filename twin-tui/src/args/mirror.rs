@@ -34,6 +34,10 @@ pub struct MirrorArgs {
     /// No event lines and no summary on stdout.
     #[arg(long)]
     pub quiet: bool,
+    /// Also record every message the mirror sees to this NDJSON file, as `twin record`
+    /// writes it (for `twin replay`).
+    #[arg(long, value_name = "FILE", conflicts_with = "discover")]
+    pub record: Option<PathBuf>,
     /// Which broker, how.
     #[command(flatten)]
     pub broker: MirrorBroker,

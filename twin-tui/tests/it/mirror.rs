@@ -85,6 +85,7 @@ fn discover_then_mirror_then_set_from_the_command_line() {
     let config = dir.join("discovered.toml");
     let report = dir.join("report.json");
     let _ = std::fs::remove_file(&report);
+    let recording = dir.join("seen.ndjson");
     std::fs::write(&config, &text).expect("write config");
 
     let mut child = Command::new(env!("CARGO_BIN_EXE_twin"))
@@ -95,6 +96,8 @@ fn discover_then_mirror_then_set_from_the_command_line() {
             "60s",
             "--json",
             &report.to_string_lossy(),
+            "--record",
+            &recording.to_string_lossy(),
         ])
         .env_remove("TWIN_BROKER")
         .stdout(Stdio::piped())
@@ -210,5 +213,24 @@ fn discover_then_mirror_then_set_from_the_command_line() {
         a.iter()
             .any(|x| x["device"] == "tasmota_plug" && x["kind"] == "offline")
     }));
+    // --record kept every message the mirror saw, as twin record writes them: the
+    // plug's sensor messages and its last will among them.
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&recording)
+        .expect("recording written")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    let on = |t: &str| lines.iter().filter(|l| l["topic"] == t).count();
+    assert!(on("tele/tasmota_plug/SENSOR") >= 3, "{}", lines.len());
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["topic"] == "tele/tasmota_plug/LWT" && l["payload"] == "Offline")
+    );
+    assert!(
+        lines
+            .windows(2)
+            .all(|w| w[0]["t"].as_f64() <= w[1]["t"].as_f64())
+    );
     drop((pico, kitchen, greenhouse));
 }

@@ -295,6 +295,8 @@ convention = "homeassistant"
     fn every_config_has_what_home_assistant_requires_and_commands_in_its_form_are_understood() {
         let s = fleet();
         let a = announcements(&s);
+        // The same scenario announces the same bytes.
+        assert_eq!(a, announcements(&fleet()));
         assert_eq!(
             a.rebirth,
             Some((BIRTH.0.into(), BIRTH.1.as_bytes().to_vec()))

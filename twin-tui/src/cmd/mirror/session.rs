@@ -70,6 +70,7 @@ fn options(args: &MirrorArgs, cfg: &MirrorConfig) -> anyhow::Result<MirrorOption
         connect_timeout: to_duration(args.broker.connect_timeout),
         wait_for_broker: to_duration(args.broker.wait_for_broker),
         client_id: format!("twin-mirror-{}-{}", cfg.fleet, std::process::id()),
+        record: args.record.clone(),
     })
 }
 
