@@ -74,6 +74,7 @@ pub(crate) struct RawEntity {
     pub value_template: Option<Spanned<String>>,
     pub payload_on: Option<Spanned<String>>,
     pub payload_off: Option<Spanned<String>>,
+    pub command_template: Option<Spanned<String>>,
 }
 
 /// `[device.twin]`.

@@ -292,6 +292,13 @@ async fn twins_with_the_homeassistant_convention_are_discovered_commanded_and_cl
         }
         other => panic!("{other:?}"),
     }
+    // The pump's select, through its command_template, in the twin's own JSON.
+    match set_and_wait(&url, "pump-1", json!({"mode": "stopped"})).await {
+        SetOutcome::Converged { reported, .. } => {
+            assert_eq!(reported.get("mode"), Some(&json!("stopped")))
+        }
+        other => panic!("{other:?}"),
+    }
     // Home Assistant restarts and forgets: its birth message has everything announced
     // again.
     publish_acked(
@@ -337,7 +344,8 @@ async fn twins_with_the_homeassistant_convention_are_discovered_commanded_and_cl
     let r = m.stop().await;
     let t = device(&r, "dht-1").readings["temperature"];
     assert!(t.count >= 1 && (10.0..30.0).contains(&t.last), "{t:?}");
-    assert!(device(&r, "pump-1").readings["flow"].last == 40.0);
+    let flow = device(&r, "pump-1").readings["flow"];
+    assert_eq!(flow.last, 0.0, "stopped by its select: {flow:?}");
 
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let report = tokio::time::timeout(WAIT, run)
@@ -345,7 +353,10 @@ async fn twins_with_the_homeassistant_convention_are_discovered_commanded_and_cl
         .expect("run ends")
         .expect("task")
         .expect("run");
-    assert_eq!(report.sessions.commands_applied, 1, "the lamp's switch");
+    assert_eq!(
+        report.sessions.commands_applied, 2,
+        "the lamp's switch, the pump's select"
+    );
     // The run leaves the broker as it found it: no config, no status (the mirror's own
     // shadows, under its fleet `home`, are the mirror's to keep).
     for filter in ["homeassistant/#", "twin/ha-twins/#"] {

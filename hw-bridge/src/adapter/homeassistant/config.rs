@@ -120,6 +120,21 @@ fn entity(
         })?,
         None => ValueTemplate::payload(),
     };
+    let command_template = match &e.command_template {
+        Some(s) if !component.templated() => {
+            return Err(cx.err(
+                s.span(),
+                format!(
+                    "a {} takes no command_template: it is for number and select",
+                    component.name()
+                ),
+            ));
+        }
+        Some(s) => Some(
+            super::entity::command_template(s.get_ref()).map_err(|why| cx.err(s.span(), why))?,
+        ),
+        None => None,
+    };
     Ok(HaEntity {
         name,
         component,
@@ -128,6 +143,7 @@ fn entity(
         value_template,
         payload_on,
         payload_off,
+        command_template,
     })
 }
 
@@ -141,7 +157,7 @@ fn command_topic(
         Some(s) if !component.commandable() => Err(cx.err(
             s.span(),
             format!(
-                "a {} takes no commands: `command_topic` is for switch and number",
+                "a {} takes no commands: `command_topic` is for switch, number and select",
                 component.name()
             ),
         )),

@@ -106,6 +106,16 @@ fn entity_events(e: &HaEntity, value: &Value) -> Result<Vec<Event>, BridgeError>
             )))
         };
     }
+    if e.component == HaComponent::Select {
+        return match value {
+            Value::String(s) if s.trim().is_empty() => Ok(Vec::new()),
+            Value::String(s) => Ok(vec![Event::State(e.name.clone(), Value::String(s.clone()))]),
+            other => Err(BridgeError::Malformed(format!(
+                "expected one of the select's words, got {}",
+                short(other)
+            ))),
+        };
+    }
     let n = match value {
         Value::Number(n) => n.as_f64(),
         Value::String(s) => {
@@ -129,6 +139,14 @@ fn entity_events(e: &HaEntity, value: &Value) -> Result<Vec<Event>, BridgeError>
         ev.push(Event::State(e.name.clone(), Value::from(n)));
     }
     Ok(ev)
+}
+
+/// `text` put into the entity's `command_template` (at `{{ value }}`), or as it is.
+fn templated(e: &HaEntity, text: &str) -> String {
+    match &e.command_template {
+        Some(t) => t.replace("{{ value }}", text),
+        None => text.to_string(),
+    }
 }
 
 pub(crate) fn command(
@@ -161,8 +179,12 @@ pub(crate) fn command(
     let normalised = crate::value::normalise(value);
     let payload = match e.component {
         HaComponent::Number => match &normalised {
-            Value::Number(_) => value_text(&normalised),
+            Value::Number(_) => templated(e, &value_text(&normalised)),
             other => return Err(format!("{key} is a number, not {other}")),
+        },
+        HaComponent::Select => match &normalised {
+            Value::String(w) => templated(e, w),
+            other => return Err(format!("{key} is a select: expected a word, not {other}")),
         },
         _ => match crate::value::as_reading(&normalised) {
             Some(1.0) => e.payload_on.clone(),
@@ -195,6 +217,7 @@ mod tests {
             value_template: ValueTemplate::parse(template).expect("valid template"),
             payload_on: "ON".into(),
             payload_off: "OFF".into(),
+            command_template: None,
         }
     }
 
@@ -342,6 +365,58 @@ mod tests {
             filters(&cfg()),
             vec!["plug/status", "plug/state", "plug/target", "plug/door"]
         );
+    }
+
+    #[test]
+    fn a_select_reads_its_word_and_commands_go_through_their_templates() {
+        let mut mode = entity(
+            "mode",
+            HaComponent::Select,
+            "pump/state",
+            "{{ value_json.mode }}",
+        );
+        mode.command_topic = Some("pump/cmd".into());
+        mode.command_template = Some(r#"{"set":{"mode":"{{ value }}"}}"#.into());
+        let mut speed = entity(
+            "speed",
+            HaComponent::Number,
+            "pump/state",
+            "{{ value_json.speed }}",
+        );
+        speed.command_topic = Some("pump/cmd".into());
+        speed.command_template = Some(r#"{"set":{"speed":{{ value }}}}"#.into());
+        let c = HomeAssistantConfig {
+            availability_topic: None,
+            payload_available: "online".into(),
+            payload_not_available: "offline".into(),
+            entities: vec![mode, speed],
+        };
+        let Outcome::Events(ev) = decode(&c, "pump/state", br#"{"mode":"running","speed":40}"#)
+        else {
+            panic!("not read")
+        };
+        assert!(
+            ev.contains(&Event::State("mode".into(), json!("running"))),
+            "{ev:?}"
+        );
+        let sent = |key: &str, v: Value| {
+            command(&c, key, &v).map(|c| String::from_utf8_lossy(&c.payload).into_owned())
+        };
+        assert_eq!(
+            sent("mode", json!("stopped")).as_deref(),
+            Ok(r#"{"set":{"mode":"stopped"}}"#)
+        );
+        assert_eq!(
+            sent("speed", json!(55)).as_deref(),
+            Ok(r#"{"set":{"speed":55}}"#)
+        );
+        assert!(sent("mode", json!(3)).unwrap_err().contains("is a select"));
+        let Outcome::Malformed(why) = decode(&c, "pump/state", br#"{"mode":7}"#) else {
+            panic!("a number is not a word")
+        };
+        assert!(why.contains("expected one of the select's words"), "{why}");
+        assert!(super::super::entity::command_template("{{ value | int }}").is_err());
+        assert!(super::super::entity::command_template("set {{ value }}").is_ok());
     }
 
     #[test]

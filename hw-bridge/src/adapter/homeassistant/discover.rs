@@ -219,6 +219,10 @@ fn entity(
             "payload_on and payload_off are both \"{payload_on}\""
         ));
     }
+    let command_template = match doc.get("command_template").and_then(Value::as_str) {
+        Some(t) if component.templated() => Some(super::entity::command_template(t)?),
+        _ => None,
+    };
     Ok(HaEntity {
         name: name(a, device_name.unwrap_or_default(), taken),
         component,
@@ -227,6 +231,7 @@ fn entity(
         value_template,
         payload_on,
         payload_off,
+        command_template,
     })
 }
 
@@ -290,6 +295,9 @@ fn entity_line(e: &HaEntity) -> String {
     if e.component.is_switch() {
         parts.push(format!("payload_on = {}", quote(&e.payload_on)));
         parts.push(format!("payload_off = {}", quote(&e.payload_off)));
+    }
+    if let Some(t) = &e.command_template {
+        parts.push(format!("command_template = {}", quote(t)));
     }
     format!("{{ {} }}", parts.join(", "))
 }

@@ -34,6 +34,9 @@ pub struct HaEntity {
     pub payload_on: String,
     /// A switch's or binary sensor's word for off (default `OFF`).
     pub payload_off: String,
+    /// A number's or select's `command_template`: the command with `{{ value }}` where
+    /// the value goes (only that form is understood); `None` sends the value as text.
+    pub command_template: Option<String>,
 }
 
 /// The Home Assistant components the adapter mirrors.
@@ -47,15 +50,18 @@ pub enum HaComponent {
     Switch,
     /// A number that is also a state, commandable with the number as text.
     Number,
+    /// One of some words: a state, commandable with the word.
+    Select,
 }
 
 impl HaComponent {
     /// Every component mirrored, as `component = "..."` names it.
-    pub const ALL: [HaComponent; 4] = [
+    pub const ALL: [HaComponent; 5] = [
         HaComponent::Sensor,
         HaComponent::BinarySensor,
         HaComponent::Switch,
         HaComponent::Number,
+        HaComponent::Select,
     ];
 
     /// The component named so in Home Assistant.
@@ -70,6 +76,7 @@ impl HaComponent {
             HaComponent::BinarySensor => "binary_sensor",
             HaComponent::Switch => "switch",
             HaComponent::Number => "number",
+            HaComponent::Select => "select",
         }
     }
 
@@ -80,13 +87,36 @@ impl HaComponent {
 
     /// Whether it can have a `command_topic`.
     pub fn commandable(self) -> bool {
-        matches!(self, HaComponent::Switch | HaComponent::Number)
+        matches!(
+            self,
+            HaComponent::Switch | HaComponent::Number | HaComponent::Select
+        )
+    }
+
+    /// Whether it takes a `command_template` (the value put into a command).
+    pub fn templated(self) -> bool {
+        matches!(self, HaComponent::Number | HaComponent::Select)
     }
 
     /// Every name, for messages.
     pub(crate) fn names() -> String {
         HaComponent::ALL.map(HaComponent::name).join(", ")
     }
+}
+
+/// A `command_template` the mirror can fill: `{{ value }}` where the value goes, and no
+/// other Jinja (the mirror never evaluates templates); why not, otherwise.
+pub(crate) fn command_template(t: &str) -> Result<String, String> {
+    let rest = t.replacen("{{ value }}", "", 1);
+    if rest.len() == t.len() {
+        return Err(format!("command_template \"{t}\" has no {{{{ value }}}}"));
+    }
+    if rest.contains("{{") || rest.contains("{%") {
+        return Err(format!(
+            "command_template \"{t}\": only {{{{ value }}}} is understood, once"
+        ));
+    }
+    Ok(t.to_string())
 }
 
 /// Home Assistant's default availability words.
