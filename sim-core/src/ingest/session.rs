@@ -35,11 +35,7 @@ pub async fn run(
     ready: oneshot::Sender<()>,
     mut shutdown: crate::transport::shutdown::Shutdown,
 ) {
-    let client_id = format!(
-        "twin-ingest-{}-{}",
-        std::process::id(),
-        unix_us() % 1_000_000
-    );
+    let client_id = crate::transport::endpoint::own_client_id("ingest");
     let mut o = endpoint.options(client_id);
     o.set_keep_alive(Duration::from_secs(30));
     o.set_clean_session(true);

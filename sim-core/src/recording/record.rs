@@ -59,11 +59,7 @@ pub async fn record(
     counters: Arc<RecordCounters>,
 ) -> Result<RecordReport, RunError> {
     reach::probe(&spec.url, &spec.endpoint, spec.limits, &stop).await?;
-    let id = format!(
-        "twin-record-{}-{}",
-        std::process::id(),
-        crate::wire::unix_us() % 1_000_000
-    );
+    let id = crate::transport::endpoint::own_client_id("record");
     let mut o = spec.endpoint.options(id);
     o.set_keep_alive(Duration::from_secs(30));
     o.set_max_packet_size(crate::wire::MQTT_MAX_PACKET, 256 * 1024);

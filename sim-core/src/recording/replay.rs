@@ -68,11 +68,7 @@ pub async fn replay(
     counters: Arc<ReplayCounters>,
 ) -> Result<ReplayReport, RunError> {
     reach::probe(&spec.url, &spec.endpoint, spec.limits, &stop).await?;
-    let id = format!(
-        "twin-replay-{}-{}",
-        std::process::id(),
-        crate::wire::unix_us() % 1_000_000
-    );
+    let id = crate::transport::endpoint::own_client_id("replay");
     let mut o = spec.endpoint.options(id);
     o.set_keep_alive(Duration::from_secs(30));
     o.set_max_packet_size(crate::wire::MQTT_MAX_PACKET, crate::wire::MQTT_MAX_PACKET);

@@ -20,12 +20,7 @@ pub(super) async fn controller(
     steer: mpsc::Sender<Steer>,
     mut shutdown: Shutdown,
 ) {
-    // The time as well as the process id: shard pods all run as process 1.
-    let id = format!(
-        "twin-controller-{}-{}",
-        std::process::id(),
-        crate::wire::unix_us() % 1_000_000
-    );
+    let id = crate::transport::endpoint::own_client_id("controller");
     let mut o = endpoint.options(id);
     o.set_keep_alive(Duration::from_secs(30));
     let (client, mut eventloop) = AsyncClient::new(o, 64);

@@ -29,11 +29,7 @@ impl Announce {
 /// Publish `a`, and again on each rebirth message, until `shutdown`; how many times
 /// the whole set was handed to the client.
 pub async fn run(endpoint: Endpoint, a: Announce, mut shutdown: Shutdown) -> u64 {
-    let id = format!(
-        "twin-announce-{}-{}",
-        std::process::id(),
-        crate::wire::unix_us() % 1_000_000
-    );
+    let id = super::endpoint::own_client_id("announce");
     let mut o = endpoint.options(id);
     o.set_keep_alive(Duration::from_secs(30));
     o.set_clean_session(true);

@@ -84,6 +84,16 @@ impl std::fmt::Debug for Endpoint {
     }
 }
 
+/// A client id for one of this process's own sessions (`twin-{role}-{pid}-{µs}`): the
+/// time as well as the process id, since shard pods all run as process 1.
+pub fn own_client_id(role: &str) -> String {
+    format!(
+        "twin-{role}-{}-{}",
+        std::process::id(),
+        crate::wire::unix_us() % 1_000_000
+    )
+}
+
 impl Endpoint {
     /// Resolve a URL and the security settings; file and certificate problems are
     /// reported here, before any connection.

@@ -15,12 +15,7 @@ pub async fn clear(endpoint: &Endpoint, topics: &[String], timeout: Duration) ->
     if topics.is_empty() {
         return 0;
     }
-    // The time as well as the process id: shard pods all run as process 1.
-    let id = format!(
-        "twin-clear-{}-{}",
-        std::process::id(),
-        crate::wire::unix_us() % 1_000_000
-    );
+    let id = super::endpoint::own_client_id("clear");
     let mut o = endpoint.options(id);
     o.set_keep_alive(Duration::from_secs(30));
     o.set_clean_session(true);
