@@ -160,10 +160,7 @@ fn record_line(w: &mut impl std::io::Write, p: &rumqttc::Publish) {
         p.retain,
         &p.payload,
     );
-    let written = serde_json::to_writer(&mut *w, &line)
-        .map_err(std::io::Error::from)
-        .and_then(|()| w.write_all(b"\n"));
-    if let Err(e) = written {
+    if let Err(e) = line.write_to(w) {
         tracing::warn!("recording what the mirror sees: {e}");
     }
 }

@@ -43,6 +43,12 @@ impl Line {
         }
     }
 
+    /// Write it as one line of NDJSON.
+    pub fn write_to(&self, w: &mut impl std::io::Write) -> std::io::Result<()> {
+        serde_json::to_writer(&mut *w, self).map_err(std::io::Error::from)?;
+        w.write_all(b"\n")
+    }
+
     /// The payload's bytes.
     pub fn bytes(&self) -> Result<Vec<u8>, String> {
         if self.binary {

@@ -6,7 +6,7 @@ use super::line::Line;
 use crate::error::RunError;
 use crate::transport::endpoint::Endpoint;
 use crate::transport::reach::{self, ProbeLimits};
-use rumqttc::{AsyncClient, Event, Packet, QoS};
+use rumqttc::{AsyncClient, Event, Packet};
 use std::io::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -64,7 +64,7 @@ pub async fn record(
     o.set_keep_alive(Duration::from_secs(30));
     o.set_max_packet_size(crate::wire::MQTT_MAX_PACKET, 256 * 1024);
     let (client, mut eventloop) = AsyncClient::new(o, 64);
-    let q = qos(spec.qos);
+    let q = crate::run::qos_of(spec.qos);
     let started = Instant::now();
     let deadline = spec.duration.map(|d| tokio::time::Instant::now() + d);
     let mut report = RecordReport::default();
@@ -101,8 +101,7 @@ pub async fn record(
             Ok(Event::Incoming(Packet::Publish(p))) => {
                 let t = crate::wire::unix_us() as f64 / 1e6;
                 let line = Line::new(t, &p.topic, p.qos as u8, p.retain, &p.payload);
-                serde_json::to_writer(&mut out, &line).map_err(std::io::Error::from)?;
-                out.write_all(b"\n")?;
+                line.write_to(&mut out)?;
                 report.messages += 1;
                 report.payload_bytes += p.payload.len() as u64;
                 counters.messages.store(report.messages, Ordering::Relaxed);
@@ -121,11 +120,3 @@ pub async fn record(
     Ok(report)
 }
 
-/// `QoS` from 0, 1, 2 (for the replay too).
-pub(crate) fn qos(q: u8) -> QoS {
-    match q {
-        0 => QoS::AtMostOnce,
-        1 => QoS::AtLeastOnce,
-        _ => QoS::ExactlyOnce,
-    }
-}

@@ -4,7 +4,6 @@
 //! bytes in the same order.
 
 use super::line::Line;
-use super::record::qos;
 use super::rewrite::Rewrite;
 use crate::error::RunError;
 use crate::transport::endpoint::Endpoint;
@@ -130,7 +129,7 @@ async fn publish(
         None => line.topic.clone(),
     };
     client
-        .publish(topic, qos(line.qos), line.retain, payload)
+        .publish(topic, crate::run::qos_of(line.qos), line.retain, payload)
         .await
         .map_err(|e| e.to_string())?;
     report.sent += 1;

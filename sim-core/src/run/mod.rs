@@ -24,4 +24,4 @@ pub use crate::error::RunError;
 pub use options::{Control, Flow, RunOptions};
 pub use phases::run;
 pub use progress::{Phase, Progress};
-pub(crate) use setup::check_file_limit;
+pub(crate) use setup::{check_file_limit, qos_of};
