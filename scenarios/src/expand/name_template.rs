@@ -29,8 +29,14 @@ fn split_width(body: &str) -> (&str, usize) {
 
 /// Check `body` (the text between braces in `template`): an expression that reads only
 /// `n`, whose value is a whole number; the message says what is wrong.
+///
+/// A group's template is checked for each of its devices: a body checked once is kept
+/// (with its tree, for [`fill`]) and passes at once after.
 pub(super) fn check(template: &str, body: &str) -> Result<(), String> {
     let (expr, _) = split_width(body);
+    if TREES.with(|t| t.borrow().contains_key(expr)) {
+        return Ok(());
+    }
     let node = evalexpr::build_operator_tree::<DefaultNumericTypes>(expr).map_err(|e| {
         format!("\"{{{body}}}\" in \"{template}\" is not {{n}} or an expression over n: {e}")
     })?;
@@ -43,9 +49,20 @@ pub(super) fn check(template: &str, body: &str) -> Result<(), String> {
             "\"{{{body}}}\" reads `{v}`; a name template's expressions read only n, the device's (or environment's) number in its group, from 1"
         ));
     }
-    eval(&node, 1)
-        .map(|_| ())
-        .map_err(|why| format!("\"{{{body}}}\" in \"{template}\": {why}"))
+    eval(&node, 1).map_err(|why| format!("\"{{{body}}}\" in \"{template}\": {why}"))?;
+    TREES.with(|t| {
+        let mut trees = t.borrow_mut();
+        if trees.len() >= CACHE_CAP {
+            trees.clear();
+        }
+        trees.insert(expr.to_string(), node);
+    });
+    Ok(())
+}
+
+thread_local! {
+    /// The trees of the bodies [`check`] passed, by body; at most [`CACHE_CAP`].
+    static TREES: RefCell<HashMap<String, Node<DefaultNumericTypes>>> = RefCell::new(HashMap::new());
 }
 
 /// The value of `node` for `n`: a whole number.
@@ -111,21 +128,13 @@ pub(super) fn fill(template: &str, n: usize) -> String {
     out
 }
 
-/// Evaluate `expr` for `n` with its tree compiled once per thread.
+/// Evaluate `expr` for `n`: with the tree [`check`] kept, or (for a body never
+/// checked) one compiled for this call alone.
 fn cached(expr: &str, n: usize) -> Result<i64, String> {
-    thread_local! {
-        static TREES: RefCell<HashMap<String, Node<DefaultNumericTypes>>> = RefCell::new(HashMap::new());
-    }
-    TREES.with(|t| {
-        let mut trees = t.borrow_mut();
-        if !trees.contains_key(expr) {
-            if trees.len() >= CACHE_CAP {
-                trees.clear();
-            }
-            let node = evalexpr::build_operator_tree(expr).map_err(|e| e.to_string())?;
-            trees.insert(expr.to_string(), node);
-        }
-        eval(&trees[expr], n)
+    let kept = TREES.with(|t| t.borrow().get(expr).map(|node| eval(node, n)));
+    kept.unwrap_or_else(|| {
+        let node = evalexpr::build_operator_tree(expr).map_err(|e| e.to_string())?;
+        eval(&node, n)
     })
 }
 

@@ -119,4 +119,3 @@ pub async fn record(
     report.seconds = crate::measure::round4(started.elapsed().as_secs_f64());
     Ok(report)
 }
-
