@@ -45,8 +45,8 @@ pub use spec::{
     SetValue, ShardSpec, fill_template,
 };
 pub use user_model::{
-    BUILTIN_VARS, Expr, ExprValue, FIRST_READING, Generator, NamedCommand, Scope, StateKind,
-    Transition, UserModel, UserReading, UserState,
+    BUILTIN_VARS, Expr, ExprValue, FIRST_READING, Generator, NO_ROOM, NamedCommand, Scope,
+    StateKind, Transition, UserModel, UserReading, UserState,
 };
 
 use std::path::Path;

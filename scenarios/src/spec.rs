@@ -237,8 +237,20 @@ pub enum SetValue {
     Bool(bool),
     /// A number.
     Number(f64),
-    /// A word; accepted by the language, though no model takes a text command yet.
+    /// A word: a user model's enumerated state, or a named command.
     Text(String),
+}
+
+impl SetValue {
+    /// As a user model's state holds it.
+    pub fn to_expr(&self) -> crate::user_model::ExprValue {
+        use crate::user_model::ExprValue;
+        match self {
+            SetValue::Bool(b) => ExprValue::Boolean(*b),
+            SetValue::Number(x) => ExprValue::Float(*x),
+            SetValue::Text(t) => ExprValue::String(t.clone()),
+        }
+    }
 }
 
 impl Scenario {

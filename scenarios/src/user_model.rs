@@ -19,6 +19,10 @@ pub const BUILTIN_VARS: [&str; 5] = [
     "env_pressure",
 ];
 
+/// What `env_temperature`, `env_humidity` and `env_pressure` read for a device in no
+/// environment (°C, %RH, hPa), and at the load's trial of every expression.
+pub const NO_ROOM: [f64; 3] = [20.0, 50.0, 1013.25];
+
 /// The index in [`UserModel::vars`] of the first reading (after [`BUILTIN_VARS`]).
 pub const FIRST_READING: usize = BUILTIN_VARS.len();
 

@@ -10,7 +10,7 @@ use crate::device::DeviceSpec;
 use crate::duration::Dur;
 use crate::raw::EventTable;
 use crate::spec::{EventAction, EventSpec, SetValue};
-use crate::user_model::{ExprValue, UserModel};
+use crate::user_model::UserModel;
 use std::collections::BTreeMap;
 use std::ops::Range;
 use toml::Spanned;
@@ -212,11 +212,7 @@ fn user_command_problem(m: &UserModel, key: &str, v: &SetValue) -> Option<String
         };
     }
     let st = &m.states[m.state(key)?];
-    let value = match v {
-        SetValue::Bool(b) => ExprValue::Boolean(*b),
-        SetValue::Number(x) => ExprValue::Float(*x),
-        SetValue::Text(t) => ExprValue::String(t.clone()),
-    };
+    let value = v.to_expr();
     (!st.kind.admits(&value)).then(|| {
         format!(
             "state \"{key}\" cannot hold {v:?}; expected {}",

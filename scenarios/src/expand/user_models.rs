@@ -7,8 +7,8 @@ use super::exprs;
 use crate::catalog::ModelKind;
 use crate::raw_model::{ModelTable, ReadingTable, StateTable};
 use crate::user_model::{
-    BUILTIN_VARS, ExprValue, FIRST_READING, Generator, NamedCommand, StateKind, Transition,
-    UserModel, UserReading, UserState,
+    BUILTIN_VARS, ExprValue, FIRST_READING, Generator, NO_ROOM, NamedCommand, StateKind,
+    Transition, UserModel, UserReading, UserState,
 };
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
@@ -181,13 +181,8 @@ fn trial_readings(cx: &Ctx, m: &UserModel, spans: &[Range<usize>]) -> Res<()> {
 
 /// The scope at sim time 0 with a mild room: readings 0 until computed, states initial.
 pub(crate) fn start_values(m: &UserModel) -> Vec<ExprValue> {
-    let mut v = vec![
-        ExprValue::Float(0.0),
-        ExprValue::Float(0.0),
-        ExprValue::Float(20.0),
-        ExprValue::Float(50.0),
-        ExprValue::Float(1013.25),
-    ];
+    let mut v = vec![ExprValue::Float(0.0), ExprValue::Float(0.0)];
+    v.extend(NO_ROOM.map(ExprValue::Float));
     v.extend(
         m.readings
             .iter()

@@ -82,10 +82,11 @@ impl UserDevice {
 
     /// Read every reading at sim time `t` (`hour` of the simulated day), in `env`.
     pub fn read<R: Rng>(&mut self, t: f64, hour: f64, env: Option<Env>, rng: &mut R) -> Read {
+        let [temperature, humidity, pressure] = scenarios::NO_ROOM;
         let env = env.unwrap_or(Env {
-            temperature: 20.0,
-            humidity: 50.0,
-            pressure: 1013.25,
+            temperature,
+            humidity,
+            pressure,
         });
         let builtins = [t, hour, env.temperature, env.humidity, env.pressure];
         for (slot, v) in self.vars.iter_mut().zip(builtins) {
@@ -244,11 +245,7 @@ impl UserDevice {
             let Some(i) = self.model.state(k) else {
                 return false;
             };
-            let value = match v {
-                SetValue::Bool(b) => ExprValue::Boolean(*b),
-                SetValue::Number(x) => ExprValue::Float(*x),
-                SetValue::Text(t) => ExprValue::String(t.clone()),
-            };
+            let value = v.to_expr();
             if !self.model.states[i].kind.admits(&value) {
                 return false;
             }
