@@ -121,7 +121,6 @@ pub fn attached_snapshot(url: &str, st: &IngestState, recv_rate: &[u64]) -> Flee
             DeviceRow {
                 index: i,
                 id: id.clone(),
-                model: crate::names::intern(model.name()),
                 environment: String::new(),
                 received: t.seq.received,
                 last_seen: t.last_ts,

@@ -14,9 +14,8 @@ pub struct DeviceRow {
     pub index: usize,
     /// Device id.
     pub id: String,
-    /// Model name.
-    pub model: &'static str,
-    /// The model (a guess, for a device attach found): readings' units and switches.
+    /// The model (a guess, for a device attach found): its name, readings' units and
+    /// switches.
     pub kind: scenarios::ModelKind,
     /// Environment name, or empty.
     pub environment: String,
@@ -195,7 +194,6 @@ fn device_rows(scenario: &Scenario, st: &IngestState, open: &[u32]) -> Vec<Devic
             DeviceRow {
                 index: i,
                 id: d.id.clone(),
-                model: crate::names::intern(kind.name()),
                 environment: d
                     .environment
                     .map(|e| scenario.environments[e].name.clone())

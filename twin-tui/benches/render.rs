@@ -21,7 +21,6 @@ fn snapshot(n: usize) -> FleetSnapshot {
             .map(|i| DeviceRow {
                 index: i,
                 id: format!("thermo-{i}"),
-                model: "bme280",
                 environment: format!("room-{}", i / 10),
                 received: (i % 97) as u64,
                 last_seen: Some(3600.0 - (i % 13) as f64),

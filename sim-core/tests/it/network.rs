@@ -313,7 +313,7 @@ fn attach_discovers_a_running_fleet() {
         ids.sort();
         assert_eq!(ids, ["t-1", "t-2", "t-3", "t-4", "t-5"]);
         // The model is guessed from what the devices publish (temperature only).
-        assert!(snap.devices.iter().all(|d| d.model == "ds18b20"));
+        assert!(snap.devices.iter().all(|d| d.kind.name() == "ds18b20"));
         assert!(
             snap.devices
                 .iter()

@@ -185,7 +185,7 @@ pub fn toggle_command(d: &DeviceRow) -> Option<Effect> {
         return None;
     }
     let reading = |k: &str| d.readings.iter().find(|(n, _)| n == k).map(|(_, v)| *v);
-    let (key, now) = if d.model == "thermostat" {
+    let (key, now) = if d.kind == scenarios::ModelKind::Thermostat {
         ("enabled", reading("enabled").unwrap_or(1.0))
     } else {
         ("on", reading("on").unwrap_or(0.0))
@@ -325,7 +325,7 @@ pub fn visible_devices<'a>(m: &Model, snap: &'a FleetSnapshot) -> Vec<&'a Device
         .filter(|d| {
             f.is_empty()
                 || d.id.to_lowercase().contains(&f)
-                || d.model.contains(&f)
+                || d.kind.name().contains(&f)
                 || d.environment.to_lowercase().contains(&f)
         })
         .collect();
@@ -333,7 +333,7 @@ pub fn visible_devices<'a>(m: &Model, snap: &'a FleetSnapshot) -> Vec<&'a Device
     // Keys that allocate are computed once per row, not once per comparison.
     match m.sort {
         SortKey::Id => rows.sort_by_cached_key(|d| natural_key(&d.id)),
-        SortKey::Model => rows.sort_by_cached_key(|d| (d.model, natural_key(&d.id))),
+        SortKey::Model => rows.sort_by_cached_key(|d| (d.kind.name(), natural_key(&d.id))),
         SortKey::Environment => rows.sort_by(|a, b| a.environment.cmp(&b.environment)),
         SortKey::Received => rows.sort_by_key(|d| d.received),
         SortKey::Age => {

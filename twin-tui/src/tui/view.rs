@@ -318,7 +318,7 @@ fn device_row(d: &DeviceRow, now: f64, width: usize) -> Row<'static> {
     };
     Row::new(vec![
         d.id.clone(),
-        d.model.to_string(),
+        d.kind.name().to_string(),
         d.environment.clone(),
         status.to_string(),
         d.received.to_string(),
@@ -411,7 +411,7 @@ fn draw_detail(d: usize, s: &FleetSnapshot, f: &mut Frame, area: Rect) {
     let block = Block::default().borders(Borders::ALL).title(format!(
         " {} · {} · {} · {} msgs · esc back ",
         row.id,
-        row.model,
+        row.kind.name(),
         if row.environment.is_empty() {
             "-"
         } else {

@@ -12,7 +12,6 @@ fn device(id: &str, model: &'static str, env: &str, received: u64, alerts: u32) 
     DeviceRow {
         index: id.len(),
         id: id.into(),
-        model,
         environment: env.into(),
         received,
         last_seen: Some(100.0 - received as f64),
@@ -216,7 +215,6 @@ fn enter_on_an_actuator_publishes_its_toggle_command() {
     s.devices[2].readings = vec![("on".into(), 0.0)];
     s.devices.push(DeviceRow {
         index: 9,
-        model: "thermostat",
         kind: scenarios::ModelKind::Thermostat,
         actuator: true,
         readings: vec![("setpoint".into(), 21.0), ("enabled".into(), 1.0)],
